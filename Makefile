@@ -1,0 +1,47 @@
+# Suiyuan — the two commands are `make run` and `make test` (see README).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := backend:create_app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-dev migrate seed serve lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files make a second `make run` skip the install when nothing changed.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed
+
+## make run: set up everything and serve the backend on the embedded defaults.
+run: seed
+	@echo "Suiyuan API on http://$(HOST):$(PORT)/api/v1/ (OpenAPI: /api/v1/openapi.json, UI: /api/v1/docs)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+## make test: install what the tests need and run the whole suite.
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,48 @@
+"""Suiyuan backend: ``create_app`` wires the Flask app; it never migrates, seeds or calls out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from backend import config as config_module
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Return a configured app: environment settings overridden by ``config``."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
+    app.config.update(config_module.from_env())
+    if config:
+        app.config.update(config)
+        if "DATABASE_URL" in config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = config_module.database_url(config["DATABASE_URL"])
+
+    from backend import errors, models  # noqa: F401  (models registers every table on the metadata)
+    from backend.extensions import api, db, init_redis, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    init_redis(app)
+    api.init_app(app, spec_kwargs={
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    })
+    # After flask-smorest's own handler, so problem+json (and Allow on 405) wins.
+    errors.register(app)
+
+    from backend.auth.views import blp as auth_blp
+    from backend.wallets.views import blp as wallets_blp
+
+    api.register_blueprint(auth_blp)
+    api.register_blueprint(wallets_blp)
+
+    # Plug-ins: the only place backend imports them.
+    import zones
+
+    zones.init_app(app, api)
+
+    from backend import cli
+
+    cli.register(app)
+    return app

@@ -1,0 +1,1 @@
+"""Identity, roles and bearer tokens."""

@@ -1,0 +1,73 @@
+"""``flask`` commands: seeding, ledger verification, staff accounts, jobs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+ledger_cli = AppGroup("ledger", help="Ledger checks.")
+users_cli = AppGroup("users", help="Staff accounts.")
+
+
+@ledger_cli.command("verify")
+def ledger_verify():
+    """Prove conservation of money; exit 1 if it does not hold."""
+    from backend.ledger.service import verify
+
+    problems = verify()
+    if problems:
+        for p in problems:
+            click.echo(f"FAIL {p}", err=True)
+        sys.exit(1)
+    click.echo("ledger OK: every transfer balanced, balances equal postings, wallets hold what banks issued")
+
+
+@users_cli.command("create")
+@click.option("--phone", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--role", required=True, type=click.Choice(["bank_reviewer", "zone_manager", "pilot_admin"]))
+@click.option("--name", default="")
+@click.option("--bank", "bank_code", default=None, help="Operator bank code, for bank reviewers")
+def users_create(phone, password, role, name, bank_code):
+    """Create a staff account (reviewer, zone manager, pilot office)."""
+    from backend.auth.service import create_user
+    from backend.extensions import db
+    from backend.wallets.service import get_bank
+
+    bank_id = get_bank(bank_code).id if bank_code else None
+    user = create_user(phone, password, role, display_name=name, bank_id=bank_id)
+    db.session.commit()
+    click.echo(f"created {role} {user.phone} (id {user.id})")
+
+
+@click.command("seed")
+@click.option("--reference-only", is_flag=True, help="Only operator banks and zones, no demo users")
+def seed(reference_only):
+    """Insert reference data and the demo logins of the README (idempotent)."""
+    from backend.seed import seed_demo, seed_reference
+
+    if reference_only:
+        seed_reference()
+        click.echo("reference data present")
+        return
+    created = seed_demo()
+    click.echo("seeded: " + (", ".join(created) if created else "nothing new (already seeded)"))
+
+
+@click.command("purge-idempotency-keys")
+def purge_keys():
+    """Delete Idempotency-Key records older than IDEMPOTENCY_TTL."""
+    from backend.idempotency import purge_expired
+
+    click.echo(f"purged {purge_expired()} keys")
+
+
+def register(app: Flask) -> None:
+    """Add the commands to ``app.cli``."""
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed)
+    app.cli.add_command(purge_keys)

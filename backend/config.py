@@ -1,0 +1,83 @@
+"""Configuration: embedded defaults, overridden from the environment.
+
+Everything that differs between a laptop and production comes from environment
+variables; ``create_app(config)`` may override any key for tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """Limits of one wallet class, in fen; ``None`` means no limit."""
+
+    balance_cap_fen: int | None
+    single_cap_fen: int | None
+    day_cap_fen: int | None
+    year_cap_fen: int | None
+
+
+YUAN = 100
+
+#: The e-CNY wallet tiers (controllable anonymity). The one table of limits:
+#: wallets copy a tier's row onto their ledger account when opened or upgraded,
+#: and the ledger enforces it inside the money transaction.
+WALLET_TIERS: dict[int, TierLimits] = {
+    4: TierLimits(10_000 * YUAN, 2_000 * YUAN, 5_000 * YUAN, 50_000 * YUAN),
+    3: TierLimits(20_000 * YUAN, 5_000 * YUAN, 10_000 * YUAN, None),
+    2: TierLimits(500_000 * YUAN, 50_000 * YUAN, 100_000 * YUAN, None),
+    1: TierLimits(None, None, None, None),
+}
+
+#: The largest amount any single request may name (¥10 billion), so that
+#: absurd input is refused as bad input rather than overflowing a column.
+MAX_AMOUNT_FEN = 1_000_000_000_000
+
+
+def database_url(raw: str | None) -> str:
+    """Return a SQLAlchemy URL, defaulting to the embedded SQLite file.
+
+    ``postgres://`` and ``postgresql://`` are mapped to the psycopg 3 driver.
+    """
+    if not raw:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'suiyuan.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def from_env(env: os._Environ | dict | None = None) -> dict:
+    """Return the configuration dict built from ``env`` (default ``os.environ``)."""
+    env = os.environ if env is None else env
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # None selects the in-process Redis emulation and inline jobs.
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "TIMEZONE": env.get("SUIYUAN_TIMEZONE", "Asia/Shanghai"),
+        "TOKEN_TTL": timedelta(seconds=int(env.get("TOKEN_TTL_SECONDS", 12 * 3600))),
+        "IDEMPOTENCY_TTL": timedelta(hours=int(env.get("IDEMPOTENCY_TTL_HOURS", 48))),
+        # werkzeug's scrypt; tests lower the cost factor to stay fast.
+        "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1"),
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 5)),
+        "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
+        "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/swagger-ui/",
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,176 @@
+"""Domain errors and the one renderer of ``application/problem+json``.
+
+Every refusal the API makes carries a stable ``code`` that clients branch on;
+``title`` and ``detail`` are for people. Field-level problems are listed under
+``errors`` as ``{"field": ..., "reason": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+PROBLEM_MIME = "application/problem+json"
+
+
+class DomainError(Exception):
+    """A refusal with a stable code; rendered as problem+json.
+
+    Subclasses set ``status`` and ``code``; instances may override both.
+    """
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        field: str | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.field = field
+        self.extra = extra
+
+    def to_problem(self) -> dict:
+        """Return the problem+json body of this error."""
+        body = {
+            "type": f"/api/v1/problems#{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.field:
+            body["errors"] = [{"field": self.field, "reason": self.detail}]
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "Invalid input"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class Unprocessable(DomainError):
+    """The request is well-formed but the business rules refuse it."""
+
+    status = 422
+    code = "unprocessable"
+    title = "Refused"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+def problem_response(body: dict, status: int, headers: dict | None = None) -> Response:
+    """Return a Flask response carrying ``body`` as problem+json."""
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[dict]:
+    """Turn webargs/marshmallow nested messages into ``[{field, reason}]``."""
+    out: list[dict] = []
+    if isinstance(messages, dict):
+        for key, val in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(val, name))
+    elif isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            out.extend({"field": prefix, "reason": m} for m in messages)
+        else:
+            for m in messages:
+                out.extend(_flatten(m, prefix))
+    else:
+        out.append({"field": prefix, "reason": str(messages)})
+    return out
+
+
+_LOCATIONS = ("json", "query", "headers", "form", "files", "view_args", "path")
+
+
+def _field_errors(messages: dict) -> list[dict]:
+    errs = []
+    for loc, inner in messages.items():
+        # Field names are reported without the webargs location prefix: a
+        # client wants "amount_fen", not "json.amount_fen".
+        errs.extend(_flatten(inner) if loc in _LOCATIONS else _flatten({loc: inner}))
+    return errs
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Render any werkzeug HTTP exception (and webargs 422s) as problem+json."""
+    headers: dict[str, str] = {}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": exc.name,
+        "status": exc.code,
+        "detail": exc.description,
+        "code": exc.name.lower().replace(" ", "_").replace("'", ""),
+    }
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if messages:
+        body["code"] = "validation_failed"
+        body["title"] = "Invalid input"
+        body["detail"] = "The request has invalid fields; see errors."
+        body["errors"] = _field_errors(messages)
+    if data.get("message"):
+        body["detail"] = data["message"]
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    headers.update(data.get("headers") or {})
+    return problem_response(body, exc.code or 500, headers)
+
+
+def handle_domain_error(exc: DomainError) -> Response:
+    """Render a domain error as problem+json."""
+    return problem_response(exc.to_problem(), exc.status)
+
+
+def register(app: Flask) -> None:
+    """Install the problem+json handlers on ``app`` (after flask-smorest's)."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)

@@ -1,0 +1,1 @@
+"""The ledger: the only writer of money. See ``service`` for the API."""

@@ -1,0 +1,1 @@
+"""Merchants that accept e-CNY in the demonstration zones."""

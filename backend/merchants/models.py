@@ -1,0 +1,61 @@
+"""A merchant, reviewed by its operator bank before it may collect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.extensions import db
+
+#: The seven scenarios (场景) the pilot counts per zone.
+SCENARIOS = {
+    "food": "食",
+    "lodging": "住",
+    "transport": "行",
+    "tourism": "游",
+    "shopping": "购",
+    "entertainment": "娱",
+    "medical": "医",
+}
+
+
+class MerchantStatus:
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+    ALL = (PENDING, APPROVED, REJECTED, SUSPENDED)
+
+
+class Merchant(db.Model):
+    __tablename__ = "merchants"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'suspended')", name="status_known"),
+        CheckConstraint(
+            "scenario IN ('food', 'lodging', 'transport', 'tourism', 'shopping', 'entertainment', 'medical')",
+            name="scenario_known",
+        ),
+        CheckConstraint("status <> 'approved' OR account_id IS NOT NULL", name="approved_has_wallet"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(25))
+    name_en: Mapped[str] = mapped_column(String(25))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)  # unified social credit code
+    mcc: Mapped[str] = mapped_column(String(4))
+    scenario: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(15), default="Guangzhou", server_default="Guangzhou")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("operator_banks.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default=MerchantStatus.PENDING)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Consumer e-CNY wallets: opening, tiers, top-up, redemption, transfers."""

@@ -1,0 +1,213 @@
+"""Use cases of a consumer wallet. Each commits once."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from backend.auth.models import Role, User
+from backend.banks.gateway import SimulatedCardNetwork, card_token, luhn_ok, mask_card
+from backend.banks.models import OperatorBank
+from backend.clock import local_today, utcnow
+from backend.config import WALLET_TIERS, TierLimits
+from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
+from backend.extensions import db
+from backend.ledger import service as ledger
+from backend.ledger.models import Account, AccountKind
+from backend.ledger.service import TransferCode
+from backend.wallets.identity import hash_identity, mask_id_number, validate_id_number
+from backend.wallets.models import Wallet, WalletStatus
+
+
+def card_network():
+    """Return the card network of the app (the simulated one unless configured)."""
+    return current_app.extensions.setdefault("card_network", SimulatedCardNetwork())
+
+
+def get_bank(code: str) -> OperatorBank:
+    """Return the operator bank with ``code``; raise ``ValidationFailed``."""
+    bank = db.session.execute(select(OperatorBank).where(OperatorBank.code == (code or "").upper())).scalar_one_or_none()
+    if bank is None:
+        raise ValidationFailed(f"Unknown operator bank {code!r}.", field="bank_code")
+    return bank
+
+
+def wallet_of(user: User) -> Wallet:
+    """Return the user's wallet; raise ``NotFound`` (``wallet_not_open``)."""
+    wallet = db.session.execute(select(Wallet).where(Wallet.user_id == user.id)).scalar_one_or_none()
+    if wallet is None:
+        raise NotFound("Open a wallet first.", code="wallet_not_open")
+    return wallet
+
+
+def _active_wallet_of(user: User) -> Wallet:
+    wallet = wallet_of(user)
+    if wallet.status != WalletStatus.ACTIVE:
+        raise Forbidden("This wallet is frozen.", code="wallet_frozen")
+    return wallet
+
+
+def _check_card(card_number: str) -> str:
+    number = (card_number or "").replace(" ", "")
+    if not (12 <= len(number) <= 19) or not luhn_ok(number):
+        raise ValidationFailed("Not a valid bank card number (Luhn check failed).", field="card_number")
+    return number
+
+
+def new_wallet_number() -> str:
+    """Return a fresh 16-digit wallet number (prefix 0021 like pilot wallets)."""
+    return "0021" + "".join(secrets.choice("0123456789") for _ in range(12))
+
+
+def open_wallet(user: User, bank_code: str, card_number: str | None = None) -> Wallet:
+    """Open a class-4 wallet (phone number only) at ``bank_code``; commit; return it.
+
+    Raises ``Forbidden`` for non-consumers, ``Conflict`` (``wallet_exists``)
+    when the user already has one, ``ValidationFailed`` for bad input.
+    """
+    if user.role != Role.CONSUMER:
+        raise Forbidden("Only consumers open personal wallets.", code="role_forbidden")
+    bank = get_bank(bank_code)
+    number = _check_card(card_number) if card_number else None
+    account_id = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[4])
+    wallet = Wallet(
+        user_id=user.id, bank_id=bank.id, account_id=account_id, wallet_number=new_wallet_number(),
+        wallet_class=4, status=WalletStatus.ACTIVE, opened_at=utcnow(),
+        card_token=card_token(number) if number else None, card_masked=mask_card(number) if number else None,
+    )
+    db.session.add(wallet)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("You already have a wallet.", code="wallet_exists") from None
+    return wallet
+
+
+def upgrade(user: User, target_class: int, *, real_name: str | None = None, id_number: str | None = None,
+            bank_account_number: str | None = None) -> Wallet:
+    """Lift the wallet to class 3 (ID document) or class 2 (own bank account); commit.
+
+    Class 2 needs the identity of class 3 (already on file or given now) and
+    an account at the wallet's operator bank, which also becomes the linked
+    card. Raises ``ValidationFailed`` or ``Conflict`` (``not_an_upgrade``).
+    """
+    wallet = _active_wallet_of(user)
+    if target_class not in (2, 3):
+        raise ValidationFailed("Wallets can be upgraded online to class 3 or class 2; class 1 is opened at a branch.",
+                               field="target_class")
+    if target_class >= wallet.wallet_class:
+        raise Conflict(f"The wallet is already class {wallet.wallet_class}.", code="not_an_upgrade")
+    if wallet.id_number_hash is None or id_number:
+        if not id_number:
+            raise ValidationFailed("An ID number is needed to upgrade.", field="id_number")
+        if not real_name or not real_name.strip():
+            raise ValidationFailed("The name on the ID document is needed.", field="real_name")
+        number = validate_id_number(id_number)
+        wallet.real_name = real_name.strip()[:64]
+        wallet.id_number_masked = mask_id_number(number)
+        wallet.id_number_hash = hash_identity(current_app.config["SECRET_KEY"], number)
+    if target_class == 2:
+        if not bank_account_number:
+            raise ValidationFailed("A class-2 wallet needs your own account at the operator bank.",
+                                   field="bank_account_number")
+        number = _check_card(bank_account_number)
+        wallet.bank_account_masked = mask_card(number)
+        wallet.card_token, wallet.card_masked = card_token(number), mask_card(number)
+    ledger.set_limits(wallet.account_id, WALLET_TIERS[target_class])
+    wallet.wallet_class = target_class
+    wallet.upgraded_at = utcnow()
+    db.session.commit()
+    return wallet
+
+
+@dataclass(frozen=True)
+class WalletView:
+    wallet: Wallet
+    bank: OperatorBank
+    balance_fen: int
+    limits: TierLimits
+    day_spent_fen: int
+    year_spent_fen: int
+
+
+def view(user: User) -> WalletView:
+    """Return the user's wallet with balance, limits and what was spent today/this year."""
+    wallet = wallet_of(user)
+    acct = db.session.get(Account, wallet.account_id)
+    today = local_today()
+    return WalletView(
+        wallet=wallet,
+        bank=db.session.get(OperatorBank, wallet.bank_id),
+        balance_fen=acct.balance_fen,
+        limits=TierLimits(acct.balance_cap_fen, acct.single_cap_fen, acct.day_cap_fen, acct.year_cap_fen),
+        day_spent_fen=acct.day_spent_fen if acct.spend_day == today else 0,
+        year_spent_fen=acct.year_spent_fen if acct.spend_year == today.year else 0,
+    )
+
+
+def _bank_and_card(wallet: Wallet) -> tuple[OperatorBank, str]:
+    if not wallet.card_token:
+        raise Unprocessable("Link a bank card to the wallet first.", code="no_linked_card")
+    return db.session.get(OperatorBank, wallet.bank_id), wallet.card_token
+
+
+def topup(user: User, amount_fen: int, reference: str) -> ledger.Posted:
+    """Exchange deposit money for e-CNY: debit the linked card, issue into the wallet.
+
+    Runs inside ``idempotency.run`` (which commits); ``reference`` is passed to
+    the card network so the bank can de-duplicate a retried debit.
+    Raises ``CardDeclined``, ``LimitExceeded`` (balance cap) and the like.
+    """
+    wallet = _active_wallet_of(user)
+    bank, token = _bank_and_card(wallet)
+    # Check the cap before charging the card; the ledger checks again atomically.
+    acct = db.session.get(Account, wallet.account_id)
+    if acct.balance_cap_fen is not None and acct.balance_fen + amount_fen > acct.balance_cap_fen:
+        raise ledger.LimitExceeded("The top-up would pass this wallet's balance limit.", limit="balance",
+                                   limit_fen=acct.balance_cap_fen, code="payee_limit_exceeded")
+    card_network().debit(bank.code, token, amount_fen, reference)
+    try:
+        return ledger.transfer(bank.issuance_account_id, wallet.account_id, amount_fen, TransferCode.TOPUP,
+                               actor_user_id=user.id)
+    except Exception:
+        # The card was charged but no e-CNY was issued (a racing top-up took
+        # the headroom): give the card its money back before refusing.
+        card_network().credit(bank.code, token, amount_fen, reference + ":void")
+        raise
+
+
+def redeem(user: User, amount_fen: int, reference: str) -> ledger.Posted:
+    """Exchange e-CNY back into deposit money at the wallet's bank (runs inside ``idempotency.run``)."""
+    wallet = _active_wallet_of(user)
+    bank, token = _bank_and_card(wallet)
+    posted = ledger.transfer(wallet.account_id, bank.issuance_account_id, amount_fen, TransferCode.REDEEM,
+                             actor_user_id=user.id)
+    card_network().credit(bank.code, token, amount_fen, reference)
+    return posted
+
+
+def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | None) -> tuple[ledger.Posted, Wallet]:
+    """Send money to another consumer's wallet (runs inside ``idempotency.run``).
+
+    Returns the posted transfer and the payee's wallet. Raises
+    ``NotFound`` (``payee_not_found``), ``Unprocessable`` (``same_account``),
+    ``InsufficientFunds`` or ``LimitExceeded`` (payer caps, payee balance cap).
+    """
+    from backend.auth.service import normalize_phone
+
+    wallet = _active_wallet_of(user)
+    phone = normalize_phone(to_phone)
+    payee = db.session.execute(
+        select(Wallet).join(User, User.id == Wallet.user_id).where(User.phone == phone)
+    ).scalar_one_or_none()
+    if payee is None or payee.status != WalletStatus.ACTIVE:
+        raise NotFound("No active e-CNY wallet is registered to that phone number.", code="payee_not_found",
+                       field="to_phone")
+    posted = ledger.transfer(wallet.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER,
+                             memo=memo, actor_user_id=user.id)
+    return posted, payee

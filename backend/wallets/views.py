@@ -1,0 +1,186 @@
+"""``/wallets/me*`` and ``/transfers``."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend import idempotency
+from backend.auth.models import Role
+from backend.auth.service import current_user, requires
+from backend.clock import as_utc
+from backend.extensions import db
+from backend.http import respond
+from backend.ledger import service as ledger
+from backend.ledger.models import Account
+from backend.schemas import Fen, PageQuery, StrictSchema
+from backend.wallets import service
+
+blp = Blueprint("wallets", __name__, url_prefix="/api/v1", description="Consumer wallets and transfers")
+
+IDEMPOTENCY_DOC = {"parameters": [{"in": "header", "name": "Idempotency-Key", "required": True,
+                                   "schema": {"type": "string", "maxLength": 255}}]}
+
+
+class OpenWalletSchema(StrictSchema):
+    bank_code = fields.String(required=True, metadata={"example": "ICBC"})
+    card_number = fields.String(metadata={"description": "Bank card to link for top-up (Luhn-checked)"})
+
+
+class UpgradeSchema(StrictSchema):
+    target_class = fields.Integer(required=True, strict=True, validate=validate.OneOf((2, 3)))
+    real_name = fields.String(validate=validate.Length(min=1, max=64))
+    id_number = fields.String(metadata={"description": "18-character resident ID (GB 11643)"})
+    bank_account_number = fields.String(metadata={"description": "Own account at the operator bank (class 2)"})
+
+
+class AmountSchema(StrictSchema):
+    amount_fen = Fen(required=True)
+
+
+class TransferSchema(StrictSchema):
+    to_phone = fields.String(required=True)
+    amount_fen = Fen(required=True)
+    memo = fields.String(validate=validate.Length(max=140), load_default=None)
+
+
+def wallet_json(v: service.WalletView) -> dict:
+    w, lim = v.wallet, v.limits
+
+    def remaining(cap, spent):
+        return None if cap is None else max(0, cap - spent)
+
+    return {
+        "wallet_number": w.wallet_number,
+        "wallet_class": w.wallet_class,
+        "status": w.status,
+        "bank": {"code": v.bank.code, "name_zh": v.bank.name_zh, "name_en": v.bank.name_en},
+        "balance_fen": v.balance_fen,
+        "limits": {
+            "balance_cap_fen": lim.balance_cap_fen,
+            "single_payment_cap_fen": lim.single_cap_fen,
+            "day_cap_fen": lim.day_cap_fen,
+            "year_cap_fen": lim.year_cap_fen,
+        },
+        "spent_today_fen": v.day_spent_fen,
+        "spent_this_year_fen": v.year_spent_fen,
+        "remaining_today_fen": remaining(lim.day_cap_fen, v.day_spent_fen),
+        "remaining_this_year_fen": remaining(lim.year_cap_fen, v.year_spent_fen),
+        "real_name": w.real_name,
+        "id_number_masked": w.id_number_masked,
+        "bank_account_masked": w.bank_account_masked,
+        "card_masked": w.card_masked,
+        "opened_at": as_utc(w.opened_at).isoformat(),
+    }
+
+
+def posted_json(p: ledger.Posted, account_id: int) -> dict:
+    """A transfer as seen from ``account_id``: signed amount and the balance after."""
+    outgoing = p.debit_account_id == account_id
+    return {
+        "transfer_id": p.id,
+        "code": p.code,
+        "amount_fen": p.amount_fen,
+        "direction": "out" if outgoing else "in",
+        "balance_after_fen": p.debit_balance_fen if outgoing else p.credit_balance_fen,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+@blp.route("/wallets/me", methods=["GET"])
+@requires(Role.CONSUMER)
+def get_wallet():
+    """My wallet: class, balance, limits and what is left of them today."""
+    return respond(wallet_json(service.view(current_user())), 200)
+
+
+@blp.route("/wallets/me", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(OpenWalletSchema)
+def open_wallet(args):
+    """Open a class-4 wallet (phone number only) at an operator bank."""
+    service.open_wallet(current_user(), args["bank_code"], args.get("card_number"))
+    return respond(wallet_json(service.view(current_user())), 201)
+
+
+@blp.route("/wallets/me/upgrade", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(UpgradeSchema)
+def upgrade(args):
+    """Upgrade to class 3 (ID document) or class 2 (own bank account)."""
+    service.upgrade(current_user(), args["target_class"], real_name=args.get("real_name"),
+                    id_number=args.get("id_number"), bank_account_number=args.get("bank_account_number"))
+    return respond(wallet_json(service.view(current_user())), 200)
+
+
+def _money_move(args, action):
+    user = current_user()
+    key = idempotency.request_key()
+
+    def run():
+        posted, extra = action(user, key)
+        body = posted_json(posted, service.wallet_of(user).account_id)
+        body.update(extra)
+        return body, 201
+
+    body, status = idempotency.run(user.id, args, run)
+    return respond(body, status)
+
+
+@blp.route("/wallets/me/topup", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(AmountSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def topup(args):
+    """Top up from the linked bank card through the wallet's operator bank (idempotent)."""
+    return _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}))
+
+
+@blp.route("/wallets/me/redeem", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(AmountSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def redeem(args):
+    """Redeem e-CNY back to the linked bank card (idempotent)."""
+    return _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}))
+
+
+@blp.route("/transfers", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(TransferSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def transfer(args):
+    """Send money to another consumer's wallet by phone number (idempotent)."""
+
+    def action(user, key):
+        posted, payee = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
+        return posted, {"to_wallet_number": payee.wallet_number, "memo": args["memo"]}
+
+    return _money_move(args, action)
+
+
+@blp.route("/wallets/me/transactions", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(PageQuery, location="query")
+def transactions(args):
+    """My transactions, newest first. Page with ``before=<next_before>``."""
+    wallet = service.wallet_of(current_user())
+    rows = ledger.history(wallet.account_id, before_id=args.get("before"), limit=args["limit"] + 1)
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    items = []
+    for r in rows:
+        outgoing = r.debit_account_id == wallet.account_id
+        items.append({
+            "transfer_id": r.id,
+            "code": r.code,
+            "direction": "out" if outgoing else "in",
+            "amount_fen": r.amount_fen,
+            "signed_amount_fen": -r.amount_fen if outgoing else r.amount_fen,
+            "counterparty_account_id": r.credit_account_id if outgoing else r.debit_account_id,
+            "memo": r.memo,
+            "reverses_transfer_id": r.reverses_id,
+            "created_at": as_utc(r.created_at).isoformat(),
+        })
+    return respond({"items": items, "next_before": rows[-1].id if more and rows else None}, 200)
