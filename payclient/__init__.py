@@ -1,0 +1,1 @@
+"""Suiyuan payment client: API client, QR codec, pay codes and money formatting (no Flask, no Kivy)."""
