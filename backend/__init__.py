@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -42,7 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     zones.init_app(app, api)
 
-    from backend import cli
+    from backend import apidocs, cli
 
+    apidocs.init_app(app)
     cli.register(app)
+    app.json.sort_keys = False
     return app

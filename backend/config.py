@@ -79,5 +79,4 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/api/v1/swagger-ui/",
-        "JSON_SORT_KEYS": False,
     }

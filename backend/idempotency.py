@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask import current_app, request
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update

@@ -70,13 +70,12 @@ def _bank(code: str) -> OperatorBank:
 
 def seed_demo() -> list[str]:
     """Create the demo users, wallets and merchants of the README, if missing; return what was created."""
-    from zones.models import Zone, ZoneManager
-
     from backend.banks.gateway import card_token, mask_card
     from backend.config import WALLET_TIERS
     from backend.ledger.service import TransferCode
     from backend.wallets.models import Wallet
     from backend.wallets.service import new_wallet_number
+    from zones.models import Zone, ZoneManager
 
     seed_reference()
     created: list[str] = []

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import re
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app, g, request
 from sqlalchemy import select, update

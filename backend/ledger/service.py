@@ -288,7 +288,9 @@ def verify() -> list[str]:
     """
     problems: list[str] = []
     bad = db.session.execute(
-        select(func.count()).select_from(T).where(or_(T.c.amount_fen <= 0, T.c.debit_account_id == T.c.credit_account_id))
+        select(func.count())
+        .select_from(T)
+        .where(or_(T.c.amount_fen <= 0, T.c.debit_account_id == T.c.credit_account_id))
     ).scalar_one()
     if bad:
         problems.append(f"{bad} transfers are not positive or not between two accounts")

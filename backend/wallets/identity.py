@@ -14,7 +14,7 @@ _CHECK = "10X98765432"
 
 def id_check_char(first17: str) -> str:
     """Return the GB 11643-1999 check character for the first 17 digits."""
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def validate_id_number(value: str) -> str:

@@ -30,7 +30,8 @@ def card_network():
 
 def get_bank(code: str) -> OperatorBank:
     """Return the operator bank with ``code``; raise ``ValidationFailed``."""
-    bank = db.session.execute(select(OperatorBank).where(OperatorBank.code == (code or "").upper())).scalar_one_or_none()
+    stmt = select(OperatorBank).where(OperatorBank.code == (code or "").upper())
+    bank = db.session.execute(stmt).scalar_one_or_none()
     if bank is None:
         raise ValidationFailed(f"Unknown operator bank {code!r}.", field="bank_code")
     return bank

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
@@ -10,10 +9,8 @@ from backend import idempotency
 from backend.auth.models import Role
 from backend.auth.service import current_user, requires
 from backend.clock import as_utc
-from backend.extensions import db
 from backend.http import respond
 from backend.ledger import service as ledger
-from backend.ledger.models import Account
 from backend.schemas import Fen, PageQuery, StrictSchema
 from backend.wallets import service
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.config import WALLET_TIERS
+from backend.errors import Conflict
 from backend.extensions import db
 from backend.ledger import service as ledger
 from backend.ledger.models import AccountKind
 from backend.ledger.service import InsufficientFunds, LimitExceeded, TransferCode
-from backend.errors import Conflict
 
 
 def _issuance(factory):
