@@ -33,10 +33,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
 
     from backend.auth.views import blp as auth_blp
+    from backend.banks.views import blp as banks_blp
+    from backend.merchants.views import blp as merchants_blp
+    from backend.payments.views import blp as payments_blp
     from backend.wallets.views import blp as wallets_blp
 
-    api.register_blueprint(auth_blp)
-    api.register_blueprint(wallets_blp)
+    for blp in (auth_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
+        api.register_blueprint(blp)
 
     # Plug-ins: the only place backend imports them.
     import zones

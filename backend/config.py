@@ -37,6 +37,12 @@ WALLET_TIERS: dict[int, TierLimits] = {
     1: TierLimits(None, None, None, None),
 }
 
+#: PBOC barcode rules: static-QR payments per consumer per day.
+STATIC_QR_DAILY_CAP_FEN = 500 * YUAN
+#: e-CNY offline mode: one payment at most ¥500, at most 10 payments before the wallet syncs.
+OFFLINE_SINGLE_CAP_FEN = 500 * YUAN
+OFFLINE_MAX_PAYMENTS = 10
+
 #: The largest amount any single request may name (¥10 billion), so that
 #: absurd input is refused as bad input rather than overflowing a column.
 MAX_AMOUNT_FEN = 1_000_000_000_000
@@ -70,6 +76,8 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "IDEMPOTENCY_TTL": timedelta(hours=int(env.get("IDEMPOTENCY_TTL_HOURS", 48))),
         # werkzeug's scrypt; tests lower the cost factor to stay fast.
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1"),
+        "ORDER_TTL": timedelta(seconds=int(env.get("ORDER_TTL_SECONDS", 300))),
+        "QR_KEY_RETENTION": timedelta(days=int(env.get("QR_KEY_RETENTION_DAYS", 365))),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 5)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
         "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",

@@ -129,7 +129,7 @@ def issue_token(user: User) -> str:
 def revoke_token(token: str) -> None:
     """Revoke one bearer token and commit."""
     db.session.execute(
-        update(AuthToken).where(AuthToken.token_hash == _hash_token(token), AuthToken.revoked_at.is_(None))
+        update(AuthToken.__table__).where(AuthToken.token_hash == _hash_token(token), AuthToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     db.session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -28,6 +28,18 @@ class MerchantStatus:
     SUSPENDED = "suspended"
 
     ALL = (PENDING, APPROVED, REJECTED, SUSPENDED)
+    #: Allowed moves; anything else raises. A rejected applicant applies again.
+    TRANSITIONS = {
+        PENDING: {APPROVED, REJECTED},
+        APPROVED: {SUSPENDED},
+        SUSPENDED: {APPROVED},
+        REJECTED: set(),
+    }
+
+    @classmethod
+    def sources_of(cls, target: str) -> tuple[str, ...]:
+        """Return the states from which ``target`` may be reached."""
+        return tuple(s for s, targets in cls.TRANSITIONS.items() if target in targets)
 
 
 class Merchant(db.Model):
@@ -59,3 +71,16 @@ class Merchant(db.Model):
     review_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MerchantStaff(db.Model):
+    """A cashier of one merchant, with the refund limit the owner set."""
+
+    __tablename__ = "merchant_staff"
+    __table_args__ = (CheckConstraint("refund_limit_fen >= 0", name="refund_limit_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    refund_limit_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

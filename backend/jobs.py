@@ -1,0 +1,55 @@
+"""Background jobs on RQ.
+
+Jobs are module-level functions that take ids, re-read state and are safe to
+run twice. With ``REDIS_URL`` set they go to Redis and an ``rq worker`` runs
+them; on the embedded default they run inline, in the caller's process, on
+the same code path (RQ's synchronous mode over the Redis emulation).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+
+from flask import current_app, has_app_context
+from rq import Queue
+
+from backend.extensions import get_redis
+
+_worker_app = None
+_worker_app_lock = threading.Lock()
+
+
+def queue(name: str = "default") -> Queue:
+    """Return the RQ queue ``name`` on the app's Redis (synchronous without ``REDIS_URL``)."""
+    return Queue(name, connection=get_redis(), is_async=bool(current_app.config.get("REDIS_URL")))
+
+
+def enqueue(func: Callable, *args, **kwargs):
+    """Enqueue ``func(*args, **kwargs)``; return the RQ job (already finished when inline)."""
+    return queue().enqueue(func, *args, **kwargs)
+
+
+def with_app(func: Callable) -> Callable:
+    """Run a job inside an app context: the caller's when inline, else one app per worker process."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        global _worker_app
+        if has_app_context():
+            return func(*args, **kwargs)
+        with _worker_app_lock:
+            if _worker_app is None:
+                from backend import create_app
+
+                _worker_app = create_app()
+        with _worker_app.app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                from backend.extensions import db
+
+                db.session.remove()
+
+    return wrapper

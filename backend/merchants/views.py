@@ -1,0 +1,222 @@
+"""``/merchants*``: applications, review, cashiers, static QR."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate, validates_schema
+from marshmallow.exceptions import ValidationError
+
+from backend.auth.models import Role
+from backend.auth.service import current_user, requires
+from backend.clock import as_utc
+from backend.config import STATIC_QR_DAILY_CAP_FEN
+from backend.errors import ValidationFailed
+from backend.extensions import db
+from backend.http import respond
+from backend.merchants import service
+from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
+from backend.schemas import Fen, PageQuery, StrictSchema
+
+blp = Blueprint("merchants", __name__, url_prefix="/api/v1", description="Merchants: onboarding and review")
+
+
+class ApplySchema(StrictSchema):
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=25))
+    name_en = fields.String(required=True, validate=[validate.Length(min=1, max=25),
+                                                     validate.Regexp(r"^[\x20-\x7e]+$", error="ASCII only.")])
+    uscc = fields.String(required=True, metadata={"description": "Unified social credit code (GB 32100)"})
+    mcc = fields.String(required=True, validate=validate.Regexp(r"^\d{4}$", error="Four digits."))
+    scenario = fields.String(required=True, validate=validate.OneOf(tuple(SCENARIOS)))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    city = fields.String(load_default="Guangzhou", validate=[validate.Length(min=1, max=15),
+                                                             validate.Regexp(r"^[\x20-\x7e]+$")])
+    latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    bank_code = fields.String(required=True, metadata={"example": "ICBC"})
+
+
+class ReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+    @validates_schema
+    def reason_for_rejection(self, data, **kwargs):
+        if data["decision"] == "reject" and not data.get("reason", "").strip():
+            raise ValidationError("A rejection needs a reason the applicant can act on.", field_name="reason")
+
+
+class CashierSchema(StrictSchema):
+    phone = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    display_name = fields.String(load_default="", validate=validate.Length(max=64))
+    refund_limit_fen = Fen(positive=False, load_default=0)
+
+
+class ListQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(MerchantStatus.ALL))
+
+
+def merchant_json(m: Merchant, viewer) -> dict:
+    """Public fields for everyone; application details for owner, reviewer and pilot office."""
+    from backend.payments.service import merchant_bank_code, merchant_number
+
+    body = {
+        "id": m.id,
+        "merchant_number": merchant_number(m.id),
+        "name_zh": m.name_zh,
+        "name_en": m.name_en,
+        "scenario": m.scenario,
+        "scenario_zh": SCENARIOS[m.scenario],
+        "mcc": m.mcc,
+        "address": m.address,
+        "city": m.city,
+        "latitude": m.latitude,
+        "longitude": m.longitude,
+        "bank_code": merchant_bank_code(m),
+        "status": m.status,
+        "verified": m.status == MerchantStatus.APPROVED,
+    }
+    if viewer.role in (Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN):
+        body.update(
+            uscc=m.uscc,
+            owner_user_id=m.owner_user_id,
+            review_reason=m.review_reason,
+            reviewed_at=as_utc(m.reviewed_at).isoformat() if m.reviewed_at else None,
+            created_at=as_utc(m.created_at).isoformat(),
+        )
+    return body
+
+
+@blp.route("/merchants", methods=["POST"])
+@requires(Role.MERCHANT_OWNER)
+@blp.arguments(ApplySchema)
+def apply(args):
+    """Apply to accept e-CNY; the chosen operator bank reviews the application."""
+    return respond(merchant_json(service.apply(current_user(), args), current_user()), 201)
+
+
+@blp.route("/merchants", methods=["GET"])
+@requires()
+@blp.arguments(ListQuery, location="query")
+def list_merchants(args):
+    """Merchants the caller may see: own (owner, cashier), own bank's (reviewer), all (pilot office),
+    verified ones (consumers)."""
+    user = current_user()
+    q = service.visible_query(user)
+    if args.get("status"):
+        q = q.where(Merchant.status == args["status"])
+    if args.get("before"):
+        q = q.where(Merchant.id < args["before"])
+    rows = list(db.session.execute(q.order_by(Merchant.id.desc()).limit(args["limit"] + 1)).scalars())
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    return respond({"items": [merchant_json(m, user) for m in rows],
+                    "next_before": rows[-1].id if more and rows else None}, 200)
+
+
+@blp.route("/merchants/<int:merchant_id>", methods=["GET"])
+@requires()
+def get_merchant(merchant_id):
+    """One merchant, if the caller may see it."""
+    return respond(merchant_json(service.get_visible(current_user(), merchant_id), current_user()), 200)
+
+
+@blp.route("/merchants/<int:merchant_id>/review", methods=["POST"])
+@requires(Role.BANK_REVIEWER)
+@blp.arguments(ReviewSchema)
+def review(args, merchant_id):
+    """Approve (opens the merchant wallet) or reject with a reason; reviewers of the merchant's bank only."""
+    merchant = service.review(current_user(), merchant_id, args["decision"], args["reason"].strip())
+    return respond(merchant_json(merchant, current_user()), 200)
+
+
+def cashier_json(user, staff) -> dict:
+    return {"user_id": user.id, "phone": user.phone, "display_name": user.display_name,
+            "refund_limit_fen": staff.refund_limit_fen, "merchant_id": staff.merchant_id}
+
+
+@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["POST"])
+@requires(Role.MERCHANT_OWNER)
+@blp.arguments(CashierSchema)
+def add_cashier(args, merchant_id):
+    """Create a cashier login for this shop with a refund limit."""
+    user, staff = service.add_cashier(current_user(), merchant_id, args["phone"], args["password"],
+                                      args["display_name"], args["refund_limit_fen"])
+    return respond(cashier_json(user, staff), 201)
+
+
+@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["GET"])
+@requires(Role.MERCHANT_OWNER)
+def list_cashiers(merchant_id):
+    """The shop's cashiers."""
+    return respond({"items": [cashier_json(u, s) for u, s in service.cashiers(current_user(), merchant_id)]}, 200)
+
+
+@blp.route("/merchants/<int:merchant_id>/static-qr", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "png"]}}])
+def static_qr(merchant_id):
+    """The shop's static code (no amount, 01=11), signed; ``?format=png`` gives the printable poster."""
+    from backend.payments.qrimage import poster_png
+    from backend.payments.service import merchant_number, static_payload
+
+    merchant = service.collecting_merchant(current_user(), merchant_id)
+    text = static_payload(merchant)
+    fmt = request.args.get("format", "json")
+    if fmt == "png":
+        png = poster_png(text, merchant.name_zh, merchant.name_en, merchant_number(merchant.id))
+        return Response(png, mimetype="image/png",
+                        headers={"Content-Disposition": f'inline; filename="static-qr-{merchant.id}.png"'})
+    if fmt != "json":
+        raise ValidationFailed("format must be json or png.", field="format")
+    return respond({"merchant_id": merchant.id, "payload": text,
+                    "daily_cap_per_consumer_fen": STATIC_QR_DAILY_CAP_FEN}, 200)
+
+
+@blp.route("/merchants/<int:merchant_id>/statements/<string:day>", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
+def statement(merchant_id, day):
+    """A day's statement (each order, refunds, net; CSV or JSON). Built by a daily job, or now on demand;
+    today's is live and marked provisional."""
+    from datetime import date as date_cls
+
+    from backend.clock import local_today
+    from backend.jobs import enqueue
+    from backend.payments import statements
+
+    user = current_user()
+    merchant = service.get_visible(user, merchant_id)
+    if user.role == Role.MERCHANT_OWNER and not service.can_manage(user, merchant):
+        raise ValidationFailed("Not your merchant.", field="merchant_id")
+    try:
+        the_day = date_cls.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed("The date must be YYYY-MM-DD.", field="date") from None
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ValidationFailed("format must be json or csv.", field="format")
+    if merchant.account_id is None:
+        raise ValidationFailed("This merchant has not been approved, so it has no statements.", field="merchant_id")
+    if the_day > local_today():
+        raise ValidationFailed("That day has not happened yet.", field="date")
+    if the_day == local_today():
+        body = statements.compute(merchant, the_day)
+        body["provisional"] = True
+        csv_text = statements.to_csv(body)
+    else:
+        row = statements.stored(merchant.id, the_day)
+        if row is None:
+            job = enqueue(statements.build_statement, merchant.id, the_day.isoformat())
+            row = statements.stored(merchant.id, the_day)
+            if row is None:
+                return respond({"status": "building", "job_id": job.id}, 202)
+        import json as jsonlib
+
+        body, csv_text = jsonlib.loads(row.body_json), row.body_csv
+        body["provisional"] = False
+    if fmt == "csv":
+        return Response(csv_text, mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="statement-{merchant.id}-{the_day}.csv"'})
+    return respond(body, 200)

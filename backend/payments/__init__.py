@@ -1,0 +1,1 @@
+"""Taking e-CNY: dynamic and static QR orders, payment codes, refunds, statements."""

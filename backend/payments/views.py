@@ -1,0 +1,303 @@
+"""``/orders``, ``/payments``, ``/charges``, ``/paycodes/devices``, ``/keys``."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Response, current_app, stream_with_context
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from backend import idempotency
+from backend.auth.models import Role
+from backend.auth.service import current_user, public, requires
+from backend.clock import as_utc, local_today
+from backend.extensions import db
+from backend.http import respond
+from backend.merchants.models import Merchant
+from backend.payments import events, keys, service
+from backend.payments.hooks import announce, payment_settled, refund_settled
+from backend.payments.models import Order, OrderStatus, PaycodeDevice
+from backend.schemas import Fen, StrictSchema
+from backend.wallets.views import IDEMPOTENCY_DOC
+from payclient import paycode
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Collecting e-CNY: QR orders, payments")
+
+
+class CreateOrderSchema(StrictSchema):
+    merchant_id = fields.Integer(required=True, strict=True)
+    amount_fen = Fen(required=True)
+    description = fields.String(load_default=None, validate=validate.Length(max=80))
+    ttl_seconds = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=30, max=3600))
+
+
+class OrdersQuery(StrictSchema):
+    merchant_id = fields.Integer(required=True)
+    date = fields.Date(load_default=None, metadata={"description": "Local day, default today"})
+    status = fields.String(validate=validate.OneOf(OrderStatus.ALL))
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PaySchema(StrictSchema):
+    payload = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    amount_fen = Fen(load_default=None, allow_none=True,
+                     metadata={"description": "Only for static codes, which carry no amount"})
+
+
+class PreviewSchema(StrictSchema):
+    payload = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ChargeSchema(StrictSchema):
+    merchant_id = fields.Integer(required=True, strict=True)
+    code = fields.String(required=True, metadata={"description": "The consumer's 18-digit payment code"})
+    amount_fen = Fen(required=True)
+    description = fields.String(load_default=None, validate=validate.Length(max=80))
+
+
+class RefundSchema(StrictSchema):
+    amount_fen = Fen(load_default=None, allow_none=True, metadata={"description": "Default: all that is left"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=140))
+
+
+class DeviceSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+def order_json(o: Order, merchant: Merchant | None = None) -> dict:
+    merchant = merchant or db.session.get(Merchant, o.merchant_id)
+    return {
+        "id": o.id,
+        "reference": o.reference,
+        "kind": o.kind,
+        "status": o.status,
+        "amount_fen": o.amount_fen,
+        "refunded_fen": o.refunded_fen,
+        "description": o.description,
+        "merchant": {"id": merchant.id, "name_zh": merchant.name_zh, "name_en": merchant.name_en,
+                     "merchant_number": service.merchant_number(merchant.id)},
+        "payload": o.payload,
+        "key_id": o.key_id,
+        "created_at": as_utc(o.created_at).isoformat(),
+        "expires_at": as_utc(o.expires_at).isoformat() if o.expires_at else None,
+        "paid_at": as_utc(o.paid_at).isoformat() if o.paid_at else None,
+    }
+
+
+def _after_payment(settled: service.Settled) -> None:
+    events.publish(settled.order.id, settled.order.status)
+    announce(payment_settled, order_id=settled.order.id, merchant_id=settled.order.merchant_id,
+             amount_fen=settled.order.amount_fen, payer_user_id=settled.order.payer_user_id,
+             transfer_id=settled.posted.id)
+
+
+def _payment_body(settled: service.Settled) -> dict:
+    body = order_json(settled.order)
+    body.update(transfer_id=settled.posted.id, payer_balance_after_fen=settled.posted.debit_balance_fen)
+    return body
+
+
+@blp.route("/orders", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(CreateOrderSchema)
+def create_order(args):
+    """Create a dynamic-QR order: a signed code for an amount, single-use, expiring (default 5 min)."""
+    order = service.create_order(current_user(), args["merchant_id"], args["amount_fen"], args["description"],
+                                 args["ttl_seconds"])
+    return respond(order_json(order), 201)
+
+
+@blp.route("/orders", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
+@blp.arguments(OrdersQuery, location="query")
+def list_orders(args):
+    """One day's orders with totals: all of them for the owner, a cashier's own shift for a cashier."""
+    page, totals = service.list_orders(current_user(), args["merchant_id"], args["date"] or local_today(),
+                                       args.get("status"), args["limit"], args.get("before"))
+    more = len(page) == args["limit"]
+    return respond({"items": [order_json(o) for o in page], "totals": totals,
+                    "next_before": page[-1].id if more and page else None}, 200)
+
+
+@blp.route("/orders/<int:order_id>", methods=["GET"])
+@requires()
+def get_order(order_id):
+    """One order (its merchant's people, its payer, reviewers of the bank, the pilot office)."""
+    return respond(order_json(service.get_order(current_user(), order_id)), 200)
+
+
+@blp.route("/orders/<int:order_id>/qr.png", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+def order_qr(order_id):
+    """The order's code as a PNG image."""
+    from backend.payments.qrimage import qr_png
+
+    order = service.get_order(current_user(), order_id)
+    return Response(qr_png(order.payload), mimetype="image/png")
+
+
+@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+def cancel_order(order_id):
+    """Cancel an unpaid order (its code stops working)."""
+    order = service.cancel_order(current_user(), order_id)
+    events.publish(order.id, order.status)
+    return respond(order_json(order), 200)
+
+
+@blp.route("/orders/<int:order_id>/events", methods=["GET"])
+@requires()
+def order_events(order_id):
+    """Server-sent events: the order's status now, then each change (paid within a second), until final."""
+    user = current_user()
+    service.get_order(user, order_id)
+
+    def read():
+        db.session.rollback()  # a fresh snapshot, and no connection held while waiting
+        row = db.session.execute(select(Order.status, Order.paid_at, Order.expires_at)
+                                 .where(Order.id == order_id)).one()
+        status = row.status
+        if status == OrderStatus.CREATED and row.expires_at and as_utc(row.expires_at) <= service.utcnow():
+            status = OrderStatus.EXPIRED
+        return {"id": order_id, "status": status,
+                "paid_at": as_utc(row.paid_at).isoformat() if row.paid_at else None}
+
+    timeout = current_app.config["ORDER_TTL"].total_seconds() + 60
+    body = events.stream(order_id, read, is_final=lambda s: s["status"] != OrderStatus.CREATED, timeout_s=timeout)
+    return Response(stream_with_context(body), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(RefundSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def refund(args, order_id):
+    """Refund all or part of a paid order to the payer's wallet (idempotent; never more than paid)."""
+    user = current_user()
+
+    def action():
+        order, refund_row = service.refund(user, order_id, args["amount_fen"], args["reason"])
+        body = order_json(order)
+        body["refund"] = {"id": refund_row.id, "amount_fen": refund_row.amount_fen,
+                          "transfer_id": refund_row.transfer_id, "reason": refund_row.reason}
+        return body, 201
+
+    body, status = idempotency.run(user.id, {"order_id": order_id, **args}, action)
+    if status == 201:
+        events.publish(order_id, body["status"])
+        announce(refund_settled, order_id=order_id, amount_fen=body["refund"]["amount_fen"])
+    return respond(body, status)
+
+
+@blp.route("/payments/preview", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(PreviewSchema)
+def preview(args):
+    """Check a scanned code before paying: who is paid, how much, and whether it is genuine. Moves no money."""
+    payload = service.verify_scanned(args["payload"])
+    merchant = service.merchant_of_payload(payload)
+    body = {"genuine": True, "dynamic": payload.is_dynamic, "amount_fen": payload.amount_fen,
+            "merchant": {"id": merchant.id, "name_zh": merchant.name_zh, "name_en": merchant.name_en,
+                         "scenario": merchant.scenario, "verified": True}}
+    if payload.is_dynamic:
+        order = db.session.execute(select(Order).where(Order.reference == payload.additional.get("05"))) \
+            .scalar_one_or_none()
+        if order is not None:
+            order = service.expire_if_due(order)
+        body["order_status"] = order.status if order else "unknown"
+        body["expires_at"] = as_utc(order.expires_at).isoformat() if order and order.expires_at else None
+    return respond(body, 200)
+
+
+@blp.route("/payments", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(PaySchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def pay(args):
+    """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
+    user = current_user()
+    settled_box = []
+
+    def action():
+        settled = service.pay_scanned(user, args["payload"], args["amount_fen"])
+        settled_box.append(settled)
+        return _payment_body(settled), 201
+
+    body, status = idempotency.run(user.id, args, action)
+    if settled_box:
+        _after_payment(settled_box[0])
+    return respond(body, status)
+
+
+@blp.route("/charges", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(ChargeSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+def charge(args):
+    """Charge a consumer's payment code (scanned or typed) for an amount (offline caps apply)."""
+    user = current_user()
+    settled_box = []
+
+    def action():
+        settled = service.charge(user, args["merchant_id"], args["code"], args["amount_fen"], args["description"])
+        settled_box.append(settled)
+        return _payment_body(settled), 201
+
+    body, status = idempotency.run(user.id, args, action)
+    if settled_box:
+        _after_payment(settled_box[0])
+    body.pop("payer_balance_after_fen", None)  # the merchant must not learn the consumer's balance
+    return respond(body, status)
+
+
+def device_json(d: PaycodeDevice) -> dict:
+    return {"id": d.id, "name": d.name, "created_at": as_utc(d.created_at).isoformat(),
+            "revoked": d.revoked_at is not None, "offline_payments_since_sync": d.offline_count,
+            "last_sync_at": as_utc(d.last_sync_at).isoformat()}
+
+
+@blp.route("/paycodes/devices", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(DeviceSchema)
+def register_device(args):
+    """Register this device for offline payment codes. The secret is returned once; keep it on the device."""
+    device, secret = service.register_device(current_user(), args["name"])
+    body = device_json(device)
+    body.update(secret_b32=base64.b32encode(secret).decode(), step_seconds=paycode.STEP_SECONDS,
+                digits=paycode.CODE_LENGTH, prefix=paycode.PREFIX)
+    return respond(body, 201)
+
+
+@blp.route("/paycodes/devices", methods=["GET"])
+@requires(Role.CONSUMER)
+def list_devices():
+    """My payment-code devices."""
+    rows = db.session.execute(select(PaycodeDevice).where(PaycodeDevice.user_id == current_user().id)
+                              .order_by(PaycodeDevice.id)).scalars()
+    return respond({"items": [device_json(d) for d in rows]}, 200)
+
+
+@blp.route("/paycodes/devices/<int:device_id>", methods=["DELETE"])
+@requires(Role.CONSUMER)
+@blp.response(204)
+def revoke_device(device_id):
+    """Revoke a device: its codes stop working at once (lost phone)."""
+    service.revoke_device(current_user(), device_id)
+
+
+@blp.route("/paycodes/devices/<int:device_id>/sync", methods=["POST"])
+@requires(Role.CONSUMER)
+def sync_device(device_id):
+    """The device is online: its count of offline payments starts again."""
+    return respond(device_json(service.sync_device(current_user(), device_id)), 200)
+
+
+@blp.route("/keys", methods=["GET"])
+@public
+def list_keys():
+    """The public keys that sign Suiyuan QR codes (Ed25519, by key id), active and recently retired."""
+    return respond({"keys": [keys.key_json(k) for k in keys.published()]}, 200)
