@@ -10,6 +10,37 @@ from flask.cli import AppGroup
 
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
 users_cli = AppGroup("users", help="Staff accounts.")
+keys_cli = AppGroup("keys", help="QR signing keys.")
+statements_cli = AppGroup("statements", help="Merchant statements.")
+
+
+@keys_cli.command("rotate")
+def keys_rotate():
+    """Retire the active QR signing key and start signing with a new one."""
+    from backend.payments.keys import rotate
+
+    click.echo(f"now signing with {rotate().kid}; retired keys stay published for QR_KEY_RETENTION")
+
+
+@keys_cli.command("list")
+def keys_list():
+    """Show the published QR signing keys."""
+    from backend.payments.keys import key_json, published
+
+    for k in published():
+        j = key_json(k)
+        click.echo(f"{j['kid']}  {j['status']:8}  created {j['created_at']}  x={j['x']}")
+
+
+@statements_cli.command("build")
+@click.argument("day", required=False)
+def statements_build(day):
+    """Build every approved merchant's statement for DAY (default yesterday) through the job queue."""
+    from backend.jobs import enqueue
+    from backend.payments.statements import build_daily_statements
+
+    job = enqueue(build_daily_statements, day)
+    click.echo(f"enqueued statements for {day or 'yesterday'} (job {job.id})")
 
 
 @ledger_cli.command("verify")
@@ -69,5 +100,7 @@ def register(app: Flask) -> None:
     """Add the commands to ``app.cli``."""
     app.cli.add_command(ledger_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(statements_cli)
     app.cli.add_command(seed)
     app.cli.add_command(purge_keys)

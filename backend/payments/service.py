@@ -171,7 +171,8 @@ def cancel_order(user: User, order_id: int) -> Order:
     """Cancel an unpaid order; commit; return it. Raises ``Conflict`` (``illegal_transition``)."""
     order = get_order(user, order_id)
     moved = db.session.execute(
-        update(Order.__table__).where(Order.id == order.id, Order.status.in_(OrderStatus.sources_of(OrderStatus.CANCELLED)))
+        update(Order.__table__)
+        .where(Order.id == order.id, Order.status.in_(OrderStatus.sources_of(OrderStatus.CANCELLED)))
         .values(status=OrderStatus.CANCELLED)
     ).rowcount
     if moved != 1:
@@ -442,7 +443,8 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
     except IntegrityError:
         raise Unprocessable("This payment code was already used.", code="paycode_used", field="code") from None
     counted = db.session.execute(
-        update(PaycodeDevice.__table__).where(PaycodeDevice.id == device.id, PaycodeDevice.offline_count < OFFLINE_MAX_PAYMENTS)
+        update(PaycodeDevice.__table__)
+        .where(PaycodeDevice.id == device.id, PaycodeDevice.offline_count < OFFLINE_MAX_PAYMENTS)
         .values(offline_count=PaycodeDevice.offline_count + 1)
     ).rowcount
     if counted != 1:
