@@ -32,10 +32,12 @@ class DomainError(Exception):
         code: str | None = None,
         status: int | None = None,
         field: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ):
         super().__init__(detail)
         self.detail = detail
+        self.headers = dict(headers or {})
         if code:
             self.code = code
         if status:
@@ -68,6 +70,11 @@ class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
     title = "Authentication required"
+
+    def __init__(self, detail: str, **kwargs: Any):
+        super().__init__(detail, **kwargs)
+        # RFC 9110 §15.5.2: a 401 names the scheme to authenticate with.
+        self.headers.setdefault("WWW-Authenticate", f'Bearer error="{self.code}"')
 
 
 class Forbidden(DomainError):
@@ -119,7 +126,8 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict]:
             out.extend(_flatten(val, name))
     elif isinstance(messages, (list, tuple)):
         if all(isinstance(m, str) for m in messages):
-            out.extend({"field": prefix, "reason": m} for m in messages)
+            # An empty name means the body as a whole (e.g. malformed JSON).
+            out.extend({"field": prefix or "body", "reason": m} for m in messages)
         else:
             for m in messages:
                 out.extend(_flatten(m, prefix))
@@ -167,7 +175,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 def handle_domain_error(exc: DomainError) -> Response:
     """Render a domain error as problem+json."""
-    return problem_response(exc.to_problem(), exc.status)
+    return problem_response(exc.to_problem(), exc.status, exc.headers)
 
 
 def register(app: Flask) -> None:

@@ -5,6 +5,7 @@ Both are idempotent: running them again reuses what exists.
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 
 from backend.auth.models import Role, User
@@ -12,25 +13,32 @@ from backend.auth.service import create_user
 from backend.banks.models import OPERATOR_BANKS, OperatorBank
 from backend.clock import utcnow
 from backend.extensions import db
+from backend.hooks import seeders
 from backend.ledger import service as ledger
 from backend.ledger.models import AccountKind
 from backend.merchants.models import Merchant, MerchantStatus
 
 DEMO_PASSWORD = "Suiyuan2026"
 
-#: phone, role, display name, bank code (reviewers), zone codes (managers)
+#: phone, role, display name, bank code (reviewers)
 DEMO_USERS = (
-    ("13800000001", Role.CONSUMER, "李小明 Li Xiaoming", None, ()),
-    ("13800000002", Role.CONSUMER, "陈美玲 Chen Meiling", None, ()),
-    ("13800000003", Role.CONSUMER, "王建国 Wang Jianguo", None, ()),
-    ("13900000001", Role.MERCHANT_OWNER, "黄老板 Huang (tea house owner)", None, ()),
-    ("13900000002", Role.MERCHANT_OWNER, "周老板 Zhou (noodle shop owner)", None, ()),
-    ("13700000001", Role.BANK_REVIEWER, "工行审核员 ICBC reviewer", "ICBC", ()),
-    ("13700000002", Role.BANK_REVIEWER, "中行审核员 BOC reviewer", "BOC", ()),
-    ("13600000001", Role.ZONE_MANAGER, "永庆坊管理员 Yongqingfang manager", None, ("yongqingfang",)),
-    ("13600000002", Role.ZONE_MANAGER, "天河路管理员 Tianhe Road manager", None, ("tianhelu", "gifc")),
-    ("13500000001", Role.PILOT_ADMIN, "试点办 Pilot office", None, ()),
+    ("13800000001", Role.CONSUMER, "李小明 Li Xiaoming", None),
+    ("13800000002", Role.CONSUMER, "陈美玲 Chen Meiling", None),
+    ("13800000003", Role.CONSUMER, "王建国 Wang Jianguo", None),
+    ("13900000001", Role.MERCHANT_OWNER, "黄老板 Huang (tea house owner)", None),
+    ("13900000002", Role.MERCHANT_OWNER, "周老板 Zhou (noodle shop owner)", None),
+    ("13700000001", Role.BANK_REVIEWER, "工行审核员 ICBC reviewer", "ICBC"),
+    ("13700000002", Role.BANK_REVIEWER, "中行审核员 BOC reviewer", "BOC"),
+    ("13600000001", Role.ZONE_MANAGER, "永庆坊管理员 Yongqingfang manager", None),
+    ("13600000002", Role.ZONE_MANAGER, "天河路管理员 Tianhe Road manager", None),
+    ("13500000001", Role.PILOT_ADMIN, "试点办 Pilot office", None),
 )
+
+#: zone manager phone → the zone codes they manage (assigned by the zones plug-in's demo seeder)
+DEMO_ZONE_MANAGERS = {
+    "13600000001": ("yongqingfang",),
+    "13600000002": ("tianhelu", "gifc"),
+}
 
 #: owner phone, Chinese name, English name, USCC, MCC, scenario, address, lat, lon, bank
 DEMO_MERCHANTS = (
@@ -42,26 +50,23 @@ DEMO_MERCHANTS = (
 
 #: consumer phone, bank, linked test card, opening top-up in fen
 DEMO_WALLETS = (
-    ("13800000001", "ICBC", "6222020200112233445", 200_000),
-    ("13800000002", "CCB", "6217000010012345678", 50_000),
-    ("13800000003", "BOC", "6013820000123456789", 0),
+    ("13800000001", "ICBC", "6222020200112233446", 200_000),
+    ("13800000002", "CCB", "6217000010012345677", 50_000),
+    ("13800000003", "BOC", "6013820000123456787", 0),
 )
 
 
 def seed_reference() -> None:
-    """Insert the operator banks (each with an issuance account) and the plan's zones, if missing."""
+    """Insert the operator banks (each with an issuance account), then the plug-ins' reference data
+    (the plan's zones), if missing."""
     existing = set(db.session.execute(select(OperatorBank.code)).scalars())
     for code, name_zh, name_en in OPERATOR_BANKS:
         if code not in existing:
             account_id = ledger.open_account(AccountKind.ISSUANCE)
             db.session.add(OperatorBank(code=code, name_zh=name_zh, name_en=name_en, issuance_account_id=account_id))
-    from zones.models import PLAN_ZONES, Zone
-
-    have = set(db.session.execute(select(Zone.code)).scalars())
-    for code, name_zh, name_en, kind, district in PLAN_ZONES:
-        if code not in have:
-            db.session.add(Zone(code=code, name_zh=name_zh, name_en=name_en, kind=kind, district=district))
     db.session.commit()
+    for seeder in seeders(current_app, "reference"):
+        seeder()
 
 
 def _bank(code: str) -> OperatorBank:
@@ -75,19 +80,15 @@ def seed_demo() -> list[str]:
     from backend.ledger.service import TransferCode
     from backend.wallets.models import Wallet
     from backend.wallets.service import new_wallet_number
-    from zones.models import Zone, ZoneManager
 
     seed_reference()
     created: list[str] = []
     users: dict[str, User] = {}
-    for phone, role, name, bank_code, zone_codes in DEMO_USERS:
+    for phone, role, name, bank_code in DEMO_USERS:
         user = db.session.execute(select(User).where(User.phone == phone)).scalar_one_or_none()
         if user is None:
             user = create_user(phone, DEMO_PASSWORD, role, display_name=name,
                                bank_id=_bank(bank_code).id if bank_code else None)
-            for zc in zone_codes:
-                zone = db.session.execute(select(Zone).where(Zone.code == zc)).scalar_one()
-                db.session.add(ZoneManager(user_id=user.id, zone_id=zone.id))
             created.append(f"{role} {phone}")
         users[phone] = user
     for phone, bank_code, card, opening_fen in DEMO_WALLETS:
@@ -113,5 +114,8 @@ def seed_demo() -> list[str]:
             review_reason="Demo merchant, approved at seeding", created_at=now, reviewed_at=now,
         ))
         created.append(f"merchant {zh}")
+    db.session.commit()
+    for seeder in seeders(current_app, "demo"):
+        created.extend(seeder(users, DEMO_ZONE_MANAGERS) or [])
     db.session.commit()
     return created

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
@@ -124,9 +125,27 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
+class RequestScopedSessionClient(FlaskClient):
+    """A test client whose every request ends the shared session's transaction.
+
+    The ``app`` fixture keeps one app context pushed for the whole test and
+    Flask's test client reuses it, so requests would share the test's
+    ``db.session``; in production each request's session is removed at
+    teardown. Rolling back after each request restores that isolation.
+    """
+
+    def open(self, *args, **kwargs):
+        from backend.extensions import db
+
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            db.session.rollback()
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return RequestScopedSessionClient(app, app.response_class, use_cookies=False)
 
 
 @pytest.fixture

@@ -24,13 +24,13 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 _DUMMY_HASH: dict[str, str] = {}
 
 
-def normalize_phone(phone: str) -> str:
-    """Return a mainland mobile number as 11 digits; raise ``ValidationFailed``."""
+def normalize_phone(phone: str, field: str = "phone") -> str:
+    """Return a mainland mobile number as 11 digits; raise ``ValidationFailed`` naming ``field``."""
     digits = re.sub(r"[\s-]", "", phone or "")
     if digits.startswith("+86"):
         digits = digits[3:]
     if not PHONE_RE.match(digits):
-        raise ValidationFailed("Not a mainland China mobile number (11 digits, starting 13–19).", field="phone")
+        raise ValidationFailed("Not a mainland China mobile number (11 digits, starting 13–19).", field=field)
     return digits
 
 
@@ -92,20 +92,22 @@ def login(phone: str, password: str) -> tuple[User, str]:
     redis = get_redis()
     key = _throttle_key(phone)
     cfg = current_app.config
-    failures = int(redis.get(key) or 0)
-    if failures >= cfg["LOGIN_MAX_FAILURES"]:
+    # Count the attempt before checking the password, atomically, so that
+    # parallel guesses cannot all slip past the gate.
+    pipe = redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, cfg["LOGIN_LOCKOUT_SECONDS"])
+    attempts, _ = pipe.execute()
+    if attempts > cfg["LOGIN_MAX_FAILURES"]:
+        retry = max(1, redis.ttl(key))
         raise TooManyRequests("Too many failed log-ins; try again later.", code="login_locked",
-                              retry_after_seconds=max(1, redis.ttl(key)))
+                              retry_after_seconds=retry, headers={"Retry-After": str(retry)})
     user = db.session.execute(select(User).where(User.phone == phone)).scalar_one_or_none()
     method = cfg["PASSWORD_HASH_METHOD"]
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash("not-a-password-0", method=method)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH[method], password)
     if not ok or user is None or not user.is_active:
-        pipe = redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, cfg["LOGIN_LOCKOUT_SECONDS"])
-        pipe.execute()
         raise Unauthorized("Wrong phone number or password.", code="bad_credentials")
     redis.delete(key)
     token = issue_token(user)

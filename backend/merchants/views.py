@@ -13,6 +13,7 @@ from backend.clock import as_utc
 from backend.config import STATIC_QR_DAILY_CAP_FEN
 from backend.errors import ValidationFailed
 from backend.extensions import db
+from backend.hooks import announce, merchant_approved
 from backend.http import respond
 from backend.merchants import service
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
@@ -128,6 +129,8 @@ def get_merchant(merchant_id):
 def review(args, merchant_id):
     """Approve (opens the merchant wallet) or reject with a reason; reviewers of the merchant's bank only."""
     merchant = service.review(current_user(), merchant_id, args["decision"], args["reason"].strip())
+    if merchant.status == MerchantStatus.APPROVED:
+        announce(merchant_approved, merchant_id=merchant.id)
     return respond(merchant_json(merchant, current_user()), 200)
 
 

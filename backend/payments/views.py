@@ -14,10 +14,10 @@ from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
 from backend.clock import as_utc, local_today
 from backend.extensions import db
+from backend.hooks import announce, payment_settled, refund_settled
 from backend.http import respond
 from backend.merchants.models import Merchant
 from backend.payments import events, keys, service
-from backend.payments.hooks import announce, payment_settled, refund_settled
 from backend.payments.models import Order, OrderStatus, PaycodeDevice
 from backend.schemas import Fen, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC

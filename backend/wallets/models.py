@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -22,6 +22,7 @@ class Wallet(db.Model):
         CheckConstraint("wallet_class = 4 OR id_number_hash IS NOT NULL", name="class3_has_identity"),
         CheckConstraint("wallet_class > 2 OR bank_account_masked IS NOT NULL", name="class2_has_account"),
         CheckConstraint("status IN ('active', 'frozen')", name="status_known"),
+        UniqueConstraint("bank_id", "id_number_hash", name="uq_wallets_bank_identity"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

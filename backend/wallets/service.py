@@ -16,6 +16,7 @@ from backend.clock import local_today, utcnow
 from backend.config import WALLET_TIERS, TierLimits
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
+from backend.jobs import with_app
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
 from backend.ledger.service import TransferCode
@@ -52,10 +53,10 @@ def _active_wallet_of(user: User) -> Wallet:
     return wallet
 
 
-def _check_card(card_number: str) -> str:
+def _check_card(card_number: str, field: str = "card_number") -> str:
     number = (card_number or "").replace(" ", "")
     if not (12 <= len(number) <= 19) or not luhn_ok(number):
-        raise ValidationFailed("Not a valid bank card number (Luhn check failed).", field="card_number")
+        raise ValidationFailed("Not a valid bank card or account number (Luhn check failed).", field=field)
     return number
 
 
@@ -103,7 +104,7 @@ def upgrade(user: User, target_class: int, *, real_name: str | None = None, id_n
                                field="target_class")
     if target_class >= wallet.wallet_class:
         raise Conflict(f"The wallet is already class {wallet.wallet_class}.", code="not_an_upgrade")
-    if wallet.id_number_hash is None or id_number:
+    if wallet.id_number_hash is None:
         if not id_number:
             raise ValidationFailed("An ID number is needed to upgrade.", field="id_number")
         if not real_name or not real_name.strip():
@@ -112,11 +113,22 @@ def upgrade(user: User, target_class: int, *, real_name: str | None = None, id_n
         wallet.real_name = real_name.strip()[:64]
         wallet.id_number_masked = mask_id_number(number)
         wallet.id_number_hash = hash_identity(current_app.config["SECRET_KEY"], number)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict("This ID number already backs a verified wallet at this bank.",
+                           code="identity_in_use", field="id_number") from None
+    elif id_number and hash_identity(current_app.config["SECRET_KEY"], validate_id_number(id_number)) \
+            != wallet.id_number_hash:
+        # The verified identity on file is never replaced by a later request.
+        raise Conflict("This wallet is already verified with a different ID number.", code="identity_mismatch",
+                       field="id_number")
     if target_class == 2:
         if not bank_account_number:
             raise ValidationFailed("A class-2 wallet needs your own account at the operator bank.",
                                    field="bank_account_number")
-        number = _check_card(bank_account_number)
+        number = _check_card(bank_account_number, field="bank_account_number")
         wallet.bank_account_masked = mask_card(number)
         wallet.card_token, wallet.card_masked = card_token(number), mask_card(number)
     ledger.set_limits(wallet.account_id, WALLET_TIERS[target_class])
@@ -186,10 +198,26 @@ def redeem(user: User, amount_fen: int, reference: str) -> ledger.Posted:
     """Exchange e-CNY back into deposit money at the wallet's bank (runs inside ``idempotency.run``)."""
     wallet = _active_wallet_of(user)
     bank, token = _bank_and_card(wallet)
-    posted = ledger.transfer(wallet.account_id, bank.issuance_account_id, amount_fen, TransferCode.REDEEM,
-                             actor_user_id=user.id)
-    card_network().credit(bank.code, token, amount_fen, reference)
-    return posted
+    # The card is credited by a job after this commits (``pay_out_redemption``),
+    # so a failed commit can never have paid the card.
+    return ledger.transfer(wallet.account_id, bank.issuance_account_id, amount_fen, TransferCode.REDEEM,
+                           actor_user_id=user.id)
+
+
+@with_app
+def pay_out_redemption(transfer_id: int) -> str:
+    """Job: credit the linked card for a committed redemption; return the bank's reference.
+
+    Safe to run twice: the transfer id is the reference the bank de-duplicates on.
+    """
+    from backend.ledger.models import Transfer
+
+    transfer = db.session.get(Transfer, transfer_id)
+    if transfer is None or transfer.code != TransferCode.REDEEM:
+        raise ValueError(f"transfer {transfer_id} is not a redemption")
+    wallet = db.session.execute(select(Wallet).where(Wallet.account_id == transfer.debit_account_id)).scalar_one()
+    bank, token = _bank_and_card(wallet)
+    return card_network().credit(bank.code, token, transfer.amount_fen, f"redeem-{transfer_id}").reference
 
 
 def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | None) -> tuple[ledger.Posted, Wallet]:
@@ -202,7 +230,7 @@ def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | No
     from backend.auth.service import normalize_phone
 
     wallet = _active_wallet_of(user)
-    phone = normalize_phone(to_phone)
+    phone = normalize_phone(to_phone, field="to_phone")
     payee = db.session.execute(
         select(Wallet).join(User, User.id == Wallet.user_id).where(User.phone == phone)
     ).scalar_one_or_none()

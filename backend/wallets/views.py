@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 
 from backend import idempotency
 from backend.auth.models import Role
-from backend.auth.service import current_user, requires
+from backend.auth.service import current_user, normalize_phone, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.ledger import service as ledger
@@ -139,8 +139,20 @@ def topup(args):
 @blp.arguments(AmountSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
 def redeem(args):
-    """Redeem e-CNY back to the linked bank card (idempotent)."""
-    return _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}))
+    """Redeem e-CNY back to the linked bank card (idempotent; the card is credited after commit)."""
+    from backend.jobs import enqueue
+
+    posted = []
+
+    def action(user, key):
+        p = service.redeem(user, args["amount_fen"], key)
+        posted.append(p)
+        return p, {}
+
+    response = _money_move(args, action)
+    if posted:
+        enqueue(service.pay_out_redemption, posted[0].id)
+    return response
 
 
 @blp.route("/transfers", methods=["POST"])
@@ -149,6 +161,8 @@ def redeem(args):
 @blp.doc(**IDEMPOTENCY_DOC)
 def transfer(args):
     """Send money to another consumer's wallet by phone number (idempotent)."""
+    # Bad input is refused before the Idempotency-Key is recorded.
+    args = {**args, "to_phone": normalize_phone(args["to_phone"], field="to_phone")}
 
     def action(user, key):
         posted, payee = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
