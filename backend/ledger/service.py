@@ -50,9 +50,14 @@ class TransferCode:
     REFUND = "refund"
     REVERSAL = "reversal"
     RED_PACKET_CLAIM = "red_packet_claim"
+    RED_PACKET_SPEND = "red_packet_spend"
+    COUPON_SUBSIDY = "coupon_subsidy"
     RECLAIM = "reclaim"
     ESCROW = "escrow"
-    SUBSIDY = "subsidy"
+    RETURN = "budget_return"
+
+    #: Codes of the legs that pay a merchant for an order.
+    PAYMENT_LEGS = frozenset({PAYMENT, RED_PACKET_SPEND, COUPON_SUBSIDY})
 
     #: Codes that count against a wallet's one-payment, daily and yearly caps.
     LIMITED = frozenset({TRANSFER, PAYMENT})

@@ -57,7 +57,10 @@ def signing_key() -> tuple[str, Ed25519PrivateKey]:
         select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc()).limit(1)
     ).scalar_one_or_none()
     if key is None:
+        # The first key is committed at once: a code it signs (a printed
+        # static poster) must stay verifiable even if the caller never commits.
         key = create_key()
+        db.session.commit()
     return key.kid, Ed25519PrivateKey.from_private_bytes(open_sealed(PURPOSE, key.private_key_enc))
 
 

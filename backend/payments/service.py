@@ -23,10 +23,11 @@ from backend.config import OFFLINE_MAX_PAYMENTS, OFFLINE_SINGLE_CAP_FEN, STATIC_
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
 from backend.ledger import service as ledger
+from backend.ledger.models import Transfer
 from backend.ledger.service import InsufficientFunds, TransferCode
 from backend.merchants import service as merchants
 from backend.merchants.models import Merchant, MerchantStatus
-from backend.payments import keys
+from backend.payments import funding, keys
 from backend.payments.models import (
     Order,
     OrderKind,
@@ -247,8 +248,12 @@ def merchant_of_payload(payload: codec.MerchantPayload) -> Merchant:
 
 @dataclass(frozen=True)
 class Settled:
+    """A paid order: its legs (main balance first, then subsidies) and the payer's balance after."""
+
     order: Order
-    posted: ledger.Posted
+    legs: list[ledger.Posted]
+    subsidy_fen: int
+    payer_balance_after_fen: int
 
 
 def _payer_account(user: User) -> int:
@@ -260,27 +265,46 @@ def _payer_account(user: User) -> int:
     return wallet.account_id
 
 
-def _settle(order: Order, payer_account_id: int, merchant: Merchant, payer: User) -> ledger.Posted:
-    """Move the money and mark the order paid, in the caller's transaction.
+def _settle(order: Order, payer_account_id: int, merchant: Merchant, payer: User) -> Settled:
+    """Pay the order in legs and mark it paid, in the caller's transaction; return what was posted.
 
-    The transfer comes first and the order is claimed with a conditional
-    UPDATE carrying the transfer id, so a paid order always has its transfer.
-    If another payer won the race the claim matches no row and the caller's
-    savepoint rolls this transfer back.
+    Subsidy legs from the funding provider come first, the payer's main
+    balance (with its tier limits) pays the rest; every leg credits the
+    merchant and shares the order's reference as batch id. The order is then
+    claimed with a conditional UPDATE carrying the first leg's id, so a paid
+    order always has its money; if another payer won the race the claim
+    matches no row and the caller's savepoint rolls the legs back.
     """
-    posted = ledger.transfer(payer_account_id, merchant.account_id, order.amount_fen, TransferCode.PAYMENT,
-                             memo=order.reference, actor_user_id=payer.id)
+    provider = funding.provider()
+    subsidies = provider.legs(order_id=order.id, payer_user_id=payer.id, merchant_id=merchant.id,
+                              amount_fen=order.amount_fen) if provider else []
+    subsidy_fen = sum(leg.amount_fen for leg in subsidies)
+    if not 0 <= subsidy_fen <= order.amount_fen:
+        raise RuntimeError(f"funding provider returned {subsidy_fen} fen of subsidy for {order.amount_fen}")
+    legs: list[ledger.Posted] = []
+    cash: ledger.Posted | None = None
+    if order.amount_fen > subsidy_fen:
+        cash = ledger.transfer(payer_account_id, merchant.account_id, order.amount_fen - subsidy_fen,
+                               TransferCode.PAYMENT, batch_id=order.reference, memo=order.reference,
+                               actor_user_id=payer.id)
+        legs.append(cash)
+    for leg in subsidies:
+        legs.append(ledger.transfer(leg.source_account_id, merchant.account_id, leg.amount_fen, leg.code,
+                                    batch_id=order.reference, memo=leg.ref, actor_user_id=payer.id, limited=False))
+    first = legs[0]
     # paid_at is the ledger's time, so statements and the ledger agree to the instant.
     claimed = db.session.execute(
         update(Order.__table__)
         .where(Order.id == order.id, Order.status.in_(OrderStatus.sources_of(OrderStatus.PAID)),
-               or_(Order.expires_at.is_(None), Order.expires_at > posted.created_at))
-        .values(status=OrderStatus.PAID, paid_at=posted.created_at, payer_user_id=payer.id,
-                payment_transfer_id=posted.id)
+               or_(Order.expires_at.is_(None), Order.expires_at > first.created_at))
+        .values(status=OrderStatus.PAID, paid_at=first.created_at, payer_user_id=payer.id,
+                payment_transfer_id=first.id)
     ).rowcount
     if claimed != 1:
         _refuse_unpayable(order)
-    return posted
+    db.session.refresh(order)
+    balance_after = cash.debit_balance_fen if cash else ledger.balance(payer_account_id)
+    return Settled(order, legs, subsidy_fen, balance_after)
 
 
 def _refuse_unpayable(order: Order) -> None:
@@ -324,9 +348,7 @@ def _pay_dynamic(user, payload, merchant, payer_account) -> Settled:
         raise QrRefused("This code does not match any order of the merchant.", code="order_not_found")
     if order.status != OrderStatus.CREATED or as_utc(order.expires_at) <= utcnow():
         _refuse_unpayable(order)  # fail fast on replays and stale codes, before touching money
-    posted = _settle(order, payer_account, merchant, user)
-    db.session.refresh(order)
-    return Settled(order, posted)
+    return _settle(order, payer_account, merchant, user)
 
 
 def _upsert_static_spend(user_id: int, amount_fen: int) -> bool:
@@ -364,9 +386,7 @@ def _pay_static(user, merchant, payer_account, amount_fen) -> Settled:
                                    code="static_qr_daily_cap", limit="static_qr_day",
                                    limit_fen=STATIC_QR_DAILY_CAP_FEN)
     order = _new_order(merchant, OrderKind.STATIC, amount_fen, created_by=None)
-    posted = _settle(order, payer_account, merchant, user)
-    db.session.refresh(order)
-    return Settled(order, posted)
+    return _settle(order, payer_account, merchant, user)
 
 
 # ---------------------------------------------------------------- payment codes
@@ -452,10 +472,9 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
                                    code="offline_count_cap", limit="offline_count", limit_count=OFFLINE_MAX_PAYMENTS)
     payer = db.session.get(User, device.user_id)
     order = _new_order(merchant, OrderKind.PAYCODE, amount_fen, created_by=cashier.id, description=description)
-    posted = _settle(order, _payer_account(payer), merchant, payer)
+    settled = _settle(order, _payer_account(payer), merchant, payer)
     db.session.execute(update(PaycodeUse.__table__).where(PaycodeUse.id == use_id).values(order_id=order.id))
-    db.session.refresh(order)
-    return Settled(order, posted)
+    return settled
 
 
 # ---------------------------------------------------------------- refunds
@@ -495,13 +514,13 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
         raise Conflict("The refund would return more than was paid.", code="refund_exceeds_paid",
                        refundable_fen=order.amount_fen - order.refunded_fen)
     try:
-        posted = ledger.reverse(order.payment_transfer_id, amount, code=TransferCode.REFUND, actor_user_id=user.id)
+        reversals = _reverse_legs(order, amount, user)
     except InsufficientFunds:
         raise Conflict("The merchant's wallet does not hold enough to refund this.",
                        code="merchant_insufficient_funds") from None
     refund_id = db.session.execute(
-        insert(Refund).values(order_id=order.id, amount_fen=amount, transfer_id=posted.id, reason=reason,
-                              created_by_user_id=user.id, created_at=posted.created_at).returning(Refund.id)
+        insert(Refund).values(order_id=order.id, amount_fen=amount, transfer_id=reversals[0].id, reason=reason,
+                              created_by_user_id=user.id, created_at=reversals[0].created_at).returning(Refund.id)
     ).scalar_one()
     db.session.refresh(order)
     return order, db.session.get(Refund, refund_id)
@@ -511,6 +530,37 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
     """Return the UTC instants where the pilot's local ``day`` starts and ends."""
     start = datetime.combine(day, time(), local_zone())
     return as_utc(start), as_utc(start + timedelta(days=1))
+
+
+def order_legs(order: Order) -> list:
+    """Return the transfers that paid ``order``: main balance first, then subsidies, in posting order."""
+    return list(db.session.execute(
+        select(Transfer).where(Transfer.batch_id == order.reference, Transfer.reverses_id.is_(None),
+                               Transfer.code.in_(TransferCode.PAYMENT_LEGS))
+        .order_by(Transfer.id)
+    ).scalars())
+
+
+def _reverse_legs(order: Order, amount_fen: int, user: User) -> list[ledger.Posted]:
+    """Return ``amount_fen`` to where it came from, leg by leg; return the reversals posted."""
+    provider = funding.provider()
+    batch = ledger.new_batch_id()  # one batch per refund, so statements count refunds, not orders
+    left = amount_fen
+    posted = []
+    for leg in order_legs(order):
+        if left == 0:
+            break
+        part = min(left, leg.amount_fen - leg.reversed_fen)
+        if part <= 0:
+            continue
+        posted.append(ledger.reverse(leg.id, part, code=TransferCode.REFUND, actor_user_id=user.id,
+                                     batch_id=batch))
+        if leg.code != TransferCode.PAYMENT and provider:
+            provider.leg_refunded(order_id=order.id, ref=leg.memo, amount_fen=part)
+        left -= part
+    if left:
+        raise RuntimeError(f"order {order.id}: legs cover {amount_fen - left} of a {amount_fen} fen refund")
+    return posted
 
 
 def list_orders(user: User, merchant_id: int, day, status: str | None, limit: int, before: int | None):

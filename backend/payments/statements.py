@@ -46,13 +46,14 @@ def compute(merchant: Merchant, day: date) -> dict:
     ).all()
     gross = sum(o.amount_fen for o in payments)
     refunded = sum(r.amount_fen for r, _ in refunds)
+    # An order may be paid in several legs (main balance, red packet, coupon) sharing a batch id.
     ledger_in = db.session.execute(
-        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count())
-        .where(Transfer.credit_account_id == merchant.account_id, Transfer.code == TransferCode.PAYMENT,
+        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count(func.distinct(Transfer.batch_id)))
+        .where(Transfer.credit_account_id == merchant.account_id, Transfer.code.in_(TransferCode.PAYMENT_LEGS),
                Transfer.created_at >= start, Transfer.created_at < end)
     ).one()
     ledger_out = db.session.execute(
-        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count())
+        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count(func.distinct(Transfer.batch_id)))
         .where(Transfer.debit_account_id == merchant.account_id, Transfer.code == TransferCode.REFUND,
                Transfer.created_at >= start, Transfer.created_at < end)
     ).one()

@@ -91,12 +91,18 @@ def _after_payment(settled: service.Settled) -> None:
     events.publish(settled.order.id, settled.order.status)
     announce(payment_settled, order_id=settled.order.id, merchant_id=settled.order.merchant_id,
              amount_fen=settled.order.amount_fen, payer_user_id=settled.order.payer_user_id,
-             transfer_id=settled.posted.id)
+             transfer_id=settled.legs[0].id, subsidy_fen=settled.subsidy_fen)
 
 
 def _payment_body(settled: service.Settled) -> dict:
     body = order_json(settled.order)
-    body.update(transfer_id=settled.posted.id, payer_balance_after_fen=settled.posted.debit_balance_fen)
+    body.update(
+        transfer_id=settled.legs[0].id,
+        paid_from_balance_fen=settled.order.amount_fen - settled.subsidy_fen,
+        subsidy_fen=settled.subsidy_fen,
+        legs=[{"transfer_id": p.id, "code": p.code, "amount_fen": p.amount_fen} for p in settled.legs],
+        payer_balance_after_fen=settled.payer_balance_after_fen,
+    )
     return body
 
 

@@ -1,0 +1,55 @@
+"""How a payment asks plug-ins for subsidies, without importing them.
+
+A payment of ``amount_fen`` is paid in legs, all in one transaction and all
+landing in the merchant's wallet, so the merchant always receives the full
+price: first the subsidy legs a ``FundingProvider`` returns (red-packet
+balances, coupon discounts funded by a campaign budget), then the consumer's
+main balance for the rest. The campaigns plug-in registers its provider in
+``create_app``; with none registered every payment is one leg.
+
+A refund walks the legs in the order they were paid — main balance first,
+then subsidies — reversing each into the account it came from; the provider
+is told about each subsidy leg it gets back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import current_app
+
+EXTENSION = "suiyuan.funding_provider"
+
+
+@dataclass(frozen=True)
+class SubsidyLeg:
+    """One part of a payment funded by a plug-in.
+
+    ``source_account_id`` is debited (a restricted red-packet account, a
+    campaign budget); ``code`` is the transfer code; ``ref`` is the plug-in's
+    own reference, stored as the transfer's memo.
+    """
+
+    source_account_id: int
+    amount_fen: int
+    code: str
+    ref: str
+
+
+class FundingProvider(Protocol):
+    def legs(self, *, order_id: int, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
+        """Inside the payment transaction: reserve and return the subsidy legs (sum ≤ ``amount_fen``)."""
+
+    def leg_refunded(self, *, order_id: int, ref: str, amount_fen: int) -> None:
+        """Inside the refund transaction: ``amount_fen`` of the leg ``ref`` went back to its source."""
+
+
+def register(app, provider: FundingProvider) -> None:
+    """Make ``provider`` the app's source of subsidies."""
+    app.extensions[EXTENSION] = provider
+
+
+def provider() -> FundingProvider | None:
+    """Return the registered provider, if any."""
+    return current_app.extensions.get(EXTENSION)
