@@ -46,9 +46,9 @@ def test_run_command_serves_openapi_and_is_idempotent(tmp_path):
     def sh(*args):
         return subprocess.run(flask + list(args), cwd=ROOT, env=env, capture_output=True, text=True, check=True)
 
-    sh("db", "upgrade")
+    sh("db", "upgrade", "heads")
     assert "consumer 13800000001" in sh("seed").stdout
-    sh("db", "upgrade")
+    sh("db", "upgrade", "heads")
     assert "nothing new" in sh("seed").stdout
     port = _free_port()
     server = subprocess.Popen(flask + ["run", "--port", str(port)], cwd=ROOT, env=env,
