@@ -34,11 +34,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from backend.auth.views import blp as auth_blp
     from backend.banks.views import blp as banks_blp
+    from backend.health import blp as health_blp
     from backend.merchants.views import blp as merchants_blp
     from backend.payments.views import blp as payments_blp
     from backend.wallets.views import blp as wallets_blp
 
-    for blp in (auth_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
+    for blp in (health_blp, auth_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
         api.register_blueprint(blp)
 
     # Plug-ins: the only place backend imports them.

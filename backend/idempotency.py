@@ -87,25 +87,40 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]]) -> t
         # Someone used this key before (and, since the insert waited on the
         # unique index, has committed): replay or refuse.
         db.session.rollback()
-        prior = db.session.execute(select(T).where(T.c.user_id == user_id, T.c.key == key)).one()
-        db.session.rollback()
-        if prior.request_hash != digest:
-            raise Conflict(f"This {HEADER} was already used with a different request.",
-                           code="idempotency_key_reused", field=HEADER)
-        return json.loads(prior.response_json), prior.status_code
-    savepoint = db.session.begin_nested()
+        return _replay(user_id, key, digest)
     try:
         body_out, status = action()
-        savepoint.commit()
     except DomainError as exc:
-        savepoint.rollback()
+        # A refusal moved no money: undo everything (the key row too), then
+        # record the refusal under the key in a fresh transaction. No
+        # savepoint is needed on the hot path, which saves two round trips.
+        db.session.rollback()
         body_out, status = exc.to_problem(), exc.status
+        recorded = db.session.execute(_insert_stmt({
+            "user_id": user_id, "key": key, "request_hash": digest, "created_at": utcnow(),
+            "status_code": status, "response_json": json.dumps(body_out, ensure_ascii=False),
+        })).scalar_one_or_none()
+        if recorded is None:
+            # A concurrent duplicate got in first: its outcome is the answer.
+            db.session.rollback()
+            return _replay(user_id, key, digest)
+        db.session.commit()
+        return body_out, status
     db.session.execute(
         update(T).where(T.c.id == row_id).values(status_code=status,
                                                  response_json=json.dumps(body_out, ensure_ascii=False))
     )
     db.session.commit()
     return body_out, status
+
+
+def _replay(user_id: int, key: str, digest: str) -> tuple[dict, int]:
+    prior = db.session.execute(select(T).where(T.c.user_id == user_id, T.c.key == key)).one()
+    db.session.rollback()
+    if prior.request_hash != digest:
+        raise Conflict(f"This {HEADER} was already used with a different request.",
+                       code="idempotency_key_reused", field=HEADER)
+    return json.loads(prior.response_json), prior.status_code
 
 
 def purge_expired() -> int:

@@ -18,7 +18,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from backend.clock import local_today, utcnow
 from backend.config import TierLimits
@@ -195,6 +212,10 @@ def transfer(
     if limited is None:
         limited = code in TransferCode.LIMITED
     today = local_today()
+    now = utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _transfer_pg(debit_account_id, credit_account_id, amount_fen, code, limited, today, now,
+                            batch_id=batch_id, memo=memo, actor_user_id=actor_user_id, reverses_id=reverses_id)
     balances: dict[int, int] = {}
     for account_id in sorted((debit_account_id, credit_account_id)):
         if account_id == debit_account_id:
@@ -204,13 +225,8 @@ def transfer(
         else:
             new = db.session.execute(_credit_stmt(account_id, amount_fen)).scalar_one_or_none()
             if new is None:
-                row = _get(account_id)
-                raise LimitExceeded(
-                    "The receiving wallet would pass its balance limit.", limit="balance",
-                    limit_fen=row.balance_cap_fen, code="payee_limit_exceeded",
-                )
+                _refuse_credit(account_id)
         balances[account_id] = new
-    now = utcnow()
     transfer_id = db.session.execute(
         insert(T)
         .values(
@@ -231,6 +247,83 @@ def transfer(
         transfer_id, code, debit_account_id, credit_account_id, amount_fen, batch_id, now,
         balances[debit_account_id], balances[credit_account_id],
     )
+
+
+def _refuse_credit(account_id: int) -> None:
+    row = _get(account_id)
+    raise LimitExceeded("The receiving wallet would pass its balance limit.", limit="balance",
+                        limit_fen=row.balance_cap_fen, code="payee_limit_exceeded")
+
+
+# One round trip per transfer on PostgreSQL. Two chained UPDATEs move the
+# balances, checking funds and caps per row; the second runs only after the
+# first has locked its row (its one-time filter reads the first's result), so
+# rows are always locked in ascending id order and opposite transfers cannot
+# deadlock. The INSERT happens only if both rows passed; a refusal leaves a
+# half-applied UPDATE that the caller's rollback discards.
+_SET = """
+        balance_fen = balance_fen + CASE WHEN id = :credit THEN :amount ELSE -:amount END,
+        day_spent_fen = CASE WHEN id = :debit AND :limited
+            THEN (CASE WHEN spend_day = :today THEN day_spent_fen ELSE 0 END) + :amount ELSE day_spent_fen END,
+        spend_day = CASE WHEN id = :debit AND :limited THEN :today ELSE spend_day END,
+        year_spent_fen = CASE WHEN id = :debit AND :limited
+            THEN (CASE WHEN spend_year = :year THEN year_spent_fen ELSE 0 END) + :amount ELSE year_spent_fen END,
+        spend_year = CASE WHEN id = :debit AND :limited THEN :year ELSE spend_year END"""
+_CHECK = """CASE WHEN id = :debit THEN
+            (allow_negative OR balance_fen >= :amount)
+            AND (NOT :limited OR (
+                (single_cap_fen IS NULL OR single_cap_fen >= :amount)
+                AND (day_cap_fen IS NULL
+                     OR (CASE WHEN spend_day = :today THEN day_spent_fen ELSE 0 END) + :amount <= day_cap_fen)
+                AND (year_cap_fen IS NULL
+                     OR (CASE WHEN spend_year = :year THEN year_spent_fen ELSE 0 END) + :amount <= year_cap_fen)))
+        ELSE balance_cap_fen IS NULL OR balance_fen + :amount <= balance_cap_fen END"""
+_PG_TRANSFER = text(f"""
+WITH first AS (
+    UPDATE accounts SET {_SET}
+    WHERE id = LEAST(:debit, :credit) AND {_CHECK}
+    RETURNING id, balance_fen
+), second AS (
+    UPDATE accounts SET {_SET}
+    WHERE id = GREATEST(:debit, :credit) AND (SELECT count(*) FROM first) = 1 AND {_CHECK}
+    RETURNING id, balance_fen
+), moved AS (
+    SELECT id, balance_fen FROM first UNION ALL SELECT id, balance_fen FROM second
+), posted AS (
+    INSERT INTO transfers (code, debit_account_id, credit_account_id, amount_fen, batch_id, memo,
+                           actor_user_id, reverses_id, reversed_fen, created_at)
+    SELECT :code, :debit, :credit, :amount, :batch_id, :memo, :actor_user_id, :reverses_id, 0, :now
+    WHERE (SELECT count(*) FROM second) = 1
+    RETURNING id
+)
+SELECT (SELECT id FROM posted) AS transfer_id,
+       (SELECT balance_fen FROM moved WHERE id = :debit) AS debit_balance,
+       (SELECT balance_fen FROM moved WHERE id = :credit) AS credit_balance
+""").bindparams(
+    bindparam("debit", type_=BigInteger), bindparam("credit", type_=BigInteger),
+    bindparam("amount", type_=BigInteger), bindparam("limited", type_=Boolean),
+    bindparam("today", type_=Date), bindparam("year", type_=Integer),
+    bindparam("code", type_=String), bindparam("batch_id", type_=String), bindparam("memo", type_=String),
+    bindparam("actor_user_id", type_=Integer), bindparam("reverses_id", type_=BigInteger),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
+
+
+def _transfer_pg(debit: int, credit: int, amount: int, code: str, limited: bool, today: date, now: datetime,
+                 **extra) -> Posted:
+    row = db.session.execute(_PG_TRANSFER, {
+        "debit": debit, "credit": credit, "amount": amount, "limited": limited, "today": today,
+        "year": today.year, "code": code, "now": now, **extra,
+    }).one()
+    if row.transfer_id is None:
+        # The lower id is checked first; the first row without a new balance is the one refused.
+        lower_passed = (row.debit_balance if debit < credit else row.credit_balance) is not None
+        refused = max(debit, credit) if lower_passed else min(debit, credit)
+        if refused == debit:
+            _explain_debit_failure(debit, amount, today)
+        _refuse_credit(credit)
+    return Posted(row.transfer_id, code, debit, credit, amount, extra["batch_id"], now,
+                  row.debit_balance, row.credit_balance)
 
 
 def reverse(transfer_id: int, amount_fen: int | None = None, *, code: str = TransferCode.REVERSAL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -48,6 +49,7 @@ def rotate() -> SigningKey:
     db.session.execute(update(SigningKey.__table__).where(SigningKey.retired_at.is_(None)).values(retired_at=utcnow()))
     key = create_key()
     db.session.commit()
+    forget_cached()
     return key
 
 
@@ -73,9 +75,42 @@ def published() -> list[SigningKey]:
     ).scalars())
 
 
-def public_keys() -> dict[str, Ed25519PublicKey]:
-    """Return kid → public key for ``payclient.codec.verify``."""
-    return {k.kid: Ed25519PublicKey.from_public_bytes(k.public_key) for k in published()}
+class _KeyCache:
+    """Published public keys, re-read at most every ``TTL_S`` seconds.
+
+    A cache of immutable data, not state: a key's bytes never change, a new
+    key is picked up at once (an unknown kid forces a re-read) and a key that
+    passes its retention stops verifying within ``TTL_S``. It saves a query and
+    key parsing on every payment.
+    """
+
+    TTL_S = 30.0
+
+    def __init__(self):
+        self.keys: dict[str, Ed25519PublicKey] = {}
+        self.loaded_at = float("-inf")
+        self.scope = None
+
+    def get(self, kid: str | None = None) -> dict[str, Ed25519PublicKey]:
+        scope = (current_app.config["SQLALCHEMY_DATABASE_URI"], id(current_app))
+        stale = time.monotonic() - self.loaded_at > self.TTL_S or scope != self.scope
+        if stale or (kid is not None and kid not in self.keys):
+            self.keys = {k.kid: Ed25519PublicKey.from_public_bytes(k.public_key) for k in published()}
+            self.loaded_at, self.scope = time.monotonic(), scope
+        return self.keys
+
+
+_cache = _KeyCache()
+
+
+def public_keys(kid: str | None = None) -> dict[str, Ed25519PublicKey]:
+    """Return kid → public key for ``payclient.codec.verify`` (``kid``: the one the caller needs)."""
+    return _cache.get(kid)
+
+
+def forget_cached() -> None:
+    """Drop the cached keys (after a rotation in this process)."""
+    _cache.loaded_at = float("-inf")
 
 
 def key_json(key: SigningKey) -> dict:

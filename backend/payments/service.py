@@ -220,7 +220,13 @@ def _explain_bad_signature(text: str, exc: codec.CodecError) -> QrRefused:
 def verify_scanned(text: str) -> codec.MerchantPayload:
     """Return the verified payload of a scanned code; raise ``QrRefused`` with a distinct code."""
     try:
-        return codec.verify(text, keys.public_keys())
+        try:
+            return codec.verify(text, keys.public_keys())
+        except codec.CodecError as exc:
+            if exc.code != "unknown_key":
+                raise
+            keys.forget_cached()  # a key rotated in another process since the cache was filled
+            return codec.verify(text, keys.public_keys())
     except codec.CodecError as exc:
         if exc.code == "unsigned":
             raise QrRefused("This code is not signed by Suiyuan; do not pay it.", code="qr_unsigned") from None
