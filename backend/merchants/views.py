@@ -22,16 +22,34 @@ from backend.schemas import Fen, PageQuery, StrictSchema
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1", description="Merchants: onboarding and review")
 
 
+class QrText(fields.String):
+    """Text that goes into a QR payload: trimmed, not blank, no control characters, at most 25 chars."""
+
+    def __init__(self, *, ascii_only: bool = False, max_len: int = 25, **kwargs):
+        super().__init__(**kwargs)
+        self.ascii_only, self.max_len = ascii_only, max_len
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ValidationError("Must not be blank.")
+        if any(not ch.isprintable() for ch in text):
+            raise ValidationError("Must not contain control characters such as tabs or line breaks.")
+        if self.ascii_only and not all(" " <= ch <= "~" for ch in text):
+            raise ValidationError("Latin letters, digits and punctuation only (it is printed in the QR code).")
+        if len(text) > self.max_len:
+            raise ValidationError(f"At most {self.max_len} characters.")
+        return text
+
+
 class ApplySchema(StrictSchema):
-    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=25))
-    name_en = fields.String(required=True, validate=[validate.Length(min=1, max=25),
-                                                     validate.Regexp(r"^[\x20-\x7e]+$", error="ASCII only.")])
+    name_zh = QrText(required=True)
+    name_en = QrText(required=True, ascii_only=True)
     uscc = fields.String(required=True, metadata={"description": "Unified social credit code (GB 32100)"})
     mcc = fields.String(required=True, validate=validate.Regexp(r"^\d{4}$", error="Four digits."))
     scenario = fields.String(required=True, validate=validate.OneOf(tuple(SCENARIOS)))
     address = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    city = fields.String(load_default="Guangzhou", validate=[validate.Length(min=1, max=15),
-                                                             validate.Regexp(r"^[\x20-\x7e]+$")])
+    city = QrText(load_default="Guangzhou", ascii_only=True, max_len=15)
     latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     bank_code = fields.String(required=True, metadata={"example": "ICBC"})

@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.models import Role, User
 from backend.clock import as_utc, local_today, local_zone, utcnow
@@ -260,6 +261,7 @@ class Settled:
     legs: list[ledger.Posted]
     subsidy_fen: int
     payer_balance_after_fen: int
+    payer_user_id: int
 
 
 def _payer_account(user: User) -> int:
@@ -299,18 +301,20 @@ def _settle(order: Order, payer_account_id: int, merchant: Merchant, payer: User
                                     batch_id=order.reference, memo=leg.ref, actor_user_id=payer.id, limited=False))
     first = legs[0]
     # paid_at is the ledger's time, so statements and the ledger agree to the instant.
+    paid = {"status": OrderStatus.PAID, "paid_at": first.created_at, "payer_user_id": payer.id,
+            "payment_transfer_id": first.id}
     claimed = db.session.execute(
         update(Order.__table__)
         .where(Order.id == order.id, Order.status.in_(OrderStatus.sources_of(OrderStatus.PAID)),
                or_(Order.expires_at.is_(None), Order.expires_at > first.created_at))
-        .values(status=OrderStatus.PAID, paid_at=first.created_at, payer_user_id=payer.id,
-                payment_transfer_id=first.id)
+        .values(**paid)
     ).rowcount
     if claimed != 1:
         _refuse_unpayable(order)
-    db.session.refresh(order)
+    for name, value in paid.items():  # the row now holds exactly these; no reload needed
+        set_committed_value(order, name, value)
     balance_after = cash.debit_balance_fen if cash else ledger.balance(payer_account_id)
-    return Settled(order, legs, subsidy_fen, balance_after)
+    return Settled(order, legs, subsidy_fen, balance_after, payer.id)
 
 
 def _refuse_unpayable(order: Order) -> None:
@@ -451,12 +455,13 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
     device = db.session.get(PaycodeDevice, device_id)
     if device is None:
         raise Unprocessable("This payment code is not valid.", code="paycode_expired_or_forged", field="code")
-    if device.revoked_at is not None:
-        raise Unprocessable("This payment code's device was revoked.", code="device_revoked", field="code")
     step = paycode.match_step(open_sealed(PAYCODE_PURPOSE, device.secret_enc), otp)
     if step is None:
         raise Unprocessable("This payment code is too old or not genuine; ask for a fresh one.",
                             code="paycode_expired_or_forged", field="code")
+    # Checked after the code itself, so that guessing cannot reveal which devices were revoked.
+    if device.revoked_at is not None:
+        raise Unprocessable("This payment code's device was revoked.", code="device_revoked", field="code")
     if amount_fen > OFFLINE_SINGLE_CAP_FEN:
         raise ledger.LimitExceeded("Payment codes pay at most ¥500 at a time; use a dynamic QR code.",
                                    code="offline_amount_cap", limit="offline_single",

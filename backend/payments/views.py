@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
@@ -87,11 +87,12 @@ def order_json(o: Order, merchant: Merchant | None = None) -> dict:
     }
 
 
-def _after_payment(settled: service.Settled) -> None:
-    events.publish(settled.order.id, settled.order.status)
-    announce(payment_settled, order_id=settled.order.id, merchant_id=settled.order.merchant_id,
-             amount_fen=settled.order.amount_fen, payer_user_id=settled.order.payer_user_id,
-             transfer_id=settled.legs[0].id, subsidy_fen=settled.subsidy_fen)
+def _after_payment(body: dict, payer_user_id: int) -> None:
+    """Announce a committed payment (from its response body: no ORM reloads after commit)."""
+    events.publish(body["id"], body["status"])
+    announce(payment_settled, order_id=body["id"], merchant_id=body["merchant"]["id"],
+             amount_fen=body["amount_fen"], payer_user_id=payer_user_id, transfer_id=body["transfer_id"],
+             subsidy_fen=body["subsidy_fen"])
 
 
 def _payment_body(settled: service.Settled) -> dict:
@@ -159,7 +160,8 @@ def cancel_order(order_id):
 def order_events(order_id):
     """Server-sent events: the order's status now, then each change (paid within a second), until final."""
     user = current_user()
-    service.get_order(user, order_id)
+    order = service.get_order(user, order_id)
+    expires_at = as_utc(order.expires_at)
 
     def read():
         db.session.rollback()  # a fresh snapshot, and no connection held while waiting
@@ -171,7 +173,8 @@ def order_events(order_id):
         return {"id": order_id, "status": status,
                 "paid_at": as_utc(row.paid_at).isoformat() if row.paid_at else None}
 
-    timeout = current_app.config["ORDER_TTL"].total_seconds() + 60
+    # Watch until the order can no longer change to paid: its own expiry, plus a grace period.
+    timeout = (expires_at - service.utcnow()).total_seconds() + 60 if expires_at else 60
     body = events.stream(order_id, read, is_final=lambda s: s["status"] != OrderStatus.CREATED, timeout_s=timeout)
     return Response(stream_with_context(body), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -226,6 +229,7 @@ def preview(args):
 def pay(args):
     """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
     user = current_user()
+    user_id = user.id
     settled_box = []
 
     def action():
@@ -233,9 +237,9 @@ def pay(args):
         settled_box.append(settled)
         return _payment_body(settled), 201
 
-    body, status = idempotency.run(user.id, args, action)
+    body, status = idempotency.run(user_id, args, action)
     if settled_box:
-        _after_payment(settled_box[0])
+        _after_payment(body, user_id)
     return respond(body, status)
 
 
@@ -246,6 +250,7 @@ def pay(args):
 def charge(args):
     """Charge a consumer's payment code (scanned or typed) for an amount (offline caps apply)."""
     user = current_user()
+    user_id = user.id
     settled_box = []
 
     def action():
@@ -253,9 +258,9 @@ def charge(args):
         settled_box.append(settled)
         return _payment_body(settled), 201
 
-    body, status = idempotency.run(user.id, args, action)
+    body, status = idempotency.run(user_id, args, action)
     if settled_box:
-        _after_payment(settled_box[0])
+        _after_payment(body, settled_box[0].payer_user_id)
     body.pop("payer_balance_after_fen", None)  # the merchant must not learn the consumer's balance
     return respond(body, status)
 
