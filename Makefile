@@ -7,7 +7,7 @@ export FLASK_APP := backend:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev migrate seed serve lint clean
+.PHONY: run test install install-dev migrate seed serve lint clean bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ run: seed
 ## make test: install what the tests need and run the whole suite.
 test: install-dev
 	$(BIN)/python -m pytest
+
+## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md.
+bench: install-dev
+	$(BIN)/python -m bench.run
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,0 +1,123 @@
+"""Start and stop the production shape on loopback for benchmarks and fault runs.
+
+``Stack`` creates a scratch PostgreSQL database (migrated), points at a Redis
+database of its own, and runs gunicorn and RQ workers as subprocesses; every
+process it starts is stopped when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    pg_admin_url: str = os.environ.get("BENCH_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
+    redis_url: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    gunicorn_workers: int = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
+    gunicorn_threads: int = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
+    rq_workers: int = 1
+    db_name: str = field(default_factory=lambda: f"suiyuan_bench_{uuid.uuid4().hex[:8]}")
+    port: int = field(default_factory=free_port)
+    procs: list = field(default_factory=list)
+    log_dir: Path = field(default_factory=lambda: ROOT / "instance" / "bench-logs")
+
+    @property
+    def database_url(self) -> str:
+        return sa.make_url(self.pg_admin_url).set(database=self.db_name).render_as_string(hide_password=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, FLASK_APP="backend:create_app",
+                   SECRET_KEY="bench-secret", PYTHONPATH=str(ROOT))
+        return env
+
+    def __enter__(self) -> Stack:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        admin = sa.create_engine(sa.make_url(self.pg_admin_url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{self.db_name}"'))
+        admin.dispose()
+        import redis
+
+        redis.Redis.from_url(self.redis_url).flushdb()
+        subprocess.run([str(VENV_BIN / "flask"), "db", "upgrade", "heads"], cwd=ROOT, env=self.env(), check=True,
+                       capture_output=True)
+        subprocess.run([str(VENV_BIN / "flask"), "seed", "--reference-only"], cwd=ROOT, env=self.env(), check=True,
+                       capture_output=True)
+        return self
+
+    def start_server(self) -> None:
+        """Start gunicorn and the RQ workers; return when /health answers."""
+        log = open(self.log_dir / "gunicorn.log", "w")
+        self.procs.append(subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-w", str(self.gunicorn_workers), "--threads", str(self.gunicorn_threads),
+             "-b", f"127.0.0.1:{self.port}", "--backlog", "2048",
+             "wsgi:app"],
+            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        for i in range(self.rq_workers):
+            wlog = open(self.log_dir / f"rq-{i}.log", "w")
+            args = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "default"]
+            if i == 0:
+                args.insert(2, "--with-scheduler")
+            self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=wlog,
+                                               stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(self.base_url + "/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not come up; see " + str(self.log_dir / "gunicorn.log"))
+            time.sleep(0.2)
+
+    def stop_server(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        self.procs.clear()
+
+    def app(self):
+        """Return an app bound to the stack's database (for fixtures and checks)."""
+        from backend import create_app
+
+        return create_app({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
+                           "SECRET_KEY": "bench-secret", "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
+
+    def __exit__(self, *exc) -> None:
+        self.stop_server()
+        admin = sa.create_engine(sa.make_url(self.pg_admin_url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+        admin.dispose()
