@@ -7,7 +7,7 @@ export FLASK_APP := backend:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev migrate seed serve lint clean bench
+.PHONY: run test install install-dev migrate seed serve lint clean bench faults
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,8 +44,22 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python -m bench.run
 
+## make faults: one fault per run (worker kills, Redis/PostgreSQL restarts, dropped connections) under load,
+## then prove no money was lost or doubled; writes docs/FAULTS.md. Restarts the machine's Redis and PostgreSQL.
+faults: install-dev
+	$(BIN)/python -m bench.faults --shared-services
+
 lint: install-dev
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+## make consumer-app / make merchant-app: run the Kivy apps against the local backend (`make run`).
+SUIYUAN_API ?= http://127.0.0.1:5000/api/v1
+.PHONY: consumer-app merchant-app
+consumer-app: install
+	SUIYUAN_API=$(SUIYUAN_API) $(BIN)/python -m consumer_app
+
+merchant-app: install
+	SUIYUAN_API=$(SUIYUAN_API) $(BIN)/python -m merchant_app

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 
 from flask import current_app, has_app_context
-from rq import Queue
+from rq import Queue, Retry
+from rq.worker import SimpleWorker
 
 from backend.extensions import get_redis
 
@@ -26,9 +27,22 @@ def queue(name: str = "default") -> Queue:
     return Queue(name, connection=get_redis(), is_async=bool(current_app.config.get("REDIS_URL")))
 
 
+#: A job whose worker dies mid-run is found abandoned by RQ's maintenance and
+#: put back on the queue while it has retries left; jobs are safe to run twice.
+DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 120])
+
+
 def enqueue(func: Callable, *args, **kwargs):
-    """Enqueue ``func(*args, **kwargs)``; return the RQ job (already finished when inline)."""
-    return queue().enqueue(func, *args, **kwargs)
+    """Enqueue ``func(*args, **kwargs)``; return the RQ job (already finished when inline).
+
+    Jobs are retried (``DEFAULT_RETRY``) after a failure or an abandoned run.
+    """
+    q = queue()
+    if q.is_async:
+        kwargs.setdefault("retry", DEFAULT_RETRY)
+        # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
+        kwargs.setdefault("job_timeout", 300)
+    return q.enqueue(func, *args, **kwargs)
 
 
 def with_app(func: Callable) -> Callable:
@@ -53,3 +67,13 @@ def with_app(func: Callable) -> Callable:
                 db.session.remove()
 
     return wrapper
+
+
+class AppWorker(SimpleWorker):
+    """An RQ worker that runs jobs in its own process with one app (``rq worker -w backend.jobs.AppWorker``).
+
+    RQ's default worker forks a work horse per job, which here would build
+    the Flask app and its connection pool again for every job. This one
+    keeps them for the worker's life; a worker killed mid-job leaves the job
+    abandoned, and RQ's maintenance puts it back while it has retries left.
+    """

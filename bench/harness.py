@@ -76,17 +76,27 @@ class Stack:
         log = open(self.log_dir / "gunicorn.log", "w")
         self.procs.append(subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "-w", str(self.gunicorn_workers), "--threads", str(self.gunicorn_threads),
-             "-b", f"127.0.0.1:{self.port}", "--backlog", "2048",
-             "wsgi:app"],
+              "-b", f"127.0.0.1:{self.port}", "--backlog", "2048", "wsgi:app"],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         for i in range(self.rq_workers):
-            wlog = open(self.log_dir / f"rq-{i}.log", "w")
-            args = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "default"]
-            if i == 0:
-                args.insert(2, "--with-scheduler")
-            self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=wlog,
-                                               stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.monotonic() + 60
+            self.start_rq_worker(i)
+        self.wait_healthy()
+
+    def start_rq_worker(self, i: int) -> subprocess.Popen:
+        """Start RQ worker ``i``; return its process. Every worker offers to run the scheduler (RQ lets
+        one hold its lock at a time, and another takes over if that one dies)."""
+        wlog = open(self.log_dir / f"rq-{i}.log", "a")
+        # Short maintenance so abandoned jobs are found quickly in fault runs.
+        args = [str(VENV_BIN / "rq"), "worker", "-w", "backend.jobs.AppWorker", "--url", self.redis_url,
+                "--maintenance-interval", "5", "--job-monitoring-interval", "2", "--with-scheduler", "default"]
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=wlog, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def wait_healthy(self, timeout_s: float = 60) -> None:
+        """Return when /health answers; raise after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
                 if requests.get(self.base_url + "/api/v1/health", timeout=1).status_code == 200:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -97,8 +97,8 @@ def _write_lines(lines: list[str]) -> Path:
 
 def payments_run(stack: Stack, app, tokens, merchant_list, seconds: int, rate: int = 0, expected_rps=1000) -> dict:
     """Pay prepared dynamic orders over HTTP; count settled payments in the database."""
-    from bench import fixtures
     from backend.extensions import db
+    from bench import fixtures
 
     n = int(expected_rps * seconds * (1.3 if not rate else 1.1)) if not rate else int(rate * seconds * 1.2)
     with app.app_context():
@@ -152,13 +152,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(DOCS), help="where BENCHMARKS.md and benchmarks.json go")
     args = parser.parse_args(argv)
     seconds = 1 if args.quick else 15
-    results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                      "quick": args.quick, "goals": GOALS}
     stack = Stack()
     results["pgbench"] = pgbench_tps(stack.pg_admin_url, seconds, scale=1 if args.quick else 10)
     print("pgbench -N", results["pgbench"], flush=True)
-    from bench import fixtures
     from backend.extensions import db
+    from bench import fixtures
 
     with stack:
         app = stack.app()
