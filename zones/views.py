@@ -1,56 +1,351 @@
-"""``/zones``: the registry (geography, KPIs and reports come with the zones issue)."""
+"""``/zones*``: registry and outlines, managers, locate, merchants, KPIs, ranking, reports, application summary.
+
+Who may call what: ``GET /zones`` and ``GET /zones/locate`` any signed-in
+user (the consumer app); everything about one zone its managers and the pilot
+office (``zone_forbidden`` for a manager of another zone); creating and
+editing zones, assigning managers, the ranking and the application summary
+the pilot office only.
+"""
 
 from __future__ import annotations
 
+import json
+
+from flask import Response
 from flask_smorest import Blueprint
-from marshmallow import fields
-from sqlalchemy import select
+from marshmallow import fields, validate, validates_schema
+from marshmallow.exceptions import ValidationError
 
 from backend.auth.models import Role
 from backend.auth.service import current_user, requires
-from backend.errors import Forbidden, NotFound
-from backend.extensions import db
-from backend.schemas import StrictSchema
-from zones.models import Zone, ZoneManager
+from backend.clock import as_utc
+from backend.http import respond
+from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
+from backend.schemas import PageQuery, StrictSchema
+from zones import geometry, kpis, registry, reports
+from zones.models import ZONE_KIND_NAMES, ZONE_KINDS, ReportPeriod, ReportStatus, Zone
 
 blp = Blueprint("zones", __name__, url_prefix="/api/v1", description="Demonstration zones")
 
-
-class ZoneSchema(StrictSchema):
-    id = fields.Integer()
-    code = fields.String()
-    name_zh = fields.String()
-    name_en = fields.String()
-    kind = fields.String()
-    district = fields.String()
+ZONE_STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
 
 
-def managed_zone_ids(user) -> set[int] | None:
-    """Return the ids of zones ``user`` manages, or ``None`` for the pilot office (all zones)."""
-    if user.role == Role.PILOT_ADMIN:
-        return None
-    if user.role != Role.ZONE_MANAGER:
-        return set()
-    return set(db.session.execute(select(ZoneManager.zone_id).where(ZoneManager.user_id == user.id)).scalars())
+# ---------------------------------------------------------------- schemas
+
+
+class ZoneListQuery(StrictSchema):
+    with_outline = fields.Boolean(load_default=False, metadata={"description": "Include each zone's GeoJSON outline"})
+
+
+class ZoneFields(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{2,32}$",
+                                                                error="2–32 lowercase letters, digits or _."))
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name_en = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    kind = fields.String(required=True, validate=validate.OneOf(ZONE_KINDS))
+    district = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    geometry = fields.Dict(required=True, metadata={
+        "description": "GeoJSON outline (WGS 84, [longitude, latitude]): a Polygon, a MultiPolygon, or a Feature "
+                       "with one. Invalid or self-intersecting outlines are refused with the reason."})
+
+
+class ZonePatch(StrictSchema):
+    code = fields.String(validate=validate.Regexp(r"^[a-z0-9_]{2,32}$", error="2–32 lowercase letters, digits or _."))
+    name_zh = fields.String(validate=validate.Length(min=1, max=40))
+    name_en = fields.String(validate=validate.Length(min=1, max=80))
+    kind = fields.String(validate=validate.OneOf(ZONE_KINDS))
+    district = fields.String(validate=validate.Length(min=1, max=20))
+    geometry = fields.Dict(metadata={"description": "GeoJSON outline, as for POST /zones"})
+
+
+class ManagerSchema(StrictSchema):
+    user_id = fields.Integer(validate=validate.Range(min=1))
+    phone = fields.String()
+
+    @validates_schema
+    def one_of(self, data, **kwargs):
+        if ("user_id" in data) == ("phone" in data):
+            raise ValidationError("Send either user_id or phone.", field_name="user_id")
+
+
+class LocateQuery(StrictSchema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    radius_m = fields.Integer(load_default=500, validate=validate.Range(min=1, max=registry.LOCATE_MAX_RADIUS_M))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=registry.LOCATE_MAX_MERCHANTS))
+
+
+class MerchantsQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(MerchantStatus.ALL))
+
+
+class PeriodQuery(StrictSchema):
+    day_from = fields.Date(data_key="from", metadata={"description": "First local day (default: 29 days before 'to')"})
+    day_to = fields.Date(data_key="to", metadata={"description": "Last local day, inclusive (default: today)"})
+
+
+class RankingQuery(PeriodQuery):
+    by = fields.String(load_default="payment_fen", validate=validate.OneOf(kpis.RANKING_METRICS))
+
+
+class SummaryQuery(StrictSchema):
+    day_from = fields.Date(data_key="from",
+                           metadata={"description": "Default: the thresholds' window ending yesterday"})
+    day_to = fields.Date(data_key="to")
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+class ReportRequest(StrictSchema):
+    period = fields.String(required=True, validate=validate.OneOf(ReportPeriod.ALL))
+    start = fields.Date(required=True, metadata={"description": "Monday (weekly) or the 1st (monthly)"})
+
+
+class ReportListQuery(PageQuery):
+    period = fields.String(validate=validate.OneOf(ReportPeriod.ALL))
+
+
+class DownloadQuery(StrictSchema):
+    format = fields.String(load_default="pdf", validate=validate.OneOf(("pdf", "csv")))
+
+
+ThresholdsSchema = StrictSchema.from_dict({
+    key: fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
+                        metadata={"description": f"{zh} {en} (a minimum; default {default})"})
+    for key, (default, zh, en) in reports.THRESHOLDS.items()
+}, name="ZoneThresholds")
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def zone_json(z: Zone, *, outline: bool = False, merchant_count: int | None = None, extra: dict | None = None) -> dict:
+    kind_zh, kind_en = ZONE_KIND_NAMES[z.kind]
+    body = {"id": z.id, "code": z.code, "name_zh": z.name_zh, "name_en": z.name_en, "kind": z.kind,
+            "kind_name": f"{kind_zh} {kind_en}", "district": z.district}
+    if z.boundary_geojson:
+        geom = geometry.load(z.boundary_geojson)
+        c = geom.centroid
+        body.update(bbox=[z.min_lon, z.min_lat, z.max_lon, z.max_lat],
+                    centroid={"lat": round(c.y, 6), "lon": round(c.x, 6)},
+                    area_km2=round(geometry.area_km2(geom), 3))
+        if outline:
+            body["outline"] = json.loads(z.boundary_geojson)
+    if merchant_count is not None:
+        body["merchant_count"] = merchant_count
+    body.update(extra or {})
+    body["updated_at"] = as_utc(z.updated_at).isoformat() if z.updated_at else None
+    return body
+
+
+def zone_detail(z: Zone) -> dict:
+    enrolled = registry.scenarios_enrolled([z.id]).get(z.id, {})
+    return zone_json(z, outline=True, merchant_count=sum(enrolled.values()), extra={
+        "scenarios_enrolled": [s for s in SCENARIOS if s in enrolled],
+        "managers": [manager_json(u) for u in registry.managers(z.id)],
+    })
+
+
+def manager_json(u) -> dict:
+    return {"user_id": u.id, "phone": u.phone, "display_name": u.display_name}
+
+
+def merchant_json(m: Merchant, zone_id: int | None = None, distance_m: int | None = None) -> dict:
+    body = {"id": m.id, "name_zh": m.name_zh, "name_en": m.name_en, "scenario": m.scenario,
+            "scenario_zh": SCENARIOS[m.scenario], "mcc": m.mcc, "address": m.address, "latitude": m.latitude,
+            "longitude": m.longitude, "status": m.status, "verified": m.status == MerchantStatus.APPROVED}
+    if zone_id is not None or distance_m is not None:
+        body["zone_id"] = zone_id
+    if distance_m is not None:
+        body["distance_m"] = distance_m
+    return body
+
+
+# ---------------------------------------------------------------- registry
 
 
 @blp.route("/zones", methods=["GET"])
 @requires()
-@blp.response(200, ZoneSchema(many=True))
-def list_zones():
-    """Every demonstration zone (public facts: names, kind, district)."""
-    return db.session.execute(select(Zone).order_by(Zone.id)).scalars().all()
+@blp.arguments(ZoneListQuery, location="query")
+def list_zones(args):
+    """Every demonstration zone (public facts: names, kind, district, centre; the outline on request)."""
+    return respond([zone_json(z, outline=args["with_outline"]) for z in registry.all_zones()], 200)
+
+
+@blp.route("/zones", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(ZoneFields)
+def create_zone(args):
+    """Create a zone from a GeoJSON outline (pilot office); merchants inside it are placed in it."""
+    zone = registry.create_zone(args)
+    return respond(zone_detail(zone), 201)
 
 
 @blp.route("/zones/<int:zone_id>", methods=["GET"])
-@requires(Role.ZONE_MANAGER, Role.PILOT_ADMIN)
-@blp.response(200, ZoneSchema)
+@requires(*ZONE_STAFF)
 def get_zone(zone_id):
-    """One zone, for its managers and the pilot office."""
-    zone = db.session.get(Zone, zone_id)
-    if zone is None:
-        raise NotFound("No such zone.", code="zone_not_found")
-    allowed = managed_zone_ids(current_user())
-    if allowed is not None and zone_id not in allowed:
-        raise Forbidden("You do not manage this zone.", code="zone_forbidden")
-    return zone
+    """One zone with its outline, merchant count and managers (its managers and the pilot office)."""
+    return respond(zone_detail(registry.zone_for(current_user(), zone_id)), 200)
+
+
+@blp.route("/zones/<int:zone_id>", methods=["PUT"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(ZoneFields)
+def replace_zone(args, zone_id):
+    """Replace a zone's facts and outline (pilot office); merchants are placed again and figures follow them."""
+    return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
+
+
+@blp.route("/zones/<int:zone_id>", methods=["PATCH"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(ZonePatch)
+def patch_zone(args, zone_id):
+    """Change some of a zone's facts or its outline (pilot office)."""
+    return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
+
+
+@blp.route("/zones/<int:zone_id>/managers", methods=["GET"])
+@requires(*ZONE_STAFF)
+def list_managers(zone_id):
+    """The zone's managers."""
+    registry.zone_for(current_user(), zone_id)
+    return respond({"items": [manager_json(u) for u in registry.managers(zone_id)]}, 200)
+
+
+@blp.route("/zones/<int:zone_id>/managers", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(ManagerSchema)
+def add_manager(args, zone_id):
+    """Assign a zone manager (by user id or phone) to the zone (pilot office). 201 if new, 200 if already."""
+    user, created = registry.assign_manager(zone_id, args.get("user_id"), args.get("phone"))
+    return respond({"zone_id": zone_id, **manager_json(user)}, 201 if created else 200)
+
+
+@blp.route("/zones/<int:zone_id>/managers/<int:user_id>", methods=["DELETE"])
+@requires(Role.PILOT_ADMIN)
+def remove_manager(zone_id, user_id):
+    """End a manager's assignment to the zone (pilot office)."""
+    registry.remove_manager(zone_id, user_id)
+    return Response(status=204)
+
+
+# ---------------------------------------------------------------- geography
+
+
+@blp.route("/zones/locate", methods=["GET"])
+@requires()
+@blp.arguments(LocateQuery, location="query")
+def locate(args):
+    """Which zone a point is in (or none), and the verified merchants within ``radius_m``, nearest first."""
+    found = registry.locate(args["lat"], args["lon"], args["radius_m"], args["limit"])
+    zone = found["zone"]
+    return respond({
+        "point": {"lat": args["lat"], "lon": args["lon"]},
+        "zone": zone_json(zone) if zone else None,
+        "radius_m": found["radius_m"],
+        "merchants": [merchant_json(i["merchant"], i["zone_id"], i["distance_m"]) for i in found["merchants"]],
+    }, 200)
+
+
+@blp.route("/zones/<int:zone_id>/merchants", methods=["GET"])
+@requires(*ZONE_STAFF)
+@blp.arguments(MerchantsQuery, location="query")
+def zone_merchants(args, zone_id):
+    """The merchants placed in the zone, newest first (keyset-paged by id)."""
+    registry.zone_for(current_user(), zone_id)
+    rows = registry.zone_merchants(zone_id, status=args.get("status"), limit=args["limit"] + 1,
+                                   before=args.get("before"))
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    return respond({"items": [merchant_json(m) for m in rows],
+                    "next_before": rows[-1].id if more and rows else None}, 200)
+
+
+# ---------------------------------------------------------------- KPIs
+
+
+@blp.route("/zones/<int:zone_id>/kpis", methods=["GET"])
+@requires(*ZONE_STAFF)
+@blp.arguments(PeriodQuery, location="query")
+def zone_kpis(args, zone_id):
+    """The zone's figures by local day and for the period (definitions: the zones.kpis module)."""
+    zone = registry.zone_for(current_user(), zone_id)
+    day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
+    return respond(kpis.zone_kpis(zone, day_from, day_to), 200)
+
+
+@blp.route("/zones/ranking", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(RankingQuery, location="query")
+def ranking(args):
+    """All zones ranked by one figure over the period (pilot office)."""
+    day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
+    return respond(kpis.ranking(day_from, day_to, args["by"]), 200)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@blp.route("/zones/<int:zone_id>/reports", methods=["POST"])
+@requires(*ZONE_STAFF)
+@blp.arguments(ReportRequest)
+def request_report(args, zone_id):
+    """Build the zone's periodic scenario report now (PDF + CSV); 201 when ready, 202 while it is built."""
+    user = current_user()
+    zone = registry.zone_for(user, zone_id)
+    report = reports.request_report(user, zone, args["period"], args["start"])
+    return respond(reports.report_json(report), 201 if report.status == ReportStatus.READY else 202)
+
+
+@blp.route("/zones/<int:zone_id>/reports", methods=["GET"])
+@requires(*ZONE_STAFF)
+@blp.arguments(ReportListQuery, location="query")
+def list_reports(args, zone_id):
+    """The zone's reports, scheduled and on demand, newest period first."""
+    registry.zone_for(current_user(), zone_id)
+    rows = reports.list_reports(zone_id, period=args.get("period"), limit=args["limit"] + 1,
+                                before=args.get("before"))
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    return respond({"items": [reports.report_json(r) for r in rows],
+                    "next_before": rows[-1].id if more and rows else None}, 200)
+
+
+@blp.route("/zones/<int:zone_id>/reports/<int:report_id>", methods=["GET"])
+@requires(*ZONE_STAFF)
+@blp.arguments(DownloadQuery, location="query")
+def download_report(args, zone_id, report_id):
+    """Download a ready report as PDF (default) or CSV."""
+    zone = registry.zone_for(current_user(), zone_id)
+    body, mimetype, filename = reports.download(zone, report_id, args["format"])
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# ---------------------------------------------------------------- application summary
+
+
+@blp.route("/zones/application-thresholds", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+def get_thresholds():
+    """The thresholds a zone must reach to be put forward as a demonstration zone (pilot office)."""
+    return respond(reports.thresholds(), 200)
+
+
+@blp.route("/zones/application-thresholds", methods=["PUT"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(ThresholdsSchema)
+def put_thresholds(args):
+    """Set every threshold (pilot office)."""
+    return respond(reports.set_thresholds(current_user(), args), 200)
+
+
+@blp.route("/zones/application-summary", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(SummaryQuery, location="query")
+def application_summary(args):
+    """Each zone's figures against the thresholds, and what is still missing (pilot office); JSON or CSV."""
+    summary = reports.application_summary(args.get("day_from"), args.get("day_to"))
+    if args["format"] == "csv":
+        name = f"zone-application-summary-{summary['from']}-{summary['to']}.csv"
+        return Response(reports.summary_csv(summary).encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return respond(summary, 200)

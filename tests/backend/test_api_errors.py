@@ -158,7 +158,7 @@ def test_a_refusal_is_replayed_even_after_the_cause_is_gone(client, factory, peo
     ("GET", "/transfers", {"POST"}),
     ("GET", "/auth/login", {"POST"}),
     ("POST", "/me", {"GET"}),
-    ("PATCH", "/zones/1", {"GET"}),
+    ("DELETE", "/zones/1", {"GET", "PUT", "PATCH"}),
 ])
 def test_wrong_method_is_405_with_allow(client, people, method, path, allowed):
     with ledger_unchanged():

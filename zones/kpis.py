@@ -1,0 +1,636 @@
+"""Zone KPIs: what each figure means, how it is kept up to date, how it is rebuilt from the ledger.
+
+Definitions — per zone and per local day (``Asia/Shanghai``, the app's
+``TIMEZONE``). A merchant's payments count in the zone it is placed in now
+(``zone_merchants``); merchants in no zone count nowhere.
+
+``payment_count`` / ``payment_fen``
+    Orders paid at the zone's merchants, on the local day of the order's
+    payment transfer (= ``orders.paid_at``), and their full price
+    (``orders.amount_fen``: every leg — the consumer's balance plus any red
+    packet or coupon — so the figure is what consumers spent).
+``refund_count`` / ``refund_fen``
+    Refunds of those merchants' orders, on the day of the refund (not of the
+    order). ``net_fen = payment_fen - refund_fen``.
+``average_ticket_fen``
+    ``payment_fen / payment_count``, rounded half up to a whole fen (0 when no payment).
+``active_wallets``
+    Distinct wallets (payers) that paid at the zone's merchants that day. For
+    a period: distinct wallets over the whole period, not the sum of the days.
+``wallets_opened``
+    Wallets whose *first-ever* merchant payment — the lowest payment transfer
+    id over all their paid orders, anywhere in the city — was made at one of
+    the zone's merchants that day. A wallet is opened at an operator bank,
+    which has no location, and a wallet that is opened but never used
+    promotes nothing; what a zone can claim is bringing a wallet into use.
+    Each wallet is credited to at most one zone, once, so sums over zones and
+    days never double count (a zone's "new users").
+``merchants_accepting``
+    Distinct merchants of the zone that accepted at least one payment that
+    day (for a period: distinct over the period). ``merchants_enrolled``,
+    reported beside it, is the number of approved merchants placed in the zone now.
+Scenario coverage
+    A scenario (食住行游购娱医) is covered in a period when at least one
+    merchant of that scenario in the zone accepted a payment in the period;
+    the others are missing. ``scenarios_enrolled`` says which have at least
+    an approved merchant, to tell "no merchant" from "no use".
+``subsidy_fen``
+    The part of those payments that campaigns paid (red packets, coupon
+    discounts): payment legs into the merchant's wallet that share the
+    order's batch (``transfers.batch_id`` = the order reference) and are
+    debited from a ``campaign`` or ``restricted`` account.
+``subsidised_payment_count`` / ``subsidy_driven_fen``
+    The payments with any subsidy leg, and their full price: the consumption
+    the subsidy drove. ``campaign_leverage = subsidy_driven_fen / subsidy_fen``.
+
+How the campaigns plug-in feeds the subsidy columns: it does not call zones.
+It pays its part of an order as legs that (1) credit the merchant's wallet,
+(2) carry the order's reference as ``batch_id`` and (3) debit a ``campaign``
+(budget) or ``restricted`` (red-packet) account — which is what
+``backend.payments.funding`` does for every ``SubsidyLeg`` a provider
+returns. The figures then come from the ledger like every other figure, so
+the live update and the rebuild agree. Until campaigns exist they are 0.
+
+Keeping up to date: the ``payment_settled`` and ``refund_settled`` receivers
+enqueue ``apply_payment`` / ``apply_refunds`` (inline on the embedded
+default). Each counts a settled transfer once — ``zone_kpi_applied`` records
+it in the same transaction as the increments, so a job run twice, or a signal
+sent twice, changes nothing — and updates the aggregates with atomic UPSERTs
+(``x = x + :d``); "first payer of the day" and "first payment at this
+merchant today" are unique keys, never read-modify-write. A dashboard reads
+days (``zone_kpi_daily``), never transactions.
+
+Rebuilding: ``rebuild(day_from, day_to, zone_ids)`` (``flask zones
+rebuild-kpis``) recomputes the same tables from the ledger (transfers, with
+orders and refunds saying which merchant and payer) in one transaction that
+first locks the aggregate tables against the live updates, and must agree
+exactly with them. It is also what repairs a receiver that failed (receivers
+are logged and swallowed, never allowed to undo a payment) and what follows
+a merchant into its new zone when an outline changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from rq.job import JobStatus
+from sqlalchemy import Date, case, delete, distinct, func, insert, literal, select, text, type_coerce
+
+from backend.clock import as_utc, local_today, local_zone, utcnow
+from backend.extensions import db
+from backend.jobs import enqueue, with_app
+from backend.ledger.models import Account, AccountKind, Transfer
+from backend.merchants.models import SCENARIOS, Merchant
+from backend.payments.models import Order, Refund
+from backend.payments.service import local_day_bounds
+from zones import registry
+from zones.models import (
+    Zone,
+    ZoneDailyPayer,
+    ZoneKpiApplied,
+    ZoneKpiDaily,
+    ZoneMerchant,
+    ZoneMerchantDaily,
+)
+from zones.registry import insert_for
+
+KD = ZoneKpiDaily.__table__
+MD = ZoneMerchantDaily.__table__
+PAYERS = ZoneDailyPayer.__table__
+APPLIED = ZoneKpiApplied.__table__
+ZM = ZoneMerchant.__table__
+O = Order.__table__  # noqa: E741
+O2 = O.alias("payer_orders")
+R = Refund.__table__
+T = Transfer.__table__
+A = Account.__table__
+M = Merchant.__table__
+
+#: Accounts whose money reaching a merchant is a subsidy (campaign budgets, red-packet balances).
+SUBSIDY_ACCOUNT_KINDS = (AccountKind.CAMPAIGN, AccountKind.RESTRICTED)
+
+#: The daily columns, in the order the API and the CSV list them.
+DAILY_COLUMNS = ("payment_count", "payment_fen", "refund_count", "refund_fen", "active_wallets", "wallets_opened",
+                 "merchants_accepting", "subsidy_fen", "subsidised_payment_count", "subsidy_driven_fen")
+#: The columns that add up over days (the others are distinct counts).
+ADDITIVE = ("payment_count", "payment_fen", "refund_count", "refund_fen", "wallets_opened", "subsidy_fen",
+            "subsidised_payment_count", "subsidy_driven_fen")
+#: Aggregate tables in the order every writer locks them (live updates and the rebuild), so they cannot deadlock.
+TABLES_IN_LOCK_ORDER = ("zone_kpi_applied", "zone_merchant_daily", "zone_daily_payers", "zone_kpi_daily")
+
+MAX_SPAN_DAYS = 366
+
+log = logging.getLogger(__name__)
+
+
+def local_day_of(instant: datetime) -> date:
+    """Return the local (pilot time zone) day of a stored instant."""
+    return as_utc(instant).astimezone(local_zone()).date()
+
+
+def average_ticket(payment_fen: int, payment_count: int) -> int:
+    """Return the average payment in fen, rounded half up; 0 without payments."""
+    if not payment_count:
+        return 0
+    return (2 * payment_fen + payment_count) // (2 * payment_count)
+
+
+def leverage(driven_fen: int, subsidy_fen: int) -> float | None:
+    """Return consumption driven per fen of subsidy (2 decimals), or ``None`` without subsidy."""
+    return round(driven_fen / subsidy_fen, 2) if subsidy_fen else None
+
+
+# ---------------------------------------------------------------- live updates
+
+
+def _enqueue(func, *args) -> None:
+    """Enqueue a job; when it ran inline and failed, log it (RQ's inline mode keeps the error to itself)."""
+    job = enqueue(func, *args)
+    if job.get_status(refresh=False) == JobStatus.FAILED:
+        result = job.latest_result()
+        log.error("zones job %s%r failed; `flask zones rebuild-kpis` repairs the figures\n%s", func.__name__,
+                  args, result.exc_string if result else "")
+
+
+def on_payment_settled(sender, *, order_id: int, **_) -> None:
+    """Receiver of ``backend.hooks.payment_settled``: count the payment (through the job queue)."""
+    _enqueue(apply_payment, order_id)
+
+
+def on_refund_settled(sender, *, order_id: int, **_) -> None:
+    """Receiver of ``backend.hooks.refund_settled``: count the order's new refunds (through the job queue)."""
+    _enqueue(apply_refunds, order_id)
+
+
+def on_merchant_approved(sender, *, merchant_id: int, **_) -> None:
+    """Receiver of ``backend.hooks.merchant_approved``: place the merchant in its zone."""
+    _enqueue(place_merchant, merchant_id)
+
+
+def _subsidy_fen(reference, merchant_account_id):
+    """Return SQL for the fen of an order's subsidy legs (see the module docstring)."""
+    return (
+        select(func.coalesce(func.sum(T.c.amount_fen), 0))
+        .select_from(T.join(A, A.c.id == T.c.debit_account_id))
+        .where(T.c.batch_id == reference, T.c.credit_account_id == merchant_account_id, T.c.reverses_id.is_(None),
+               A.c.kind.in_(SUBSIDY_ACCOUNT_KINDS))
+    )
+
+
+def _zone_of(row) -> int | None:
+    """Return the zone of the merchant of ``row`` (which has ``placed``, ``zone_id``, ``merchant_id``),
+    placing the merchant first if it never was (e.g. approved while a receiver was failing)."""
+    if row.placed is not None:
+        return row.zone_id
+    placed = registry.place_merchant(row.merchant_id)
+    return placed[1] if placed else None
+
+
+def _mark_applied(transfer_id: int, kind: str, zone_id: int, day: date) -> bool:
+    """Record that a transfer is counted; return False if it already was."""
+    stmt = (insert_for(APPLIED).values(transfer_id=transfer_id, kind=kind, zone_id=zone_id, day=day)
+            .on_conflict_do_nothing(index_elements=["transfer_id"]).returning(APPLIED.c.transfer_id))
+    return db.session.execute(stmt).first() is not None
+
+
+def _upsert_add(table, keys: dict, deltas: dict, extra: dict | None = None, returning=None):
+    """INSERT the row with ``deltas`` as values, or add ``deltas`` to the existing row, atomically."""
+    zero = {c: 0 for c in DAILY_COLUMNS if c in table.c and c not in deltas}
+    stmt = insert_for(table).values(**keys, **(extra or {}), **zero, **deltas)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: table.c[c] + v for c, v in deltas.items()})
+    if returning is not None:
+        stmt = stmt.returning(returning)
+    return db.session.execute(stmt)
+
+
+def _count_payment(order_id: int) -> bool:
+    first_of_payer = (select(func.min(O2.c.payment_transfer_id)).where(O2.c.payer_user_id == O.c.payer_user_id)
+                      .scalar_subquery())
+    row = db.session.execute(
+        select(O.c.merchant_id, O.c.amount_fen, O.c.payer_user_id, O.c.payment_transfer_id, T.c.created_at,
+               ZM.c.merchant_id.label("placed"), ZM.c.zone_id, M.c.scenario,
+               _subsidy_fen(O.c.reference, M.c.account_id).correlate(O, M).scalar_subquery().label("subsidy_fen"),
+               first_of_payer.label("first_of_payer"))
+        .select_from(O.join(T, T.c.id == O.c.payment_transfer_id).join(M, M.c.id == O.c.merchant_id)
+                     .outerjoin(ZM, ZM.c.merchant_id == O.c.merchant_id))
+        .where(O.c.id == order_id)).one_or_none()
+    if row is None:
+        return False  # not paid (or no such order): nothing to count
+    zone_id = _zone_of(row)
+    if zone_id is None:
+        return False
+    day = local_day_of(row.created_at)
+    if not _mark_applied(row.payment_transfer_id, "payment", zone_id, day):
+        return False
+    amount, subsidy = row.amount_fen, int(row.subsidy_fen)
+    driven = amount if subsidy else 0
+    merchant_payments = _upsert_add(
+        MD, {"zone_id": zone_id, "day": day, "merchant_id": row.merchant_id},
+        {"payment_count": 1, "payment_fen": amount, "subsidy_fen": subsidy, "subsidy_driven_fen": driven},
+        extra={"scenario": row.scenario}, returning=MD.c.payment_count).scalar_one()
+    new_payer = db.session.execute(
+        insert_for(PAYERS).values(zone_id=zone_id, day=day, user_id=row.payer_user_id)
+        .on_conflict_do_nothing(index_elements=["zone_id", "day", "user_id"]).returning(PAYERS.c.user_id)
+    ).first() is not None
+    _upsert_add(KD, {"zone_id": zone_id, "day": day}, {
+        "payment_count": 1, "payment_fen": amount, "subsidy_fen": subsidy,
+        "subsidised_payment_count": 1 if subsidy else 0, "subsidy_driven_fen": driven,
+        "active_wallets": int(new_payer), "wallets_opened": int(row.first_of_payer == row.payment_transfer_id),
+        "merchants_accepting": int(merchant_payments == 1),
+    })
+    return True
+
+
+def _count_refunds(order_id: int) -> int:
+    rows = db.session.execute(
+        select(R.c.transfer_id, R.c.amount_fen, T.c.created_at, O.c.merchant_id, ZM.c.merchant_id.label("placed"),
+               ZM.c.zone_id, M.c.scenario)
+        .select_from(R.join(O, O.c.id == R.c.order_id).join(T, T.c.id == R.c.transfer_id)
+                     .join(M, M.c.id == O.c.merchant_id).outerjoin(ZM, ZM.c.merchant_id == O.c.merchant_id))
+        .where(R.c.order_id == order_id).order_by(R.c.id)).all()
+    counted = 0
+    for r in rows:
+        zone_id, scenario = _zone_of(r), r.scenario
+        if zone_id is None:
+            continue
+        day = local_day_of(r.created_at)
+        if not _mark_applied(r.transfer_id, "refund", zone_id, day):
+            continue
+        _upsert_add(MD, {"zone_id": zone_id, "day": day, "merchant_id": r.merchant_id},
+                    {"refund_count": 1, "refund_fen": r.amount_fen}, extra={"scenario": scenario})
+        _upsert_add(KD, {"zone_id": zone_id, "day": day}, {"refund_count": 1, "refund_fen": r.amount_fen})
+        counted += 1
+    return counted
+
+
+def _in_own_transaction(func_, *args):
+    try:
+        result = func_(*args)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+@with_app
+def apply_payment(order_id: int) -> bool:
+    """Job: count a settled payment in its zone's figures; return False if there was nothing (new) to count."""
+    return _in_own_transaction(_count_payment, order_id)
+
+
+@with_app
+def apply_refunds(order_id: int) -> int:
+    """Job: count the order's refunds not yet counted; return how many were new."""
+    return _in_own_transaction(_count_refunds, order_id)
+
+
+@with_app
+def place_merchant(merchant_id: int) -> int | None:
+    """Job: place an approved merchant in its zone; if that moved it, rebuild the zones' figures.
+
+    Returns the zone id (None: in no zone, or not approved).
+    """
+    placed = _in_own_transaction(registry.place_merchant, merchant_id)
+    if placed is None:
+        return None
+    old, new = placed
+    if old != new and _has_history(merchant_id):
+        rebuild_everything(zone_ids=[z for z in (old, new) if z is not None])
+    return new
+
+
+@with_app
+def replace_around_zone(zone_id: int, old_bbox: list | None = None) -> list[int]:
+    """Job: after a zone's outline changed, place again the merchants it may have gained or lost,
+    and rebuild the figures of every zone that lost or gained one. Returns the affected zone ids."""
+    zone = db.session.get(Zone, zone_id)
+    boxes = [old_bbox, [zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat]]
+    affected: set[int] = set()
+    for merchant_id in registry.merchants_to_replace(zone_id, boxes):
+        placed = registry.place_merchant(merchant_id)
+        if placed and placed[0] != placed[1]:
+            affected.update(z for z in placed if z is not None)
+    db.session.commit()
+    if affected:
+        rebuild_everything(zone_ids=sorted(affected))
+    return sorted(affected)
+
+
+def _has_history(merchant_id: int) -> bool:
+    return db.session.execute(
+        select(O.c.id).where(O.c.merchant_id == merchant_id, O.c.payment_transfer_id.is_not(None)).limit(1)
+    ).first() is not None
+
+
+# ---------------------------------------------------------------- rebuild from the ledger
+
+
+def _day_expr(col):
+    """Return SQL for the local day of a stored instant, exact on both engines.
+
+    PostgreSQL converts with its time-zone database; SQLite (which stores UTC
+    as text) calls a Python function registered on the connection, so both
+    use the same zone rules as ``local_day_of``.
+    """
+    conn = db.session.connection()
+    tz = str(local_zone())
+    if conn.dialect.name == "postgresql":
+        return func.date(func.timezone(tz, col))
+    raw = conn.connection.driver_connection
+    raw.create_function("suiyuan_local_day", 1, _sqlite_local_day, deterministic=True)
+    return type_coerce(func.suiyuan_local_day(col), Date)
+
+
+def _sqlite_local_day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return local_day_of(datetime.fromisoformat(value)).isoformat()
+
+
+def _lock_aggregates() -> None:
+    """Take the aggregate tables from live writers for the rebuild's transaction (PostgreSQL).
+
+    SHARE ROW EXCLUSIVE waits for in-flight live updates to commit and holds
+    new ones until the rebuild commits; they then find their transfer already
+    counted, or count it on top. SQLite has one writer at a time anyway.
+    """
+    if db.session.connection().dialect.name == "postgresql":
+        db.session.execute(text(f"LOCK TABLE {', '.join(TABLES_IN_LOCK_ORDER)} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def first_activity_day() -> date | None:
+    """Return the local day of the first paid order, or None if nothing was ever paid."""
+    first = db.session.execute(
+        select(T.c.created_at).where(T.c.id == select(func.min(O.c.payment_transfer_id)).scalar_subquery())
+    ).scalar_one_or_none()
+    return local_day_of(first) if first else None
+
+
+def rebuild(day_from: date, day_to: date, zone_ids: list[int] | None = None) -> dict:
+    """Recompute the aggregates of ``day_from``..``day_to`` (inclusive) from the ledger; commit.
+
+    Only ``zone_ids`` when given, else every zone. Places any approved
+    merchant that was never placed first. Returns counts of what was written.
+    """
+    _lock_aggregates()
+    registry.place_unplaced()
+    start, end = local_day_bounds(day_from)[0], local_day_bounds(day_to)[1]
+
+    def scoped(stmt, zone_col):
+        return stmt.where(zone_col.in_(zone_ids)) if zone_ids is not None else stmt
+
+    for table in (APPLIED, MD, PAYERS, KD):
+        db.session.execute(scoped(delete(table).where(table.c.day >= day_from, table.c.day <= day_to),
+                                  table.c.zone_id))
+
+    subsidy = _subsidy_fen(O.c.reference, M.c.account_id).correlate(O, M).scalar_subquery()
+    pay_transfer = T.alias("pay_transfer")
+    paid = scoped(
+        select(ZM.c.zone_id, _day_expr(pay_transfer.c.created_at).label("day"), O.c.merchant_id,
+               M.c.scenario, O.c.payer_user_id, O.c.amount_fen, O.c.payment_transfer_id.label("transfer_id"),
+               subsidy.label("subsidy_fen"))
+        .select_from(O.join(pay_transfer, pay_transfer.c.id == O.c.payment_transfer_id)
+                     .join(ZM, ZM.c.merchant_id == O.c.merchant_id).join(M, M.c.id == O.c.merchant_id))
+        .where(pay_transfer.c.created_at >= start, pay_transfer.c.created_at < end, ZM.c.zone_id.is_not(None)),
+        ZM.c.zone_id,
+    ).subquery("paid")
+    refund_transfer = T.alias("refund_transfer")
+    refunded = scoped(
+        select(ZM.c.zone_id, _day_expr(refund_transfer.c.created_at).label("day"), O.c.merchant_id,
+               M.c.scenario, R.c.amount_fen, R.c.transfer_id)
+        .select_from(R.join(O, O.c.id == R.c.order_id).join(refund_transfer, refund_transfer.c.id == R.c.transfer_id)
+                     .join(ZM, ZM.c.merchant_id == O.c.merchant_id).join(M, M.c.id == O.c.merchant_id))
+        .where(refund_transfer.c.created_at >= start, refund_transfer.c.created_at < end,
+               ZM.c.zone_id.is_not(None)),
+        ZM.c.zone_id,
+    ).subquery("refunded")
+
+    merchants: dict[tuple, dict] = {}
+
+    def merchant_row(zone_id, day, merchant_id, scenario) -> dict:
+        key = (zone_id, _as_date(day), merchant_id)
+        return merchants.setdefault(key, {"scenario": scenario, **{c: 0 for c in (
+            "payment_count", "payment_fen", "refund_count", "refund_fen", "subsidy_fen", "subsidy_driven_fen")}})
+
+    subsidised = case((paid.c.subsidy_fen > 0, 1), else_=0)
+    for r in db.session.execute(
+        select(paid.c.zone_id, paid.c.day, paid.c.merchant_id, paid.c.scenario, func.count(),
+               func.sum(paid.c.amount_fen), func.sum(paid.c.subsidy_fen), func.sum(subsidised),
+               func.sum(subsidised * paid.c.amount_fen))
+        .group_by(paid.c.zone_id, paid.c.day, paid.c.merchant_id, paid.c.scenario)
+    ):
+        row = merchant_row(*r[:4])
+        row.update(payment_count=r[4], payment_fen=r[5], subsidy_fen=r[6], subsidised_payment_count=r[7],
+                   subsidy_driven_fen=r[8])
+    for r in db.session.execute(
+        select(refunded.c.zone_id, refunded.c.day, refunded.c.merchant_id, refunded.c.scenario, func.count(),
+               func.sum(refunded.c.amount_fen))
+        .group_by(refunded.c.zone_id, refunded.c.day, refunded.c.merchant_id, refunded.c.scenario)
+    ):
+        merchant_row(*r[:4]).update(refund_count=r[4], refund_fen=r[5])
+
+    zone_days: dict[tuple, dict] = defaultdict(lambda: {c: 0 for c in DAILY_COLUMNS})
+    for (zone_id, day, _), m in merchants.items():
+        z = zone_days[(zone_id, day)]
+        for c in ("payment_count", "payment_fen", "refund_count", "refund_fen", "subsidy_fen", "subsidy_driven_fen"):
+            z[c] += m[c]
+        z["subsidised_payment_count"] += m.pop("subsidised_payment_count", 0)
+        z["merchants_accepting"] += 1 if m["payment_count"] else 0
+    for zone_id, day, n in db.session.execute(
+        select(paid.c.zone_id, paid.c.day, func.count(distinct(paid.c.payer_user_id)))
+        .group_by(paid.c.zone_id, paid.c.day)
+    ):
+        zone_days[(zone_id, _as_date(day))]["active_wallets"] = n
+    first = (select(O.c.payer_user_id, func.min(O.c.payment_transfer_id).label("transfer_id"))
+             .where(O.c.payment_transfer_id.is_not(None)).group_by(O.c.payer_user_id).subquery("first_payment"))
+    for zone_id, day, n in db.session.execute(
+        select(paid.c.zone_id, paid.c.day, func.count())
+        .select_from(paid.join(first, first.c.transfer_id == paid.c.transfer_id))
+        .group_by(paid.c.zone_id, paid.c.day)
+    ):
+        zone_days[(zone_id, _as_date(day))]["wallets_opened"] = n
+
+    db.session.execute(insert(PAYERS).from_select(
+        ["zone_id", "day", "user_id"],
+        select(paid.c.zone_id, paid.c.day, paid.c.payer_user_id).distinct()))
+    db.session.execute(insert(APPLIED).from_select(
+        ["transfer_id", "kind", "zone_id", "day"],
+        select(paid.c.transfer_id, literal("payment"), paid.c.zone_id, paid.c.day)))
+    db.session.execute(insert(APPLIED).from_select(
+        ["transfer_id", "kind", "zone_id", "day"],
+        select(refunded.c.transfer_id, literal("refund"), refunded.c.zone_id, refunded.c.day)))
+    if merchants:
+        db.session.execute(insert(MD), [{"zone_id": k[0], "day": k[1], "merchant_id": k[2], **v}
+                                        for k, v in merchants.items()])
+    if zone_days:
+        db.session.execute(insert(KD), [{"zone_id": k[0], "day": k[1], **v} for k, v in zone_days.items()])
+    db.session.commit()
+    return {"from": day_from.isoformat(), "to": day_to.isoformat(), "zone_days": len(zone_days),
+            "merchant_days": len(merchants)}
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def rebuild_everything(zone_ids: list[int] | None = None) -> dict:
+    """Rebuild from the first paid order to today (the zones given, or all); commit."""
+    first = first_activity_day() or local_today()
+    return rebuild(min(first, local_today()), local_today(), zone_ids)
+
+
+@with_app
+def rebuild_job(day_from_iso: str | None = None, day_to_iso: str | None = None,
+                zone_ids: list[int] | None = None) -> dict:
+    """Job: ``rebuild`` over the given days (default: from the first payment to today). Safe to run twice."""
+    day_from = date.fromisoformat(day_from_iso) if day_from_iso else (first_activity_day() or local_today())
+    day_to = date.fromisoformat(day_to_iso) if day_to_iso else local_today()
+    return rebuild(day_from, day_to, zone_ids)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def check_span(day_from: date, day_to: date) -> None:
+    """Raise ``ValidationFailed`` unless ``day_from <= day_to`` and the span is at most a year."""
+    from backend.errors import ValidationFailed
+
+    if day_from > day_to:
+        raise ValidationFailed("'from' must not be after 'to'.", field="from", code="bad_period")
+    if (day_to - day_from).days + 1 > MAX_SPAN_DAYS:
+        raise ValidationFailed(f"At most {MAX_SPAN_DAYS} days at a time.", field="to", code="bad_period")
+
+
+def default_span(day_from: date | None, day_to: date | None, days: int = 30) -> tuple[date, date]:
+    """Return the requested span, defaulting to the ``days`` days ending today."""
+    day_to = day_to or local_today()
+    return day_from or (day_to - timedelta(days=days - 1)), day_to
+
+
+def _daterange(day_from: date, day_to: date):
+    d = day_from
+    while d <= day_to:
+        yield d
+        d += timedelta(days=1)
+
+
+def totals_by_zone(day_from: date, day_to: date, zone_ids: list[int] | None = None) -> dict[int, dict]:
+    """Return ``{zone_id: totals}`` over the period for the zones given (default all), read from the
+    daily aggregates: sums of the additive columns, distinct wallets and merchants over the period,
+    merchants enrolled now, and scenario coverage."""
+    if zone_ids is None:
+        zone_ids = list(db.session.execute(select(Zone.id).order_by(Zone.id)).scalars())
+
+    def in_period(table):
+        return (table.c.zone_id.in_(zone_ids), table.c.day >= day_from, table.c.day <= day_to)
+
+    out = {z: {c: 0 for c in ADDITIVE} | {"active_wallets": 0, "merchants_accepting": 0} for z in zone_ids}
+    for row in db.session.execute(
+        select(KD.c.zone_id, *[func.sum(KD.c[c]).label(c) for c in ADDITIVE])
+        .where(*in_period(KD)).group_by(KD.c.zone_id)
+    ).mappings():
+        out[row["zone_id"]].update({c: int(row[c] or 0) for c in ADDITIVE})
+    for zone_id, n in db.session.execute(
+        select(PAYERS.c.zone_id, func.count(distinct(PAYERS.c.user_id))).where(*in_period(PAYERS))
+        .group_by(PAYERS.c.zone_id)
+    ):
+        out[zone_id]["active_wallets"] = n
+    accepting = (MD.c.payment_count > 0,)
+    for zone_id, n in db.session.execute(
+        select(MD.c.zone_id, func.count(distinct(MD.c.merchant_id))).where(*in_period(MD), *accepting)
+        .group_by(MD.c.zone_id)
+    ):
+        out[zone_id]["merchants_accepting"] = n
+    by_scenario: dict[int, dict[str, dict]] = defaultdict(dict)
+    for zone_id, scenario, merchants, count, fen in db.session.execute(
+        select(MD.c.zone_id, MD.c.scenario, func.count(distinct(MD.c.merchant_id)), func.sum(MD.c.payment_count),
+               func.sum(MD.c.payment_fen)).where(*in_period(MD), *accepting)
+        .group_by(MD.c.zone_id, MD.c.scenario)
+    ):
+        by_scenario[zone_id][scenario] = {"merchants_accepting": merchants, "payment_count": int(count),
+                                          "payment_fen": int(fen)}
+    enrolled = registry.scenarios_enrolled(zone_ids)
+    for zone_id, t in out.items():
+        t["net_fen"] = t["payment_fen"] - t["refund_fen"]
+        t["average_ticket_fen"] = average_ticket(t["payment_fen"], t["payment_count"])
+        t["campaign_leverage"] = leverage(t["subsidy_driven_fen"], t["subsidy_fen"])
+        zone_enrolled = enrolled.get(zone_id, {})
+        t["merchants_enrolled"] = sum(zone_enrolled.values())
+        used = by_scenario.get(zone_id, {})
+        covered = [s for s in SCENARIOS if s in used]
+        t["scenario_coverage"] = {
+            "covered_count": len(covered),
+            "of": len(SCENARIOS),
+            "covered": covered,
+            "missing": [s for s in SCENARIOS if s not in used],
+            "enrolled": [s for s in SCENARIOS if s in zone_enrolled],
+            "by_scenario": [
+                {"scenario": s, "name_zh": SCENARIOS[s], "merchants_enrolled": zone_enrolled.get(s, 0),
+                 **used.get(s, {"merchants_accepting": 0, "payment_count": 0, "payment_fen": 0})}
+                for s in SCENARIOS
+            ],
+        }
+    return out
+
+
+def daily(zone_id: int, day_from: date, day_to: date) -> list[dict]:
+    """Return one row per day of the period (days without activity as zeros), oldest first."""
+    rows = {r["day"]: dict(r) for r in db.session.execute(
+        select(KD).where(KD.c.zone_id == zone_id, KD.c.day >= day_from, KD.c.day <= day_to)).mappings()}
+    scenarios = dict(db.session.execute(
+        select(MD.c.day, func.count(distinct(MD.c.scenario)))
+        .where(MD.c.zone_id == zone_id, MD.c.day >= day_from, MD.c.day <= day_to, MD.c.payment_count > 0)
+        .group_by(MD.c.day)).all())
+    out = []
+    for d in _daterange(day_from, day_to):
+        r = rows.get(d) or {c: 0 for c in DAILY_COLUMNS}
+        item = {"day": d.isoformat(), **{c: int(r[c]) for c in DAILY_COLUMNS}}
+        item["net_fen"] = item["payment_fen"] - item["refund_fen"]
+        item["average_ticket_fen"] = average_ticket(item["payment_fen"], item["payment_count"])
+        item["scenarios_covered"] = int(scenarios.get(d, 0))
+        out.append(item)
+    return out
+
+
+def zone_kpis(zone: Zone, day_from: date, day_to: date) -> dict:
+    """Return a zone's KPIs over the period: every day, and the period's totals."""
+    check_span(day_from, day_to)
+    return {
+        "zone": {"id": zone.id, "code": zone.code, "name_zh": zone.name_zh, "name_en": zone.name_en},
+        "from": day_from.isoformat(),
+        "to": day_to.isoformat(),
+        "timezone": str(local_zone()),
+        "days": daily(zone.id, day_from, day_to),
+        "totals": totals_by_zone(day_from, day_to, [zone.id])[zone.id],
+        "as_of": utcnow().isoformat(),
+    }
+
+
+RANKING_METRICS = ("payment_fen", "net_fen", "payment_count", "active_wallets", "wallets_opened",
+                   "merchants_accepting", "merchants_enrolled", "scenarios_covered", "average_ticket_fen",
+                   "subsidy_driven_fen")
+
+
+def ranking(day_from: date, day_to: date, by: str = "payment_fen") -> dict:
+    """Return every zone's totals over the period, ranked by ``by`` (highest first; ties share a rank)."""
+    check_span(day_from, day_to)
+    zones = registry.all_zones()
+    totals = totals_by_zone(day_from, day_to, [z.id for z in zones])
+
+    def metric(zone_id):
+        t = totals[zone_id]
+        return t["scenario_coverage"]["covered_count"] if by == "scenarios_covered" else t[by]
+
+    ordered = sorted(zones, key=lambda z: (-metric(z.id), z.id))
+    items, rank, previous = [], 0, None
+    for i, z in enumerate(ordered, start=1):
+        if metric(z.id) != previous:
+            rank, previous = i, metric(z.id)
+        items.append({"rank": rank, "zone": {"id": z.id, "code": z.code, "name_zh": z.name_zh, "name_en": z.name_en,
+                                             "kind": z.kind}, "value": metric(z.id), "totals": totals[z.id]})
+    return {"from": day_from.isoformat(), "to": day_to.isoformat(), "by": by, "items": items}
+
