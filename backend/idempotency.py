@@ -69,7 +69,8 @@ def _insert_stmt(values: dict):
     return ins.values(**values).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(T.c.id)
 
 
-def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]]) -> tuple[dict, int]:
+def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]], *,
+        external_effects: bool = False) -> tuple[dict, int]:
     """Run ``action`` at most once per (user, Idempotency-Key) and commit.
 
     ``action`` does the money work inside the open transaction and returns
@@ -77,6 +78,11 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]]) -> t
     to send: the action's, or the first request's when this is a replay.
     Raises ``Conflict`` (``idempotency_key_reused``) when the key was used
     with a different request.
+
+    ``external_effects``: the action calls out (a card network), so it must
+    never run twice even when it is refused; the key row then stays locked
+    through the refusal (a savepoint) instead of being rolled back and
+    re-inserted, which would let a waiting duplicate run the action again.
     """
     key = request_key()
     digest = fingerprint(body)
@@ -88,6 +94,15 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]]) -> t
         # unique index, has committed): replay or refuse.
         db.session.rollback()
         return _replay(user_id, key, digest)
+    if external_effects:
+        savepoint = db.session.begin_nested()
+        try:
+            body_out, status = action()
+            savepoint.commit()
+        except DomainError as exc:
+            savepoint.rollback()
+            body_out, status = exc.to_problem(), exc.status
+        return _record(row_id, body_out, status)
     try:
         body_out, status = action()
     except DomainError as exc:
@@ -106,6 +121,10 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]]) -> t
             return _replay(user_id, key, digest)
         db.session.commit()
         return body_out, status
+    return _record(row_id, body_out, status)
+
+
+def _record(row_id: int, body_out: dict, status: int) -> tuple[dict, int]:
     db.session.execute(
         update(T).where(T.c.id == row_id).values(status_code=status,
                                                  response_json=json.dumps(body_out, ensure_ascii=False))
@@ -120,6 +139,10 @@ def _replay(user_id: int, key: str, digest: str) -> tuple[dict, int]:
     if prior.request_hash != digest:
         raise Conflict(f"This {HEADER} was already used with a different request.",
                        code="idempotency_key_reused", field=HEADER)
+    if prior.response_json is None:
+        # Only a request that committed its key without an outcome (a bug) gets here; never guess.
+        raise Conflict("The first request with this key has no recorded outcome.", code="idempotency_key_in_use",
+                       field=HEADER)
     return json.loads(prior.response_json), prior.status_code
 
 

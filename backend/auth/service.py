@@ -77,6 +77,15 @@ def register(phone: str, password: str, role: str, display_name: str = "") -> tu
     return user, token
 
 
+# The window starts at the first failure and is never extended, so a trickle
+# of guesses cannot keep the owner locked out for ever.
+_COUNT_ATTEMPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 def _throttle_key(phone: str) -> str:
     return f"login-fail:{phone}"
 
@@ -94,10 +103,7 @@ def login(phone: str, password: str) -> tuple[User, str]:
     cfg = current_app.config
     # Count the attempt before checking the password, atomically, so that
     # parallel guesses cannot all slip past the gate.
-    pipe = redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, cfg["LOGIN_LOCKOUT_SECONDS"])
-    attempts, _ = pipe.execute()
+    attempts = int(redis.eval(_COUNT_ATTEMPT, 1, key, cfg["LOGIN_LOCKOUT_SECONDS"]))
     if attempts > cfg["LOGIN_MAX_FAILURES"]:
         retry = max(1, redis.ttl(key))
         raise TooManyRequests("Too many failed log-ins; try again later.", code="login_locked",

@@ -179,8 +179,11 @@ def _explain_debit_failure(account_id: int, amount: int, today: date) -> None:
         raise LimitExceeded("The payment would pass this wallet's daily limit.", limit="day",
                             limit_fen=row.day_cap_fen, remaining_fen=max(0, row.day_cap_fen - spent_day))
     spent_year = row.year_spent_fen if row.spend_year == today.year else 0
-    raise LimitExceeded("The payment would pass this wallet's yearly limit.", limit="year",
-                        limit_fen=row.year_cap_fen, remaining_fen=max(0, (row.year_cap_fen or 0) - spent_year))
+    if row.year_cap_fen is not None and spent_year + amount > row.year_cap_fen:
+        raise LimitExceeded("The payment would pass this wallet's yearly limit.", limit="year",
+                            limit_fen=row.year_cap_fen, remaining_fen=max(0, row.year_cap_fen - spent_year))
+    # Nothing explains the refusal now: the row changed under a racing transaction. Safe to retry.
+    raise Conflict("The account changed while this was being processed; try again.", code="concurrent_update")
 
 
 def transfer(
@@ -315,15 +318,46 @@ def _transfer_pg(debit: int, credit: int, amount: int, code: str, limited: bool,
         "debit": debit, "credit": credit, "amount": amount, "limited": limited, "today": today,
         "year": today.year, "code": code, "now": now, **extra,
     }).one()
-    if row.transfer_id is None:
-        # The lower id is checked first; the first row without a new balance is the one refused.
-        lower_passed = (row.debit_balance if debit < credit else row.credit_balance) is not None
-        refused = max(debit, credit) if lower_passed else min(debit, credit)
-        if refused == debit:
+    if row.transfer_id is not None:
+        return Posted(row.transfer_id, code, debit, credit, amount, extra["batch_id"], now,
+                      row.debit_balance, row.credit_balance)
+    lower, higher = min(debit, credit), max(debit, credit)
+    if (row.debit_balance if lower == debit else row.credit_balance) is None:
+        # The lower row was refused; nothing was written.
+        if lower == debit:
             _explain_debit_failure(debit, amount, today)
         _refuse_credit(credit)
-    return Posted(row.transfer_id, code, debit, credit, amount, extra["batch_id"], now,
-                  row.debit_balance, row.credit_balance)
+    # The lower row moved but the higher one was judged on the statement's
+    # snapshot, which is stale if the first UPDATE had to wait for a lock. Check
+    # it again on its own (a fresh snapshot; still after the lower row's lock).
+    if higher == debit:
+        new = db.session.execute(_debit_stmt(debit, amount, limited, today)).scalar_one_or_none()
+        if new is None:
+            _explain_debit_failure(debit, amount, today)
+        balances = {debit: new, credit: row.credit_balance}
+    else:
+        new = db.session.execute(_credit_stmt(credit, amount)).scalar_one_or_none()
+        if new is None:
+            _refuse_credit(credit)
+        balances = {debit: row.debit_balance, credit: new}
+    transfer_id = db.session.execute(insert(T).values(
+        code=code, debit_account_id=debit, credit_account_id=credit, amount_fen=amount, reversed_fen=0,
+        created_at=now, **extra,
+    ).returning(T.c.id)).scalar_one()
+    return Posted(transfer_id, code, debit, credit, amount, extra["batch_id"], now, balances[debit], balances[credit])
+
+
+def lock_accounts(account_ids) -> None:
+    """Lock accounts in ascending id order, for a use case that posts several transfers.
+
+    Each transfer locks its own two rows in order, but a payment in several
+    legs (or a refund walking them back) touches more rows across
+    statements; locking them all up front keeps the order global and so
+    deadlock-free. A no-op on SQLite, which serialises writers.
+    """
+    ids = sorted(set(account_ids))
+    if len(ids) > 2 and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(A.c.id).where(A.c.id.in_(ids)).order_by(A.c.id).with_for_update()).all()
 
 
 def reverse(transfer_id: int, amount_fen: int | None = None, *, code: str = TransferCode.REVERSAL,

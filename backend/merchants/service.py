@@ -127,7 +127,8 @@ def review(reviewer: User, merchant_id: int, decision: str, reason: str) -> Merc
     # The status guard makes two racing reviews of one application resolve to one decision.
     moved = db.session.execute(
         update(Merchant.__table__)
-        .where(Merchant.id == merchant.id, Merchant.status.in_(MerchantStatus.sources_of(target)))
+        # Review decides applications only: a suspended merchant is not reinstated through it.
+        .where(Merchant.id == merchant.id, Merchant.status == MerchantStatus.PENDING)
         .values(**values)
     ).rowcount
     if moved != 1:

@@ -2,9 +2,9 @@
 
 A payment of ``amount_fen`` is paid in legs, all in one transaction and all
 landing in the merchant's wallet, so the merchant always receives the full
-price: first the subsidy legs a ``FundingProvider`` returns (red-packet
-balances, coupon discounts funded by a campaign budget), then the consumer's
-main balance for the rest. The campaigns plug-in registers its provider in
+price: the subsidy legs a ``FundingProvider`` returns (red-packet balances,
+coupon discounts funded by a campaign budget) and the consumer's main
+balance for the rest. The campaigns plug-in registers its provider in
 ``create_app``; with none registered every payment is one leg.
 
 A refund walks the legs in the order they were paid — main balance first,

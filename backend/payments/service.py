@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -134,28 +134,38 @@ def create_order(user: User, merchant_id: int, amount_fen: int, description: str
     return order
 
 
-def expire_if_due(order: Order) -> Order:
+def expire_if_due(order: Order, *, commit: bool = True) -> Order:
+    """Mark an overdue created order expired (lazily, besides the periodic job); return it.
+
+    With ``commit=False`` (inside a money use case run by ``idempotency.run``)
+    the change rides on the caller's transaction and nobody is told yet.
+    """
     if order.status == OrderStatus.CREATED and order.expires_at and as_utc(order.expires_at) <= utcnow():
         moved = db.session.execute(
             update(Order.__table__).where(Order.id == order.id, Order.status == OrderStatus.CREATED)
             .values(status=OrderStatus.EXPIRED)
         ).rowcount
-        db.session.commit()
-        db.session.refresh(order)
         if moved:
-            from backend.payments import events
+            set_committed_value(order, "status", OrderStatus.EXPIRED)
+        if commit:
+            db.session.commit()
+            if moved:
+                from backend.payments import events
 
-            events.publish(order.id, order.status)
+                events.publish(order.id, OrderStatus.EXPIRED)
     return order
 
 
-def get_order(user: User, order_id: int) -> Order:
-    """Return an order its merchant's owner, cashiers, reviewers, the pilot office or its payer may see."""
+def get_order(user: User, order_id: int, *, commit: bool = True) -> Order:
+    """Return an order its merchant's owner, cashiers, reviewers, the pilot office or its payer may see.
+
+    ``commit=False`` inside a use case that commits itself (see ``expire_if_due``).
+    """
     order = db.session.get(Order, order_id)
     if order is None:
         raise NotFound("No such order.", code="order_not_found")
     if order.payer_user_id == user.id and user.role == Role.CONSUMER:
-        return expire_if_due(order)
+        return expire_if_due(order, commit=commit)
     try:
         merchant = merchants.get_visible(user, order.merchant_id)
     except NotFound:
@@ -166,7 +176,7 @@ def get_order(user: User, order_id: int) -> Order:
         raise NotFound("No such order.", code="order_not_found")
     if user.role == Role.CONSUMER:
         raise NotFound("No such order.", code="order_not_found")
-    return expire_if_due(order)
+    return expire_if_due(order, commit=commit)
 
 
 def cancel_order(user: User, order_id: int) -> Order:
@@ -276,12 +286,14 @@ def _payer_account(user: User) -> int:
 def _settle(order: Order, payer_account_id: int, merchant: Merchant, payer: User) -> Settled:
     """Pay the order in legs and mark it paid, in the caller's transaction; return what was posted.
 
-    Subsidy legs from the funding provider come first, the payer's main
-    balance (with its tier limits) pays the rest; every leg credits the
-    merchant and shares the order's reference as batch id. The order is then
-    claimed with a conditional UPDATE carrying the first leg's id, so a paid
-    order always has its money; if another payer won the race the claim
-    matches no row and the caller's savepoint rolls the legs back.
+    The funding provider decides the subsidy legs (red packets, coupons);
+    the payer's main balance (with its tier limits) pays the rest. Every leg
+    credits the merchant and carries the order's reference as batch id;
+    with several legs all their accounts are locked first, in id order. The
+    order is then claimed with a conditional UPDATE carrying the first
+    leg's id, so a paid order always has its money; if another payer won the
+    race the claim matches no row, the refusal is raised and the caller's
+    rollback discards the legs.
     """
     provider = funding.provider()
     subsidies = provider.legs(order_id=order.id, payer_user_id=payer.id, merchant_id=merchant.id,
@@ -291,6 +303,8 @@ def _settle(order: Order, payer_account_id: int, merchant: Merchant, payer: User
         raise RuntimeError(f"funding provider returned {subsidy_fen} fen of subsidy for {order.amount_fen}")
     legs: list[ledger.Posted] = []
     cash: ledger.Posted | None = None
+    if subsidies:
+        ledger.lock_accounts([payer_account_id, merchant.account_id, *(leg.source_account_id for leg in subsidies)])
     if order.amount_fen > subsidy_fen:
         cash = ledger.transfer(payer_account_id, merchant.account_id, order.amount_fen - subsidy_fen,
                                TransferCode.PAYMENT, batch_id=order.reference, memo=order.reference,
@@ -363,6 +377,8 @@ def _pay_dynamic(user, payload, merchant, payer_account) -> Settled:
 
 def _upsert_static_spend(user_id: int, amount_fen: int) -> bool:
     """Add to today's static-QR spend if it stays within the cap; return False if it would not."""
+    if amount_fen > STATIC_QR_DAILY_CAP_FEN:
+        return False
     table = StaticQrSpend.__table__
     day = local_today()
     dialect = db.session.get_bind().dialect.name
@@ -373,8 +389,6 @@ def _upsert_static_spend(user_id: int, amount_fen: int) -> bool:
         set_={"spent_fen": table.c.spent_fen + amount_fen},
         where=table.c.spent_fen + amount_fen <= STATIC_QR_DAILY_CAP_FEN,
     ).returning(table.c.spent_fen)
-    if amount_fen > STATIC_QR_DAILY_CAP_FEN:
-        return False
     return db.session.execute(stmt).scalar_one_or_none() is not None
 
 
@@ -483,7 +497,14 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
                                    code="offline_count_cap", limit="offline_count", limit_count=OFFLINE_MAX_PAYMENTS)
     payer = db.session.get(User, device.user_id)
     order = _new_order(merchant, OrderKind.PAYCODE, amount_fen, created_by=cashier.id, description=description)
-    settled = _settle(order, _payer_account(payer), merchant, payer)
+    try:
+        settled = _settle(order, _payer_account(payer), merchant, payer)
+    except (InsufficientFunds, ledger.LimitExceeded) as exc:
+        if exc.code == "payee_limit_exceeded":
+            raise
+        # The merchant must not learn the consumer's balance or limits; the consumer's app tells them.
+        raise Unprocessable("The consumer's wallet cannot pay this amount; ask them to check their app.",
+                            code="payer_cannot_pay") from None
     db.session.execute(update(PaycodeUse.__table__).where(PaycodeUse.id == use_id).values(order_id=order.id))
     return settled
 
@@ -499,7 +520,7 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
     (refund_over_cashier_limit), ``Conflict`` (order_not_refundable,
     refund_exceeds_paid), ``InsufficientFunds`` (merchant_insufficient_funds).
     """
-    order = get_order(user, order_id)
+    order = get_order(user, order_id, commit=False)
     merchant = db.session.get(Merchant, order.merchant_id)
     if not merchants.can_collect(user, merchant):
         raise Forbidden("Only the merchant's owner and cashiers can refund.", code="not_your_merchant")
@@ -524,6 +545,17 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
     if moved != 1:
         raise Conflict("The refund would return more than was paid.", code="refund_exceeds_paid",
                        refundable_fen=order.amount_fen - order.refunded_fen)
+    if staff is not None:
+        # The limit is per cashier per order, in total: several small refunds cannot add up past
+        # it. Read after the UPDATE above has locked the order, so racing refunds see each other.
+        earlier = db.session.execute(
+            select(func.coalesce(func.sum(Refund.amount_fen), 0))
+            .where(Refund.order_id == order.id, Refund.created_by_user_id == user.id)
+        ).scalar_one()
+        if earlier + amount > staff.refund_limit_fen:
+            raise Forbidden("Together with your earlier refunds of this order, this is above your cashier "
+                            "refund limit; ask the owner.", code="refund_over_cashier_limit",
+                            limit_fen=staff.refund_limit_fen, refunded_by_you_fen=earlier)
     try:
         reversals = _reverse_legs(order, amount, user)
     except InsufficientFunds:
@@ -558,7 +590,9 @@ def _reverse_legs(order: Order, amount_fen: int, user: User) -> list[ledger.Post
     batch = ledger.new_batch_id()  # one batch per refund, so statements count refunds, not orders
     left = amount_fen
     posted = []
-    for leg in order_legs(order):
+    legs = order_legs(order)
+    ledger.lock_accounts([a for leg in legs for a in (leg.debit_account_id, leg.credit_account_id)])
+    for leg in legs:
         if left == 0:
             break
         part = min(left, leg.amount_fen - leg.reversed_fen)

@@ -14,7 +14,7 @@ from backend.banks.gateway import SimulatedCardNetwork, card_token, luhn_ok, mas
 from backend.banks.models import OperatorBank
 from backend.clock import local_today, utcnow
 from backend.config import WALLET_TIERS, TierLimits
-from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
+from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
 from backend.jobs import with_app
 from backend.ledger import service as ledger
@@ -183,15 +183,22 @@ def topup(user: User, amount_fen: int, reference: str) -> ledger.Posted:
     if acct.balance_cap_fen is not None and acct.balance_fen + amount_fen > acct.balance_cap_fen:
         raise ledger.LimitExceeded("The top-up would pass this wallet's balance limit.", limit="balance",
                                    limit_fen=acct.balance_cap_fen, code="payee_limit_exceeded")
-    card_network().debit(bank.code, token, amount_fen, reference)
+    # The bank de-duplicates on this reference, so it names the user as well as their key.
+    card_ref = f"topup:{user.id}:{reference}"
+    card_network().debit(bank.code, token, amount_fen, card_ref)
     try:
         return ledger.transfer(bank.issuance_account_id, wallet.account_id, amount_fen, TransferCode.TOPUP,
                                actor_user_id=user.id)
-    except Exception:
+    except Exception as exc:
         # The card was charged but no e-CNY was issued (a racing top-up took
-        # the headroom): give the card its money back before refusing.
-        card_network().credit(bank.code, token, amount_fen, reference + ":void")
-        raise
+        # the headroom, or the database failed): give the card its money back,
+        # and make the refusal final so a retry with this key cannot issue
+        # e-CNY against the voided debit.
+        card_network().credit(bank.code, token, amount_fen, card_ref + ":void")
+        if isinstance(exc, DomainError):
+            raise
+        raise Unprocessable("The top-up could not be completed; the card debit was reversed. Try again with "
+                            "a new Idempotency-Key.", code="topup_voided", status=503) from exc
 
 
 def redeem(user: User, amount_fen: int, reference: str) -> ledger.Posted:

@@ -111,7 +111,7 @@ def upgrade(args):
     return respond(wallet_json(service.view(current_user())), 200)
 
 
-def _money_move(args, action):
+def _money_move(args, action, *, external_effects: bool = False) -> tuple[dict, int]:
     user = current_user()
     key = idempotency.request_key()
 
@@ -121,8 +121,7 @@ def _money_move(args, action):
         body.update(extra)
         return body, 201
 
-    body, status = idempotency.run(user.id, args, run)
-    return respond(body, status)
+    return idempotency.run(user.id, args, run, external_effects=external_effects)
 
 
 @blp.route("/wallets/me/topup", methods=["POST"])
@@ -131,7 +130,9 @@ def _money_move(args, action):
 @blp.doc(**IDEMPOTENCY_DOC)
 def topup(args):
     """Top up from the linked bank card through the wallet's operator bank (idempotent)."""
-    return _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}))
+    body, status = _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}),
+                               external_effects=True)
+    return respond(body, status)
 
 
 @blp.route("/wallets/me/redeem", methods=["POST"])
@@ -142,17 +143,12 @@ def redeem(args):
     """Redeem e-CNY back to the linked bank card (idempotent; the card is credited after commit)."""
     from backend.jobs import enqueue
 
-    posted = []
-
-    def action(user, key):
-        p = service.redeem(user, args["amount_fen"], key)
-        posted.append(p)
-        return p, {}
-
-    response = _money_move(args, action)
-    if posted:
-        enqueue(service.pay_out_redemption, posted[0].id)
-    return response
+    body, status = _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}))
+    if status == 201:
+        # Also on a replay: if enqueueing failed the first time the client saw an error and
+        # retried; the job is safe to run twice (the bank de-duplicates on the transfer id).
+        enqueue(service.pay_out_redemption, body["transfer_id"])
+    return respond(body, status)
 
 
 @blp.route("/transfers", methods=["POST"])
@@ -168,7 +164,7 @@ def transfer(args):
         posted, payee = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
         return posted, {"to_wallet_number": payee.wallet_number, "memo": args["memo"]}
 
-    return _money_move(args, action)
+    return respond(*_money_move(args, action))
 
 
 @blp.route("/wallets/me/transactions", methods=["GET"])

@@ -1,0 +1,102 @@
+"""Regressions from the money-path review: stale snapshots and multi-leg lock order on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from backend.config import WALLET_TIERS
+from backend.extensions import db
+from backend.ledger import service as ledger
+from backend.ledger.models import AccountKind
+from backend.ledger.service import TransferCode
+
+
+def _in_thread(app, fn):
+    out: dict = {}
+
+    def run():
+        with app.app_context():
+            try:
+                out["result"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - reported to the test
+                out["error"] = exc
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def test_second_row_is_rechecked_after_waiting_for_the_first(pg_app, factory):
+    """W (higher id) gets money while the payment waits on M's lock: the payment must see it."""
+    app = pg_app
+    issuance = factory.bank("ICBC").issuance_account_id
+    m = ledger.open_account(AccountKind.MERCHANT)
+    w = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[4])
+    x = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[4])
+    ledger.transfer(issuance, w, 100, TransferCode.TOPUP)
+    ledger.transfer(issuance, x, 100, TransferCode.TOPUP)
+    db.session.commit()
+    holding = threading.Event()
+
+    def holder():
+        ledger.transfer(x, m, 1, TransferCode.PAYMENT)  # holds M
+        ledger.transfer(issuance, w, 100_000, TransferCode.TOPUP)  # W gets ¥1,000, not yet committed
+        holding.set()
+        time.sleep(0.5)
+        db.session.commit()
+
+    def payer():
+        holding.wait()
+        posted = ledger.transfer(w, m, 50_000, TransferCode.PAYMENT)  # waits for M, then must see W's ¥1,001
+        db.session.commit()
+        return posted
+
+    t1, _ = _in_thread(app, holder)
+    t2, out = _in_thread(app, payer)
+    t1.join()
+    t2.join()
+    assert "error" not in out, out.get("error")
+    db.session.expire_all()
+    assert ledger.balance(w) == 100 + 100_000 - 50_000
+    assert ledger.verify() == []
+
+
+def test_use_cases_with_several_legs_lock_in_id_order(pg_app, factory):
+    """A coupon payment (A→M, C→M) against a refund of the coupon leg (M→C) with C < M: no deadlock."""
+    app = pg_app
+    issuance = factory.bank("ICBC").issuance_account_id
+    c = ledger.open_account(AccountKind.CAMPAIGN)
+    m = ledger.open_account(AccountKind.MERCHANT)
+    a = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[2])
+    for acct in (a, c):
+        ledger.transfer(issuance, acct, 100_000, TransferCode.TOPUP, limited=False)
+    ledger.transfer(c, m, 1_000, TransferCode.COUPON_SUBSIDY)
+    db.session.commit()
+    first_locked = threading.Event()
+
+    def payment():
+        ledger.lock_accounts([a, m, c])
+        ledger.transfer(a, m, 4_000, TransferCode.PAYMENT)
+        first_locked.set()
+        time.sleep(0.3)
+        ledger.transfer(c, m, 1_000, TransferCode.COUPON_SUBSIDY)
+        db.session.commit()
+
+    def refund():
+        first_locked.wait()
+        ledger.lock_accounts([m, c, a])
+        ledger.transfer(m, c, 1_000, TransferCode.REFUND, limited=False)
+        db.session.commit()
+
+    t1, o1 = _in_thread(app, payment)
+    t2, o2 = _in_thread(app, refund)
+    t1.join()
+    t2.join()
+    assert "error" not in o1 and "error" not in o2, (o1.get("error"), o2.get("error"))
+    db.session.expire_all()
+    assert ledger.balance(m) == 1_000 + 4_000 + 1_000 - 1_000
+    assert ledger.verify() == []
