@@ -35,6 +35,8 @@ ZONE_STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
 
 class ZoneListQuery(StrictSchema):
     with_outline = fields.Boolean(load_default=False, metadata={"description": "Include each zone's GeoJSON outline"})
+    managed = fields.Boolean(load_default=False, metadata={"description": "Only the zones the caller manages "
+                                                                          "(all of them for the pilot office)"})
 
 
 class ZoneFields(StrictSchema):
@@ -167,8 +169,13 @@ def merchant_json(m: Merchant, zone_id: int | None = None, distance_m: int | Non
 @requires()
 @blp.arguments(ZoneListQuery, location="query")
 def list_zones(args):
-    """Every demonstration zone (public facts: names, kind, district, centre; the outline on request)."""
-    return respond([zone_json(z, outline=args["with_outline"]) for z in registry.all_zones()], 200)
+    """Every demonstration zone (public facts: names, kind, district, centre; the outline on request);
+    ``managed=true`` keeps the caller's own zones."""
+    zones = registry.all_zones()
+    if args["managed"]:
+        allowed = registry.managed_zone_ids(current_user())
+        zones = [z for z in zones if allowed is None or z.id in allowed]
+    return respond([zone_json(z, outline=args["with_outline"]) for z in zones], 200)
 
 
 @blp.route("/zones", methods=["POST"])

@@ -101,6 +101,7 @@ def merchant_json(m: Merchant, viewer) -> dict:
             uscc=m.uscc,
             owner_user_id=m.owner_user_id,
             review_reason=m.review_reason,
+            reviewed_by_user_id=m.reviewed_by_user_id,
             reviewed_at=as_utc(m.reviewed_at).isoformat() if m.reviewed_at else None,
             created_at=as_utc(m.created_at).isoformat(),
         )
