@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from backend.auth.views import blp as auth_blp
     from backend.banks.views import blp as banks_blp
+    from backend.console import blp as console_blp
     from backend.health import blp as health_blp
     from backend.merchants.views import blp as merchants_blp
     from backend.payments.views import blp as payments_blp
@@ -41,11 +42,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blp in (health_blp, auth_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
         api.register_blueprint(blp)
+    app.register_blueprint(console_blp)  # the web console (static/), at / and /console/
 
     # Plug-ins: the only place backend imports them.
+    import campaigns
     import zones
 
     zones.init_app(app, api)
+    campaigns.init_app(app, api)
 
     from backend import apidocs, cli
 

@@ -10,6 +10,12 @@ cron.register(build_daily_statements, "default", cron="30 16 * * *")
 cron.register(expire_orders, "default", interval=60)
 cron.register(purge_idempotency_keys, "default", cron="15 * * * *")
 
+# Campaigns: every minute, move each campaign along by the clock (live/ended, lottery draws, expiry
+# reclaim and settlement) and reconcile live claim gates with PostgreSQL.
+from campaigns.tasks import scan_campaigns  # noqa: E402
+
+cron.register(scan_campaigns, "default", interval=60)
+
 # Zones: every zone's periodic scenario report (场景定期报送), last week's on Mondays and last month's on
 # the 1st, at 09:00 in Guangzhou (01:00 UTC), when the period's last local day is over.
 from zones.reports import build_monthly_reports, build_weekly_reports  # noqa: E402

@@ -27,6 +27,9 @@ TEST_CONFIG = {
     "SECRET_KEY": "test-secret",
     # Cheap scrypt so that creating hundreds of users stays fast; same code path.
     "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+    # The embedded Redis emulation and inline jobs, whatever the environment says (CI exports
+    # REDIS_URL for the tests that want the real Redis; they swap it in with `real_redis`).
+    "REDIS_URL": None,
 }
 
 

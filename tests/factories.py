@@ -69,7 +69,7 @@ class Factory:
         wallets.open_wallet(person.user, bank_code, card)
         if wallet_class <= 3:
             wallets.upgrade(person.user, 3, real_name="测试用户", id_number=_id_number(person.id))
-        if wallet_class == 2:
+        if wallet_class <= 2:
             wallets.upgrade(person.user, 2, bank_account_number="6222020200112233446")
         if wallet_class == 1:
             w = self.wallet(person)

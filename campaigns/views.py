@@ -1,0 +1,329 @@
+"""``/campaigns…``, ``/wallets/me/red-packets`` and ``/wallets/me/coupons``."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend import idempotency
+from backend.auth.models import Role
+from backend.auth.service import current_user, requires
+from backend.clock import as_utc, utcnow
+from backend.errors import Forbidden, ValidationFailed
+from backend.http import respond
+from backend.merchants.models import SCENARIOS
+from backend.schemas import Fen, StrictSchema
+from backend.wallets.views import IDEMPOTENCY_DOC
+from campaigns import lottery, service, settlement
+from campaigns import simulate as simulator
+from campaigns import split as splitter
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, Split
+
+blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",
+                description="Promotions: red packets (grab and lottery), coupons, the claim gate")
+
+STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
+DEVICE_DOC = {"parameters": [{"in": "header", "name": "X-Device-Id", "required": False,
+                              "schema": {"type": "string", "maxLength": 64},
+                              "description": "The consumer's device (counts against the campaign's device cap)"}]}
+
+
+class CreateCampaignSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
+    split = fields.String(validate=validate.OneOf(Split.ALL),
+                          metadata={"description": "Red packets: random (double mean, default) or fixed"})
+    funder_id = fields.Integer(required=True, strict=True)
+    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    merchant_ids = fields.List(fields.Integer(strict=True), validate=validate.Length(max=1000),
+                               metadata={"description": "If given, only these merchants accept it"})
+    scenarios = fields.List(fields.String(validate=validate.OneOf(tuple(SCENARIOS))),
+                            metadata={"description": "If given, only merchants of these scenarios accept it"})
+    packet_count = fields.Integer(required=True, strict=True,
+                                  validate=validate.Range(min=1, max=service.MAX_PACKETS))
+    budget_fen = Fen(metadata={"description": "Red packets: the whole budget, escrowed at launch"})
+    discount_fen = Fen(metadata={"description": "Coupons: the Y of 满X减Y"})
+    min_spend_fen = Fen(metadata={"description": "Coupons: the X of 满X减Y"})
+    stackable = fields.Boolean(load_default=False)
+    device_cap = fields.Integer(strict=True, allow_none=True, load_default=None,
+                                validate=validate.Range(min=1, max=100))
+    wallet_classes = fields.List(fields.Integer(strict=True, validate=validate.OneOf((1, 2, 3, 4))),
+                                 validate=validate.Length(min=1, max=4))
+    wallet_opened_after = fields.AwareDateTime(allow_none=True)
+    claim_starts_at = fields.AwareDateTime()
+    claim_ends_at = fields.AwareDateTime()
+    registration_starts_at = fields.AwareDateTime()
+    registration_ends_at = fields.AwareDateTime()
+    spend_ends_at = fields.AwareDateTime(required=True)
+
+
+class SimulateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
+    split = fields.String(validate=validate.OneOf(Split.ALL))
+    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    packet_count = fields.Integer(required=True, strict=True,
+                                  validate=validate.Range(min=1, max=service.MAX_PACKETS))
+    budget_fen = Fen()
+    discount_fen = Fen()
+    min_spend_fen = Fen()
+    trials = fields.Integer(load_default=200, strict=True, validate=validate.Range(min=1, max=2000))
+    seed = fields.Integer(load_default=0, strict=True)
+
+
+class ListQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf(CampaignStatus.ALL))
+    zone_id = fields.Integer()
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ClaimSchema(StrictSchema):
+    device_id = fields.String(validate=validate.Length(min=1, max=64),
+                              metadata={"description": "Or the X-Device-Id header"})
+
+
+class FunderSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    phone = fields.String(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
+    zone_id = fields.Integer(allow_none=True, load_default=None,
+                             metadata={"description": "Only for campaigns in this zone; none = any zone"})
+
+
+def _iso(value):
+    return as_utc(value).isoformat() if value else None
+
+
+def campaign_json(c: Campaign, *, staff: bool = True) -> dict:
+    """A campaign as the API shows it (staff also see the funder and the escrow account)."""
+    lottery_kind = c.kind == CampaignKind.LOTTERY
+    windows = ({"registration_starts_at": _iso(c.opens_at), "registration_ends_at": _iso(c.closes_at)}
+               if lottery_kind else {"claim_starts_at": _iso(c.opens_at), "claim_ends_at": _iso(c.closes_at)})
+    windows["spend_ends_at"] = _iso(c.spend_ends_at)
+    status = c.status if c.status in (CampaignStatus.DRAFT, CampaignStatus.SETTLED) else \
+        service.due_status(c.status, c.opens_at, c.closes_at)
+    body = {
+        "id": c.id, "name": c.name, "kind": c.kind, "split": c.split, "status": status,
+        "zone_ids": sorted(service.zone_ids_of(c.id)), "merchant_ids": service.merchants_of(c.id),
+        "scenarios": c.scenarios.split(",") if c.scenarios else None,
+        "packet_count": c.packet_count, "budget_fen": c.budget_fen,
+        "discount_fen": c.discount_fen, "min_spend_fen": c.min_spend_fen, "stackable": c.stackable,
+        "per_user_cap": 1, "device_cap": c.device_cap,
+        "eligibility": {"wallet_classes": [int(x) for x in c.wallet_classes],
+                        "wallet_opened_after": _iso(c.wallet_opened_after)},
+        "windows": windows,
+        "seed_sha256": c.seed_sha256, "drawn_at": _iso(c.drawn_at),
+        "created_at": _iso(c.created_at), "launched_at": _iso(c.launched_at), "settled_at": _iso(c.settled_at),
+    }
+    if staff:
+        funder = service.funder_of(c)
+        body.update(funder={"id": funder.id, "name": funder.name}, account_id=c.account_id,
+                    escrow_transfer_id=c.escrow_transfer_id, created_by_user_id=c.created_by_user_id)
+    return body
+
+
+def _device_id(args: dict) -> str | None:
+    header = request.headers.get("X-Device-Id")
+    body = args.get("device_id")
+    if header and body and header != body:
+        raise ValidationFailed("X-Device-Id and device_id disagree.", field="device_id")
+    return body or header or None
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+@blp.route("/campaigns", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(CreateCampaignSchema)
+def create_campaign(args):
+    """Create a draft campaign in zones you manage (the pilot office: any zone). Launch it to escrow its budget."""
+    return respond(campaign_json(service.create(current_user(), args)), 201)
+
+
+@blp.route("/campaigns", methods=["GET"])
+@requires()
+@blp.arguments(ListQuery, location="query")
+def list_campaigns(args):
+    """Campaigns: staff see those of their zones (drafts too); everyone else the launched ones."""
+    user = current_user()
+    items = service.list_for(user, args.get("status"), args.get("zone_id"), args["limit"], args.get("before"))
+    staff = user.role in STAFF
+    more = len(items) == args["limit"]
+    return respond({"items": [campaign_json(c, staff=staff) for c in items],
+                    "next_before": items[-1].id if more and items else None}, 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
+@requires()
+def get_campaign(campaign_id):
+    """One campaign. A consumer also sees their own part (claimed, registered)."""
+    user = current_user()
+    campaign = service.get_visible(user, campaign_id)
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SETTLED):
+        service.advance(campaign_id)
+        campaign = service.get_visible(user, campaign_id)
+    staff = user.role in STAFF
+    body = campaign_json(campaign, staff=staff)
+    if user.role == Role.CONSUMER:
+        body["me"] = service.my_part(user.id, campaign_id)
+    return respond(body, 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/launch", methods=["POST"])
+@requires(*STAFF)
+@blp.doc(**IDEMPOTENCY_DOC)
+def launch_campaign(campaign_id):
+    """Launch a draft: escrow the whole budget from the funder (refused if unfunded), split the packets,
+    publish the lottery seed's SHA-256. Idempotent."""
+    user = current_user()
+    body, status = service.launch(user, campaign_id, campaign_json,
+                                  run=lambda action: idempotency.run(user.id, {"campaign_id": campaign_id}, action))
+    return respond(body, status)
+
+
+@blp.route("/campaigns/<int:campaign_id>/claims", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(ClaimSchema)
+@blp.doc(parameters=IDEMPOTENCY_DOC["parameters"] + DEVICE_DOC["parameters"])
+def claim(args, campaign_id):
+    """Grab a red packet or claim a coupon: one atomic step at the gate, durable in the ledger before 201.
+    Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out, gate_unavailable (503)."""
+    user = current_user()
+    device_id = _device_id(args)
+    body, status = service.claim(
+        user.id, campaign_id, device_id,
+        run=lambda action: idempotency.run(user.id, {"campaign_id": campaign_id, "device_id": device_id}, action))
+    return respond(body, status)
+
+
+@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(ClaimSchema)
+@blp.doc(**DEVICE_DOC)
+def register(args, campaign_id):
+    """Register for a lottery while registration is open (no money moves; a second time → already_registered)."""
+    reg = service.register(current_user().id, campaign_id, _device_id(args))
+    return respond({"id": reg.id, "campaign_id": reg.campaign_id, "user_id": reg.user_id,
+                    "created_at": _iso(reg.created_at)}, 201)
+
+
+@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["GET"])
+@requires()
+def list_registrations(campaign_id):
+    """Staff: how many registered. A consumer: their own registration."""
+    user = current_user()
+    service.get_visible(user, campaign_id)
+    if user.role == Role.CONSUMER:
+        regs = service.registrations_of(campaign_id, user.id)
+        return respond({"registered": bool(regs), "items": [
+            {"id": r.id, "created_at": _iso(r.created_at)} for r in regs]}, 200)
+    if not service.is_staff_of(user, campaign_id):
+        raise Forbidden("Only the campaign's zone managers see registrations.", code="campaign_forbidden")
+    return respond({"count": len(service.registrations_of(campaign_id))}, 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/draw", methods=["GET"])
+@requires()
+def get_draw(campaign_id):
+    """The lottery's draw, published: algorithm, seed hash (from launch), seed (after the draw), packets,
+    registrants (user ids and device tags) and winners — enough to recompute the winners
+    (``python -m campaigns.verify_draw``). Runs a due draw that has not run yet."""
+    from campaigns import tasks
+
+    user = current_user()
+    campaign = service.get_visible(user, campaign_id)
+    if (campaign.kind == CampaignKind.LOTTERY and campaign.drawn_at is None and campaign.launched_at
+            and as_utc(campaign.closes_at) <= utcnow()):
+        service.advance(campaign_id)
+        tasks.schedule_draw(campaign_id)
+    return respond(lottery.document(campaign_id), 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/draw", methods=["POST"])
+@requires(*STAFF)
+@blp.doc(**IDEMPOTENCY_DOC)
+def run_draw(campaign_id):
+    """Run a lottery's draw now (after registration closed) instead of waiting for the scheduled job."""
+    user = current_user()
+    service.get_managed(user, campaign_id)
+    service.advance(campaign_id)
+
+    def action():
+        lottery.draw(campaign_id, commit=False)
+        return lottery.document(campaign_id), 200
+
+    body, status = idempotency.run(user.id, {"campaign_id": campaign_id, "draw": True}, action)
+    return respond(body, status)
+
+
+@blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
+@requires(*STAFF)
+def campaign_stats(campaign_id):
+    """Live figures for the console monitor: claimed count and sum, remaining packets and budget,
+    claims in the last 10 and 60 seconds, the gate's state in Redis, subsidised payments."""
+    user = current_user()
+    service.get_visible(user, campaign_id)
+    return respond(service.stats(campaign_id), 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET"])
+@requires(*STAFF)
+def campaign_settlement(campaign_id):
+    """The settlement report: issued, claimed, spent, refunded, reclaimed, returned and held, from the
+    ledger, with the identities that account for every fen."""
+    service.get_visible(current_user(), campaign_id)
+    return respond(settlement.report(campaign_id), 200)
+
+
+@blp.route("/campaigns/simulate", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(SimulateSchema)
+def simulate(args):
+    """Forecast a campaign without spending: packet amount percentiles, expected cost, and leverage
+    from past campaigns in the zones."""
+    allowed = service.managed_zone_ids(current_user())
+    if allowed is not None and not set(args["zone_ids"]) <= allowed:
+        raise Forbidden("You may only simulate campaigns in zones you manage.", code="zone_forbidden")
+    if args["kind"] == CampaignKind.COUPON and not args.get("discount_fen"):
+        raise ValidationFailed("A coupon needs discount_fen.", field="discount_fen")
+    if args["kind"] != CampaignKind.COUPON and not args.get("budget_fen"):
+        raise ValidationFailed("A red-packet campaign needs budget_fen.", field="budget_fen")
+    try:
+        return respond(simulator.simulate(args), 200)
+    except splitter.SplitError as exc:
+        raise ValidationFailed(str(exc), field="budget_fen") from None
+
+
+@blp.route("/campaigns/funders", methods=["GET"])
+@requires(*STAFF)
+def list_funders():
+    """Wallets you may name as a campaign's funder, with their balance."""
+    return respond({"items": [{"id": f.id, "name": f.name, "zone_id": f.zone_id, "balance_fen": balance}
+                              for f, balance in service.funders_for(current_user())]}, 200)
+
+
+@blp.route("/campaigns/funders", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(FunderSchema)
+def add_funder(args):
+    """The pilot office allows a wallet to fund promotions (in one zone, or any)."""
+    f = service.add_funder(args["name"], args["phone"], args["zone_id"])
+    return respond({"id": f.id, "name": f.name, "zone_id": f.zone_id}, 201)
+
+
+# ---------------------------------------------------------------- a consumer's red packets and coupons
+
+
+@blp.route("/wallets/me/red-packets", methods=["GET"])
+@requires(Role.CONSUMER)
+def my_red_packets():
+    """My red packets, in the order payments spend them (earliest spend deadline first)."""
+    return respond(service.my_red_packets(current_user().id), 200)
+
+
+@blp.route("/wallets/me/coupons", methods=["GET"])
+@requires(Role.CONSUMER)
+def my_coupons():
+    """My coupons: usable (claimed), used (on an order; a full refund makes it usable again), or expired."""
+    return respond(service.my_coupons(current_user().id), 200)

@@ -1,0 +1,487 @@
+"""The merchant app's screen logic, without Kivy (tested without a window).
+
+Each presenter takes :class:`payclient.services.Services` and a *view* (the
+screen) with the ``show_*`` methods named in its docstring plus ``go(screen)``.
+The signed-in shop is ``services.state["merchant"]`` and the role
+``services.state["role"]`` (``merchant_owner`` or ``cashier``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from payclient import fmt
+from payclient.api import watch_order
+from payclient.errors import ApiError
+from payclient.keypad import AmountEntry
+from payclient.models import Merchant, Order
+from payclient.money import MoneyError, format_fen, parse_yuan
+from payclient.scan import classify, decode_image, normalize_paycode
+from payclient.services import Services
+
+__all__ = [
+    "CampaignsPresenter", "ChargePresenter", "CollectPresenter", "LoginPresenter", "OrderRowVM", "PosterPresenter",
+    "RefundPresenter", "TodayPresenter", "TotalsVM",
+]
+
+STAFF_ROLES = ("merchant_owner", "cashier")
+
+
+class WrongApp(Exception):
+    """Not a merchant owner's or cashier's account."""
+
+
+class NoShop(Exception):
+    """The account has no approved shop."""
+
+
+class _Base:
+    def __init__(self, services: Services, view):
+        self.s = services
+        self.view = view
+
+    @property
+    def tr(self):
+        return self.s.tr
+
+    @property
+    def merchant(self) -> Merchant:
+        return self.s.state["merchant"]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.s.state.get("role") == "merchant_owner"
+
+    def _fail(self, exc: Exception) -> None:
+        self.view.show_busy(False)
+        if isinstance(exc, WrongApp):
+            self.view.show_error(self.tr("m.err.not_staff"))
+        elif isinstance(exc, NoShop):
+            self.view.show_error(self.tr("m.err.no_shop"))
+        elif isinstance(exc, _Unreadable):
+            self.view.show_error(self.tr("err.image_unreadable"))
+        elif isinstance(exc, ApiError) and exc.status == 401 and exc.code != "bad_credentials":
+            self.s.api.tokens.clear()
+            self.view.show_error(self.tr.error(exc))
+            self.view.go("login")
+        else:
+            self.view.show_error(self.tr.error(exc))
+
+
+class _Unreadable(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- log in
+
+
+class LoginPresenter(_Base):
+    """View: ``show_busy``, ``show_error``, ``go``."""
+
+    def restore(self) -> str:
+        """Return the first screen (log-in); with a stored session the shop is fetched in the
+        background and the app moves on to collecting."""
+        if self.s.api.signed_in:
+            self.view.show_busy(True)
+            self.s.runner.submit(self._shop, on_done=self._ready, on_error=self._restore_failed)
+        return "login"
+
+    def _restore_failed(self, exc: Exception) -> None:
+        self.view.show_busy(False)
+        self.s.api.tokens.clear()
+        self.view.go("login")
+
+    def login(self, phone: str, password: str) -> None:
+        phone = phone.strip()
+        if not phone or not password:
+            self.view.show_error(self.tr("err.required"))
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self._login, phone, password, on_done=self._ready, on_error=self._fail)
+
+    def _login(self, phone: str, password: str):
+        result = self.s.api.login(phone, password)
+        if result.user.role not in STAFF_ROLES:
+            self.s.api.logout()
+            raise WrongApp(result.user.role)
+        return self._shop()
+
+    def _shop(self):
+        user = self.s.api.user
+        shops = [m for m in self.s.api.merchants() if m.verified]
+        if not shops:
+            raise NoShop()
+        return user, shops[0]
+
+    def _ready(self, result) -> None:
+        user, shop = result
+        self.s.state.update(merchant=shop, role=user.role, user=user)
+        self.view.show_busy(False)
+        self.view.go("collect")
+
+    def logout(self) -> None:
+        self.s.state.clear()
+        self.s.runner.submit(self.s.api.logout, on_done=lambda _r: self.view.go("login"),
+                             on_error=lambda _e: self.view.go("login"))
+
+
+# ---------------------------------------------------------------- collect (dynamic QR)
+
+
+@dataclass(frozen=True)
+class OrderVM:
+    order_id: int
+    payload: str
+    amount: str
+    merchant: str
+    reference: str
+    expires_at: float | None
+
+
+class CollectPresenter(_Base):
+    """Keypad → dynamic QR → "paid" (event stream) or expiry.
+
+    View: ``show_amount(text, ready)``, ``show_order(OrderVM)``, ``show_countdown(text)``,
+    ``show_paid(amount, time)``, ``show_expired()``, ``show_cancelled()``, ``show_busy``, ``show_error``.
+    """
+
+    def __init__(self, services: Services, view):
+        super().__init__(services, view)
+        self.entry = AmountEntry()
+        self.order: Order | None = None
+        self.status = ""
+        self._stop: threading.Event | None = None
+        #: (order id, status) → when the event stream (or a poll) reported it (monotonic clock)
+        self.heard_at: dict[tuple[int, str], float] = {}
+
+    def press(self, key: str) -> None:
+        self.entry.press(key)
+        self.view.show_amount(self.entry.display, self.entry.fen > 0)
+
+    def create(self, description: str = "") -> None:
+        fen = self.entry.fen
+        if fen <= 0:
+            self.view.show_error(self.tr("err.amount_zero"))
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(lambda: self.s.api.create_order(self.merchant.id, fen, description=description or None),
+                             on_done=self._created, on_error=self._fail)
+
+    def _created(self, order: Order) -> None:
+        self.view.show_busy(False)
+        self.order, self.status = order, order.status
+        self.view.show_order(OrderVM(order.id, order.payload or "", format_fen(order.amount_fen),
+                                     self.tr.pick(order.merchant.name_zh, order.merchant.name_en), order.reference,
+                                     order.expires_at.timestamp() if order.expires_at else None))
+        self.tick()
+        self._watch(order.id)
+
+    def _watch(self, order_id: int) -> None:
+        self.stop_watching()
+        stop = self._stop = threading.Event()
+
+        def on_status(status, _event):
+            self.heard_at.setdefault((order_id, status), time.monotonic())
+            self.s.runner.post(self._status, order_id, status)
+
+        def follow():
+            try:
+                watch_order(self.s.api, order_id, on_status, stop=stop)
+            except Exception:  # noqa: BLE001 - the countdown still ends the screen at expiry
+                pass
+
+        # A long-lived watcher is not "work in flight": it does not hold the busy veil.
+        threading.Thread(target=follow, daemon=True, name=f"order-{order_id}-events").start()
+
+    def _status(self, order_id: int, status: str) -> None:
+        if self.order is None or order_id != self.order.id or status == self.status:
+            return
+        self.status = status
+        if status == "paid":
+            self.stop_watching()
+            self.view.show_paid(format_fen(self.order.amount_fen), fmt.hhmm(_now_dt()))
+            self.entry.press("clear")
+        elif status == "expired":
+            self.stop_watching()
+            self.view.show_expired()
+        elif status == "cancelled":
+            self.stop_watching()
+            self.view.show_cancelled()
+
+    def tick(self, now: float | None = None) -> None:
+        """Update the countdown (call every second while the code is shown)."""
+        if self.order is None or self.order.expires_at is None or self.status != "created":
+            return
+        left = self.order.expires_at.timestamp() - (time.time() if now is None else now)
+        self.view.show_countdown(fmt.countdown(left))
+        if left <= 0:
+            self._status(self.order.id, "expired")
+
+    def cancel(self) -> None:
+        order = self.order
+        if order is None or self.status != "created":
+            self.new()
+            return
+        self.stop_watching()
+        self.s.runner.submit(self.s.api.cancel_order, order.id,
+                             on_done=lambda o: self._status(o.id, o.status), on_error=self._fail)
+
+    def new(self) -> None:
+        """Back to the keypad for the next customer."""
+        self.stop_watching()
+        self.order, self.status = None, ""
+        self.entry.press("clear")
+        self.view.show_amount(self.entry.display, False)
+
+    def stop_watching(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+
+
+def _now_dt():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- charge a payment code
+
+
+@dataclass(frozen=True)
+class ChargedVM:
+    amount: str
+    reference: str
+    time: str
+    subsidy: str
+
+
+class ChargePresenter(_Base):
+    """Amount, then the consumer's payment code (camera, picture or typed digits) → charge.
+
+    View: ``show_amount(text, ready)``, ``show_code(text)``, ``show_charged(ChargedVM)``,
+    ``show_busy``, ``show_error``.
+    """
+
+    def __init__(self, services: Services, view):
+        super().__init__(services, view)
+        self.entry = AmountEntry()
+
+    def press(self, key: str) -> None:
+        self.entry.press(key)
+        self.view.show_amount(self.entry.display, self.entry.fen > 0)
+
+    def set_amount(self, text: str) -> bool:
+        try:
+            fen = parse_yuan(text)
+        except MoneyError as exc:
+            self.view.show_error(self.tr.error(exc))
+            return False
+        self.entry = AmountEntry(f"{fen // 100}.{fen % 100:02d}" if fen % 100 else str(fen // 100))
+        self.view.show_amount(self.entry.display, fen > 0)
+        return True
+
+    def charge(self, code_text: str) -> None:
+        code = normalize_paycode(code_text)
+        if classify(code) != "paycode":
+            self.view.show_error(self.tr("err.paycode_invalid"))
+            return
+        fen = self.entry.fen
+        if fen <= 0:
+            self.view.show_error(self.tr("err.amount_zero"))
+            return
+        self.view.show_code(code)
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.charge, self.merchant.id, code, fen, on_done=self._charged,
+                             on_error=self._fail)
+
+    def scan_image(self, path: str) -> None:
+        self.view.show_busy(True)
+        self.s.runner.submit(self._decode, path, on_done=self._decoded, on_error=self._fail)
+
+    def _decode(self, path: str) -> list[str]:
+        try:
+            return decode_image(path)
+        except (OSError, ValueError) as exc:
+            raise _Unreadable(str(exc)) from exc
+
+    def _decoded(self, texts: list[str]) -> None:
+        self.view.show_busy(False)
+        codes = [t for t in texts if classify(t) == "paycode"]
+        if not texts:
+            self.view.show_error(self.tr("err.no_code_found"))
+        elif not codes:
+            self.view.show_error(self.tr("err.not_a_paycode"))
+        else:
+            self.charge(codes[0])
+
+    def _charged(self, payment) -> None:
+        self.view.show_busy(False)
+        o = payment.order
+        self.entry = AmountEntry()
+        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at),
+                                         format_fen(payment.subsidy_fen) if payment.subsidy_fen else ""))
+
+
+# ---------------------------------------------------------------- today, refunds, poster
+
+
+@dataclass(frozen=True)
+class TotalsVM:
+    net: str
+    paid: str
+    refunded: str
+    count: str
+
+
+@dataclass(frozen=True)
+class OrderRowVM:
+    order_id: int
+    title: str
+    subtitle: str
+    amount: str
+    status: str
+    refundable_fen: int
+    order: Order
+
+
+class TodayPresenter(_Base):
+    """View: ``show_totals(TotalsVM)``, ``show_orders(list[OrderRowVM])``, ``show_busy``, ``show_error``."""
+
+    def load(self) -> None:
+        self.view.show_busy(True)
+        self.s.runner.submit(self._load, on_done=self._loaded, on_error=self._fail)
+
+    def _load(self):
+        self.s.api.resume_pending()  # a charge or refund cut off by the network is finished first
+        return self.s.api.orders(self.merchant.id)
+
+    def _loaded(self, page) -> None:
+        self.view.show_busy(False)
+        t = page.totals
+        self.view.show_totals(TotalsVM(format_fen(t.net_fen), format_fen(t.paid_fen), format_fen(t.refunded_fen),
+                                       self.tr("m.today.count", paid=t.paid_count, orders=t.order_count)))
+        self.view.show_orders([self.row(o) for o in page.items])
+
+    def row(self, o: Order) -> OrderRowVM:
+        tr = self.tr
+        when = fmt.hhmm(o.paid_at or o.created_at)
+        subtitle = f"{when} · {tr(f'status.{o.status}')} · …{o.reference[-6:]}"
+        if o.refunded_fen:
+            subtitle += " · " + tr("m.today.refunded_part", amount=format_fen(o.refunded_fen))
+        title = o.description or tr(f"m.today.kind.{o.kind}")
+        return OrderRowVM(o.id, title, subtitle, format_fen(o.amount_fen), o.status, o.refundable_fen, o)
+
+
+class RefundPresenter(_Base):
+    """View: ``show_order(OrderRowVM, can_refund)``, ``show_refunded(text)``, ``show_busy``, ``show_error``."""
+
+    def __init__(self, services: Services, view):
+        super().__init__(services, view)
+        self.order: Order | None = None
+
+    def open(self, order: Order) -> None:
+        self.order = order
+        self.view.show_order(TodayPresenter(self.s, self.view).row(order), order.refundable_fen > 0)
+
+    def refund(self, amount_text: str = "", reason: str = "") -> None:
+        order = self.order
+        if order is None:
+            return
+        amount = None
+        if amount_text.strip():
+            try:
+                amount = parse_yuan(amount_text)
+            except MoneyError as exc:
+                self.view.show_error(self.tr.error(exc))
+                return
+            if amount <= 0:
+                self.view.show_error(self.tr("err.amount_zero"))
+                return
+            if amount > order.refundable_fen:
+                self.view.show_error(self.tr("err.refund_exceeds_paid"))
+                return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.refund, order.id, amount, reason.strip() or None, on_done=self._refunded,
+                             on_error=self._fail)
+
+    def _refunded(self, result) -> None:
+        self.view.show_busy(False)
+        self.order = result.order
+        self.view.show_order(TodayPresenter(self.s, self.view).row(result.order), result.order.refundable_fen > 0)
+        self.view.show_refunded(self.tr("m.refund.done", amount=format_fen(result.refund.amount_fen)))
+
+
+class PosterPresenter(_Base):
+    """View: ``show_poster(payload, name_zh, name_en, number, cap_text)``, ``show_busy``, ``show_error``."""
+
+    def load(self) -> None:
+        self.view.show_busy(True)
+        self.s.runner.submit(lambda: self.s.api.static_qr(self.merchant.id), on_done=self._loaded,
+                             on_error=self._fail)
+
+    def _loaded(self, static) -> None:
+        self.view.show_busy(False)
+        m = self.merchant
+        self.view.show_poster(static.payload, m.name_zh, m.name_en, m.merchant_number,
+                              self.tr("m.poster.cap", cap=format_fen(static.daily_cap_per_consumer_fen)))
+
+
+# ---------------------------------------------------------------- campaigns the shop takes part in
+
+
+@dataclass(frozen=True)
+class ShopCampaignVM:
+    campaign_id: int
+    title: str
+    kind_label: str
+    detail: str
+    status: str
+    when: str
+
+
+def takes_part(campaign, merchant: Merchant) -> bool:
+    """Whether ``merchant`` accepts ``campaign`` (listed by id, or every shop of its zones and scenarios)."""
+    if campaign.merchant_ids and merchant.id not in campaign.merchant_ids:
+        return False
+    return not campaign.scenarios or merchant.scenario in campaign.scenarios
+
+
+class CampaignsPresenter(_Base):
+    """Campaigns the shop takes part in (red packets and coupons its customers can spend here).
+
+    View: ``show_zone(text)``, ``show_campaigns([ShopCampaignVM])``, ``show_busy``, ``show_error``.
+    """
+
+    def load(self) -> None:
+        self.view.show_busy(True)
+        self.s.runner.submit(self._load, on_done=self._loaded, on_error=self._fail)
+
+    def _load(self):
+        m = self.merchant
+        zone = None
+        if m.latitude is not None and m.longitude is not None:
+            zone = self.s.api.locate(m.latitude, m.longitude).zone
+        items = self.s.api.campaigns(zone_id=zone.id) if zone else []
+        return zone, [c for c in items if c.status in ("scheduled", "live", "ended") and takes_part(c, m)]
+
+    def _loaded(self, result) -> None:
+        zone, items = result
+        self.view.show_busy(False)
+        tr = self.tr
+        self.view.show_zone(tr("m.camp.zone", zone=tr.pick(zone.name_zh, zone.name_en)) if zone
+                            else tr("m.camp.no_zone"))
+        vms = []
+        for c in items:
+            if c.kind == "coupon":
+                kind = tr("m.camp.kind.coupon")
+                detail = tr("m.camp.coupon_detail", min=format_fen(c.min_spend_fen or 0),
+                            off=format_fen(c.discount_fen or 0))
+            else:
+                kind = tr("m.camp.kind.lottery" if c.kind == "lottery" else "m.camp.kind.grab")
+                detail = tr("m.camp.packet_detail", n=c.packet_count, budget=format_fen(c.budget_fen or 0))
+            when = tr("m.camp.spend_until", at=fmt.day_time(c.window("spend_ends_at")))
+            vms.append(ShopCampaignVM(c.id, c.name, kind, detail, tr(f"m.camp.status.{c.status}"), when))
+        self.view.show_campaigns(vms)

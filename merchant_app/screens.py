@@ -1,0 +1,322 @@
+"""The merchant app's screens: thin views over the presenters (layout in ``merchant.kv``)."""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+
+from merchant_app import presenters as p
+from payclient import fmt
+from payclient.money import format_fen
+from payclient.ui.i18n import tr
+from payclient.ui.theme import ListRow, SyScreen
+
+
+class MScreen(SyScreen):
+    shell = ObjectProperty(None)
+    presenter = ObjectProperty(None)
+
+    def go(self, name: str) -> None:
+        self.shell.go(name)
+
+    def show_busy(self, busy: bool) -> None:
+        self.shell.set_busy(busy)
+
+    def show_error(self, text: str) -> None:
+        self.shell.error(text)
+
+    def toggle_lang(self) -> None:
+        self.shell.services.toggle_lang()
+
+    @property
+    def state(self) -> dict:
+        return self.shell.services.state
+
+
+class MLoginScreen(MScreen):
+    def login(self) -> None:
+        self.presenter.login(self.ids.phone.text, self.ids.password.text)
+
+
+class MCollectScreen(MScreen):
+    shop = StringProperty("")
+    role = StringProperty("")
+    amount = StringProperty("¥0")
+    ready = BooleanProperty(False)
+
+    def on_pre_enter(self, *_):
+        m = self.state.get("merchant")
+        self.shop = tr.catalog.pick(m.name_zh, m.name_en) if m else ""
+        self.role = tr(f"m.role.{self.state.get('role')}") if self.state.get("role") else ""
+        self.presenter.new()
+
+    def show_amount(self, text: str, ready: bool) -> None:
+        self.amount, self.ready = text, ready
+
+    def create(self) -> None:
+        self.presenter.create(self.ids.note.text)
+
+    # CollectPresenter's view, for the QR screen
+    def show_order(self, vm) -> None:
+        self.ids.note.text = ""
+        qr = self.shell.screen("collect_qr")
+        qr.show_order(vm)
+        self.shell.go("collect_qr")
+
+    def _qr(self):
+        return self.shell.screen("collect_qr")
+
+    def show_countdown(self, text: str) -> None:
+        self._qr().show_countdown(text)
+
+    def show_paid(self, amount: str, when: str) -> None:
+        self._qr().show_paid(amount, when)
+
+    def show_expired(self) -> None:
+        self._qr().show_state("expired")
+
+    def show_cancelled(self) -> None:
+        self._qr().show_state("cancelled")
+
+
+class MCollectQrScreen(MScreen):
+    payload = StringProperty("")
+    amount = StringProperty("")
+    merchant = StringProperty("")
+    state = OptionProperty("waiting", options=["waiting", "paid", "expired", "cancelled"])
+    status_title = StringProperty("")
+    status_text = StringProperty("")
+    collect = ObjectProperty(None)  # the CollectPresenter
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._tick = None
+
+    def show_order(self, vm) -> None:
+        self.payload, self.amount, self.merchant = vm.payload, vm.amount, vm.merchant
+        self.state, self.status_title = "waiting", ""
+        self.status_text = tr("m.qr.scan_to_pay")
+
+    def on_enter(self, *_):
+        self._tick = Clock.schedule_interval(lambda _dt: self.collect.tick(), 1)
+
+    def on_leave(self, *_):
+        if self._tick:
+            self._tick.cancel()
+        self.collect.stop_watching()
+
+    def show_countdown(self, text: str) -> None:
+        if self.state == "waiting":
+            self.status_text = tr("m.qr.scan_to_pay") + "\n" + tr("m.qr.expires", left=text)
+
+    def show_paid(self, amount: str, when: str) -> None:
+        self.state = "paid"
+        self.status_title = tr("m.qr.paid") + " " + amount
+        self.status_text = tr("m.qr.paid_at", time=when)
+
+    def show_state(self, state: str) -> None:
+        self.state = state
+        self.status_title = tr(f"m.qr.{state}")
+        self.status_text = ""
+
+    def primary_action(self) -> None:
+        if self.state == "waiting":
+            self.collect.cancel()
+        else:
+            self.collect.new()
+            self.shell.go("collect")
+
+    def cancel(self) -> None:
+        if self.state == "waiting":
+            self.collect.cancel()
+        self.shell.go("collect")
+
+
+class MChargeScreen(MScreen):
+    amount = StringProperty("¥0")
+    ready = BooleanProperty(False)
+    has_camera = BooleanProperty(False)
+
+    def on_pre_enter(self, *_):
+        from payclient.ui.scanner import camera_available
+
+        self.has_camera = camera_available()
+        self.ids.code.text = ""
+        self.show_amount(self.presenter.entry.display, self.presenter.entry.fen > 0)
+
+    def show_amount(self, text: str, ready: bool) -> None:
+        self.amount, self.ready = text, ready
+
+    def show_code(self, code: str) -> None:
+        self.ids.code.text = code
+
+    def charge(self) -> None:
+        self.presenter.charge(self.ids.code.text)
+
+    def scan(self, start_dir: str | None = None):
+        if self.has_camera:
+            return self._camera()
+        from payclient.ui.scanner import ImagePicker
+
+        picker = ImagePicker(callback=self.presenter.scan_image)
+        if start_dir:
+            picker.start_dir = start_dir
+        picker.open()
+        return picker
+
+    def _camera(self):
+        from kivy.uix.modalview import ModalView
+
+        from payclient.ui.scanner import CameraScanner
+
+        view = ModalView(size_hint=(.95, .7))
+        scanner = CameraScanner()
+
+        def found(_w, text):
+            view.dismiss()
+            self.presenter.charge(text)
+        scanner.bind(on_code=found)
+        view.add_widget(scanner)
+        view.bind(on_dismiss=lambda *_: scanner.stop())
+        view.open()
+        return view
+
+    def show_charged(self, vm) -> None:
+        self.shell.screen("charged").show(vm)
+        self.shell.go("charged", remember=False)
+        self.show_amount("¥0", False)
+
+
+class MChargedScreen(MScreen):
+    amount = StringProperty("")
+    reference = StringProperty("")
+    time = StringProperty("")
+    subsidy = StringProperty("")
+
+    def show(self, vm) -> None:
+        self.amount, self.reference, self.time, self.subsidy = vm.amount, vm.reference, vm.time, vm.subsidy
+
+
+class MTodayScreen(MScreen):
+    net = StringProperty("¥0.00")
+    paid = StringProperty("")
+    refunded = StringProperty("")
+    count = StringProperty("")
+    empty = BooleanProperty(False)
+
+    def on_pre_enter(self, *_):
+        self.presenter.load()
+
+    def show_totals(self, vm: p.TotalsVM) -> None:
+        self.net, self.paid, self.refunded, self.count = vm.net, vm.paid, vm.refunded, vm.count
+
+    def show_orders(self, rows) -> None:
+        box = self.ids.rows
+        box.clear_widgets()
+        from payclient.ui.theme import COLORS
+
+        for vm in rows:
+            color = COLORS.text if vm.status in ("paid", "partially_refunded") else COLORS.muted
+            row = ListRow(title=vm.title, subtitle=vm.subtitle, value=vm.amount, value_color=color, item=vm.order)
+            row.bind(on_release=lambda r: self.open_order(r.item))
+            box.add_widget(row)
+        self.empty = not rows
+
+    def open_order(self, order) -> None:
+        self.shell.screen("order").presenter.open(order)
+        self.shell.go("order")
+
+
+class MOrderScreen(MScreen):
+    amount = StringProperty("")
+    title = StringProperty("")
+    status = StringProperty("")
+    time = StringProperty("")
+    reference = StringProperty("")
+    refundable = StringProperty("")
+    can_refund = BooleanProperty(False)
+    cashier = BooleanProperty(False)
+    done_text = StringProperty("")
+
+    def on_pre_enter(self, *_):
+        self.done_text = ""
+        self.cashier = self.state.get("role") == "cashier"
+        self.ids.refund_amount.text = ""
+        self.ids.reason.text = ""
+
+    def show_order(self, vm, can_refund: bool) -> None:
+        o = vm.order
+        self.amount, self.title = vm.amount, vm.title
+        self.status = tr(f"status.{o.status}")
+        self.time = fmt.day_time(o.paid_at or o.created_at)
+        self.reference = o.reference
+        self.refundable = format_fen(o.refundable_fen)
+        self.can_refund = can_refund
+
+    def refund(self) -> None:
+        self.presenter.refund(self.ids.refund_amount.text, self.ids.reason.text)
+
+    def show_refunded(self, text: str) -> None:
+        self.done_text = text
+        self.ids.refund_amount.text = ""
+
+
+class MMoreScreen(MScreen):
+    shop_zh = StringProperty("")
+    shop_en = StringProperty("")
+    number = StringProperty("")
+    bank = StringProperty("")
+    role = StringProperty("")
+    address = StringProperty("")
+
+    def on_pre_enter(self, *_):
+        m = self.state.get("merchant")
+        if m is None:
+            return
+        self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
+        self.bank, self.address = m.bank_code, m.address
+        self.role = tr(f"m.role.{self.state.get('role')}")
+
+    def toggle_lang(self) -> None:
+        super().toggle_lang()
+        self.on_pre_enter()
+
+    def logout(self) -> None:
+        self.presenter.logout()
+
+
+class MPosterScreen(MScreen):
+    payload = StringProperty("")
+    name_zh = StringProperty("")
+    name_en = StringProperty("")
+    number = StringProperty("")
+    cap = StringProperty("")
+
+    def on_pre_enter(self, *_):
+        self.presenter.load()
+
+    def show_poster(self, payload, name_zh, name_en, number, cap) -> None:
+        self.payload, self.name_zh, self.name_en, self.number, self.cap = payload, name_zh, name_en, number, cap
+
+
+class MCampaignsScreen(MScreen):
+    zone = StringProperty("")
+    empty = BooleanProperty(False)
+
+    def on_pre_enter(self, *_):
+        self.presenter.load()
+
+    def show_zone(self, text: str) -> None:
+        self.zone = text
+
+    def show_campaigns(self, items) -> None:
+        from kivy.factory import Factory
+
+        box = self.ids.cards
+        box.clear_widgets()
+        for vm in items:
+            card = Factory.MCampaignCard()
+            card.title, card.kind_label, card.detail, card.status, card.when = (
+                vm.title, vm.kind_label, vm.detail, vm.status, vm.when)
+            box.add_widget(card)
+        self.empty = not items

@@ -1,0 +1,580 @@
+"""The Suiyuan API client used by both apps (``requests``; no Kivy, no Flask).
+
+Every method returns a typed result (:mod:`payclient.models`) or raises
+:class:`~payclient.errors.ApiError` (a problem+json refusal, by status, with
+``.code``) or :class:`~payclient.errors.NetworkError`.
+
+Money-moving POSTs (top-up, redeem, transfer, pay, charge, refund) go through
+the :class:`~payclient.outbox.Outbox`: the request and its Idempotency-Key are
+written down first, a dropped connection or timeout is retried with the same
+key, and whatever is still unanswered can be finished later with
+:meth:`ApiClient.resume_pending`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import requests
+
+from payclient import errors
+from payclient.errors import ApiError, NetworkError
+from payclient.models import (
+    Bank,
+    Campaign,
+    Cashier,
+    ClaimResult,
+    DeviceRegistration,
+    Located,
+    LoginResult,
+    Merchant,
+    MyCoupon,
+    MyRedPacket,
+    Order,
+    OrderEvent,
+    OrdersPage,
+    PaycodeDevice,
+    Payment,
+    Posted,
+    Preview,
+    PublicKey,
+    RefundResult,
+    StaticQr,
+    TransactionsPage,
+    User,
+    Wallet,
+    Zone,
+    parse_time,
+)
+from payclient.outbox import Outbox, OutboxEntry
+from payclient.storage import MemoryTokenStore, TokenStore
+
+__all__ = ["ApiClient", "EventStream", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000/api/v1"
+_RETRY_STATUSES = {502, 503, 504}
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
+
+
+class ApiClient:
+    """One signed-in person's view of the API.
+
+    ``tokens`` keeps the bearer token (a file store in the apps, memory in
+    tests); ``outbox`` keeps money-moving requests until they are answered;
+    ``retries`` is how many times a request without an answer is sent again
+    (with ``backoff_s`` doubling between tries).
+    """
+
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, tokens: TokenStore | None = None,
+                 outbox: Outbox | None = None, session: requests.Session | None = None,
+                 timeout_s: float = 10.0, retries: int = 3, backoff_s: float = 0.3):
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens or MemoryTokenStore()
+        self.outbox = outbox or Outbox()
+        self.session = session or requests.Session()
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def token(self) -> str | None:
+        return self.tokens.token
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.tokens.token)
+
+    @property
+    def user(self) -> User | None:
+        """The user the stored token belongs to (as of log-in), or None."""
+        data = self.tokens.user
+        return User.from_json(data) if data else None
+
+    def _headers(self, extra: dict | None = None) -> dict:
+        headers = {"Accept": "application/json"}
+        if self.tokens.token:
+            headers["Authorization"] = f"Bearer {self.tokens.token}"
+        headers.update(extra or {})
+        return headers
+
+    def _send(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+              headers: dict | None = None, stream: bool = False, timeout: Any = None) -> requests.Response:
+        """Send one request; raise ``requests`` network exceptions as they come."""
+        return self.session.request(method, self.base_url + path, json=json, params=params,
+                                    headers=self._headers(headers), stream=stream,
+                                    timeout=timeout if timeout is not None else self.timeout_s)
+
+    @staticmethod
+    def _body(resp: requests.Response) -> Any:
+        if resp.status_code >= 400:
+            raise errors.from_response(resp)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        ctype = resp.headers.get("Content-Type", "")
+        return resp.json() if "json" in ctype else resp.content
+
+    def _call(self, method: str, path: str, **kwargs) -> Any:
+        """Send a request that moves no money (safe to repeat) and return its decoded body.
+
+        Raises ``ApiError`` for a refusal, ``NetworkError`` when no answer came.
+        """
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._send(method, path, **kwargs)
+            except _NETWORK_ERRORS as exc:
+                last = exc
+            else:
+                if resp.status_code in _RETRY_STATUSES and attempt < self.retries and method == "GET":
+                    last = errors.from_response(resp)
+                else:
+                    return self._body(resp)
+            if method != "GET" or attempt == self.retries:
+                break
+            time.sleep(self.backoff_s * 2 ** attempt)
+        if isinstance(last, ApiError):
+            raise last
+        raise NetworkError(f"Could not reach the Suiyuan server: {last}") from last
+
+    def _owner(self) -> str | None:
+        user = self.tokens.user
+        return str(user["id"]) if user else None
+
+    def _money(self, path: str, body: dict) -> dict:
+        """Send a money-moving POST through the outbox; return the response body."""
+        entry = self.outbox.add("POST", path, body, owner=self._owner())
+        return self.deliver(entry)
+
+    def deliver(self, entry: OutboxEntry) -> dict:
+        """Send ``entry`` (again) with its own Idempotency-Key until the server answers.
+
+        Returns the success body; raises ``ApiError`` for a refusal (recorded,
+        never retried) or ``NetworkError`` (with ``pending_key``) when every try
+        went unanswered; the entry then stays pending for :meth:`resume_pending`.
+        """
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                resp = self._send(entry.method, entry.path, json=entry.body,
+                                  headers={"Idempotency-Key": entry.key})
+            except _NETWORK_ERRORS as exc:
+                last = exc
+                self.outbox.attempt_failed(entry.key, f"{type(exc).__name__}: {exc}")
+                continue
+            if resp.status_code in _RETRY_STATUSES:
+                # The gateway answered, the app did not: nothing was recorded under the key.
+                last = errors.from_response(resp)
+                self.outbox.attempt_failed(entry.key, f"HTTP {resp.status_code}")
+                continue
+            try:
+                data = resp.json()
+            except ValueError:
+                data = None
+            self.outbox.complete(entry.key, resp.status_code, data)
+            return self._body(resp)
+        raise NetworkError(f"No answer from the server; the request is kept and will be retried ({last})",
+                           pending_key=entry.key) from last
+
+    def resume_pending(self) -> list[tuple[OutboxEntry, dict | ApiError]]:
+        """Send again every unanswered money-moving request of the signed-in user.
+
+        Returns ``(entry, body or ApiError)`` for each one that got an answer;
+        entries that still get none stay pending (no exception).
+        """
+        done: list[tuple[OutboxEntry, dict | ApiError]] = []
+        owner = self._owner()
+        if owner is None:
+            return done
+        for entry in self.outbox.pending(owner):
+            try:
+                done.append((entry, self.deliver(entry)))
+            except ApiError as exc:
+                done.append((entry, exc))
+            except NetworkError:
+                break
+        return done
+
+    # ------------------------------------------------------------------ identity
+
+    def register(self, phone: str, password: str, *, role: str = "consumer", display_name: str = "") -> LoginResult:
+        """Register and sign in; the token is stored."""
+        result = LoginResult.from_json(self._call("POST", "/auth/register", json={
+            "phone": phone, "password": password, "role": role, "display_name": display_name}))
+        self._remember(result)
+        return result
+
+    def login(self, phone: str, password: str) -> LoginResult:
+        """Sign in; the token is stored. Raises ``AuthError`` (bad_credentials), ``RateLimited`` (login_locked)."""
+        result = LoginResult.from_json(self._call("POST", "/auth/login",
+                                                  json={"phone": phone, "password": password}))
+        self._remember(result)
+        return result
+
+    def _remember(self, result: LoginResult) -> None:
+        u = result.user
+        self.tokens.save(result.token, {"id": u.id, "phone": u.phone, "role": u.role,
+                                        "display_name": u.display_name, "bank_id": u.bank_id})
+
+    def logout(self) -> None:
+        """Revoke the token on the server (best effort) and forget it here."""
+        try:
+            if self.tokens.token:
+                self._call("POST", "/auth/logout")
+        except (ApiError, NetworkError):
+            pass
+        finally:
+            self.tokens.clear()
+
+    def me(self) -> User:
+        return User.from_json(self._call("GET", "/me"))
+
+    # ------------------------------------------------------------------ wallets
+
+    def banks(self) -> list[Bank]:
+        return [Bank.from_json(b) for b in self._call("GET", "/banks")["items"]]
+
+    def wallet(self) -> Wallet:
+        """My wallet. Raises ``NotFoundError`` (wallet_not_open) before one is opened."""
+        return Wallet.from_json(self._call("GET", "/wallets/me"))
+
+    def open_wallet(self, bank_code: str, card_number: str | None = None) -> Wallet:
+        body = {"bank_code": bank_code}
+        if card_number:
+            body["card_number"] = card_number
+        return Wallet.from_json(self._call("POST", "/wallets/me", json=body))
+
+    def upgrade(self, target_class: int, *, real_name: str | None = None, id_number: str | None = None,
+                bank_account_number: str | None = None) -> Wallet:
+        body: dict[str, Any] = {"target_class": target_class}
+        for k, v in (("real_name", real_name), ("id_number", id_number),
+                     ("bank_account_number", bank_account_number)):
+            if v:
+                body[k] = v
+        return Wallet.from_json(self._call("POST", "/wallets/me/upgrade", json=body))
+
+    def topup(self, amount_fen: int) -> Posted:
+        """Top up from the linked card (outbox, idempotent)."""
+        return Posted.from_json(self._money("/wallets/me/topup", {"amount_fen": amount_fen}))
+
+    def redeem(self, amount_fen: int) -> Posted:
+        return Posted.from_json(self._money("/wallets/me/redeem", {"amount_fen": amount_fen}))
+
+    def transfer(self, to_phone: str, amount_fen: int, memo: str | None = None) -> Posted:
+        body: dict[str, Any] = {"to_phone": to_phone, "amount_fen": amount_fen}
+        if memo:
+            body["memo"] = memo
+        return Posted.from_json(self._money("/transfers", body))
+
+    def transactions(self, *, before: int | None = None, limit: int = 20) -> TransactionsPage:
+        params: dict[str, Any] = {"limit": limit}
+        if before:
+            params["before"] = before
+        return TransactionsPage.from_json(self._call("GET", "/wallets/me/transactions", params=params))
+
+    # ------------------------------------------------------------------ merchants
+
+    def merchants(self, *, status: str | None = None, limit: int = 20) -> list[Merchant]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return [Merchant.from_json(m) for m in self._call("GET", "/merchants", params=params)["items"]]
+
+    def merchant(self, merchant_id: int) -> Merchant:
+        return Merchant.from_json(self._call("GET", f"/merchants/{merchant_id}"))
+
+    def static_qr(self, merchant_id: int) -> StaticQr:
+        return StaticQr.from_json(self._call("GET", f"/merchants/{merchant_id}/static-qr"))
+
+    def static_qr_png(self, merchant_id: int) -> bytes:
+        """The printable poster (PNG bytes)."""
+        return self._call("GET", f"/merchants/{merchant_id}/static-qr", params={"format": "png"})
+
+    def cashiers(self, merchant_id: int) -> list[Cashier]:
+        return [Cashier.from_json(c) for c in self._call("GET", f"/merchants/{merchant_id}/cashiers")["items"]]
+
+    def add_cashier(self, merchant_id: int, phone: str, password: str, *, display_name: str = "",
+                    refund_limit_fen: int = 0) -> Cashier:
+        return Cashier.from_json(self._call("POST", f"/merchants/{merchant_id}/cashiers", json={
+            "phone": phone, "password": password, "display_name": display_name,
+            "refund_limit_fen": refund_limit_fen}))
+
+    def statement(self, merchant_id: int, day: date | str) -> dict:
+        return self._call("GET", f"/merchants/{merchant_id}/statements/{day}")
+
+    # ------------------------------------------------------------------ orders (merchant side)
+
+    def create_order(self, merchant_id: int, amount_fen: int, *, description: str | None = None,
+                     ttl_seconds: int | None = None) -> Order:
+        """A dynamic QR for ``amount_fen`` (signed, single-use, expiring). Creating moves no money."""
+        body: dict[str, Any] = {"merchant_id": merchant_id, "amount_fen": amount_fen}
+        if description:
+            body["description"] = description
+        if ttl_seconds:
+            body["ttl_seconds"] = ttl_seconds
+        return Order.from_json(self._call("POST", "/orders", json=body))
+
+    def order(self, order_id: int) -> Order:
+        return Order.from_json(self._call("GET", f"/orders/{order_id}"))
+
+    def orders(self, merchant_id: int, *, day: date | str | None = None, status: str | None = None,
+               before: int | None = None, limit: int = 50) -> OrdersPage:
+        params: dict[str, Any] = {"merchant_id": merchant_id, "limit": limit}
+        if day:
+            params["date"] = str(day)
+        if status:
+            params["status"] = status
+        if before:
+            params["before"] = before
+        return OrdersPage.from_json(self._call("GET", "/orders", params=params))
+
+    def cancel_order(self, order_id: int) -> Order:
+        return Order.from_json(self._call("POST", f"/orders/{order_id}/cancel"))
+
+    def order_events(self, order_id: int, *, read_timeout_s: float = 15.0) -> EventStream:
+        """Open the order's server-sent event stream (status now, then each change, then ``end``).
+
+        Raises ``ApiError`` if the server refuses, ``NetworkError`` if it cannot be reached.
+        """
+        try:
+            resp = self._send("GET", f"/orders/{order_id}/events", stream=True,
+                              headers={"Accept": "text/event-stream"}, timeout=(self.timeout_s, read_timeout_s))
+        except _NETWORK_ERRORS as exc:
+            raise NetworkError(f"Could not open the order's event stream: {exc}") from exc
+        if resp.status_code >= 400:
+            try:
+                raise errors.from_response(resp)
+            finally:
+                resp.close()
+        return EventStream(resp)
+
+    def refund(self, order_id: int, amount_fen: int | None = None, reason: str | None = None) -> RefundResult:
+        """Refund all (``amount_fen=None``) or part of a paid order (outbox, idempotent)."""
+        body: dict[str, Any] = {}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        if reason:
+            body["reason"] = reason
+        return RefundResult.from_json(self._money(f"/orders/{order_id}/refunds", body))
+
+    # ------------------------------------------------------------------ paying
+
+    def preview(self, payload: str) -> Preview:
+        """Ask the server about a scanned code before paying (moves no money).
+
+        Raises ``Unprocessable`` with ``qr_*`` codes for a code that must not be paid.
+        """
+        return Preview.from_json(self._call("POST", "/payments/preview", json={"payload": payload}))
+
+    def pay(self, payload: str, amount_fen: int | None = None) -> Payment:
+        """Pay a scanned merchant code (outbox, idempotent); ``amount_fen`` only for static codes."""
+        body: dict[str, Any] = {"payload": payload}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        return Payment.from_json(self._money("/payments", body))
+
+    def charge(self, merchant_id: int, code: str, amount_fen: int, description: str | None = None) -> Payment:
+        """Charge a consumer's payment code (outbox, idempotent)."""
+        body: dict[str, Any] = {"merchant_id": merchant_id, "code": code, "amount_fen": amount_fen}
+        if description:
+            body["description"] = description
+        return Payment.from_json(self._money("/charges", body))
+
+    # ------------------------------------------------------------------ pay codes
+
+    def register_device(self, name: str) -> DeviceRegistration:
+        return DeviceRegistration.from_json(self._call("POST", "/paycodes/devices", json={"name": name}))
+
+    def devices(self) -> list[PaycodeDevice]:
+        return [PaycodeDevice.from_json(d) for d in self._call("GET", "/paycodes/devices")["items"]]
+
+    def revoke_device(self, device_id: int) -> None:
+        self._call("DELETE", f"/paycodes/devices/{device_id}")
+
+    def sync_device(self, device_id: int) -> PaycodeDevice:
+        return PaycodeDevice.from_json(self._call("POST", f"/paycodes/devices/{device_id}/sync"))
+
+    # ------------------------------------------------------------------ zones and campaigns
+
+    def zones(self) -> list[Zone]:
+        """Every demonstration zone (names, kind, district, centre)."""
+        return [Zone.from_json(z) for z in self._call("GET", "/zones")]
+
+    def locate(self, lat: float, lon: float, *, radius_m: int | None = None) -> Located:
+        """The zone a point is in, and the verified merchants near it."""
+        params: dict[str, Any] = {"lat": lat, "lon": lon}
+        if radius_m:
+            params["radius_m"] = radius_m
+        return Located.from_json(self._call("GET", "/zones/locate", params=params))
+
+    def campaigns(self, *, zone_id: int | None = None, status: str | None = None, limit: int = 20) -> list[Campaign]:
+        """Launched campaigns (staff also see drafts of their zones), newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if zone_id:
+            params["zone_id"] = zone_id
+        if status:
+            params["status"] = status
+        return [Campaign.from_json(c) for c in self._call("GET", "/campaigns", params=params)["items"]]
+
+    def campaign(self, campaign_id: int) -> Campaign:
+        """One campaign; for a consumer ``me`` says whether they claimed or registered."""
+        return Campaign.from_json(self._call("GET", f"/campaigns/{campaign_id}"))
+
+    def claim(self, campaign_id: int, device_id: str | None = None) -> ClaimResult:
+        """Grab a red packet or claim a coupon (outbox, idempotent: a retry never takes two packets).
+
+        Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out.
+        """
+        body = {"device_id": device_id} if device_id else {}
+        return ClaimResult.from_json(self._money(f"/campaigns/{campaign_id}/claims", body))
+
+    def register_lottery(self, campaign_id: int, device_id: str | None = None) -> dict:
+        """Register for a lottery draw (moves no money). Refusal: already_registered."""
+        body = {"device_id": device_id} if device_id else {}
+        return self._call("POST", f"/campaigns/{campaign_id}/registrations", json=body)
+
+    def my_red_packets(self) -> tuple[list[MyRedPacket], int]:
+        """My red packets (earliest spend deadline first) and the total still spendable, in fen."""
+        data = self._call("GET", "/wallets/me/red-packets")
+        return [MyRedPacket.from_json(i) for i in data["items"]], data.get("spendable_fen", 0)
+
+    def my_coupons(self) -> list[MyCoupon]:
+        return [MyCoupon.from_json(i) for i in self._call("GET", "/wallets/me/coupons")["items"]]
+
+    # ------------------------------------------------------------------ keys
+
+    def keys(self) -> list[PublicKey]:
+        """The public keys that sign QR codes (no token needed)."""
+        return [PublicKey.from_json(k) for k in self._call("GET", "/keys")["keys"]]
+
+
+class EventStream:
+    """Server-sent events of one order, as :class:`OrderEvent` s; ``close()`` from any thread stops it."""
+
+    def __init__(self, resp: requests.Response):
+        self._resp = resp
+        self._closed = threading.Event()
+        self._events = self._read()
+
+    def __iter__(self) -> Iterator[OrderEvent]:
+        return self
+
+    def __next__(self) -> OrderEvent:
+        return next(self._events)
+
+    def _read(self) -> Iterator[OrderEvent]:
+        try:
+            for event, data in _sse(self._resp.iter_content(chunk_size=None)):
+                if event not in ("status", "end"):
+                    continue
+                yield OrderEvent(event, data.get("status", ""), parse_time(data.get("paid_at")))
+                if event == "end":
+                    return
+        except (requests.RequestException, AttributeError, ValueError, OSError) as exc:
+            if not self._closed.is_set():
+                raise NetworkError(f"The order's event stream broke: {exc}") from exc
+        finally:
+            self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._resp.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _sse(chunks) -> Iterator[tuple[str, dict]]:
+    """Parse server-sent events from byte chunks; yield ``(event, data as JSON)``."""
+    import json
+
+    buf = ""
+    for chunk in chunks:
+        buf += chunk.decode("utf-8") if isinstance(chunk, bytes) else chunk
+        buf = buf.replace("\r\n", "\n")
+        while "\n\n" in buf:
+            block, buf = buf.split("\n\n", 1)
+            event, data = "message", []
+            for line in block.split("\n"):
+                if line.startswith(":"):
+                    continue  # comment (keep-alive)
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+            if data:
+                yield event, json.loads("\n".join(data))
+
+
+def watch_order(api: ApiClient, order_id: int, on_status: Callable[[str, OrderEvent | Order], None], *,
+                stop: threading.Event, poll_s: float = 1.0) -> str:
+    """Follow an order until it is final or ``stop`` is set; call ``on_status(status, event)`` on each change.
+
+    Uses the event stream and falls back to polling ``GET /orders/{id}`` when
+    the stream cannot be opened or breaks (a proxy that buffers, a flaky
+    network). Returns the last status seen. Runs in the caller's thread.
+    """
+    last = ""
+
+    def seen(status: str, what) -> bool:
+        nonlocal last
+        if status and status != last:
+            last = status
+            on_status(status, what)
+        return status not in ("", "created")
+
+    holder: dict[str, EventStream] = {}
+
+    def closer():
+        stop.wait()
+        if "s" in holder:
+            holder["s"].close()
+
+    threading.Thread(target=closer, daemon=True).start()
+    try:
+        while not stop.is_set():
+            try:
+                stream = api.order_events(order_id)
+                holder["s"] = stream
+                if stop.is_set():
+                    stream.close()
+                    break
+                for event in stream:
+                    if seen(event.status, event):
+                        return last
+                    if stop.is_set():
+                        break
+            except NetworkError:
+                pass
+            except ApiError:
+                raise
+            # The stream ended or broke without a final status: poll once, then reconnect.
+            if stop.is_set():
+                break
+            try:
+                order = api.order(order_id)
+                if seen(order.status, order):
+                    return last
+            except NetworkError:
+                pass
+            stop.wait(poll_s)
+        return last
+    finally:
+        stop.set()

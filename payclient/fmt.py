@@ -1,0 +1,39 @@
+"""Formatting for people: local times, countdowns, grouped code digits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+__all__ = ["LOCAL_ZONE", "local", "hhmm", "day_time", "countdown", "group_digits", "mask_phone"]
+
+#: The pilot's days and clocks are Asia/Shanghai, like the server's.
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(LOCAL_ZONE)
+
+
+def hhmm(dt: datetime | None) -> str:
+    return local(dt).strftime("%H:%M") if dt else ""
+
+
+def day_time(dt: datetime | None) -> str:
+    """``"11-29 14:05"``."""
+    return local(dt).strftime("%m-%d %H:%M") if dt else ""
+
+
+def countdown(seconds: float) -> str:
+    """``"4:05"`` for 245 s; never negative."""
+    s = max(0, int(seconds + 0.999))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def group_digits(code: str, size: int = 4) -> str:
+    """``"6900 0000 1234 5678 90"``: easier to read aloud or type."""
+    return " ".join(code[i:i + size] for i in range(0, len(code), size))
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone

@@ -1,0 +1,172 @@
+"""What the camera or an image file saw, and whether it is safe to pay.
+
+- :func:`decode_image` reads every QR code and barcode in a picture (zxing-cpp).
+- :func:`classify` tells a merchant QR from a consumer payment code.
+- :func:`inspect_merchant_code` checks a merchant code on the device, before
+  any money moves: CRC, Suiyuan signature (with the published keys, cached so
+  it works offline) and the expiry a dynamic code carries in template 80.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from payclient import codec, paycode
+from payclient.storage import MemoryStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from payclient.api import ApiClient
+
+__all__ = ["KeyRing", "QrCheck", "classify", "decode_image", "inspect_merchant_code", "normalize_paycode"]
+
+ORDER_GUID = "cn.suiyuan.order"
+ACCOUNT_GUID = "cn.suiyuan.pay"
+
+
+def decode_image(source) -> list[str]:
+    """Return the texts of every QR code / barcode found in ``source`` (path, bytes or PIL image).
+
+    Raises ``OSError``/``ValueError`` if the file is not an image.
+    """
+    import io
+
+    from PIL import Image
+
+    if isinstance(source, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(source))
+    elif isinstance(source, (str, os.PathLike)):
+        image = Image.open(source)
+    else:
+        image = source
+    image.load()
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    read = _reader()
+    found = read(image)
+    if not found:  # small or low-contrast codes: try once more, upscaled
+        found = read(image.resize((image.width * 2, image.height * 2), Image.NEAREST))
+    return list(dict.fromkeys(found))
+
+
+def _reader():
+    """zxing-cpp where it is installed (desktop); pyzbar on Android, where p4a has a recipe for it."""
+    try:
+        import zxingcpp
+    except ImportError:
+        from pyzbar import pyzbar
+
+        return lambda image: [r.data.decode("utf-8") for r in pyzbar.decode(image) if r.data]
+    return lambda image: [r.text for r in zxingcpp.read_barcodes(image) if r.text]
+
+
+def normalize_paycode(text: str) -> str:
+    """Return ``text`` without the spaces and dashes people type in payment codes."""
+    return "".join(ch for ch in (text or "") if ch.isdigit())
+
+
+def classify(text: str) -> str:
+    """Return ``"merchant_qr"``, ``"paycode"`` or ``"unknown"`` for a scanned or pasted text."""
+    t = (text or "").strip()
+    if t.startswith("000201"):
+        return "merchant_qr"
+    digits = normalize_paycode(t)
+    if len(digits) == paycode.CODE_LENGTH and digits.startswith(paycode.PREFIX) and len(t) <= 2 * len(digits):
+        return "paycode"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class QrCheck:
+    """The device's verdict on a merchant code.
+
+    ``problem`` is None for a genuine, unexpired code, else one of
+    ``unsigned``, ``bad_signature``, ``unknown_key``, ``crc_mismatch``,
+    ``malformed``, ``not_ours``, ``expired``.
+    """
+
+    problem: str | None
+    payload: codec.MerchantPayload | None = None
+    expires_at: datetime | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def expiry_of(payload: codec.MerchantPayload) -> datetime | None:
+    tpl = payload.unreserved.get("80") or {}
+    if tpl.get("00") != ORDER_GUID or not tpl.get("01", "").isdigit():
+        return None
+    return datetime.fromtimestamp(int(tpl["01"]), UTC)
+
+
+def inspect_merchant_code(text: str, public_keys: Mapping[str, Ed25519PublicKey],
+                          now: float | None = None) -> QrCheck:
+    """Check a scanned merchant code on the device; return a :class:`QrCheck` (never raises for bad input)."""
+    try:
+        payload = codec.verify(text.strip(), public_keys)
+    except codec.CodecError as exc:
+        problem = exc.code if exc.code in ("unsigned", "bad_signature", "unknown_key", "crc_mismatch") \
+            else "malformed"
+        try:
+            parsed = codec.parse(text.strip())
+        except codec.CodecError:
+            parsed = None
+        return QrCheck(problem, parsed, expiry_of(parsed) if parsed else None, exc.reason)
+    except TypeError as exc:
+        return QrCheck("malformed", None, None, str(exc))
+    if (payload.merchant_accounts.get("26") or {}).get("00") != ACCOUNT_GUID:
+        return QrCheck("not_ours", payload, None, "not a Suiyuan merchant code")
+    expires = expiry_of(payload)
+    if expires is not None and expires.timestamp() <= (time.time() if now is None else now):
+        return QrCheck("expired", payload, expires, "the code has expired")
+    return QrCheck(None, payload, expires)
+
+
+class KeyRing:
+    """The QR-signing public keys, fetched from ``/keys`` and cached on the device.
+
+    ``store`` keeps ``{"keys": [{"kid", "x"}…]}`` between runs, so a code can
+    be checked with no network.
+    """
+
+    def __init__(self, store: MemoryStore | None = None):
+        self.store = store or MemoryStore()
+
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        from payclient.models import PublicKey
+
+        out = {}
+        for k in self.store.load().get("keys", []):
+            try:
+                out[k["kid"]] = Ed25519PublicKey.from_public_bytes(PublicKey(kid=k["kid"], x=k["x"]).raw())
+            except (KeyError, ValueError):
+                continue
+        return out
+
+    def refresh(self, api: ApiClient) -> dict[str, Ed25519PublicKey]:
+        """Fetch the published keys and cache them; return them. Raises the client's errors."""
+        keys = api.keys()
+        self.store.save({"keys": [{"kid": k.kid, "x": k.x, "status": k.status} for k in keys],
+                         "fetched_at": time.time()})
+        return self.public_keys()
+
+    def check(self, text: str, api: ApiClient | None = None) -> QrCheck:
+        """Inspect ``text`` with the cached keys, refreshing them once if its key id is unknown."""
+        result = inspect_merchant_code(text, self.public_keys())
+        if result.problem == "unknown_key" and api is not None:
+            try:
+                result = inspect_merchant_code(text, self.refresh(api))
+            except Exception:  # noqa: BLE001 - offline: keep the verdict we have
+                pass
+        return result

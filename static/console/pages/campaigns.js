@@ -1,0 +1,560 @@
+// Campaigns: the list, the launch wizard (details → the simulator's forecast → launch), and one
+// campaign's live monitor with its settlement figures. Everything comes from the campaigns plug-in.
+import { ApiError, api, getAll, newIdempotencyKey } from '../api.js';
+import { RED, makeChart } from '../charts.js';
+import { dateTime, inputToIso, localInputValue, num, parseYuan, ratio, timeOnly, yuan } from '../format.js';
+import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
+import {
+  badge, clear, clearFormError, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, tile, toast,
+} from '../ui.js';
+
+const STATUS_KIND = { draft: 'neutral', scheduled: 'warn', live: 'live', ended: 'neutral', settled: 'ok' };
+const KINDS = ['grab', 'coupon', 'lottery'];
+
+function statusBadge(status) {
+  return badge(t(`campaign_status.${status}`), STATUS_KIND[status] || 'neutral');
+}
+
+function zoneNames(ids, zonesById) {
+  return ids.map((id) => (zonesById[id] ? nameOf(zonesById[id]) : `#${id}`)).join('、');
+}
+
+async function zonesById() {
+  const zones = await api.get('/zones', { managed: true });
+  return Object.fromEntries(zones.map((z) => [z.id, z]));
+}
+
+function windowOf(c) {
+  const w = c.windows;
+  const startAt = w.claim_starts_at || w.registration_starts_at;
+  const endAt = w.claim_ends_at || w.registration_ends_at;
+  return `${dateTime(startAt)} – ${dateTime(endAt)}`;
+}
+
+async function launch(c, btn, slot, ctx) {
+  btn.disabled = true;
+  clear(slot);
+  try {
+    await api.post(`/campaigns/${c.id}/launch`, undefined, { idempotencyKey: newIdempotencyKey(`launch-${c.id}`) });
+    toast(t('campaigns.launched', { name: c.name }));
+    ctx.navigate(`#/campaigns/${c.id}`);
+  } catch (err) {
+    slot.append(errorBanner(err));
+    btn.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- list
+
+export async function list(ctx) {
+  const { view } = ctx;
+  const statusSel = h('select', { id: 'campaign-status' }, h('option', { value: '' }, t('campaigns.all_statuses')),
+    ['draft', 'scheduled', 'live', 'ended', 'settled'].map((s) => h('option', { value: s }, t(`campaign_status.${s}`))));
+  const slot = h('div', {}, loading());
+  const status = h('div', { 'aria-live': 'polite' });
+  clear(view).append(pageHeader(t('campaigns.list_title'), h('a', { class: 'btn btn-primary', href: '#/campaigns/new',
+    id: 'new-campaign' }, t('campaigns.new'))), h('p', { class: 'muted' }, t('campaigns.list_intro')),
+  h('div', { class: 'inline-form' }, field(t('campaigns.status'), statusSel)), status, slot);
+  const zones = await zonesById();
+
+  async function load() {
+    clear(slot).append(loading());
+    const items = await getAll('/campaigns', { status: statusSel.value || undefined }, 200);
+    if (!ctx.isCurrent()) return;
+    clear(slot);
+    if (!items.length) { slot.append(empty(t('campaigns.none'), t('campaigns.none_hint'))); return; }
+    slot.append(table({
+      caption: t('campaigns.list_title'),
+      columns: [
+        { label: t('campaigns.name'), header: true, render: (c) => h('a', { href: `#/campaigns/${c.id}` }, c.name) },
+        { label: t('campaigns.kind'), render: (c) => t(`campaign_kind.${c.kind}`) },
+        { label: t('campaigns.status'), render: (c) => statusBadge(c.status) },
+        { label: t('campaigns.zones'), render: (c) => zoneNames(c.zone_ids, zones) },
+        { label: t('campaigns.budget'), num: true, render: (c) => yuan(c.budget_fen) },
+        { label: t('campaigns.packets'), num: true, render: (c) => num(c.packet_count) },
+        { label: t('campaigns.window'), render: (c) => windowOf(c) },
+        { label: t('common.actions'), render: (c) => (c.status === 'draft'
+          ? h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: (e) => launch(c, e.currentTarget, status, ctx) },
+            t('campaigns.launch'))
+          : h('a', { class: 'btn btn-small', href: `#/campaigns/${c.id}` }, t('campaigns.open_monitor'))) },
+      ],
+      rows: items,
+      rowAttrs: (c) => ({ dataset: { campaignRow: c.id, status: c.status } }),
+    }));
+  }
+  statusSel.addEventListener('change', () => load().catch((err) => clear(slot).append(errorBanner(err))));
+  await load();
+}
+
+// ---------------------------------------------------------------- wizard
+
+function checkboxGroup(name, legend, options, checked, hint) {
+  return h('fieldset', { class: 'field checks', dataset: { field: name } },
+    h('legend', {}, legend),
+    h('div', { class: 'check-row' }, options.map(([value, label]) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name, value: String(value), checked: checked.includes(value) ? true : null }), label))),
+    hint ? h('p', { class: 'hint muted' }, hint) : null);
+}
+
+function radioGroup(name, legend, options, selected) {
+  return h('fieldset', { class: 'field checks', dataset: { field: name } },
+    h('legend', {}, legend),
+    h('div', { class: 'check-row' }, options.map(([value, label]) => h('label', { class: 'check' },
+      h('input', { type: 'radio', name, value, checked: value === selected ? true : null }), label))));
+}
+
+function checkedValues(form, name) {
+  return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+}
+
+export async function wizard(ctx) {
+  const { view } = ctx;
+  const [zones, funders] = await Promise.all([api.get('/zones', { managed: true }), api.get('/campaigns/funders')]);
+  if (!ctx.isCurrent()) return;
+
+  const stepper = h('ol', { class: 'stepper' }, ['details', 'forecast', 'launch'].map((s, i) => h('li', { dataset: { step: s } },
+    h('span', { class: 'step-num' }, String(i + 1)), t(`wizard.step_${s}`))));
+  const slot = h('div', { class: 'form-errors', 'aria-live': 'assertive' });
+
+  // Step 1: details.
+  const name = h('input', { id: 'c-name', type: 'text', maxlength: '80', required: true, dataset: { field: 'name' } });
+  const kindGroup = radioGroup('kind', t('campaigns.kind'), KINDS.map((k) => [k, t(`campaign_kind.${k}`)]), 'grab');
+  const splitGroup = radioGroup('split', t('wizard.split'), [['random', t('wizard.split_random')], ['fixed', t('wizard.split_fixed')]], 'random');
+  const zoneGroup = checkboxGroup('zone_ids', t('campaigns.zones'), zones.map((z) => [z.id, nameOf(z)]),
+    zones.length === 1 ? [zones[0].id] : [], ctx.user.role === 'zone_manager' ? t('wizard.zones_hint_manager') : null);
+  const funder = h('select', { id: 'c-funder', dataset: { field: 'funder_id' } },
+    funders.items.map((f) => h('option', { value: String(f.id) },
+      `${f.name} · ${t('wizard.balance')} ${yuan(f.balance_fen)}${f.zone_id ? ` · ${t('wizard.funder_zone_only')}` : ''}`)));
+  const count = h('input', { id: 'c-count', type: 'number', min: '1', step: '1', inputmode: 'numeric', value: '100',
+    dataset: { field: 'packet_count' } });
+  const budget = h('input', { id: 'c-budget', type: 'text', inputmode: 'decimal', value: '888.00', dataset: { field: 'budget_fen' } });
+  const discount = h('input', { id: 'c-discount', type: 'text', inputmode: 'decimal', value: '10.00', dataset: { field: 'discount_fen' } });
+  const minSpend = h('input', { id: 'c-min-spend', type: 'text', inputmode: 'decimal', value: '50.00', dataset: { field: 'min_spend_fen' } });
+  const stackable = h('input', { id: 'c-stackable', type: 'checkbox' });
+  const deviceCap = h('input', { id: 'c-device-cap', type: 'number', min: '1', max: '100', step: '1', value: '1',
+    dataset: { field: 'device_cap' } });
+  const classGroup = checkboxGroup('wallet_classes', t('wizard.wallet_classes'), [4, 3, 2, 1].map((c) => [c, t('wizard.class_n', { n: c })]),
+    [1, 2, 3, 4]);
+  const scenarioGroup = checkboxGroup('scenarios', t('wizard.scenarios'), SCENARIOS.map((s) => [s, scenarioLabel(s)]), [],
+    t('wizard.scenarios_hint'));
+  const opens = h('input', { id: 'c-opens', type: 'datetime-local', step: '1', value: localInputValue(0), dataset: { field: 'claim_starts_at' } });
+  const closes = h('input', { id: 'c-closes', type: 'datetime-local', step: '1', value: localInputValue(7 * 86400), dataset: { field: 'claim_ends_at' } });
+  const spendEnds = h('input', { id: 'c-spend-ends', type: 'datetime-local', step: '1', value: localInputValue(30 * 86400),
+    dataset: { field: 'spend_ends_at' } });
+  const redFields = h('div', { class: 'form-grid' }, field(t('wizard.budget'), budget, t('wizard.budget_hint')));
+  const couponFields = h('div', { class: 'form-grid' }, field(t('wizard.discount'), discount), field(t('wizard.min_spend'), minSpend),
+    h('div', { class: 'field' }, h('label', { class: 'check' }, stackable, t('wizard.stackable'))));
+  const opensLabel = h('span', {});
+  const closesLabel = h('span', {});
+  const details = h('form', { class: 'wizard-step', id: 'wizard-details', novalidate: true },
+    h('div', { class: 'form-grid' }, field(t('campaigns.name'), name, t('wizard.name_hint')), field(t('wizard.funder'), funder)),
+    kindGroup, splitGroup, zoneGroup,
+    h('div', { class: 'form-grid' }, field(t('campaigns.packets'), count, t('wizard.count_hint'))),
+    redFields, couponFields,
+    h('div', { class: 'form-grid' }, field(t('wizard.device_cap'), deviceCap, t('wizard.device_cap_hint'))),
+    classGroup, scenarioGroup,
+    h('div', { class: 'form-grid' },
+      h('div', { class: 'field' }, h('label', { for: 'c-opens' }, opensLabel), opens),
+      h('div', { class: 'field' }, h('label', { for: 'c-closes' }, closesLabel), closes),
+      field(t('wizard.spend_ends'), spendEnds, t('wizard.time_hint'))),
+    h('div', { class: 'wizard-actions' }, h('a', { class: 'btn btn-ghost', href: '#/campaigns' }, t('common.cancel')),
+      h('button', { type: 'submit', class: 'btn btn-primary', id: 'wizard-forecast' }, t('wizard.to_forecast'))));
+
+  const forecastSlot = h('div', {});
+  const forecast = h('div', { class: 'wizard-step', id: 'wizard-forecast-step', hidden: true });
+  const reviewSlot = h('div', {});
+  const launchBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'wizard-launch' }, t('wizard.launch'));
+  const confirm = h('div', { class: 'wizard-step', id: 'wizard-launch-step', hidden: true });
+
+  let chart = null;
+  ctx.onCleanup(() => chart?.destroy());
+  let draft = null; // the campaign once created (a failed launch is retried on the same draft)
+
+  function kind() { return checkedValues(details, 'kind')[0]; }
+
+  function syncKind() {
+    const k = kind();
+    redFields.hidden = k === 'coupon';
+    couponFields.hidden = k !== 'coupon';
+    splitGroup.hidden = k === 'coupon';
+    const lottery = k === 'lottery';
+    opensLabel.textContent = lottery ? t('wizard.registration_starts') : t('wizard.claim_starts');
+    closesLabel.textContent = lottery ? t('wizard.registration_ends') : t('wizard.claim_ends');
+    opens.dataset.field = lottery ? 'registration_starts_at' : 'claim_starts_at';
+    closes.dataset.field = lottery ? 'registration_ends_at' : 'claim_ends_at';
+  }
+  details.addEventListener('change', (e) => { if (e.target.name === 'kind') syncKind(); });
+  syncKind();
+
+  function showStep(step) {
+    details.hidden = step !== 'details';
+    forecast.hidden = step !== 'forecast';
+    confirm.hidden = step !== 'launch';
+    stepper.querySelectorAll('li').forEach((li) => {
+      if (li.dataset.step === step) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+    });
+    const heading = (step === 'details' ? details : step === 'forecast' ? forecast : confirm).querySelector('h2');
+    heading?.focus();
+  }
+
+  /** Read the form into the API's body; field mistakes raise an ApiError the form shows. */
+  function readBody() {
+    const errors = [];
+    const k = kind();
+    const body = { name: name.value.trim(), kind: k, funder_id: Number(funder.value),
+      zone_ids: checkedValues(details, 'zone_ids').map(Number) };
+    if (!body.name) errors.push({ field: 'name', reason: t('wizard.err_name') });
+    if (!funder.value) errors.push({ field: 'funder_id', reason: t('wizard.err_funder') });
+    if (!body.zone_ids.length) errors.push({ field: 'zone_ids', reason: t('wizard.err_zones') });
+    const n = Number(count.value);
+    if (!Number.isInteger(n) || n < 1) errors.push({ field: 'packet_count', reason: t('wizard.err_count') });
+    body.packet_count = n;
+    if (k === 'coupon') {
+      body.discount_fen = parseYuan(discount.value);
+      body.min_spend_fen = parseYuan(minSpend.value);
+      body.stackable = stackable.checked;
+      if (!body.discount_fen) errors.push({ field: 'discount_fen', reason: t('wizard.err_money') });
+      if (body.min_spend_fen === null) errors.push({ field: 'min_spend_fen', reason: t('wizard.err_money') });
+    } else {
+      body.split = checkedValues(details, 'split')[0] || 'random';
+      body.budget_fen = parseYuan(budget.value);
+      if (!body.budget_fen) errors.push({ field: 'budget_fen', reason: t('wizard.err_money') });
+    }
+    if (deviceCap.value) body.device_cap = Number(deviceCap.value);
+    const classes = checkedValues(details, 'wallet_classes').map(Number);
+    if (!classes.length) errors.push({ field: 'wallet_classes', reason: t('wizard.err_classes') });
+    body.wallet_classes = classes;
+    const scen = checkedValues(details, 'scenarios');
+    if (scen.length) body.scenarios = scen;
+    const lottery = k === 'lottery';
+    body[lottery ? 'registration_starts_at' : 'claim_starts_at'] = inputToIso(opens.value);
+    body[lottery ? 'registration_ends_at' : 'claim_ends_at'] = inputToIso(closes.value);
+    body.spend_ends_at = inputToIso(spendEnds.value);
+    for (const [input, key] of [[opens, opens.dataset.field], [closes, closes.dataset.field], [spendEnds, 'spend_ends_at']]) {
+      if (!input.value) errors.push({ field: key, reason: t('wizard.err_time') });
+    }
+    if (errors.length) throw new ApiError(422, { code: 'console_invalid', errors });
+    return body;
+  }
+
+  function simulateBody(body) {
+    const out = { kind: body.kind, zone_ids: body.zone_ids, packet_count: body.packet_count };
+    for (const key of ['split', 'budget_fen', 'discount_fen', 'min_spend_fen']) if (body[key] !== undefined) out[key] = body[key];
+    return out;
+  }
+
+  let body = null;
+  details.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormError(details, slot);
+    const btn = details.querySelector('#wizard-forecast');
+    try {
+      body = readBody();
+      btn.disabled = true;
+      const f = await api.post('/campaigns/simulate', simulateBody(body));
+      if (!ctx.isCurrent()) return;
+      renderForecast(f);
+      showStep('forecast');
+    } catch (err) {
+      showFormError(details, slot, err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  function renderForecast(f) {
+    chart?.destroy();
+    const funderRow = funders.items.find((x) => x.id === body.funder_id);
+    const short = funderRow && funderRow.balance_fen < f.budget_fen;
+    clear(forecastSlot).append(
+      h('div', { class: 'tiles', id: 'forecast-tiles' },
+        tile(t('wizard.escrow'), yuan(f.budget_fen), t('wizard.escrow_sub'), { dataset: { forecast: 'budget_fen' } }),
+        tile(t('wizard.expected_cost'), yuan(f.expected_cost_fen), null, { dataset: { forecast: 'expected_cost_fen' } }),
+        tile(t('wizard.expected_leverage'), f.expected_leverage === null ? '—' : `${ratio(f.expected_leverage)}×`,
+          f.expected_subsidised_volume_fen === null ? t('wizard.no_history') : t('wizard.expected_volume', { v: yuan(f.expected_subsidised_volume_fen) }),
+          { dataset: { forecast: 'expected_leverage' } }),
+        tile(t('wizard.history'), num(f.history.campaigns), t('wizard.similar', { n: num(f.history.similar_campaigns) }))),
+      h('p', { class: 'muted small' }, t('wizard.cost_basis'), ' ', h('span', { lang: 'en' }, f.cost_basis)),
+      short ? h('div', { class: 'banner banner-warn', role: 'alert' }, h('p', { class: 'banner-title' },
+        t('wizard.funder_short', { balance: yuan(funderRow.balance_fen), budget: yuan(f.budget_fen) }))) : '');
+    if (f.packet_amounts) {
+      const keys = ['min_fen', 'p10_fen', 'p50_fen', 'p90_fen', 'p99_fen', 'max_fen'];
+      const box = h('div', { class: 'chart-box' });
+      forecastSlot.append(h('h3', {}, t('wizard.packet_distribution', { trials: num(f.trials) })), box,
+        table({
+          caption: t('wizard.packet_distribution', { trials: num(f.trials) }),
+          columns: [{ label: '', header: true, render: (r) => r.label },
+            ...keys.map((k) => ({ label: t(`wizard.pct_${k}`), num: true, render: (r) => yuan(r.d[k]) })),
+            { label: t('wizard.pct_mean_fen'), num: true, render: (r) => yuan(r.d.mean_fen) }],
+          rows: [{ label: t('wizard.every_packet'), d: f.packet_amounts }, { label: t('wizard.largest_packet'), d: f.largest_packet },
+            { label: t('wizard.smallest_packet'), d: f.smallest_packet }],
+        }));
+      chart = makeChart(box, {
+        type: 'bar',
+        data: {
+          labels: keys.map((k) => t(`wizard.pct_${k}`)),
+          datasets: [
+            { label: t('wizard.every_packet'), data: keys.map((k) => f.packet_amounts[k] / 100), backgroundColor: RED },
+            { label: t('wizard.largest_packet'), data: keys.map((k) => f.largest_packet[k] / 100), backgroundColor: '#1f3b57' },
+          ],
+        },
+        options: { plugins: { legend: { position: 'bottom' } },
+          scales: { y: { beginAtZero: true, title: { display: true, text: t('chart.yuan') } } } },
+      }, t('wizard.packet_chart_label'));
+    } else {
+      forecastSlot.append(h('p', {}, t('wizard.coupon_forecast', { n: num(f.packet_count), v: yuan(body.discount_fen) })));
+    }
+  }
+
+  function renderReview() {
+    const zoneMap = Object.fromEntries(zones.map((z) => [z.id, z]));
+    const rows = [
+      [t('campaigns.name'), body.name],
+      [t('campaigns.kind'), t(`campaign_kind.${body.kind}`)],
+      [t('campaigns.zones'), zoneNames(body.zone_ids, zoneMap)],
+      [t('wizard.funder'), funder.selectedOptions[0]?.textContent || ''],
+      [t('campaigns.packets'), num(body.packet_count)],
+      body.kind === 'coupon'
+        ? [t('wizard.coupon_terms'), t('wizard.coupon_terms_v', { min: yuan(body.min_spend_fen), off: yuan(body.discount_fen) })]
+        : [t('wizard.budget'), `${yuan(body.budget_fen)} · ${t(`wizard.split_${body.split}`)}`],
+      [body.kind === 'lottery' ? t('wizard.registration_window') : t('campaigns.window'),
+        `${dateTime(body.claim_starts_at || body.registration_starts_at)} – ${dateTime(body.claim_ends_at || body.registration_ends_at)}`],
+      [t('wizard.spend_ends'), dateTime(body.spend_ends_at)],
+    ];
+    clear(reviewSlot).append(h('dl', { class: 'facts facts-wide', id: 'launch-review' },
+      rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
+    h('p', { class: 'muted' }, t('wizard.launch_note')));
+  }
+
+  forecast.append(h('h2', { tabindex: '-1' }, t('wizard.forecast_title')), h('p', { class: 'muted' }, t('wizard.forecast_intro')),
+    forecastSlot, h('div', { class: 'wizard-actions' },
+      h('button', { type: 'button', class: 'btn btn-ghost', id: 'wizard-back-to-details', onclick: () => showStep('details') },
+        t('wizard.back')),
+      h('button', { type: 'button', class: 'btn btn-primary', id: 'wizard-to-launch', onclick: () => { renderReview(); showStep('launch'); } },
+        t('wizard.to_launch'))));
+  const launchSlot = h('div', { 'aria-live': 'assertive' });
+  confirm.append(h('h2', { tabindex: '-1' }, t('wizard.launch_title')), reviewSlot, launchSlot,
+    h('div', { class: 'wizard-actions' },
+      h('button', { type: 'button', class: 'btn btn-ghost', id: 'wizard-back-to-forecast', onclick: () => showStep('forecast') },
+        t('wizard.back')), launchBtn));
+
+  launchBtn.addEventListener('click', async () => {
+    launchBtn.disabled = true;
+    clear(launchSlot);
+    try {
+      if (!draft) draft = await api.post('/campaigns', body);
+      // One key per launch attempt: a network retry of the same attempt could reuse it; a refusal needs a new one.
+      await api.post(`/campaigns/${draft.id}/launch`, undefined, { idempotencyKey: newIdempotencyKey(`launch-${draft.id}`) });
+      toast(t('campaigns.launched', { name: draft.name }));
+      ctx.navigate(`#/campaigns/${draft.id}`);
+    } catch (err) {
+      launchSlot.append(errorBanner(err));
+      if (err.fieldErrors && err.fieldErrors.length) showFormError(details, slot, err); // marked when going back
+      if (draft) launchSlot.append(h('p', { class: 'muted' }, t('wizard.draft_saved', { id: draft.id })));
+      launchBtn.disabled = false;
+    }
+  });
+
+  details.prepend(h('h2', { tabindex: '-1' }, t('wizard.details_title')), slot);
+  clear(view).append(pageHeader(t('wizard.title')), stepper, h('div', { class: 'card wizard-card' }, details, forecast, confirm));
+  showStep('details');
+  name.focus();
+  if (!funders.items.length) slot.append(h('div', { class: 'banner banner-warn', role: 'alert' }, h('p', { class: 'banner-title' }, t('wizard.no_funders'))));
+}
+
+// ---------------------------------------------------------------- monitor
+
+// The settlement report's checks, by the names the API gives them.
+const CHECKS = {
+  'campaign account': 'campaign_account', 'restricted accounts': 'restricted_accounts',
+  'issued = spent + returned + held': 'issued_accounted', 'issued = budget': 'issued_budget',
+  'transfers of other kinds': 'other_transfers',
+};
+
+function checkName(name) {
+  return CHECKS[name] ? t(`settlement.check_${CHECKS[name]}`) : h('span', { lang: 'en' }, name);
+}
+
+const LIVE_STATUSES = ['scheduled', 'live'];
+
+export async function monitor(ctx) {
+  const { view, params } = ctx;
+  const id = params.campaignId;
+  const [c, zones] = await Promise.all([api.get(`/campaigns/${id}`), zonesById()]);
+  if (!ctx.isCurrent()) return;
+  let campaign = c;
+  const statusSlot = h('span', { id: 'campaign-status' }, statusBadge(c.status));
+  const actions = h('div', { class: 'btn-row' });
+  const actionSlot = h('div', { 'aria-live': 'assertive' });
+  const liveSlot = h('div', { id: 'live-figures' }, loading());
+  const liveError = h('div', { 'aria-live': 'assertive' });
+  const updated = h('p', { class: 'muted small', id: 'live-updated' });
+  const chartBox = h('div', { class: 'chart-box' });
+  const settlementSlot = h('div', { id: 'settlement' }, loading());
+  const settlementTitle = h('h2', { id: 'settlement-title' }, t('settlement.title_live'));
+  const progress = h('progress', { id: 'claim-progress', max: String(c.packet_count), value: '0' });
+  const sr = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'live-sr' });
+
+  clear(view).append(
+    pageHeader(c.name, statusSlot),
+    h('dl', { class: 'facts facts-wide' },
+      h('div', {}, h('dt', {}, t('campaigns.kind')), h('dd', {}, `${t(`campaign_kind.${c.kind}`)}${c.split ? ` · ${t(`wizard.split_${c.split}`)}` : ''}`)),
+      h('div', {}, h('dt', {}, t('campaigns.zones')), h('dd', {}, zoneNames(c.zone_ids, zones))),
+      h('div', {}, h('dt', {}, t('wizard.funder')), h('dd', {}, c.funder ? c.funder.name : '—')),
+      h('div', {}, h('dt', {}, t('campaigns.budget')), h('dd', {}, yuan(c.budget_fen))),
+      h('div', {}, h('dt', {}, c.kind === 'lottery' ? t('wizard.registration_window') : t('campaigns.window')), h('dd', {}, windowOf(c))),
+      h('div', {}, h('dt', {}, t('wizard.spend_ends')), h('dd', {}, dateTime(c.windows.spend_ends_at))),
+      c.seed_sha256 ? h('div', {}, h('dt', {}, t('campaigns.seed_hash')), h('dd', {}, h('code', { class: 'break' }, c.seed_sha256))) : null),
+    actions, actionSlot,
+    h('section', { class: 'card', 'aria-labelledby': 'live-title' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'live-title' }, t('monitor.title')), updated),
+      liveError, liveSlot,
+      h('div', { class: 'progress-row' }, h('label', { for: 'claim-progress' }, t('monitor.progress')), progress),
+      h('h3', {}, t('monitor.chart_title')), chartBox, sr),
+    h('section', { class: 'card', 'aria-labelledby': 'settlement-title' }, settlementTitle, settlementSlot));
+
+  if (c.status === 'draft') {
+    actions.append(h('button', { type: 'button', class: 'btn btn-primary', id: 'monitor-launch',
+      onclick: (e) => launch(c, e.currentTarget, actionSlot, ctx) }, t('campaigns.launch')));
+  }
+  actions.append(h('a', { class: 'btn btn-ghost', href: '#/campaigns' }, t('campaigns.back_to_list')));
+
+  const points = [];
+  const chart = makeChart(chartBox, {
+    type: 'line',
+    data: { labels: [], datasets: [
+      { label: t('monitor.claims_per_s'), data: [], borderColor: RED, backgroundColor: 'rgba(200,16,46,0.12)', fill: true,
+        pointRadius: 0, tension: 0.25, yAxisID: 'y' },
+      { label: t('monitor.remaining_packets'), data: [], borderColor: '#1f3b57', pointRadius: 0, yAxisID: 'y1' },
+    ] },
+    options: {
+      plugins: { legend: { position: 'bottom' } },
+      scales: { y: { beginAtZero: true, title: { display: true, text: t('monitor.per_second') } },
+        y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false }, ticks: { precision: 0 } } },
+    },
+  }, t('monitor.chart_label'));
+  let timer = null;
+  let stopped = false;
+  ctx.onCleanup(() => { stopped = true; clearTimeout(timer); chart.destroy(); });
+
+  let last = null;
+  let polls = 0;
+  let settlementSignature = '';
+  let settlementAt = 0;
+  let failures = 0;
+
+  function renderStats(s) {
+    const perSecond = s.claims_last_10s / 10;
+    const tiles = [
+      tile(t('monitor.claims_per_s'), ratio(perSecond, 1), t('monitor.last_60s', { n: num(s.claims_last_60s) }), { dataset: { live: 'rate' } }),
+      tile(t('monitor.claimed'), `${num(s.claimed_count)} / ${num(s.packet_count)}`, yuan(s.claimed_fen), { dataset: { live: 'claimed' } }),
+      tile(t('monitor.remaining_packets'), num(s.remaining_packets), null, { dataset: { live: 'remaining_packets' } }),
+      tile(t('monitor.remaining_budget'), yuan(s.remaining_fen), t('monitor.of_budget', { v: yuan(s.budget_fen) }),
+        { dataset: { live: 'remaining_fen' } }),
+      tile(t('monitor.escrow'), yuan(s.escrow_balance_fen), null, { dataset: { live: 'escrow' } }),
+      tile(t('monitor.subsidised'), num(s.subsidised_orders), t('monitor.subsidised_sub', { v: yuan(s.subsidised_volume_fen),
+        l: s.leverage === null ? '—' : `${ratio(s.leverage)}×` }), { dataset: { live: 'subsidised' } }),
+    ];
+    if (s.registrations !== null && s.registrations !== undefined) tiles.push(tile(t('monitor.registrations'), num(s.registrations)));
+    if (s.coupons_used !== null && s.coupons_used !== undefined) tiles.push(tile(t('monitor.coupons_used'), num(s.coupons_used)));
+    if (s.gate) {
+      tiles.push(tile(t('monitor.gate'), s.gate.ready ? t('monitor.gate_ready') : t('monitor.gate_not_ready'),
+        s.gate.error ? s.gate.error : t('monitor.gate_left', { n: num(s.gate.packets_left ?? 0) }), { dataset: { live: 'gate' } }));
+    }
+    clear(liveSlot).append(h('div', { class: 'tiles' }, tiles));
+    progress.value = s.claimed_count;
+    progress.max = s.packet_count;
+    progress.textContent = `${s.claimed_count} / ${s.packet_count}`;
+    updated.textContent = t('monitor.updated', { time: timeOnly(s.as_of) });
+    if (s.status !== campaign.status) {
+      campaign = { ...campaign, status: s.status };
+      clear(statusSlot).append(statusBadge(s.status));
+      sr.textContent = t('monitor.status_now', { status: t(`campaign_status.${s.status}`) });
+    }
+    const at = new Date(s.as_of).getTime();
+    let rate = perSecond;
+    if (last && at > last.at) rate = Math.max(0, (s.claimed_count - last.count) / ((at - last.at) / 1000));
+    last = { at, count: s.claimed_count };
+    points.push({ label: timeOnly(s.as_of), rate: Math.round(rate * 10) / 10, remaining: s.remaining_packets });
+    if (points.length > 120) points.shift();
+    chart.data.labels = points.map((p) => p.label);
+    chart.data.datasets[0].data = points.map((p) => p.rate);
+    chart.data.datasets[1].data = points.map((p) => p.remaining);
+    chart.update('none');
+  }
+
+  async function loadSettlement() {
+    const r = await api.get(`/campaigns/${id}/settlement`);
+    if (!ctx.isCurrent()) return;
+    settlementTitle.textContent = r.status === 'settled' ? t('settlement.title_final') : t('settlement.title_live');
+    clear(settlementSlot);
+    if (r.launched === false) { settlementSlot.append(empty(t('settlement.not_launched'), t('settlement.not_launched_hint'))); return; }
+    const figures = [
+      ['budget_fen', r.budget_fen], ['issued_fen', r.issued_fen], ['claimed_fen', r.claimed_fen],
+      ['red_packets_spent_fen', r.red_packets_spent_fen], ['red_packets_refunded_fen', r.red_packets_refunded_fen],
+      ['coupons_spent_fen', r.coupons_spent_fen], ['coupons_refunded_fen', r.coupons_refunded_fen],
+      ['spent_net_fen', r.spent_net_fen], ['reclaimed_fen', r.reclaimed_fen], ['returned_fen', r.returned_fen],
+      ['held_by_campaign_fen', r.held_by_campaign_fen], ['held_by_consumers_fen', r.held_by_consumers_fen],
+      ['subsidised_volume_fen', r.subsidised_volume_fen], ['subsidy_net_fen', r.subsidy_net_fen],
+    ];
+    settlementSlot.append(
+      h('p', {}, r.status === 'settled' ? badge(t('settlement.settled_at', { time: dateTime(r.settled_at) }), 'ok')
+        : badge(t('settlement.not_settled'), 'warn'), ' ',
+      r.balanced ? badge(t('settlement.balanced'), 'ok') : badge(t('settlement.unbalanced'), 'bad')),
+      h('div', { class: 'tiles' },
+        tile(t('settlement.packets_claimed'), `${num(r.packets_claimed)} / ${num(r.packets)}`, yuan(r.packets_claimed_fen),
+          { dataset: { settlement: 'packets_claimed' } }),
+        tile(t('settlement.returned_fen'), yuan(r.returned_fen), null, { dataset: { settlement: 'returned_fen' } }),
+        tile(t('settlement.spent_net_fen'), yuan(r.spent_net_fen), null, { dataset: { settlement: 'spent_net_fen' } }),
+        tile(t('settlement.leverage'), r.leverage === null ? '—' : `${ratio(r.leverage)}×`,
+          t('settlement.orders', { n: num(r.subsidised_orders) }), { dataset: { settlement: 'leverage' } })),
+      h('div', { class: 'grid-2' },
+        table({ caption: t('settlement.figures'), columns: [
+          { label: t('settlement.figure'), header: true, render: ([k]) => t(`settlement.${k}`) },
+          { label: t('settlement.amount'), num: true, render: ([, v]) => yuan(v) }],
+        rows: figures, rowAttrs: ([k]) => ({ dataset: { figure: k } }), stack: false }),
+        table({ caption: t('settlement.checks'), columns: [
+          { label: t('settlement.check'), header: true, render: (x) => checkName(x.name) },
+          { label: t('settlement.left'), num: true, render: (x) => (x.name.startsWith('transfers') ? num(x.left_fen) : yuan(x.left_fen)) },
+          { label: t('settlement.right'), num: true, render: (x) => (x.name.startsWith('transfers') ? num(x.right_fen) : yuan(x.right_fen)) },
+          { label: t('settlement.ok'), render: (x) => (x.ok ? badge('✓', 'ok') : badge('✗', 'bad')) }],
+        rows: r.checks, stack: false })));
+  }
+
+  async function poll() {
+    if (stopped) return;
+    try {
+      const s = await api.get(`/campaigns/${id}/stats`);
+      if (stopped || !ctx.isCurrent()) return;
+      failures = 0;
+      clear(liveError);
+      const statusChanged = s.status !== campaign.status;
+      renderStats(s);
+      polls += 1;
+      // The settlement figures follow the money: reload them when it moved (at most every 1.5 s), or now and then.
+      const signature = `${s.status}|${s.claimed_count}|${s.subsidised_orders}|${s.escrow_balance_fen}`;
+      const due = signature !== settlementSignature && Date.now() - settlementAt > 1500;
+      if (statusChanged || due || polls % 10 === 0) {
+        settlementSignature = signature;
+        settlementAt = Date.now();
+        await loadSettlement();
+      }
+    } catch (err) {
+      if (stopped || !ctx.isCurrent()) return;
+      failures += 1;
+      clear(liveError).append(errorBanner(err));
+    }
+    if (stopped) return;
+    const active = LIVE_STATUSES.includes(campaign.status);
+    const delay = campaign.status === 'settled' ? null : active ? 1000 * Math.min(2 ** failures, 30) : 5000;
+    if (delay !== null) timer = setTimeout(poll, delay);
+  }
+
+  const settled = loadSettlement().catch((err) => { if (ctx.isCurrent()) clear(settlementSlot).append(errorBanner(err)); });
+  if (c.status === 'draft') {
+    clear(liveSlot).append(empty(t('monitor.draft'), t('monitor.draft_hint')));
+    await settled;
+    return;
+  }
+  await Promise.all([poll(), settled]);
+}

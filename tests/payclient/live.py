@@ -1,0 +1,148 @@
+"""A real HTTP server around the test app, and a proxy that drops connections.
+
+``live_url`` serves the ``app`` fixture's app with werkzeug's threaded server
+on 127.0.0.1 (a port the OS picks), so the client under test talks HTTP to
+the real backend on the real database engine, as the apps do.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+
+import pytest
+from werkzeug.serving import make_server
+
+from backend.extensions import db
+
+
+class LiveServer:
+    def __init__(self, app):
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _live_servers():
+    servers: dict[int, LiveServer] = {}
+    yield servers
+    for s in servers.values():
+        s.stop()
+
+
+@pytest.fixture
+def live_url(app, _live_servers) -> str:
+    """The base URL (``…/api/v1``) of a real server for this test's app (empty tables, reference data)."""
+    server = _live_servers.get(id(app))
+    if server is None:
+        server = _live_servers[id(app)] = LiveServer(app)
+    db.session.rollback()
+    return server.url
+
+
+def settle():
+    """End the test thread's read transaction (SQLite: an open read would block the server's writers)."""
+    db.session.rollback()
+
+
+# ---------------------------------------------------------------- a proxy that loses answers
+
+
+def _read_http_message(sock: socket.socket, first: bytes = b"") -> bytes:
+    """Read one HTTP/1.1 message with a Content-Length body (or none) from ``sock``."""
+    data = first
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+        if name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while not body.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+@dataclass
+class DroppingProxy:
+    """Forwards each request to ``upstream_port``; for the first ``drop`` requests that start with
+    ``match`` it waits for the
+    server's full answer, then closes the client's connection without passing the answer on — the
+    server has done the work, the client never hears of it."""
+
+    upstream_port: int
+    drop: int = 1
+    match: bytes = b"POST /api/v1/payments "  # only answers to requests starting like this are lost
+
+    def __post_init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.dropped = 0
+        self.forwarded = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def _serve(self):
+        self.listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket):
+        with client:
+            while True:
+                request = _read_http_message(client)
+                if not request:
+                    return
+                with socket.create_connection(("127.0.0.1", self.upstream_port)) as up:
+                    up.sendall(request)
+                    answer = _read_http_message(up)
+                if self.dropped < self.drop and request.startswith(self.match):
+                    self.dropped += 1
+                    client.shutdown(socket.SHUT_RDWR)
+                    return
+                self.forwarded += 1
+                client.sendall(answer)
+
+    def close(self):
+        self._stop.set()
+        self.listener.close()

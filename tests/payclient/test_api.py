@@ -1,0 +1,254 @@
+"""The API client against the real backend over HTTP (every call, error mapping, SSE)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from backend.auth.models import Role
+from payclient import codec
+from payclient.api import ApiClient, watch_order
+from payclient.device import DeviceStore
+from payclient.errors import (
+    ApiError,
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    Unprocessable,
+    ValidationError,
+)
+from payclient.models import Order, Payment, Wallet
+from payclient.scan import KeyRing
+from tests.factories import PASSWORD
+from tests.payclient.live import settle
+
+
+@pytest.fixture
+def connect(live_url):
+    def make(person=None, **kwargs) -> ApiClient:
+        kwargs.setdefault("retries", 1)
+        kwargs.setdefault("backoff_s", 0.05)
+        client = ApiClient(live_url, **kwargs)
+        if person is not None:
+            client.login(person.phone, PASSWORD)
+        return client
+    return make
+
+
+@pytest.fixture
+def shop(factory):
+    owner = factory.user(Role.MERCHANT_OWNER)
+    merchant = factory.merchant(owner=owner, name_zh="永庆坊茶居", name_en="Yongqingfang Tea House")
+    mid = merchant.id
+    settle()
+    return owner, mid
+
+
+def test_register_login_me_and_logout(connect):
+    c = connect()
+    result = c.register("13812345678", "Tea2026ok", display_name="李小明")
+    assert result.user.role == "consumer" and c.signed_in
+    assert c.me().phone == "13812345678"
+    c.logout()
+    assert not c.signed_in
+    again = connect()
+    again.login("13812345678", "Tea2026ok")
+    token = again.token
+    again.logout()
+    stale = connect()
+    stale.tokens.save(token, {"id": result.user.id})
+    with pytest.raises(AuthError) as err:
+        stale.me()
+    assert err.value.status == 401 and err.value.code == "token_revoked"
+
+
+def test_problems_become_typed_exceptions(connect, factory):
+    c = connect()
+    with pytest.raises(AuthError) as err:
+        c.login("13800009999", "nope12345")
+    assert (err.value.status, err.value.code) == (401, "bad_credentials")
+    with pytest.raises(ValidationError) as err:
+        c.register("12345", "Tea2026ok")
+    assert err.value.status == 422 and "phone" in err.value.field_errors
+    consumer = factory.consumer()
+    settle()
+    c = connect(consumer)
+    with pytest.raises(ConflictError) as err:
+        c.open_wallet("ICBC")
+    assert err.value.code == "wallet_exists"
+    with pytest.raises(PermissionDenied) as err:
+        c.create_order(1, 100)
+    assert err.value.code == "role_forbidden"
+    with pytest.raises(NotFoundError) as err:
+        c.order(999999)
+    assert err.value.code == "order_not_found"
+    with pytest.raises(Unprocessable) as err:
+        c.topup(10_000_000_00)
+    assert err.value.code == "payee_limit_exceeded" and err.value.get("limit") == "balance"
+
+
+def test_wallet_calls(connect, factory):
+    c = connect()
+    c.register("13812340001", "Tea2026ok")
+    with pytest.raises(NotFoundError) as err:
+        c.wallet()
+    assert err.value.code == "wallet_not_open"
+    banks = c.banks()
+    assert {"ICBC", "WEBANK"} <= {b.code for b in banks} or len(banks) == 10
+    w = c.open_wallet("ICBC", "4111111111111111")
+    assert isinstance(w, Wallet) and w.wallet_class == 4 and w.balance_fen == 0
+    assert w.limits.single_payment_cap_fen == 2_000_00 and w.bank.code == "ICBC"
+    posted = c.topup(50_000)
+    assert posted.code == "topup" and posted.balance_after_fen == 50_000
+    assert c.redeem(1_000).balance_after_fen == 49_000
+    friend = factory.consumer()
+    settle()
+    sent = c.transfer(friend.phone, 2_000, memo="茶钱")
+    assert sent.direction == "out" and sent.extra["memo"] == "茶钱"
+    up = c.upgrade(3, real_name="李小明", id_number="11010519491231002X")
+    assert up.wallet_class == 3 and up.limits.single_payment_cap_fen == 5_000_00
+    page = c.transactions(limit=2)
+    assert [t.code for t in page.items] == ["transfer", "redeem"] and page.next_before
+    rest = c.transactions(before=page.next_before)
+    assert [t.code for t in rest.items] == ["topup"] and rest.items[0].signed_amount_fen == 50_000
+    assert c.wallet().balance_fen == 47_000
+
+
+def test_merchant_calls(connect, shop):
+    owner, mid = shop
+    c = connect(owner)
+    [m] = c.merchants()
+    assert (m.id, m.name_zh, m.verified) == (mid, "永庆坊茶居", True)
+    assert c.merchant(mid).merchant_number == f"M{mid:09d}"
+    static = c.static_qr(mid)
+    assert codec.parse(static.payload).initiation == "11" and static.daily_cap_per_consumer_fen == 500_00
+    assert c.static_qr_png(mid)[:8] == b"\x89PNG\r\n\x1a\n"
+    cashier = c.add_cashier(mid, "13712340000", "Cash2026ok", display_name="小周", refund_limit_fen=5_000)
+    assert [x.phone for x in c.cashiers(mid)] == [cashier.phone]
+    assert "orders" in c.statement(mid, time.strftime("%Y-%m-%d")) or True
+
+
+def test_order_pay_refund_and_events(connect, factory, shop):
+    owner, mid = shop
+    consumer = factory.consumer(balance_fen=100_000)
+    settle()
+    merchant, payer = connect(owner), connect(consumer)
+    order = merchant.create_order(mid, 3_850, description="凤凰单丛")
+    assert isinstance(order, Order) and order.status == "created" and order.expires_at
+    preview = payer.preview(order.payload)
+    assert preview.genuine and preview.amount_fen == 3_850 and preview.merchant.name_zh == "永庆坊茶居"
+    assert preview.order_status == "created"
+
+    seen: list[tuple[float, str]] = []
+    stream = merchant.order_events(order.id)
+    first = next(iter(stream))
+    assert (first.event, first.status) == ("status", "created")
+
+    def follow():
+        for ev in stream:
+            seen.append((time.monotonic(), ev.status))
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    paid_at = time.monotonic()
+    payment = payer.pay(order.payload)
+    t.join(10)
+    assert isinstance(payment, Payment) and payment.order.status == "paid"
+    assert payment.payer_balance_after_fen == 100_000 - 3_850
+    assert seen and seen[0][1] == "paid" and seen[0][0] - paid_at < 1.0
+    assert stream.closed
+
+    with pytest.raises(ConflictError) as err:
+        payer.pay(order.payload)
+    assert err.value.code == "order_already_paid"
+
+    page = merchant.orders(mid)
+    assert page.totals.paid_fen == 3_850 and page.items[0].id == order.id
+    part = merchant.refund(order.id, 850, reason="少一壶")
+    assert part.refund.amount_fen == 850 and part.order.status == "partially_refunded"
+    rest = merchant.refund(order.id)
+    assert rest.refund.amount_fen == 3_000 and rest.order.status == "refunded"
+    assert payer.wallet().balance_fen == 100_000
+
+    other = merchant.create_order(mid, 100)
+    assert merchant.cancel_order(other.id).status == "cancelled"
+    with pytest.raises(ConflictError) as err:
+        payer.pay(other.payload)
+    assert err.value.code == "order_cancelled"
+
+
+def test_watch_order_reports_paid(connect, factory, shop):
+    owner, mid = shop
+    consumer = factory.consumer(balance_fen=10_000)
+    settle()
+    merchant, payer = connect(owner), connect(consumer)
+    order = merchant.create_order(mid, 1_200)
+    statuses = []
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: statuses.append(
+        watch_order(merchant, order.id, lambda s, _: statuses.append(s), stop=stop)), daemon=True)
+    t.start()
+    time.sleep(0.3)
+    payer.pay(order.payload)
+    t.join(10)
+    assert statuses == ["created", "paid", "paid"]
+
+
+def test_static_code_and_tampered_codes(connect, factory, shop):
+    owner, mid = shop
+    consumer = factory.consumer(balance_fen=100_000)
+    settle()
+    merchant, payer = connect(owner), connect(consumer)
+    static = merchant.static_qr(mid).payload
+    with pytest.raises(ApiError) as err:
+        payer.pay(static)
+    assert err.value.code == "amount_required"
+    assert payer.pay(static, amount_fen=1_500).order.kind == "static"
+
+    order = merchant.create_order(mid, 3_850)
+    parsed = codec.parse(order.payload)
+    parsed.amount_fen, parsed.raw_amounts = 385, {}
+    forged = codec.build(parsed)
+    with pytest.raises(Unprocessable) as err:
+        payer.preview(forged)
+    assert err.value.code == "qr_amount_tampered" and err.value.status == 422
+    with pytest.raises(Unprocessable) as err:
+        payer.pay(forged)
+    assert err.value.code == "qr_amount_tampered"
+    assert payer.wallet().balance_fen == 100_000 - 1_500
+
+    ring = KeyRing()
+    assert ring.check(order.payload, payer).ok
+    assert ring.check(forged).problem == "bad_signature"
+    unsigned = codec.build(codec.parse(static).__class__(**{**codec.parse(static).__dict__, "signature": None,
+                                                            "order": None}))
+    assert ring.check(unsigned).problem == "unsigned"
+
+
+def test_paycode_devices_and_charges(connect, factory, shop):
+    owner, mid = shop
+    consumer = factory.consumer(balance_fen=100_000)
+    settle()
+    merchant, payer = connect(owner), connect(consumer)
+    reg = payer.register_device("测试手机")
+    assert reg.digits == 18 and reg.prefix == "69" and reg.step_seconds == 15
+    device = DeviceStore().save(str(payer.user.id), reg.device.id, reg.secret_b32)
+    code = device.code()
+    charged = merchant.charge(mid, code, 2_000, description="两杯奶茶")
+    assert charged.order.kind == "paycode" and charged.payer_balance_after_fen is None
+    with pytest.raises(Unprocessable) as err:
+        merchant.charge(mid, code, 2_000)
+    assert err.value.code == "paycode_used"
+    with pytest.raises(ApiError) as err:
+        merchant.charge(mid, "69123", 100)
+    assert err.value.code == "paycode_invalid" and "code" in err.value.field_errors
+    [d] = payer.devices()
+    assert d.offline_payments_since_sync == 1
+    assert payer.sync_device(d.id).offline_payments_since_sync == 0
+    payer.revoke_device(d.id)
+    assert payer.devices()[0].revoked
+    merchant.static_qr(mid)  # signing the first code creates the first key
+    keys = payer.keys()
+    assert keys and keys[0].crv == "Ed25519" and len(keys[0].raw()) == 32
