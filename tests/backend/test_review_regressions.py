@@ -37,7 +37,7 @@ def _topup(client, person, key, amount=10_000):
 
 def test_a_voided_topup_stays_refused_on_retry(app, client, factory, monkeypatch):
     net = DedupNetwork()
-    app.extensions["card_network"] = net
+    monkeypatch.setitem(app.extensions, "card_network", net)  # the app outlives this test
     consumer = factory.consumer()
     token = factory.wallet(consumer).card_token
     real, calls = wallets.ledger.transfer, {"n": 0}
@@ -59,9 +59,9 @@ def test_a_voided_topup_stays_refused_on_retry(app, client, factory, monkeypatch
     assert factory.balance(consumer) == 10_000 and net.net_charged(token) == 10_000
 
 
-def test_the_same_key_from_two_users_charges_both_cards(app, client, factory):
+def test_the_same_key_from_two_users_charges_both_cards(app, client, factory, monkeypatch):
     net = DedupNetwork()
-    app.extensions["card_network"] = net
+    monkeypatch.setitem(app.extensions, "card_network", net)  # the app outlives this test
     a = factory.consumer(card="4111111111111111")
     b = factory.consumer(card="5555555555554444")
     assert _topup(client, a, "1").status_code == 201
