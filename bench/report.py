@@ -56,6 +56,10 @@ def write_markdown(r: dict, path: Path) -> None:
     if "claims" in r:
         c = r["claims"]
         lines += [
+            f"| red-packet rush exact ({c['packets_paid']} of {c['packets']} packets paid, "
+            f"{_fmt(c['paid_fen'])} of {_fmt(c['budget_fen'])} fen, {c['claimants']} claimants at "
+            f"{c['arrival_rate']}/s) | {'yes' if c['exact'] else '**no**'} | exact | "
+            f"{'meets goal' if c['exact'] else '**below goal**'} |",
             f"| red-packet claims/s ÷ no-op req/s | {_fmt(ratios.get('claims_vs_noop'))} | ≥ {g['claims_vs_noop']} | "
             f"{_verdict(ratios.get('claims_vs_noop'), g['claims_vs_noop'])} |",
             f"| red-packet claim p99 | {_fmt(c.get('latency_ms_p99'), ' ms')} | ≤ {g['claims_p99_ms']} ms | "

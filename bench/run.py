@@ -135,6 +135,37 @@ def orders_run(stack: Stack, merchant_tokens, seconds: int, rate: int) -> dict:
     return res
 
 
+def claims_run(stack: Stack, app, merchant, claimants: int, packets: int, seconds: int, rate: int) -> dict:
+    """A red-packet rush: ``claimants`` consumers claim ``packets`` random packets at a fixed arrival rate."""
+    from backend.extensions import db
+    from bench import fixtures
+
+    budget = packets * 888
+    with app.app_context():
+        tokens = fixtures.bulk_consumers_with_tokens(claimants)
+        campaign_id = fixtures.live_red_packet_campaign(db.session.merge(merchant), packets, budget)
+    lines = [fixtures.request_line("POST", f"/api/v1/campaigns/{campaign_id}/claims", t, {}, True) for t in tokens]
+    path = _write_lines(lines)
+    started = datetime.now(UTC)
+    res = wrk(stack.base_url, seconds, threads=2, connections=32, script=SCRIPT,
+              env={"REQUESTS_FILE": str(path), "RATE": str(rate)})
+    path.unlink()
+    with app.app_context():
+        # Every claim attempt (paid or sold out) records its Idempotency-Key: the server's own count and span.
+        n, span_s = db.session.execute(sa.text(
+            "SELECT count(*), extract(epoch FROM max(created_at) - min(created_at)) FROM idempotency_keys "
+            "WHERE created_at >= :t"), {"t": started}).one()
+        paid, total = db.session.execute(sa.text(
+            "SELECT count(*), coalesce(sum(amount_fen), 0) FROM transfers WHERE code = 'red_packet_claim'")).one()
+        twice = db.session.execute(sa.text(
+            "SELECT count(*) FROM (SELECT credit_account_id FROM transfers WHERE code = 'red_packet_claim' "
+            "GROUP BY credit_account_id HAVING count(*) > 1) d")).scalar_one()
+    res.update(claimants=claimants, packets=packets, budget_fen=budget, arrival_rate=rate, packets_paid=paid,
+               paid_fen=int(total), exact=(paid == packets and int(total) == budget and twice == 0),
+               claim_attempts=n, claims_per_s=round(n / float(span_s), 1) if span_s else None)
+    return res
+
+
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),
@@ -185,6 +216,11 @@ def main(argv=None) -> int:
         print("payments at 80%", results["payments_at_80pct"], flush=True)
         results["orders_at_100rps"] = orders_run(stack, merchant_rows, seconds, 100 if not args.quick else 20)
         print("orders at 100/s", results["orders_at_100rps"], flush=True)
+        claimants, packets = (200, 50) if args.quick else (20_000, 5_000)
+        rate = int(0.8 * results["noop"]["requests_per_s"])
+        rush_s = max(1, -(-claimants // max(rate, 1)))  # as long as the arrivals last
+        results["claims"] = claims_run(stack, app, merchant_list[0], claimants, packets, rush_s, rate)
+        print("red-packet rush", results["claims"], flush=True)
         with app.app_context():
             from backend.ledger.service import verify
 
@@ -195,6 +231,7 @@ def main(argv=None) -> int:
         "payments_vs_pgbench": round(spread / pg, 3) if pg else None,
         "hot_vs_spread": round(results["payments_hot"]["payments_per_s"] / spread, 3) if spread else None,
         "payments_vs_noop": round(spread / results["noop"]["requests_per_s"], 3),
+        "claims_vs_noop": round((results["claims"]["claims_per_s"] or 0) / results["noop"]["requests_per_s"], 3),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,5 +23,6 @@ def test_quick_bench_run_measures_every_figure(tmp_path):
         assert r[run]["payments"] > 0, run  # payments really settled over HTTP
         assert r[run]["non_2xx"] == 0, run
     assert r["orders_at_100rps"]["requests_per_s"] > 0
+    assert r["claims"]["exact"], r["claims"]  # the rush pays exactly its packets, to the fen
     assert r["ledger_verify"] == "ok"
     assert set(r["ratios"]) >= {"payments_vs_pgbench", "hot_vs_spread"}
