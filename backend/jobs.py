@@ -29,7 +29,9 @@ def queue(name: str = "default") -> Queue:
 
 #: A job whose worker dies mid-run is found abandoned by RQ's maintenance and
 #: put back on the queue while it has retries left; jobs are safe to run twice.
-DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 120])
+#: No retry interval: an interval parks the job with the scheduler, which may be
+#: the very worker that died, while a plain retry goes straight back on the queue.
+DEFAULT_RETRY = Retry(max=3)
 
 
 def enqueue(func: Callable, *args, **kwargs):
@@ -41,7 +43,7 @@ def enqueue(func: Callable, *args, **kwargs):
     if q.is_async:
         kwargs.setdefault("retry", DEFAULT_RETRY)
         # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
-        kwargs.setdefault("job_timeout", 300)
+        kwargs.setdefault("job_timeout", 120)
     return q.enqueue(func, *args, **kwargs)
 
 

@@ -170,7 +170,7 @@ def check(stack: Stack, app, load: Load) -> list[str]:
     return problems
 
 
-def jobs_drained(stack: Stack, timeout_s: float = 200) -> dict:
+def jobs_drained(stack: Stack, timeout_s: float = 260) -> dict:
     """Wait until the queue and started registry are empty; return what remains."""
     import redis
     from rq import Queue
