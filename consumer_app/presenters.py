@@ -15,7 +15,7 @@ from datetime import datetime
 from payclient import fmt
 from payclient.errors import ApiError, NetworkError, NotFoundError
 from payclient.money import MoneyError, format_fen, parse_yuan
-from payclient.scan import classify, decode_image
+from payclient.scan import UnreadableImage, classify, decode_image
 from payclient.services import Services
 
 __all__ = [
@@ -259,13 +259,7 @@ class PayPresenter(_Base):
 
     def submit_image(self, path: str) -> None:
         self.view.show_busy(True)
-        self.s.runner.submit(self._decode, path, on_done=self._decoded, on_error=self._fail)
-
-    def _decode(self, path: str) -> list[str]:
-        try:
-            return decode_image(path)
-        except (OSError, ValueError) as exc:
-            raise _Unreadable(str(exc)) from exc
+        self.s.runner.submit(decode_image, path, on_done=self._decoded, on_error=self._fail)
 
     def _decoded(self, texts: list[str]) -> None:
         self.view.show_busy(False)
@@ -384,15 +378,12 @@ class PayPresenter(_Base):
         self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:
-        if isinstance(exc, _Unreadable):
+        if isinstance(exc, UnreadableImage):
             self.view.show_busy(False)
             self.view.show_error(self.tr("err.image_unreadable"))
             return
         super()._fail(exc)
 
-
-class _Unreadable(Exception):
-    """The chosen file is not a picture."""
 
 
 # ---------------------------------------------------------------- payment code

@@ -18,7 +18,7 @@ from payclient.errors import ApiError
 from payclient.keypad import AmountEntry
 from payclient.models import Merchant, Order
 from payclient.money import MoneyError, format_fen, parse_yuan
-from payclient.scan import classify, decode_image, normalize_paycode
+from payclient.scan import UnreadableImage, classify, decode_image, normalize_paycode
 from payclient.services import Services
 
 __all__ = [
@@ -60,7 +60,7 @@ class _Base:
             self.view.show_error(self.tr("m.err.not_staff"))
         elif isinstance(exc, NoShop):
             self.view.show_error(self.tr("m.err.no_shop"))
-        elif isinstance(exc, _Unreadable):
+        elif isinstance(exc, UnreadableImage):
             self.view.show_error(self.tr("err.image_unreadable"))
         elif isinstance(exc, ApiError) and exc.status == 401 and exc.code != "bad_credentials":
             self.s.api.tokens.clear()
@@ -69,9 +69,6 @@ class _Base:
         else:
             self.view.show_error(self.tr.error(exc))
 
-
-class _Unreadable(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- log in
@@ -299,13 +296,7 @@ class ChargePresenter(_Base):
 
     def scan_image(self, path: str) -> None:
         self.view.show_busy(True)
-        self.s.runner.submit(self._decode, path, on_done=self._decoded, on_error=self._fail)
-
-    def _decode(self, path: str) -> list[str]:
-        try:
-            return decode_image(path)
-        except (OSError, ValueError) as exc:
-            raise _Unreadable(str(exc)) from exc
+        self.s.runner.submit(decode_image, path, on_done=self._decoded, on_error=self._fail)
 
     def _decoded(self, texts: list[str]) -> None:
         self.view.show_busy(False)

@@ -24,28 +24,36 @@ if TYPE_CHECKING:
 
     from payclient.api import ApiClient
 
-__all__ = ["KeyRing", "QrCheck", "classify", "decode_image", "inspect_merchant_code", "normalize_paycode"]
+__all__ = ["KeyRing", "QrCheck", "UnreadableImage", "classify", "decode_image", "inspect_merchant_code",
+           "normalize_paycode"]
 
 ORDER_GUID = "cn.suiyuan.order"
 ACCOUNT_GUID = "cn.suiyuan.pay"
 
 
+class UnreadableImage(ValueError):
+    """The chosen file is not a picture that can be read."""
+
+
 def decode_image(source) -> list[str]:
     """Return the texts of every QR code / barcode found in ``source`` (path, bytes or PIL image).
 
-    Raises ``OSError``/``ValueError`` if the file is not an image.
+    Raises ``UnreadableImage`` if the file cannot be read as an image.
     """
     import io
 
     from PIL import Image
 
-    if isinstance(source, (bytes, bytearray)):
-        image = Image.open(io.BytesIO(source))
-    elif isinstance(source, (str, os.PathLike)):
-        image = Image.open(source)
-    else:
-        image = source
-    image.load()
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            image = Image.open(io.BytesIO(source))
+        elif isinstance(source, (str, os.PathLike)):
+            image = Image.open(source)
+        else:
+            image = source
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise UnreadableImage(str(exc)) from exc
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     read = _reader()

@@ -72,9 +72,8 @@ def wallet_json(v: service.WalletView) -> dict:
     }
 
 
-def posted_json(p: ledger.Posted, account_id: int) -> dict:
-    """A transfer as seen from ``account_id``: signed amount and the balance after."""
-    outgoing = p.debit_account_id == account_id
+def posted_json(p: ledger.Posted, outgoing: bool) -> dict:
+    """A transfer as seen from the caller's wallet (the debit side if ``outgoing``): amount and balance after."""
     return {
         "transfer_id": p.id,
         "code": p.code,
@@ -111,13 +110,14 @@ def upgrade(args):
     return respond(wallet_json(service.view(current_user())), 200)
 
 
-def _money_move(args, action, *, external_effects: bool = False) -> tuple[dict, int]:
+def _money_move(args, action, *, outgoing: bool, external_effects: bool = False) -> tuple[dict, int]:
+    """Run a wallet money move under the Idempotency-Key; ``outgoing``: the caller's wallet is debited."""
     user = current_user()
     key = idempotency.request_key()
 
     def run():
         posted, extra = action(user, key)
-        body = posted_json(posted, service.wallet_of(user).account_id)
+        body = posted_json(posted, outgoing)
         body.update(extra)
         return body, 201
 
@@ -131,7 +131,7 @@ def _money_move(args, action, *, external_effects: bool = False) -> tuple[dict, 
 def topup(args):
     """Top up from the linked bank card through the wallet's operator bank (idempotent)."""
     body, status = _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}),
-                               external_effects=True)
+                               outgoing=False, external_effects=True)
     return respond(body, status)
 
 
@@ -143,7 +143,8 @@ def redeem(args):
     """Redeem e-CNY back to the linked bank card (idempotent; the card is credited after commit)."""
     from backend.jobs import enqueue
 
-    body, status = _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}))
+    body, status = _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}),
+                               outgoing=True)
     if status == 201:
         # Also on a replay: if enqueueing failed the first time the client saw an error and
         # retried; the job is safe to run twice (the bank de-duplicates on the transfer id).
@@ -164,7 +165,7 @@ def transfer(args):
         posted, payee = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
         return posted, {"to_wallet_number": payee.wallet_number, "memo": args["memo"]}
 
-    return respond(*_money_move(args, action))
+    return respond(*_money_move(args, action, outgoing=True))
 
 
 @blp.route("/wallets/me/transactions", methods=["GET"])

@@ -13,17 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from backend.auth.models import Role, User
-from backend.banks.models import OperatorBank
 from backend.clock import utcnow
-from backend.config import WALLET_TIERS
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.ledger import service as ledger
-from backend.ledger.models import Account, AccountKind
-from backend.wallets.models import Wallet
+from backend.ledger.models import Account
+from bench.fixtures import bulk_consumers
 from campaigns import service
 from campaigns.gate import Gate
 from campaigns.models import Claim
@@ -32,29 +29,6 @@ from tests.campaigns.helpers import make_world
 CONSUMERS, ATTEMPTS, PACKETS, BUDGET_FEN, THREADS = 4_000, 10_000, 1_000, 8_888_888, 12
 
 pytestmark = pytest.mark.redis
-
-
-def bulk_consumers(n: int) -> list[int]:
-    """Create ``n`` consumers with class-4 wallets in three statements (the factory would take minutes)."""
-    bank_id = db.session.execute(select(OperatorBank.id).where(OperatorBank.code == "ICBC")).scalar_one()
-    tier, now = WALLET_TIERS[4], utcnow()
-    accounts = db.session.execute(
-        insert(Account.__table__).returning(Account.id, sort_by_parameter_order=True),
-        [{"kind": AccountKind.WALLET, "balance_fen": 0, "allow_negative": False,
-          "balance_cap_fen": tier.balance_cap_fen,
-          "single_cap_fen": tier.single_cap_fen, "day_cap_fen": tier.day_cap_fen, "year_cap_fen": tier.year_cap_fen,
-          "day_spent_fen": 0, "year_spent_fen": 0} for _ in range(n)],
-    ).scalars().all()
-    users = db.session.execute(
-        insert(User.__table__).returning(User.id, sort_by_parameter_order=True),
-        [{"phone": f"166{i:08d}", "password_hash": "!", "role": Role.CONSUMER, "display_name": "",
-          "is_active": True, "created_at": now} for i in range(n)],
-    ).scalars().all()
-    db.session.execute(insert(Wallet.__table__), [
-        {"user_id": u, "bank_id": bank_id, "account_id": a, "wallet_number": f"0099{i:012d}", "wallet_class": 4,
-         "status": "active", "opened_at": now} for i, (u, a) in enumerate(zip(users, accounts, strict=True))])
-    db.session.commit()
-    return users
 
 
 def launch_rush(world) -> int:
