@@ -126,8 +126,10 @@ class Console:
     def shot(self, page, name: str):
         """Save docs/screenshots/console-<name>-<width>.png (the whole page)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        # A passing toast would cover the content in the picture; the page itself is unchanged.
-        page.evaluate("document.activeElement && document.activeElement.blur();"
+        # A passing toast would cover the content in the picture, and a scrolled page would paint the
+        # sticky header mid-picture in a full-page shot; the page itself is unchanged.
+        page.evaluate("window.scrollTo(0, 0);"
+                      "document.activeElement && document.activeElement.blur();"
                       "document.getElementById('toast') && (document.getElementById('toast').hidden = true)")
         page.wait_for_timeout(150)
         width = WIDTHS[page.size_name][0]
