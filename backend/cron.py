@@ -18,7 +18,11 @@ cron.register(scan_campaigns, "default", interval=60)
 
 # Zones: every zone's periodic scenario report (场景定期报送), last week's on Mondays and last month's on
 # the 1st, at 09:00 in Guangzhou (01:00 UTC), when the period's last local day is over.
+from zones.kpis import sweep as sweep_zone_kpis  # noqa: E402
 from zones.reports import build_monthly_reports, build_weekly_reports  # noqa: E402
+
+# Zones: count any recent payment whose id was lost on its way to the KPI batch (Redis restart, killed worker).
+cron.register(sweep_zone_kpis, "default", interval=60)
 
 cron.register(build_weekly_reports, "default", cron="0 1 * * 1")
 cron.register(build_monthly_reports, "default", cron="0 1 1 * *")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import current_app, has_app_context
 from rq import Queue, Retry
@@ -45,6 +46,16 @@ def enqueue(func: Callable, *args, **kwargs):
         # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
         kwargs.setdefault("job_timeout", 120)
     return q.enqueue(func, *args, **kwargs)
+
+
+def enqueue_in(delay: timedelta, func: Callable, *args, **kwargs):
+    """Enqueue ``func(*args, **kwargs)`` to run after ``delay`` (RQ's scheduler); at once when inline."""
+    q = queue()
+    if not q.is_async:
+        return q.enqueue(func, *args, **kwargs)
+    kwargs.setdefault("retry", DEFAULT_RETRY)
+    kwargs.setdefault("job_timeout", 120)
+    return q.enqueue_in(delay, func, *args, **kwargs)
 
 
 def with_app(func: Callable) -> Callable:

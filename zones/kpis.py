@@ -51,14 +51,25 @@ It pays its part of an order as legs that (1) credit the merchant's wallet,
 returns. The figures then come from the ledger like every other figure, so
 the live update and the rebuild agree. Until campaigns exist they are 0.
 
-Keeping up to date: the ``payment_settled`` and ``refund_settled`` receivers
-enqueue ``apply_payment`` / ``apply_refunds`` (inline on the embedded
-default). Each counts a settled transfer once — ``zone_kpi_applied`` records
-it in the same transaction as the increments, so a job run twice, or a signal
-sent twice, changes nothing — and updates the aggregates with atomic UPSERTs
-(``x = x + :d``); "first payer of the day" and "first payment at this
-merchant today" are unique keys, never read-modify-write. A dashboard reads
-days (``zone_kpi_daily``), never transactions.
+Keeping up to date: settled payments are counted in batches, off the
+payment path. The ``payment_settled`` receiver appends the order id to a
+Redis list and, when no batch is already due, schedules ``apply_pending``
+``BATCH_DELAY`` ahead — one Redis round trip per payment, at most about one
+job a second however busy the merchants are (inline at once on the embedded
+default, so figures are live there too). ``apply_pending`` pops up to ``BATCH`` ids at a time and counts them
+in one transaction with a handful of multi-row statements. A payment is
+counted once — ``zone_kpi_applied`` records its transfer in the same
+transaction as the increments, so a job run twice, an id listed twice, or a
+sweep that finds it again changes nothing — and the aggregates move by
+atomic UPSERTs (``x = x + :d``), in a fixed order of tables and keys so
+concurrent batches wait for each other instead of deadlocking; "first payer
+of the day" and "first payment at this merchant today" are unique keys,
+never read-modify-write. Ids lost with Redis (a restart) or with a worker
+killed mid-batch are found by ``sweep`` (every minute, from ``backend.cron``):
+orders paid in the last ``SWEEP_WINDOW`` whose payment is not yet counted.
+Refunds are rare and are counted one job per refunded order
+(``apply_refunds``). A dashboard reads days (``zone_kpi_daily``), never
+transactions.
 
 Rebuilding: ``rebuild(day_from, day_to, zone_ids)`` (``flask zones
 rebuild-kpis``) recomputes the same tables from the ledger (transfers, with
@@ -79,8 +90,8 @@ from rq.job import JobStatus
 from sqlalchemy import Date, case, delete, distinct, func, insert, literal, select, text, type_coerce
 
 from backend.clock import as_utc, local_today, local_zone, utcnow
-from backend.extensions import db
-from backend.jobs import enqueue, with_app
+from backend.extensions import db, get_redis
+from backend.jobs import enqueue, enqueue_in, with_app
 from backend.ledger.models import Account, AccountKind, Transfer
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.payments.models import Order, Refund
@@ -145,18 +156,37 @@ def leverage(driven_fen: int, subsidy_fen: int) -> float | None:
 # ---------------------------------------------------------------- live updates
 
 
-def _enqueue(func, *args) -> None:
-    """Enqueue a job; when it ran inline and failed, log it (RQ's inline mode keeps the error to itself)."""
-    job = enqueue(func, *args)
+def _enqueue(func, *args, delay: timedelta | None = None) -> None:
+    """Enqueue a job (after ``delay``); when it ran inline and failed, log it (RQ's inline mode keeps the
+    error to itself)."""
+    job = enqueue_in(delay, func, *args) if delay else enqueue(func, *args)
     if job.get_status(refresh=False) == JobStatus.FAILED:
         result = job.latest_result()
         log.error("zones job %s%r failed; `flask zones rebuild-kpis` repairs the figures\n%s", func.__name__,
                   args, result.exc_string if result else "")
 
 
+#: Redis list of settled orders waiting to be counted, and the flag that a batch job is queued.
+PENDING_KEY = "zones:kpi:pending"
+KICK_KEY = "zones:kpi:kick"
+#: Orders counted per transaction.
+BATCH = 500
+#: How long a batch gathers payments before its job runs (RQ's scheduler moves it to the queue).
+BATCH_DELAY = timedelta(seconds=1)
+#: How far back ``sweep`` looks for paid orders that were never counted (lost ids).
+SWEEP_WINDOW = timedelta(minutes=15)
+
+
 def on_payment_settled(sender, *, order_id: int, **_) -> None:
-    """Receiver of ``backend.hooks.payment_settled``: count the payment (through the job queue)."""
-    _enqueue(apply_payment, order_id)
+    """Receiver of ``backend.hooks.payment_settled``: list the payment for the next batch, queue one if none is."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.rpush(PENDING_KEY, order_id)
+    # The flag expires in case its job is lost; apply_pending clears it before it looks at the list, so
+    # an id listed after the clear queues a new job and an id listed before it is seen by the running one.
+    pipe.set(KICK_KEY, 1, nx=True, ex=60)
+    _, kicked = pipe.execute()
+    if kicked:
+        _enqueue(apply_pending, delay=BATCH_DELAY)
 
 
 def on_refund_settled(sender, *, order_id: int, **_) -> None:
@@ -206,42 +236,65 @@ def _upsert_add(table, keys: dict, deltas: dict, extra: dict | None = None, retu
     return db.session.execute(stmt)
 
 
-def _count_payment(order_id: int) -> bool:
+def _count_payments(order_ids: list[int]) -> int:
+    """Count the paid orders among ``order_ids`` not counted yet, in the caller's transaction; return how many."""
+    if not order_ids:
+        return 0
     first_of_payer = (select(func.min(O2.c.payment_transfer_id)).where(O2.c.payer_user_id == O.c.payer_user_id)
                       .scalar_subquery())
-    row = db.session.execute(
+    rows = db.session.execute(
         select(O.c.merchant_id, O.c.amount_fen, O.c.payer_user_id, O.c.payment_transfer_id, T.c.created_at,
                ZM.c.merchant_id.label("placed"), ZM.c.zone_id, M.c.scenario,
                _subsidy_fen(O.c.reference, M.c.account_id).correlate(O, M).scalar_subquery().label("subsidy_fen"),
                first_of_payer.label("first_of_payer"))
         .select_from(O.join(T, T.c.id == O.c.payment_transfer_id).join(M, M.c.id == O.c.merchant_id)
                      .outerjoin(ZM, ZM.c.merchant_id == O.c.merchant_id))
-        .where(O.c.id == order_id)).one_or_none()
-    if row is None:
-        return False  # not paid (or no such order): nothing to count
-    zone_id = _zone_of(row)
-    if zone_id is None:
-        return False
-    day = local_day_of(row.created_at)
-    if not _mark_applied(row.payment_transfer_id, "payment", zone_id, day):
-        return False
-    amount, subsidy = row.amount_fen, int(row.subsidy_fen)
-    driven = amount if subsidy else 0
-    merchant_payments = _upsert_add(
-        MD, {"zone_id": zone_id, "day": day, "merchant_id": row.merchant_id},
-        {"payment_count": 1, "payment_fen": amount, "subsidy_fen": subsidy, "subsidy_driven_fen": driven},
-        extra={"scenario": row.scenario}, returning=MD.c.payment_count).scalar_one()
-    new_payer = db.session.execute(
-        insert_for(PAYERS).values(zone_id=zone_id, day=day, user_id=row.payer_user_id)
-        .on_conflict_do_nothing(index_elements=["zone_id", "day", "user_id"]).returning(PAYERS.c.user_id)
-    ).first() is not None
-    _upsert_add(KD, {"zone_id": zone_id, "day": day}, {
-        "payment_count": 1, "payment_fen": amount, "subsidy_fen": subsidy,
-        "subsidised_payment_count": 1 if subsidy else 0, "subsidy_driven_fen": driven,
-        "active_wallets": int(new_payer), "wallets_opened": int(row.first_of_payer == row.payment_transfer_id),
-        "merchants_accepting": int(merchant_payments == 1),
-    })
-    return True
+        .where(O.c.id.in_(sorted(set(order_ids))))
+        .order_by(O.c.payment_transfer_id)).all()  # not paid (or no such order): not selected, nothing to count
+    placed = [(row, zone_id, local_day_of(row.created_at)) for row in rows
+              if (zone_id := _zone_of(row)) is not None]
+    if not placed:
+        return 0
+    applied = set(db.session.execute(
+        insert_for(APPLIED).values([{"transfer_id": row.payment_transfer_id, "kind": "payment", "zone_id": zone_id,
+                                     "day": day} for row, zone_id, day in placed])
+        .on_conflict_do_nothing(index_elements=["transfer_id"]).returning(APPLIED.c.transfer_id)).scalars())
+    by_merchant: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    by_zone: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    scenario: dict[tuple, str] = {}
+    payers = set()
+    for row, zone_id, day in placed:
+        if row.payment_transfer_id not in applied:
+            continue  # counted before
+        amount, subsidy = row.amount_fen, int(row.subsidy_fen)
+        driven = amount if subsidy else 0
+        key = (zone_id, day, row.merchant_id)
+        scenario[key] = row.scenario
+        for deltas in (by_merchant[key], by_zone[(zone_id, day)]):
+            deltas["payment_count"] += 1
+            deltas["payment_fen"] += amount
+            deltas["subsidy_fen"] += subsidy
+            deltas["subsidy_driven_fen"] += driven
+        by_zone[(zone_id, day)]["subsidised_payment_count"] += 1 if subsidy else 0
+        by_zone[(zone_id, day)]["wallets_opened"] += int(row.first_of_payer == row.payment_transfer_id)
+        payers.add((zone_id, day, row.payer_user_id))
+    # Tables in TABLES_IN_LOCK_ORDER, keys sorted: concurrent batches wait for each other, never deadlock.
+    for key in sorted(by_merchant):
+        zone_id, day, merchant_id = key
+        deltas = by_merchant[key]
+        now_paid = _upsert_add(MD, {"zone_id": zone_id, "day": day, "merchant_id": merchant_id}, dict(deltas),
+                               extra={"scenario": scenario[key]}, returning=MD.c.payment_count).scalar_one()
+        by_zone[(zone_id, day)]["merchants_accepting"] += int(now_paid == deltas["payment_count"])
+    if payers:
+        new_payers = db.session.execute(
+            insert_for(PAYERS).values([{"zone_id": z, "day": d, "user_id": u} for z, d, u in sorted(payers)])
+            .on_conflict_do_nothing(index_elements=["zone_id", "day", "user_id"])
+            .returning(PAYERS.c.zone_id, PAYERS.c.day)).all()
+        for zone_id, day in new_payers:
+            by_zone[(zone_id, _as_date(day))]["active_wallets"] += 1
+    for (zone_id, day) in sorted(by_zone):
+        _upsert_add(KD, {"zone_id": zone_id, "day": day}, dict(by_zone[(zone_id, day)]))
+    return len(applied)
 
 
 def _count_refunds(order_id: int) -> int:
@@ -278,8 +331,36 @@ def _in_own_transaction(func_, *args):
 
 @with_app
 def apply_payment(order_id: int) -> bool:
-    """Job: count a settled payment in its zone's figures; return False if there was nothing (new) to count."""
-    return _in_own_transaction(_count_payment, order_id)
+    """Count one settled payment in its zone's figures now; return False if there was nothing (new) to count."""
+    return _in_own_transaction(_count_payments, [order_id]) == 1
+
+
+@with_app
+def apply_pending() -> int:
+    """Job: count every payment listed by ``on_payment_settled``, ``BATCH`` per transaction; return how many."""
+    redis = get_redis()
+    redis.delete(KICK_KEY)
+    counted = 0
+    while ids := redis.lpop(PENDING_KEY, BATCH):
+        counted += _in_own_transaction(_count_payments, [int(i) for i in ids])
+    return counted
+
+
+@with_app
+def sweep(window: timedelta = SWEEP_WINDOW) -> int:
+    """Job: count orders paid within ``window`` whose payment was never counted (ids lost); return how many."""
+    counted = 0
+    after = 0
+    while True:
+        ids = list(db.session.execute(
+            select(O.c.id).where(O.c.paid_at >= utcnow() - window, O.c.id > after,
+                                 ~select(APPLIED.c.transfer_id).where(APPLIED.c.transfer_id == O.c.payment_transfer_id)
+                                 .exists())
+            .order_by(O.c.id).limit(BATCH)).scalars())
+        if not ids:
+            return counted
+        counted += _in_own_transaction(_count_payments, ids)
+        after = ids[-1]
 
 
 @with_app

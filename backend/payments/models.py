@@ -71,6 +71,7 @@ class Order(db.Model):
                         name="paid_has_transfer"),
         Index("ix_orders_merchant_id_created_at", "merchant_id", "created_at"),
         Index("ix_orders_merchant_id_paid_at", "merchant_id", "paid_at"),
+        Index("ix_orders_paid_at", "paid_at"),  # recently paid orders (the zones KPI sweep; migration 0005)
     )
 
     id: Mapped[int] = mapped_column(BIGINT, primary_key=True)

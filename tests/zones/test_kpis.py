@@ -4,6 +4,7 @@ rebuild command reproduces it exactly."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -174,6 +175,21 @@ def test_a_payment_and_a_refund_over_http_count_in_their_zone_at_once(app, clien
                    422, "validation_failed", field="from")
 
 
+def work_through(real_redis) -> None:
+    """Run what is queued, and what is scheduled (the KPI batch waits ``BATCH_DELAY``), on a worker."""
+    from rq import SimpleWorker
+    from rq.scheduler import RQScheduler
+
+    scheduler = RQScheduler([queue()], connection=real_redis)
+    scheduler.acquire_locks()
+    try:
+        time.sleep(kpis.BATCH_DELAY.total_seconds() + 0.1)
+        scheduler.enqueue_scheduled_jobs()
+    finally:
+        scheduler.release_locks()
+    SimpleWorker([queue()], connection=real_redis).work(burst=True)
+
+
 @pytest.mark.redis
 def test_with_redis_the_counting_runs_on_an_rq_worker(app, client, factory, real_redis, monkeypatch, zone_ids):
     """Production shape: the receivers only enqueue; a worker places the merchant and counts the payment."""
@@ -186,10 +202,60 @@ def test_with_redis_the_counting_runs_on_an_rq_worker(app, client, factory, real
     assert placement(shop.id) == (True, zone_ids["yongqingfang"])
     pay_over_http(client, factory, shop, 2_000)
     assert stored(local_today(), local_today()) == {}
-    SimpleWorker([queue()], connection=real_redis).work(burst=True)
+    work_through(real_redis)
     assert FailedJobRegistry(queue=queue()).count == 0
     (row,) = stored(local_today(), local_today()).values()
     assert (row["payment_count"], row["payment_fen"], row["wallets_opened"]) == (1, 2_000, 1)
+
+
+@pytest.mark.redis
+def test_payments_settled_meanwhile_are_counted_in_one_batch_job(app, client, factory, real_redis, monkeypatch,
+                                                                  zone_ids):
+    """However many payments settle while a batch is queued, they queue one job, and it counts each once."""
+    from rq.registry import ScheduledJobRegistry
+
+    shop = onboard(client, factory, *TEA_HOUSE)
+    other = onboard(client, factory, *TEA_HOUSE, scenario="shopping", name="Second Shop")
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://real")  # any value: selects async queues
+    payer = factory.consumer(balance_fen=500_000)
+    for amount, where, who in [(1_000, shop, payer), (2_000, shop, payer), (3_000, other, payer),
+                               (4_000, other, None), (5_000, shop, None)]:
+        pay_over_http(client, factory, where, amount, consumer=who)
+    assert ScheduledJobRegistry(queue=queue()).count == 1
+    assert real_redis.llen(kpis.PENDING_KEY) == 5
+    work_through(real_redis)
+    assert FailedJobRegistry(queue=queue()).count == 0
+    assert real_redis.llen(kpis.PENDING_KEY) == 0
+    counted = stored(local_today(), local_today())
+    (row,) = counted.values()
+    assert {k: row[k] for k in ("payment_count", "payment_fen", "active_wallets", "wallets_opened",
+                                "merchants_accepting")} == {
+        "payment_count": 5, "payment_fen": 15_000, "active_wallets": 3, "wallets_opened": 3,
+        "merchants_accepting": 2}
+    kpis.rebuild(local_today(), local_today())
+    assert stored(local_today(), local_today()) == counted
+    # The next payment queues the next job (the batch cleared its flag before reading the list).
+    pay_over_http(client, factory, shop, 600, consumer=payer)
+    assert ScheduledJobRegistry(queue=queue()).count == 1
+
+
+@pytest.mark.redis
+def test_the_sweep_counts_payments_whose_ids_were_lost(app, client, factory, real_redis, monkeypatch, zone_ids):
+    """Redis restarted (or a worker died holding a batch): the minutely sweep finds the uncounted payments."""
+    shop = onboard(client, factory, *TEA_HOUSE)
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://real")
+    payer = factory.consumer(balance_fen=500_000)
+    for amount in (1_100, 2_200, 3_300):
+        pay_over_http(client, factory, shop, amount, consumer=payer)
+    real_redis.flushdb()  # the listed ids and the queued job are gone
+    assert stored(local_today(), local_today()) == {}
+    assert kpis.sweep() == 3
+    (row,) = stored(local_today(), local_today()).values()
+    assert (row["payment_count"], row["payment_fen"], row["active_wallets"]) == (3, 6_600, 1)
+    assert kpis.sweep() == 0  # counted once
+    before = stored(local_today(), local_today())
+    kpis.rebuild(local_today(), local_today())
+    assert stored(local_today(), local_today()) == before
 
 
 class Records(logging.Handler):
@@ -205,17 +271,17 @@ def test_a_failed_count_never_undoes_the_payment_and_the_rebuild_command_repairs
                                                                                      monkeypatch):
     shop = onboard(client, factory, *TEA_HOUSE)
 
-    def broken(order_id):
+    def broken(order_ids):
         raise RuntimeError("database hiccup")
 
     records = Records()
     logging.getLogger("zones.kpis").addHandler(records)
-    monkeypatch.setattr(kpis, "_count_payment", broken)
+    monkeypatch.setattr(kpis, "_count_payments", broken)
     try:
         pay_over_http(client, factory, shop, 4_200)  # the payment itself succeeds
     finally:
         logging.getLogger("zones.kpis").removeHandler(records)
-    assert any("zones job apply_payment" in line and "database hiccup" in line for line in records.lines)
+    assert any("zones job apply_pending" in line and "database hiccup" in line for line in records.lines)
     assert stored(local_today(), local_today()) == {}
     monkeypatch.undo()
     result = app.test_cli_runner().invoke(args=["zones", "rebuild-kpis"])
