@@ -81,6 +81,15 @@ if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end
 return {'ok', packet .. ':' .. ARGV[4]}
 """
 
+#: 1 when the campaign is finally sold out for this user: built, no entry of theirs, no packet left, and
+#: PostgreSQL has confirmed that every packet is claimed (``drained``); else 0 (take the full path).
+SOLD_OUT_FOR = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('LLEN', KEYS[3]) > 0 then return 0 end
+return redis.call('EXISTS', KEYS[4])
+"""
+
 RELEASE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local undone = 0
@@ -188,6 +197,12 @@ class Gate:
         if status == "already":
             return status, _text(out[1])
         return status, None
+
+    def sold_out_for(self, user_id: int) -> bool:
+        """Return True if ``user_id`` can only be told "sold out" (see ``SOLD_OUT_FOR``): one Redis step,
+        no database work, so the rush after the last packet costs little."""
+        return bool(_run(self.redis, SOLD_OUT_FOR, [self.ready, self.claims, self.packets, self.drained],
+                         [user_id]))
 
     def release(self, taken: Taken, *, push_back: bool, restore: str | None = None,
                 device_claims: int | None = None) -> bool:

@@ -481,8 +481,10 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     """Claim one packet of a grab or coupon campaign for ``user_id``; return ``(body, status)``.
 
     Checks (before the gate): the campaign is live and its claim window open,
-    the consumer's wallet is eligible, a device id is sent if the campaign
-    caps devices. Then the gate hands out a packet atomically and the claim
+    a device id is sent if the campaign caps devices, the consumer's wallet is
+    eligible. Once PostgreSQL has confirmed that every packet is claimed, a
+    consumer without a claim is told ``SoldOut`` from Redis alone, before the
+    eligibility check and without an Idempotency-Key record. Then the gate hands out a packet atomically and the claim
     commits in PostgreSQL (claim row + ledger transfer campaign → the
     consumer's restricted account for red packets) before returning 201.
 
@@ -496,6 +498,13 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     if c.status != due_status(c.status, c.opens_at, c.closes_at):
         advance(campaign_id)
     pending: list[Taken] = []
+    if via == "gate":
+        _check_open(c, "claim")
+        check_device(device_id, c.device_cap)
+        if _finally_sold_out(campaign_id, user_id):
+            # Nothing can change this answer and nothing was taken, so nothing is recorded under the
+            # Idempotency-Key (a consumer who did claim has an entry and takes the full path: a replay).
+            raise SoldOut("Every packet of this campaign has been claimed.")
 
     def action():
         _check_open(c, "claim")
@@ -517,6 +526,13 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     if status >= 300:
         _release(campaign_id, pending)
     return body, status
+
+
+def _finally_sold_out(campaign_id: int, user_id: int) -> bool:
+    try:
+        return Gate(campaign_id).sold_out_for(user_id)
+    except redis.RedisError:
+        return False  # the full path will say what is wrong
 
 
 def _release(campaign_id: int, pending: list[Taken]) -> None:

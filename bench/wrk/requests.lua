@@ -1,6 +1,9 @@
 -- Replays prepared requests, one line each: METHOD \t PATH \t TOKEN \t IDEMPOTENCY-KEY \t BODY
 -- Each wrk thread takes every Nth line so no request is sent twice.
 -- Optional env RATE (requests/s for the whole run) turns on a per-connection delay.
+-- A thread stops once every one of its prepared requests is answered (prepared requests answer 201 or a
+-- refusal, the no-op filler 200), so the latencies are those of the prepared requests; done() prints when
+-- the first thread started and the last one finished (wrk itself always reports its full -d duration).
 local threads = {}
 local counter = 1
 
@@ -11,11 +14,19 @@ function setup(thread)
   counter = counter + 1
 end
 
+local function now_s()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*a"))
+  p:close()
+  return t
+end
+
 local lines = {}
 local pos = 1
 local delay_ms = 0
 
 function init(args)
+  started = now_s()
   local file = os.getenv("REQUESTS_FILE")
   local n = tonumber(os.getenv("WRK_THREADS"))
   local i = 0
@@ -50,7 +61,26 @@ function request()
   return wrk.format(f[1], f[2], headers, f[5] ~= "" and f[5] or nil)
 end
 
+local answered = 0
+
+function response(status, headers, body)
+  if status ~= 200 then
+    answered = answered + 1
+    if answered == #lines then
+      finished = now_s()
+      wrk.thread:stop()
+    end
+  end
+end
+
 function done(summary, latency, requests)
+  local first, last = nil, nil
+  for _, t in ipairs(threads) do
+    local s, f = t:get("started"), t:get("finished")
+    if s and (not first or s < first) then first = s end
+    if f and (not last or f > last) then last = f end
+  end
+  if first and last then io.write(string.format("PREPARED_ANSWERED_IN_S %.3f\n", last - first)) end
   io.write(string.format("LATENCY p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

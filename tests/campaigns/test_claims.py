@@ -67,6 +67,30 @@ def test_nobody_is_paid_twice_and_the_last_packet_sells_out(api, world, factory)
     assert stats["claims_last_60s"] == 2 and stats["escrow_balance_fen"] == 0
 
 
+def test_once_sold_out_is_confirmed_the_rush_is_answered_from_redis_alone(api, world, factory):
+    """After PostgreSQL confirmed the last packet gone, a late claimant gets sold_out with no database write
+    (no Idempotency-Key record), while those who did claim still get their own answers."""
+    from backend.idempotency import IdempotencyKey
+
+    c = live(api, world, packet_count=1, budget_fen=500)
+    winner, late, later = factory.consumer(), factory.consumer(), factory.consumer()
+    won = grab(api, winner, c["id"], key="win-1")
+    assert won.status_code == 201
+    refused(grab(api, late, c["id"]), 409, "sold_out")  # the full path: asks PostgreSQL, which confirms
+    assert get_redis().exists(Gate(c["id"]).drained)
+    keys = db.session.execute(select(func.count()).select_from(IdempotencyKey)).scalar_one()
+    db.session.rollback()
+    with ledger_untouched():
+        refused(grab(api, later, c["id"]), 409, "sold_out")
+        refused(grab(api, later, c["id"], key="late-again"), 409, "sold_out")
+    assert db.session.execute(select(func.count()).select_from(IdempotencyKey)).scalar_one() == keys
+    db.session.rollback()
+    replay = grab(api, winner, c["id"], key="win-1")  # the winner's retry replays the 201
+    assert replay.status_code == 201 and replay.get_json() == won.get_json()
+    refused(grab(api, winner, c["id"]), 409, "already_claimed")
+    assert len(claims_of(c["id"])) == 1
+
+
 def test_a_replayed_claim_returns_the_first_answer(api, world, factory):
     c = live(api, world)
     consumer = factory.consumer()
