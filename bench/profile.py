@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import random
 import shutil
 import subprocess
@@ -24,61 +23,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.harness import ROOT, VENV_BIN, Stack
+from bench.harness import ROOT, VENV_BIN, Stack, cpu_by_group, snapshot
 from bench.run import SCRIPT, _write_lines, wrk
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def _comm_and_cmd(pid: int) -> tuple[str, str]:
-    try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return "", ""
-    return comm, cmd
-
-
-def _group(pid: int) -> str | None:
-    comm, cmd = _comm_and_cmd(pid)
-    if "gunicorn" in cmd:
-        return "gunicorn"
-    if "rq worker" in cmd or "rq/" in cmd and "worker" in cmd:
-        return "rq"
-    if comm.startswith("postgres") or "postgres:" in cmd:
-        return "postgresql"
-    if comm.startswith("redis-server"):
-        return "redis"
-    if comm == "wrk":
-        return "wrk"
-    return None
-
-
-def snapshot() -> dict[int, tuple[str, float]]:
-    """CPU seconds used so far by every process of a known group."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            pid = int(entry)
-            group = _group(pid)
-            if group:
-                out[pid] = (group, _cpu_seconds(pid))
-    return out
-
-
-def cpu_by_group(before: dict, after: dict) -> dict[str, float]:
-    totals: dict[str, float] = collections.defaultdict(float)
-    for pid, (group, used) in after.items():
-        totals[group] += used - before.get(pid, (group, 0.0))[1]
-    return dict(totals)
 
 
 def gunicorn_workers(master_pid: int) -> list[int]:

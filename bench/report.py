@@ -86,6 +86,17 @@ def write_markdown(r: dict, path: Path) -> None:
         lines.append(f"| {label} | {_fmt(x.get('payments_per_s', x['requests_per_s']))} | "
                      f"{_fmt(x.get('latency_ms_p50'), ' ms')} | {_fmt(x.get('latency_ms_p99'), ' ms')} | {notes} |")
     lines += ["", f"`flask ledger verify` after the run: {r['ledger_verify']}", ""]
+    cpu_rows = [(label, r[key].get(field)) for key, field, label in (
+        ("payments_spread", "cpu_ms_per_payment", "a payment (spread run)"),
+        ("payments_hot", "cpu_ms_per_payment", "a payment (hot merchant)"),
+        ("claims", "cpu_ms_per_claim", "a red-packet claim attempt (rush)")) if key in r]
+    groups = sorted({g for _, cpu in cpu_rows if cpu for g in cpu if g != "all"})
+    if groups:
+        lines += ["## Where the CPU goes (ms of CPU per request, by process, from /proc during the run)", "",
+                  "| request | " + " | ".join(groups) + " | all |", "|---" * (len(groups) + 2) + "|"]
+        lines += [f"| {label} | " + " | ".join(_fmt((cpu or {}).get(g)) for g in groups) +
+                  f" | {_fmt((cpu or {}).get('all'))} |" for label, cpu in cpu_rows]
+        lines.append("")
     if r.get("analysis"):
         lines += ["## What the profiles say", "", r["analysis"], ""]
     path.write_text("\n".join(lines))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.harness import ROOT, Stack
+from bench.harness import ROOT, Stack, cpu_by_group, snapshot
 
 DOCS = ROOT / "docs"
 GOALS = {
@@ -90,6 +90,13 @@ def _ms(text: str | None) -> float | None:
 SCRIPT = ROOT / "bench" / "wrk" / "requests.lua"
 
 
+def per_request(cpu_s: dict[str, float], n: int) -> dict[str, float]:
+    """CPU milliseconds per request by process group (gunicorn, rq, postgresql, redis, wrk) and in all."""
+    out = {group: round(1000 * used / max(n, 1), 2) for group, used in sorted(cpu_s.items(), key=lambda kv: -kv[1])}
+    out["all"] = round(sum(out.values()), 2)
+    return out
+
+
 def _write_lines(lines: list[str]) -> Path:
     f = tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False, encoding="utf-8")
     f.write("\n".join(lines) + "\n")
@@ -110,12 +117,15 @@ def payments_run(stack: Stack, app, tokens, merchant_list, seconds: int, rate: i
         before = db.session.execute(sa.text("SELECT count(*) FROM orders WHERE status = 'paid'")).scalar_one()
     path = _write_lines(lines)
     t0 = time.monotonic()
+    cpu_before = snapshot()
     res = wrk(stack.base_url, seconds, script=SCRIPT, env={"REQUESTS_FILE": str(path), "RATE": str(rate)})
     elapsed = time.monotonic() - t0
+    cpu = cpu_by_group(cpu_before, snapshot())
     path.unlink()
     with app.app_context():
         after = db.session.execute(sa.text("SELECT count(*) FROM orders WHERE status = 'paid'")).scalar_one()
     res["payments"] = after - before
+    res["cpu_ms_per_payment"] = per_request(cpu, after - before)
     res["payments_per_s"] = round((after - before) / elapsed, 1)
     res["prepared"] = n
     res["exhausted"] = res["payments"] >= n
@@ -150,8 +160,10 @@ def claims_run(stack: Stack, app, merchant, claimants: int, packets: int, second
         campaign_id = fixtures.live_red_packet_campaign(db.session.merge(merchant), packets, budget)
     lines = [fixtures.request_line("POST", f"/api/v1/campaigns/{campaign_id}/claims", t, {}, True) for t in tokens]
     path = _write_lines(lines)
+    cpu_before = snapshot()
     res = wrk(stack.base_url, seconds, threads=2, connections=32, script=SCRIPT,
               env={"REQUESTS_FILE": str(path), "RATE": str(rate)})
+    res["cpu_ms_per_claim"] = per_request(cpu_by_group(cpu_before, snapshot()), claimants)
     path.unlink()
     with app.app_context():
         paid, total = db.session.execute(sa.text(
