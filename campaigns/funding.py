@@ -31,7 +31,7 @@ the funder), so every fen ends where the settlement report says.
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from backend import clock
 from backend.extensions import db
@@ -102,6 +102,19 @@ class CampaignFunding:
                 for r, part in records
             ])
         return legs
+
+    def may_fund(self, *, payer_user_id: int) -> bool:
+        """Whether the payer holds anything spendable now: an unused coupon or a red-packet balance of a
+        campaign within its spend deadline (whether this merchant accepts it is for ``legs`` to say)."""
+        return db.session.execute(
+            select(Claim.id).join(Campaign, Campaign.id == Claim.campaign_id)
+            .outerjoin(Account, Account.id == Claim.restricted_account_id)
+            .where(Claim.user_id == payer_user_id, Campaign.status.in_(CampaignStatus.SPENDABLE),
+                   Campaign.spend_ends_at > clock.utcnow(),
+                   or_(and_(Campaign.kind == CampaignKind.COUPON, Claim.status == ClaimStatus.CLAIMED),
+                       and_(Campaign.kind != CampaignKind.COUPON, Account.balance_fen > 0)))
+            .limit(1)
+        ).first() is not None
 
     @staticmethod
     def _use_coupons(order_id: int, amount_fen: int, candidates: list) -> list:

@@ -41,6 +41,11 @@ class FundingProvider(Protocol):
     def legs(self, *, order_id: int, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
         """Inside the payment transaction: reserve and return the subsidy legs (sum ≤ ``amount_fen``)."""
 
+    def may_fund(self, *, payer_user_id: int) -> bool:
+        """Whether any leg could apply to a payment by this payer (False lets the payment skip ``legs``).
+
+        A provider without this method is asked ``legs`` on every payment."""
+
     def leg_refunded(self, *, order_id: int, ref: str, amount_fen: int) -> None:
         """Inside the refund transaction: ``amount_fen`` of the leg ``ref`` went back to its source."""
 

@@ -250,12 +250,20 @@ def verify_scanned(text: str) -> codec.MerchantPayload:
         raise QrRefused(f"Not a valid payment code: {exc.reason}", code="qr_malformed", field="payload") from None
 
 
-def merchant_of_payload(payload: codec.MerchantPayload) -> Merchant:
+def merchant_id_of_payload(payload: codec.MerchantPayload) -> int | None:
+    """Return the merchant id a code names in our account template, or ``None`` if it is not ours."""
     account = payload.merchant_accounts.get("26") or {}
     number = account.get("01", "")
     if account.get("00") != ACCOUNT_GUID or not number.startswith("M") or not number[1:].isdigit():
+        return None
+    return int(number[1:])
+
+
+def merchant_of_payload(payload: codec.MerchantPayload) -> Merchant:
+    merchant_id = merchant_id_of_payload(payload)
+    if merchant_id is None:
         raise QrRefused("This code is not a Suiyuan merchant code.", code="qr_not_ours")
-    merchant = db.session.get(Merchant, int(number[1:]))
+    merchant = db.session.get(Merchant, merchant_id)
     if merchant is None:
         raise QrRefused("The merchant in this code does not exist.", code="merchant_not_found")
     if merchant.status != MerchantStatus.APPROVED:
@@ -272,6 +280,7 @@ class Settled:
     subsidy_fen: int
     payer_balance_after_fen: int
     payer_user_id: int
+    merchant: Merchant | None = None  # when the caller has it at hand (else looked up for the response)
 
 
 def _payer_account(user: User) -> int:

@@ -17,7 +17,7 @@ from backend.extensions import db
 from backend.hooks import announce, payment_settled, refund_settled
 from backend.http import respond
 from backend.merchants.models import Merchant
-from backend.payments import events, keys, service
+from backend.payments import events, express, keys, service
 from backend.payments.models import Order, OrderStatus, PaycodeDevice
 from backend.schemas import Fen, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
@@ -96,7 +96,7 @@ def _after_payment(body: dict, payer_user_id: int) -> None:
 
 
 def _payment_body(settled: service.Settled) -> dict:
-    body = order_json(settled.order)
+    body = order_json(settled.order, settled.merchant)
     body.update(
         transfer_id=settled.legs[0].id,
         paid_from_balance_fen=settled.order.amount_fen - settled.subsidy_fen,
@@ -230,6 +230,11 @@ def pay(args):
     """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
     user = current_user()
     user_id = user.id
+    fast = express.pay(user, args["payload"], args["amount_fen"], idempotency.request_key(),
+                       idempotency.fingerprint(args), _payment_body)
+    if fast is not None:
+        _after_payment(fast[1], user_id)
+        return respond(fast[1], 201)
     settled_box = []
 
     def action():
