@@ -31,7 +31,7 @@ the funder), so every fen ends where the settlement report says.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from backend import clock
 from backend.extensions import db
@@ -54,6 +54,19 @@ def parse_ref(ref: str) -> tuple[int, int] | None:
             and parts[3].isdigit():
         return int(parts[1]), int(parts[3])
     return None
+
+
+# Built once (every payment asks): a claim of the payer that could pay part of a payment now.
+_SPENDABLE_CLAIM = (
+    select(Claim.id).join(Campaign, Campaign.id == Claim.campaign_id)
+    .outerjoin(Account, Account.id == Claim.restricted_account_id)
+    .where(Claim.user_id == bindparam("payer"),
+           or_(*(Campaign.status == s for s in CampaignStatus.SPENDABLE)),
+           Campaign.spend_ends_at > bindparam("at"),
+           or_(and_(Campaign.kind == CampaignKind.COUPON, Claim.status == ClaimStatus.CLAIMED),
+               and_(Campaign.kind != CampaignKind.COUPON, Account.balance_fen > 0)))
+    .limit(1)
+)
 
 
 class CampaignFunding:
@@ -106,15 +119,8 @@ class CampaignFunding:
     def may_fund(self, *, payer_user_id: int) -> bool:
         """Whether the payer holds anything spendable now: an unused coupon or a red-packet balance of a
         campaign within its spend deadline (whether this merchant accepts it is for ``legs`` to say)."""
-        return db.session.execute(
-            select(Claim.id).join(Campaign, Campaign.id == Claim.campaign_id)
-            .outerjoin(Account, Account.id == Claim.restricted_account_id)
-            .where(Claim.user_id == payer_user_id, Campaign.status.in_(CampaignStatus.SPENDABLE),
-                   Campaign.spend_ends_at > clock.utcnow(),
-                   or_(and_(Campaign.kind == CampaignKind.COUPON, Claim.status == ClaimStatus.CLAIMED),
-                       and_(Campaign.kind != CampaignKind.COUPON, Account.balance_fen > 0)))
-            .limit(1)
-        ).first() is not None
+        return db.session.execute(_SPENDABLE_CLAIM, {"payer": payer_user_id, "at": clock.utcnow()}).first() \
+            is not None
 
     @staticmethod
     def _use_coupons(order_id: int, amount_fen: int, candidates: list) -> list:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 
 from flask import current_app, g, request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -151,16 +151,18 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+# Built once: every authenticated request runs it.
+_TOKEN_LOOKUP = (select(User, AuthToken.expires_at, AuthToken.revoked_at)
+                 .join(AuthToken, AuthToken.user_id == User.id)
+                 .where(AuthToken.token_hash == bindparam("token_hash")))
+
+
 def authenticate() -> User:
     """Return the user of the request's bearer token; raise ``Unauthorized``."""
     token = bearer_token()
     if not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.", code="missing_token")
-    row = db.session.execute(
-        select(User, AuthToken.expires_at, AuthToken.revoked_at)
-        .join(AuthToken, AuthToken.user_id == User.id)
-        .where(AuthToken.token_hash == _hash_token(token))
-    ).one_or_none()
+    row = db.session.execute(_TOKEN_LOOKUP, {"token_hash": _hash_token(token)}).one_or_none()
     if row is None:
         raise Unauthorized("The token is not valid.", code="invalid_token")
     user, expires_at, revoked_at = row
