@@ -483,8 +483,9 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     Checks (before the gate): the campaign is live and its claim window open,
     a device id is sent if the campaign caps devices, the consumer's wallet is
     eligible. Once PostgreSQL has confirmed that every packet is claimed, a
-    consumer without a claim is told ``SoldOut`` from Redis alone, before the
-    eligibility check and without an Idempotency-Key record. Then the gate hands out a packet atomically and the claim
+    consumer without a claim is told ``SoldOut`` from Redis alone — one Lua
+    step, no database read, no Idempotency-Key record — before any other
+    check (the gate's keys expire when the claim window closes). Then the gate hands out a packet atomically and the claim
     commits in PostgreSQL (claim row + ledger transfer campaign → the
     consumer's restricted account for red packets) before returning 201.
 
@@ -492,19 +493,16 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     ``DeviceCap``, ``SoldOut``, ``ValidationFailed``; ``GateBusy`` (503, not recorded) when
     Redis is unreachable or the gate is still being rebuilt.
     """
+    if via == "gate" and _finally_sold_out(campaign_id, user_id):
+        # Nothing can change this answer and nothing was taken, so nothing is recorded under the
+        # Idempotency-Key (a consumer who did claim has an entry and takes the full path: a replay).
+        raise SoldOut("Every packet of this campaign has been claimed.")
     c = _claim_row(campaign_id)
     if c.kind == CampaignKind.LOTTERY:
         raise Conflict("Lottery red packets are drawn: register instead.", code="lottery_needs_registration")
     if c.status != due_status(c.status, c.opens_at, c.closes_at):
         advance(campaign_id)
     pending: list[Taken] = []
-    if via == "gate":
-        _check_open(c, "claim")
-        check_device(device_id, c.device_cap)
-        if _finally_sold_out(campaign_id, user_id):
-            # Nothing can change this answer and nothing was taken, so nothing is recorded under the
-            # Idempotency-Key (a consumer who did claim has an entry and takes the full path: a replay).
-            raise SoldOut("Every packet of this campaign has been claimed.")
 
     def action():
         _check_open(c, "claim")
