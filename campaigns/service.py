@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -32,7 +33,7 @@ from backend.wallets.models import Wallet
 from campaigns import draw as draw_algo
 from campaigns import split as splitter
 from campaigns.eligibility import check_consumer, merchant_zone_ids, placement_table
-from campaigns.gate import Gate, GateBusy, GateTrouble, Taken
+from campaigns.gate import GRACE_MS, Gate, GateBusy, GateTrouble, Taken
 from campaigns.models import (
     Campaign,
     CampaignDevice,
@@ -485,8 +486,8 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     eligible. Once PostgreSQL has confirmed that every packet is claimed, a
     consumer without a claim is told ``SoldOut`` from Redis alone — one Lua
     step, no database read, no Idempotency-Key record — before any other
-    check (the gate's keys expire when the claim window closes). Then the gate hands out a packet atomically and the claim
-    commits in PostgreSQL (claim row + ledger transfer campaign → the
+    check (the gate's keys expire when the claim window closes). Then the
+    gate hands out a packet atomically and the claim commits in PostgreSQL (claim row + ledger transfer campaign → the
     consumer's restricted account for red packets) before returning 201.
 
     Refusals: ``CampaignNotLive``, ``NotEligible``, ``AlreadyClaimed``,
@@ -571,8 +572,18 @@ def _take_and_record(c, user_id: int, device_id: str | None, via: str, pending: 
             gate.ensure_ready(expiry)
             continue
         if status == "already":
-            seq, amount, _ = got.split(":")
-            raise _already(c.id, user_id, int(seq), int(amount))
+            seq, amount, handed_at = got.split(":")
+            if handed_at == "0":  # rebuilt from PostgreSQL: a committed claim
+                raise _already(c.id, user_id, int(seq), int(amount))
+            mine = _entry_of(c.id, user_id)
+            if mine is not None:
+                raise _already(c.id, user_id, mine[1], mine[2])
+            if time.time() * 1000 - int(handed_at) < GRACE_MS:
+                # The same consumer's other request holds a packet and has not committed yet: ask again.
+                raise GateTrouble("this consumer's claim is still in flight")
+            # Handed out long ago and never committed (its worker died): give it back, then take again.
+            gate.release(Taken(user_id, int(seq), int(amount), got, None), push_back=True)
+            continue
         if status == "device_cap":
             raise DeviceCap(f"This device has already claimed {c.device_cap} time(s) from this campaign.",
                             device_cap=c.device_cap)

@@ -9,10 +9,15 @@ any stream: no state lives in the process.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 
+import redis
+
 from backend.extensions import get_redis
+
+log = logging.getLogger(__name__)
 
 
 def channel(order_id: int) -> str:
@@ -20,8 +25,16 @@ def channel(order_id: int) -> str:
 
 
 def publish(order_id: int, status: str) -> None:
-    """Tell watchers that ``order_id`` is now ``status`` (after commit)."""
-    get_redis().publish(channel(order_id), json.dumps({"status": status}))
+    """Tell watchers that ``order_id`` is now ``status`` (after commit); best effort.
+
+    The change is already committed, so a Redis outage must not turn its
+    answer into an error: watchers see it within a second from their re-read.
+    """
+    try:
+        get_redis().publish(channel(order_id), json.dumps({"status": status}))
+    except redis.RedisError:
+        log.warning("could not publish order %s → %s (Redis unavailable); watchers re-read it", order_id, status,
+                    exc_info=True)
 
 
 def sse(event: str, data: dict) -> str:

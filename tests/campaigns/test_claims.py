@@ -186,6 +186,29 @@ def test_a_packet_lost_by_a_dead_worker_reappears_and_a_paid_one_never_does(api,
     assert ledger.verify() == []
 
 
+def test_a_consumer_whose_claim_died_mid_way_is_not_told_already_claimed(api, world, factory, monkeypatch):
+    """The gate holds an entry for a consumer whose claim never committed (its worker died): within the grace
+    period their new attempt is a retryable 503 that records nothing; after it, the packet is given back and
+    they get one, paid. Never a 409 naming a packet they did not receive."""
+    from campaigns import gate as gate_module
+
+    c = live(api, world, packet_count=2, budget_fen=800)
+    consumer = factory.consumer()
+    status, orphan = Gate(c["id"]).take(consumer.id, None, None)  # a worker takes a packet and dies
+    assert status == "ok"
+    busy = grab(api, consumer, c["id"], key="after-crash")
+    assert busy.status_code == 503 and busy.get_json()["code"] == "gate_unavailable"
+    monkeypatch.setattr(gate_module, "GRACE_MS", 0)
+    monkeypatch.setattr(service, "GRACE_MS", 0)
+    got = ok(grab(api, consumer, c["id"], key="after-crash"), 201)  # same key: nothing was recorded
+    assert got["amount_fen"] == 400
+    assert [(u, a) for u, _, a in claims_of(c["id"])] == [(consumer.id, 400)]
+    assert restricted_balance(consumer.id, c["id"]) == 400
+    refused(grab(api, consumer, c["id"]), 409, "already_claimed")
+    ok(grab(api, factory.consumer(), c["id"]), 201)  # the other packet is still there for someone else
+    assert ledger.verify() == []
+
+
 def test_a_rebuild_racing_an_inflight_claim_pays_nobody_twice(api, world, factory):
     """The windows the unique indexes close: a rebuild runs while a claim is between the gate and its
     commit, so the rebuilt gate offers that packet again and forgets that user."""

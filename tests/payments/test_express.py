@@ -70,3 +70,22 @@ def test_racing_payers_of_one_order_pay_it_once(pg_app, factory, payers):
     assert results.count("ok") == 1 and set(results) <= {"ok", "order_already_paid"}, results
     assert count_transfers(TransferCode.PAYMENT) == 1
     assert ledger.verify() == []
+
+
+def test_a_committed_payment_answers_201_even_when_redis_is_down(app, api, factory, monkeypatch):
+    """Telling watchers is best effort after the commit: a Redis outage must not turn a payment into a 500."""
+    import redis
+
+    from backend.payments import events
+
+    shop = open_shop(factory)
+    consumer = factory.consumer(balance_fen=10_000)
+    order = new_order(api, shop.owner, shop.merchant_id, 700)
+
+    class Down:
+        def publish(self, *args):
+            raise redis.ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(events, "get_redis", lambda: Down())
+    assert ok(pay(api, consumer, order["payload"]), 201)["status"] == "paid"
+    assert count_transfers(TransferCode.PAYMENT) == 1
