@@ -64,6 +64,8 @@ class Transfer(db.Model):
         CheckConstraint("reversed_fen >= 0 AND reversed_fen <= amount_fen", name="reversal_bounded"),
         Index("ix_transfers_debit_account_id_id", "debit_account_id", "id"),
         Index("ix_transfers_credit_account_id_id", "credit_account_id", "id"),
+        # An account's transfers of one day (a merchant's daily statement; migration l001).
+        Index("ix_transfers_credit_account_id_created_at", "credit_account_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
