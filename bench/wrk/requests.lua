@@ -1,9 +1,11 @@
 -- Replays prepared requests, one line each: METHOD \t PATH \t TOKEN \t IDEMPOTENCY-KEY \t BODY
 -- Each wrk thread takes every Nth line so no request is sent twice.
 -- Optional env RATE (requests/s for the whole run) turns on a per-connection delay.
--- A thread stops once every one of its prepared requests is answered (prepared requests answer 201 or a
--- refusal, the no-op filler 200), so the latencies are those of the prepared requests; done() prints when
--- the first thread started and the last one finished (wrk itself always reports its full -d duration).
+-- With env DONE_FILE set, the run ends once every prepared request is answered (prepared requests answer
+-- 201 or a refusal, the no-op filler 200): each thread that is through notes it in DONE_FILE, and the last
+-- one interrupts wrk (SIGINT: wrk stops and reports as at the end of -d). A thread that is through early
+-- keeps its connections busy with the no-op meanwhile (idle connections would hold gunicorn's sync workers).
+-- done() prints when the first thread started and the last one was through.
 local threads = {}
 local counter = 1
 
@@ -27,6 +29,9 @@ local delay_ms = 0
 
 function init(args)
   started = now_s()
+  local p = io.popen("echo $PPID")
+  wrk_pid = p:read("*l")
+  p:close()
   local file = os.getenv("REQUESTS_FILE")
   local n = tonumber(os.getenv("WRK_THREADS"))
   local i = 0
@@ -61,16 +66,33 @@ function request()
   return wrk.format(f[1], f[2], headers, f[5] ~= "" and f[5] or nil)
 end
 
-local answered = 0
+local answered, fillers = 0, 0
+
+-- Through: every prepared request answered, or (one was lost to a socket error, which wrk does not retry)
+-- every one sent and each connection well into the filler since.
+local function through()
+  if finished then return false end
+  if answered >= #lines then return true end
+  local conns = tonumber(os.getenv("WRK_CONNECTIONS") or "1") / tonumber(os.getenv("WRK_THREADS") or "1")
+  return pos > #lines and fillers >= 10 * conns
+end
+
+local function note_through()
+  finished = now_s()
+  local done_file = os.getenv("DONE_FILE")
+  if not done_file then return end
+  local f = io.open(done_file, "a")
+  f:write("through\n")
+  f:close()
+  local n = 0
+  for _ in io.lines(done_file) do n = n + 1 end
+  -- popen, not os.execute: system() ignores SIGINT in the caller (wrk) while the command runs.
+  if n >= tonumber(os.getenv("WRK_THREADS")) then io.popen("kill -INT " .. wrk_pid):close() end
+end
 
 function response(status, headers, body)
-  if status ~= 200 then
-    answered = answered + 1
-    if answered == #lines then
-      finished = now_s()
-      wrk.thread:stop()
-    end
-  end
+  if status ~= 200 then answered = answered + 1 else fillers = fillers + 1 end
+  if through() then note_through() end
 end
 
 function done(summary, latency, requests)
