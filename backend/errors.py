@@ -7,9 +7,11 @@ Every refusal the API makes carries a stable ``code`` that clients branch on;
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 PROBLEM_MIME = "application/problem+json"
@@ -109,6 +111,9 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
+log = logging.getLogger(__name__)
+
+
 def problem_response(body: dict, status: int, headers: dict | None = None) -> Response:
     """Return a Flask response carrying ``body`` as problem+json."""
     resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
@@ -178,7 +183,28 @@ def handle_domain_error(exc: DomainError) -> Response:
     return problem_response(exc.to_problem(), exc.status, exc.headers)
 
 
+def handle_database_unavailable(exc: OperationalError) -> Response:
+    """The database dropped the connection, restarted or is unreachable: a retryable 503.
+
+    Nothing half-written stays behind (the transaction is gone with the
+    connection), and a request whose COMMIT did land is replayed by its
+    Idempotency-Key when the client retries.
+    """
+    from backend.extensions import db
+
+    log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
+        db.session.close()
+    body = {"type": "about:blank", "title": "Service briefly unavailable", "status": 503,
+            "detail": "The database is unavailable for a moment; retry the same request (with the same "
+                      "Idempotency-Key).", "code": "database_unavailable"}
+    return problem_response(body, 503, {"Retry-After": "1"})
+
+
 def register(app: Flask) -> None:
     """Install the problem+json handlers on ``app`` (after flask-smorest's)."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)

@@ -223,3 +223,21 @@ def test_every_source_of_refusal_renders_the_same_problem_shape(client, people):
         assert isinstance(body["status"], int) and body["status"] == resp.status_code
         assert all(isinstance(body[k], str) for k in PROBLEM_KEYS - {"status"})
         assert all(set(e) == {"field", "reason"} for e in body.get("errors", []))
+
+
+def test_a_database_outage_is_a_retryable_503_problem(app, client, factory, monkeypatch):
+    """PostgreSQL restarting or a dropped connection: the client is told to retry, not that the server broke."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.auth import service as auth
+
+    consumer = factory.consumer()
+
+    def down():
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(auth, "authenticate", down)
+    resp = client.get("/api/v1/wallets/me", headers=consumer.auth)
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    assert resp.mimetype == "application/problem+json"
+    assert resp.get_json()["code"] == "database_unavailable"
