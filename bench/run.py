@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from bench.harness import ROOT, Stack, cpu_by_group, snapshot
 
 DOCS = ROOT / "docs"
+ANALYSIS = ROOT / "bench" / "analysis.md"
 GOALS = {
     "payments_vs_pgbench": 0.25,
     "hot_vs_spread": 0.7,
@@ -257,6 +258,10 @@ def main(argv=None) -> int:
         json.dumps(results, indent=2, ensure_ascii=False))
     if not args.quick:
         from bench.report import write_markdown
+
+        # The hand-written reading of the figures (dated: it describes the run it was written after).
+        if ANALYSIS.exists():
+            results["analysis"] = ANALYSIS.read_text().strip()
 
         write_markdown(results, out / "BENCHMARKS.md")
     print(json.dumps(results["ratios"]))
