@@ -527,6 +527,10 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
     return body, status
 
 
+#: How long a claim waits for the same consumer's in-flight claim to commit before answering 503.
+IN_FLIGHT_WAIT_S = 1.0
+
+
 def _finally_sold_out(campaign_id: int, user_id: int) -> bool:
     try:
         return Gate(campaign_id).sold_out_for(user_id)
@@ -556,6 +560,18 @@ def _entry_of(campaign_id: int, user_id: int) -> tuple[int, int, int] | None:
     return tuple(row) if row else None
 
 
+def _committed_entry(campaign_id: int, user_id: int, handed_at_ms: int,
+                     wait_s: float = IN_FLIGHT_WAIT_S) -> tuple[int, int, int] | None:
+    """The consumer's claim in PostgreSQL; if the gate handed them a packet moments ago (their other
+    request, still in flight), wait up to ``wait_s`` for it to commit (READ COMMITTED sees it)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        mine = _entry_of(campaign_id, user_id)
+        if mine is not None or time.monotonic() >= deadline or time.time() * 1000 - handed_at_ms >= GRACE_MS:
+            return mine
+        time.sleep(0.02)
+
+
 def _already(campaign_id: int, user_id: int, seq: int | None = None, amount: int | None = None) -> AlreadyClaimed:
     extra = {"packet_seq": seq, "amount_fen": amount} if seq is not None else {}
     return AlreadyClaimed("You have already claimed from this campaign.", campaign_id=campaign_id, **extra)
@@ -575,11 +591,11 @@ def _take_and_record(c, user_id: int, device_id: str | None, via: str, pending: 
             seq, amount, handed_at = got.split(":")
             if handed_at == "0":  # rebuilt from PostgreSQL: a committed claim
                 raise _already(c.id, user_id, int(seq), int(amount))
-            mine = _entry_of(c.id, user_id)
+            mine = _committed_entry(c.id, user_id, int(handed_at))
             if mine is not None:
                 raise _already(c.id, user_id, mine[1], mine[2])
             if time.time() * 1000 - int(handed_at) < GRACE_MS:
-                # The same consumer's other request holds a packet and has not committed yet: ask again.
+                # The same consumer's other request holds a packet and has not committed in a second: ask again.
                 raise GateTrouble("this consumer's claim is still in flight")
             # Handed out long ago and never committed (its worker died): give it back, then take again.
             gate.release(Taken(user_id, int(seq), int(amount), got, None), push_back=True)

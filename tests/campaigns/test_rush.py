@@ -67,7 +67,10 @@ def rush(app, campaign_id: int, users: list[int], on_ok=None) -> list[str]:
 def assert_exact(app, campaign_id: int, results: list[str]) -> None:
     counts = Counter(results)
     assert counts["ok"] == PACKETS, counts
-    assert set(counts) <= {"ok", "already_claimed", "sold_out", "device_cap"}, counts
+    # gate_unavailable (503, nothing recorded, retry): a consumer whose other request held a packet and had
+    # not committed within a second (campaigns.service.IN_FLIGHT_WAIT_S) — rare, and never wrong money.
+    assert set(counts) <= {"ok", "already_claimed", "sold_out", "device_cap", "gate_unavailable"}, counts
+    assert counts["gate_unavailable"] <= len(results) // 100, counts
     db.session.expire_all()
     n, total, users, devices = db.session.execute(
         select(func.count(), func.sum(Claim.amount_fen), func.count(func.distinct(Claim.user_id)),
