@@ -3,13 +3,11 @@ the general path, answers exactly as the general path would, and hands every unu
 
 from __future__ import annotations
 
-import pytest
-
 from backend.extensions import db
 from backend.ledger import service as ledger
 from backend.ledger.service import TransferCode
 from backend.payments import express, service
-from tests.payments.helpers import count_transfers, new_order, ok, open_shop, pay, race, refused
+from tests.payments.helpers import Api, count_transfers, new_order, ok, open_shop, outcome, pay, race, refused
 
 
 def _without_general_path(monkeypatch):
@@ -59,12 +57,9 @@ def test_anything_unusual_goes_to_the_general_path_which_refuses_and_records(pg_
     db.session.rollback()
 
 
-@pytest.mark.parametrize("payers", [12])
-def test_racing_payers_of_one_order_pay_it_once(pg_app, factory, payers):
+def test_racing_payers_of_one_order_pay_it_once(pg_app, factory, payers=12):
     shop = open_shop(factory)
     consumers = [factory.consumer(balance_fen=10_000) for _ in range(payers)]
-    from tests.payments.helpers import Api, outcome
-
     order = new_order(Api(pg_app), shop.owner, shop.merchant_id, 1_234)
     results = race(pg_app, payers, lambda i, api: outcome(pay(api, consumers[i], order["payload"])))
     assert results.count("ok") == 1 and set(results) <= {"ok", "order_already_paid"}, results
