@@ -18,13 +18,12 @@ from datetime import datetime
 
 from flask import current_app, request
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.extensions import db
+from backend.sql import insert_for
 
 HEADER = "Idempotency-Key"
 
@@ -64,9 +63,7 @@ def fingerprint(body: object) -> str:
 
 
 def _insert_stmt(values: dict):
-    dialect = db.session.get_bind().dialect.name
-    ins = pg_insert(T) if dialect == "postgresql" else sqlite_insert(T)
-    return ins.values(**values).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(T.c.id)
+    return insert_for(T).values(**values).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(T.c.id)
 
 
 def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]], *,

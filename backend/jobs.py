@@ -35,27 +35,22 @@ def queue(name: str = "default") -> Queue:
 DEFAULT_RETRY = Retry(max=3)
 
 
-def enqueue(func: Callable, *args, **kwargs):
+def enqueue(func: Callable, *args, delay: timedelta | None = None, **kwargs):
     """Enqueue ``func(*args, **kwargs)``; return the RQ job (already finished when inline).
 
-    Jobs are retried (``DEFAULT_RETRY``) after a failure or an abandoned run.
+    With ``delay`` the job runs that much later (RQ's scheduler moves it to
+    the queue); inline it runs at once. Jobs are retried (``DEFAULT_RETRY``)
+    after a failure or an abandoned run.
     """
-    q = queue()
-    if q.is_async:
-        kwargs.setdefault("retry", DEFAULT_RETRY)
-        # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
-        kwargs.setdefault("job_timeout", 120)
-    return q.enqueue(func, *args, **kwargs)
-
-
-def enqueue_in(delay: timedelta, func: Callable, *args, **kwargs):
-    """Enqueue ``func(*args, **kwargs)`` to run after ``delay`` (RQ's scheduler); at once when inline."""
     q = queue()
     if not q.is_async:
         return q.enqueue(func, *args, **kwargs)
     kwargs.setdefault("retry", DEFAULT_RETRY)
+    # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
     kwargs.setdefault("job_timeout", 120)
-    return q.enqueue_in(delay, func, *args, **kwargs)
+    if delay:
+        return q.enqueue_in(delay, func, *args, **kwargs)
+    return q.enqueue(func, *args, **kwargs)
 
 
 def with_app(func: Callable) -> Callable:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, cast, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from backend.extensions import db
 
 
 def fen_sum(expr):
@@ -14,7 +10,3 @@ def fen_sum(expr):
     which the driver would hand back as a Decimal)."""
     return cast(func.coalesce(func.sum(expr), 0), BigInteger)
 
-
-def insert_for(table):
-    """Return the dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)

@@ -109,11 +109,12 @@ from sqlalchemy import (
 
 from backend.clock import as_utc, local_today, local_zone, utcnow
 from backend.extensions import db, get_redis
-from backend.jobs import enqueue, enqueue_in, with_app
+from backend.jobs import enqueue, with_app
 from backend.ledger.models import Account, AccountKind, Transfer
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.payments.models import Order, Refund
 from backend.payments.service import local_day_bounds
+from backend.sql import insert_for
 from zones import registry
 from zones.models import (
     Zone,
@@ -123,7 +124,6 @@ from zones.models import (
     ZoneMerchant,
     ZoneMerchantDaily,
 )
-from zones.registry import insert_for
 
 KD = ZoneKpiDaily.__table__
 MD = ZoneMerchantDaily.__table__
@@ -177,7 +177,7 @@ def leverage(driven_fen: int, subsidy_fen: int) -> float | None:
 def _enqueue(func, *args, delay: timedelta | None = None) -> None:
     """Enqueue a job (after ``delay``); when it ran inline and failed, log it (RQ's inline mode keeps the
     error to itself)."""
-    job = enqueue_in(delay, func, *args) if delay else enqueue(func, *args)
+    job = enqueue(func, *args, delay=delay)
     if job.get_status(refresh=False) == JobStatus.FAILED:
         result = job.latest_result()
         log.error("zones job %s%r failed; `flask zones rebuild-kpis` repairs the figures\n%s", func.__name__,

@@ -16,8 +16,6 @@ the merchant's current zone.
 from __future__ import annotations
 
 from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from backend.auth.models import Role, User
@@ -25,18 +23,13 @@ from backend.clock import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
 from backend.merchants.models import Merchant, MerchantStatus
+from backend.sql import insert_for
 from zones import geometry
 from zones.models import ZONE_KINDS, Zone, ZoneManager, ZoneMerchant
 
 #: Largest radius ``locate`` searches, and how many merchants it returns at most.
 LOCATE_MAX_RADIUS_M = 5_000
 LOCATE_MAX_MERCHANTS = 50
-
-
-def insert_for(table):
-    """Return the dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 # ---------------------------------------------------------------- access

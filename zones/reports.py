@@ -28,6 +28,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
+from backend.sql import insert_for
 from payclient.money import format_fen
 from zones import kpis, registry
 from zones.models import (
@@ -39,7 +40,6 @@ from zones.models import (
     ZoneReport,
     ZoneThreshold,
 )
-from zones.registry import insert_for
 
 SCENARIO_EN = {"food": "Food", "lodging": "Lodging", "transport": "Transport", "tourism": "Tourism",
                "shopping": "Shopping", "entertainment": "Entertainment", "medical": "Medical"}

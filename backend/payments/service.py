@@ -13,8 +13,6 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, case, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,6 +37,7 @@ from backend.payments.models import (
     StaticQrSpend,
 )
 from backend.secrets_box import open_sealed, seal
+from backend.sql import insert_for
 from backend.wallets.service import wallet_of
 from payclient import codec, paycode
 
@@ -390,9 +389,7 @@ def _upsert_static_spend(user_id: int, amount_fen: int) -> bool:
         return False
     table = StaticQrSpend.__table__
     day = local_today()
-    dialect = db.session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
-        user_id=user_id, day=day, spent_fen=amount_fen)
+    ins = insert_for(table).values(user_id=user_id, day=day, spent_fen=amount_fen)
     stmt = ins.on_conflict_do_update(
         index_elements=["user_id", "day"],
         set_={"spent_fen": table.c.spent_fen + amount_fen},
