@@ -44,6 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api.register_blueprint(blp)
     app.register_blueprint(console_blp)  # the web console (static/), at / and /console/
 
+    from backend import jobs
+
+    jobs.init_app(app)  # the core's periodic jobs; plug-ins register theirs in init_app
+
     # Plug-ins: the only place backend imports them.
     import campaigns
     import zones

@@ -45,15 +45,20 @@ def statements_build(day):
 
 @ledger_cli.command("verify")
 def ledger_verify():
-    """Prove conservation of money; exit 1 if it does not hold."""
+    """Prove conservation of money, then the plug-ins' invariants; exit 1 if any does not hold."""
+    from flask import current_app
+
+    from backend.hooks import ledger_checks, run_ledger_checks
     from backend.ledger.service import verify
 
-    problems = verify()
+    problems = verify() + run_ledger_checks(current_app)
     if problems:
         for p in problems:
             click.echo(f"FAIL {p}", err=True)
         sys.exit(1)
     click.echo("ledger OK: every transfer balanced, balances equal postings, wallets hold what banks issued")
+    for name in ledger_checks(current_app):
+        click.echo(f"{name} OK")
 
 
 @users_cli.command("create")

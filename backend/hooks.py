@@ -7,15 +7,32 @@ never undoes the request):
 - ``refund_settled(order_id, amount_fen)``
 - ``merchant_approved(merchant_id)``
 
-Seeders: a plug-in registers functions that ``flask seed`` runs after the
-core's own reference and demo data (``register_seeder``).
+Registration: a plug-in's ``init_app`` hands the core what it contributes,
+so that neither ``create_app``'s callers, ``backend/cron.py`` nor the CLI ever
+import a plug-in:
+
+- seeders that ``flask seed`` runs after the core's own reference and demo
+  data (``register_seeder``);
+- periodic jobs (``register_periodic``), which ``rq cron backend.cron``
+  schedules in production and ``flask serve`` runs in-process on the embedded
+  default (``backend/scheduler.py``);
+- ``flask`` command groups (``register_cli``);
+- invariants that ``flask ledger verify`` checks after conservation of money
+  (``register_ledger_check``).
+
+Everything registered lives in ``app.extensions`` of the app it was
+registered on, so two apps (tests) never see each other's.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import click
 from blinker import Namespace
+from croniter import croniter
 
 signals = Namespace()
 payment_settled = signals.signal("payment-settled")
@@ -42,3 +59,104 @@ def register_seeder(app, kind: str, func) -> None:
 def seeders(app, kind: str) -> list:
     """Return the seeders of ``kind`` registered on ``app``."""
     return app.extensions.get("suiyuan.seeders", {}).get(kind, [])
+
+
+# ---------------------------------------------------------------- periodic jobs
+
+PERIODIC_KEY = "suiyuan.periodic"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """One periodic job: ``func`` (a module-level job, safe to run twice) every ``interval`` seconds or
+    on the ``cron`` schedule (five fields, UTC), on RQ queue ``queue``."""
+
+    func: Callable
+    interval: int | None
+    cron: str | None
+    queue: str = "default"
+
+    @property
+    def name(self) -> str:
+        """The job's import path, as RQ names it (``module.function``)."""
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+
+def register_periodic(app, func, *, interval: int | None = None, cron: str | None = None,
+                      queue: str = "default") -> None:
+    """Have ``func`` run every ``interval`` seconds or on the ``cron`` schedule (UTC), on ``queue``.
+
+    Give exactly one of ``interval`` and ``cron``. ``func`` must be a
+    module-level function (RQ enqueues it by import path). Registering the
+    same job again is a no-op. Raises ``ValueError`` on a bad schedule or a
+    function RQ could not import.
+    """
+    if (interval is None) == (cron is None):
+        raise ValueError("give exactly one of interval and cron")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0):
+        raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+    if cron is not None and not croniter.is_valid(cron):
+        raise ValueError(f"not a cron schedule: {cron!r}")
+    if not callable(func) or "<" in getattr(func, "__qualname__", "<"):
+        raise ValueError(f"{func!r} is not a module-level function; RQ enqueues jobs by import path")
+    job = PeriodicJob(func, interval, cron, queue)
+    jobs = app.extensions.setdefault(PERIODIC_KEY, [])
+    if job not in jobs:
+        jobs.append(job)
+
+
+def periodic_jobs(app) -> list[PeriodicJob]:
+    """Return the periodic jobs registered on ``app`` (core's and plug-ins'), in registration order."""
+    return list(app.extensions.get(PERIODIC_KEY, []))
+
+
+# ---------------------------------------------------------------- CLI groups
+
+
+def register_cli(app, group: click.Command) -> None:
+    """Add ``group`` (a click group or command) to ``flask``; raise ``ValueError`` if another command
+    already has its name (two plug-ins must not silently replace each other's commands)."""
+    existing = app.cli.commands.get(group.name)
+    if existing is not None and existing is not group:
+        raise ValueError(f"a flask command named {group.name!r} is already registered")
+    app.cli.add_command(group)
+
+
+# ---------------------------------------------------------------- ledger invariants
+
+LEDGER_CHECKS_KEY = "suiyuan.ledger_checks"
+
+
+def register_ledger_check(app, name: str, func: Callable[[], list[str]]) -> None:
+    """Have ``flask ledger verify`` also run ``func()`` (in an app context, after the core's
+    conservation checks); it returns its violations as strings, empty when sound. Raises
+    ``ValueError`` if ``name`` is taken by another check."""
+    checks = app.extensions.setdefault(LEDGER_CHECKS_KEY, {})
+    if checks.get(name, func) is not func:
+        raise ValueError(f"a ledger check named {name!r} is already registered")
+    checks[name] = func
+
+
+def ledger_checks(app) -> dict[str, Callable[[], list[str]]]:
+    """Return the plug-ins' ledger checks registered on ``app``: name → function."""
+    return dict(app.extensions.get(LEDGER_CHECKS_KEY, {}))
+
+
+def run_ledger_checks(app) -> list[str]:
+    """Run every registered ledger check; return their violations, each prefixed with the check's name.
+
+    A check that raises is itself a violation (``verify`` must never pass
+    because a check could not run).
+    """
+    from backend.extensions import db
+
+    problems: list[str] = []
+    for name, func in ledger_checks(app).items():
+        try:
+            problems += [f"{name}: {p}" for p in func()]
+        except Exception as exc:  # noqa: BLE001 - reported as a violation, never a pass
+            log.exception("ledger check %s failed", name)
+            problems.append(f"{name}: the check failed to run: {exc!r}")
+        finally:
+            db.session.rollback()
+    return problems

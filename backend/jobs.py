@@ -4,6 +4,11 @@ Jobs are module-level functions that take ids, re-read state and are safe to
 run twice. With ``REDIS_URL`` set they go to Redis and an ``rq worker`` runs
 them; on the embedded default they run inline, in the caller's process, on
 the same code path (RQ's synchronous mode over the Redis emulation).
+
+Periodic jobs are registered on the app (``backend.hooks.register_periodic``:
+the core's here in ``init_app``, each plug-in's in its own ``init_app``) and
+run by ``rq cron backend.cron`` in production, or in-process by ``flask serve``
+on the embedded default (``backend.scheduler``).
 """
 
 from __future__ import annotations
@@ -85,3 +90,15 @@ class AppWorker(SimpleWorker):
     keeps them for the worker's life; a worker killed mid-job leaves the job
     abandoned, and RQ's maintenance puts it back while it has retries left.
     """
+
+
+def init_app(app) -> None:
+    """Register the core's periodic jobs on ``app`` (times in UTC)."""
+    from backend.hooks import register_periodic
+    from backend.payments.statements import build_daily_statements
+    from backend.payments.tasks import expire_orders, purge_idempotency_keys
+
+    # 00:30 in Guangzhou (UTC+8): yesterday's statements.
+    register_periodic(app, build_daily_statements, cron="30 16 * * *")
+    register_periodic(app, expire_orders, interval=60)
+    register_periodic(app, purge_idempotency_keys, cron="15 * * * *")

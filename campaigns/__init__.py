@@ -5,12 +5,15 @@ Import nothing heavy here: ``python -m campaigns.verify_draw`` must run without 
 
 
 def init_app(app, api) -> None:
-    """Register the blueprint, the payments' funding provider, the demo seeder and ``flask campaigns``."""
-    from backend.hooks import register_seeder
+    """Register the blueprint, the payments' funding provider, the demo seeder, the minute scan, the
+    campaigns' ledger invariants and ``flask campaigns``."""
+    from backend.hooks import register_cli, register_ledger_check, register_periodic, register_seeder
     from backend.payments import funding
     from campaigns import (
+        checks,
         models,  # noqa: F401  (registers the tables)
         seed,
+        tasks,
     )
     from campaigns.cli import cli
     from campaigns.funding import CampaignFunding
@@ -19,4 +22,8 @@ def init_app(app, api) -> None:
     api.register_blueprint(blp)
     funding.register(app, CampaignFunding())
     register_seeder(app, "demo", seed.seed_demo)
-    app.cli.add_command(cli)
+    register_cli(app, cli)
+    # Every minute, move each campaign along by the clock (live/ended, lottery draws, expiry reclaim and
+    # settlement) and reconcile live claim gates with PostgreSQL.
+    register_periodic(app, tasks.scan_campaigns, interval=60)
+    register_ledger_check(app, "campaigns", checks.verify)

@@ -7,11 +7,19 @@ hears its signals (``backend.hooks``); the core never imports it.
 
 
 def init_app(app, api) -> None:
-    """Register the zones blueprint, seeders, signal receivers and the ``flask zones`` commands."""
-    from backend.hooks import merchant_approved, payment_settled, refund_settled, register_seeder
+    """Register the zones blueprint, seeders, signal receivers, periodic jobs and ``flask zones``."""
+    from backend.hooks import (
+        merchant_approved,
+        payment_settled,
+        refund_settled,
+        register_cli,
+        register_periodic,
+        register_seeder,
+    )
     from zones import (
         kpis,
         models,  # noqa: F401  (registers the tables)
+        reports,
         seed,
     )
     from zones.cli import zones_cli
@@ -24,4 +32,10 @@ def init_app(app, api) -> None:
     payment_settled.connect(kpis.on_payment_settled)
     refund_settled.connect(kpis.on_refund_settled)
     merchant_approved.connect(kpis.on_merchant_approved)
-    app.cli.add_command(zones_cli)
+    register_cli(app, zones_cli)
+    # Count any recent payment whose id was lost on its way to the KPI batch (Redis restart, killed worker).
+    register_periodic(app, kpis.sweep, interval=60)
+    # Every zone's periodic scenario report (场景定期报送): last week's on Mondays and last month's on the
+    # 1st, at 09:00 in Guangzhou (01:00 UTC), when the period's last local day is over.
+    register_periodic(app, reports.build_weekly_reports, cron="0 1 * * 1")
+    register_periodic(app, reports.build_monthly_reports, cron="0 1 1 * *")

@@ -168,15 +168,15 @@ def test_report_requests_and_downloads_are_refused_with_reasons(client, manager_
 
 def test_the_schedule_builds_every_zones_weekly_and_monthly_report_and_a_second_run_replaces_them(
         app, zone_ids, monkeypatch):
-    from rq import cron
     from rq.utils import import_attribute
 
-    import backend.cron  # noqa: F401  (registers the schedule)
+    from backend.hooks import periodic_jobs
 
-    scheduled = {(d["func"].__name__, d["cron"]) for d in cron._job_data_registry}
+    # The periodic jobs zones registers, which `rq cron backend.cron` schedules (tests/test_hooks.py).
+    scheduled = {(j.func.__name__, j.cron) for j in periodic_jobs(app)}
     assert {("build_weekly_reports", "0 1 * * 1"), ("build_monthly_reports", "0 1 1 * *")} <= scheduled
-    for d in cron._job_data_registry:  # a worker finds each job by its dotted name
-        assert import_attribute(f"{d['func'].__module__}.{d['func'].__name__}") is d["func"]
+    for j in periodic_jobs(app):  # a worker finds each job by its dotted name
+        assert import_attribute(j.name) is j.func
 
     # Rendering is tested above; here a stand-in keeps nine zones × two periods × two runs quick.
     monkeypatch.setattr(pdf, "render", lambda figures: b"%PDF-1.4 " + figures["zone"]["code"].encode())
