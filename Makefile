@@ -31,10 +31,11 @@ migrate: install
 seed: migrate
 	$(BIN)/flask seed
 
-## make run: set up everything and serve the backend on the embedded defaults.
+## make run: set up everything and serve the backend on the embedded defaults, with the periodic jobs
+## (campaign expiry and settlement, order expiry, reports) running in the same process.
 run: seed
 	@echo "Suiyuan API on http://$(HOST):$(PORT)/api/v1/ (OpenAPI: /api/v1/openapi.json, UI: /api/v1/docs)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+	$(BIN)/flask serve --host $(HOST) --port $(PORT)
 
 ## make test: install what the tests need and run the whole suite.
 test: install-dev

@@ -1,4 +1,4 @@
-"""``flask`` commands: seeding, ledger verification, staff accounts, jobs."""
+"""``flask`` commands: seeding, ledger verification, staff accounts, jobs, and ``serve`` (``make run``)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,32 @@ def purge_keys():
     click.echo(f"purged {purge_expired()} keys")
 
 
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--periodic/--no-periodic", default=None,
+              help="Run the periodic jobs in this process (default: yes without REDIS_URL, the embedded "
+                   "default; with REDIS_URL `rq cron backend.cron` runs them)")
+def serve(host, port, periodic):
+    """Serve the app (threaded) and, on the embedded default, run its periodic jobs in-process."""
+    from flask import current_app
+    from werkzeug.serving import run_simple
+
+    from backend.scheduler import Scheduler
+
+    app = current_app._get_current_object()
+    if periodic is None:
+        periodic = not app.config.get("REDIS_URL")
+    scheduler = Scheduler(app).start() if periodic else None
+    if scheduler:
+        click.echo(f"periodic jobs in-process: {', '.join(j.name for j in scheduler.jobs)}")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=app.debug)
+    finally:
+        if scheduler:
+            scheduler.stop()
+
+
 def register(app: Flask) -> None:
     """Add the commands to ``app.cli``."""
     app.cli.add_command(ledger_cli)
@@ -109,3 +135,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(statements_cli)
     app.cli.add_command(seed)
     app.cli.add_command(purge_keys)
+    app.cli.add_command(serve)

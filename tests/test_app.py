@@ -38,7 +38,8 @@ def _free_port() -> int:
 
 
 def test_run_command_serves_openapi_and_is_idempotent(tmp_path):
-    """What `make run` does after installing: migrate, seed (twice), serve on the embedded defaults."""
+    """What `make run` does after installing: migrate, seed (twice), serve on the embedded defaults
+    (`flask serve`, with the periodic jobs in-process)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(FLASK_APP="backend:create_app", DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
     flask = [sys.executable, "-m", "flask"]
@@ -51,8 +52,9 @@ def test_run_command_serves_openapi_and_is_idempotent(tmp_path):
     sh("db", "upgrade", "heads")
     assert "nothing new" in sh("seed").stdout
     port = _free_port()
-    server = subprocess.Popen(flask + ["run", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = open(tmp_path / "serve.out", "w+")  # noqa: SIM115 - read after the server stopped
+    server = subprocess.Popen(flask + ["serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -77,5 +79,11 @@ def test_run_command_serves_openapi_and_is_idempotent(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+        out.seek(0)
+        output = out.read()
+        out.close()
+    # The embedded default runs the registered periodic jobs in the server's process.
+    assert "periodic jobs in-process:" in output and "campaigns.tasks.scan_campaigns" in output, output
+    assert "Traceback" not in output and " failed" not in output, output  # no job failed while it served
     verify = sh("ledger", "verify")
     assert "ledger OK" in verify.stdout
