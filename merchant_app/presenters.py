@@ -150,6 +150,7 @@ class CollectPresenter(_Base):
         self.order: Order | None = None
         self.status = ""
         self._stop: threading.Event | None = None
+        self._watchers: list[threading.Thread] = []  # a stopped one may still be finishing a request
         #: (order id, status) → when the event stream (or a poll) reported it (monotonic clock)
         self.heard_at: dict[tuple[int, str], float] = {}
 
@@ -190,7 +191,9 @@ class CollectPresenter(_Base):
                 pass
 
         # A long-lived watcher is not "work in flight": it does not hold the busy veil.
-        threading.Thread(target=follow, daemon=True, name=f"order-{order_id}-events").start()
+        watcher = threading.Thread(target=follow, daemon=True, name=f"order-{order_id}-events")
+        self._watchers = [t for t in self._watchers if t.is_alive()] + [watcher]
+        watcher.start()
 
     def _status(self, order_id: int, status: str) -> None:
         if self.order is None or order_id != self.order.id or status == self.status:
@@ -232,10 +235,19 @@ class CollectPresenter(_Base):
         self.entry.press("clear")
         self.view.show_amount(self.entry.display, False)
 
-    def stop_watching(self) -> None:
+    def stop_watching(self, wait: float | None = None) -> bool:
+        """Stop following the order (its stream is closed at once); with ``wait``, also wait up to that
+        many seconds for the watcher's thread to end (the request it has in flight finishes first).
+        Return whether no watcher thread is left running."""
         if self._stop is not None:
             self._stop.set()
             self._stop = None
+        if wait:
+            deadline = time.monotonic() + wait
+            for t in self._watchers:
+                t.join(max(0.0, deadline - time.monotonic()))
+        self._watchers = [t for t in self._watchers if t.is_alive()]
+        return not self._watchers
 
 
 def _now_dt():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -93,21 +92,14 @@ def clean_database(app) -> None:
 
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        # A reader the previous test left behind (an app's order watcher polling the live test server) can
-        # deadlock with TRUNCATE's table locks; PostgreSQL then cancels one side: try again.
-        for attempt in range(5):
-            try:
-                with db.engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-                    else:
-                        for t in tables:
-                            conn.execute(sa.text(f"DELETE FROM {t}"))
-                break
-            except sa.exc.OperationalError as exc:
-                if attempt == 4 or "deadlock detected" not in str(exc):
-                    raise
-                time.sleep(0.2)
+        # Nothing else may be using the database now: tests stop what they started (the live server's
+        # fixture fails a test that leaves requests in flight or order watchers running).
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for t in tables:
+                    conn.execute(sa.text(f"DELETE FROM {t}"))
         seed_reference()
         db.session.remove()
         app.extensions["redis"].flushdb()

@@ -164,9 +164,14 @@ def order_events(order_id):
     expires_at = as_utc(order.expires_at)
 
     def read():
-        db.session.rollback()  # a fresh snapshot, and no connection held while waiting
-        row = db.session.execute(select(Order.status, Order.paid_at, Order.expires_at)
-                                 .where(Order.id == order_id)).one()
+        db.session.rollback()  # a fresh snapshot
+        try:
+            row = db.session.execute(select(Order.status, Order.paid_at, Order.expires_at)
+                                     .where(Order.id == order_id)).one()
+        finally:
+            # End the read at once: no connection (nor its table locks) held while the stream waits a
+            # second for the next message.
+            db.session.rollback()
         status = row.status
         if status == OrderStatus.CREATED and row.expires_at and as_utc(row.expires_at) <= service.utcnow():
             status = OrderStatus.EXPIRED

@@ -7,7 +7,7 @@ the client's behaviour against PostgreSQL is covered by the payclient tests.
 
 from __future__ import annotations
 
-import time
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -54,17 +54,23 @@ def world(factory, live_url) -> World:
 
 
 class FakeView:
-    """Records every call a presenter makes on its view: ``calls`` is ``[(name, args)]``."""
+    """Records every call a presenter makes on its view: ``calls`` is ``[(name, args)]``.
+
+    Calls may come from other threads (an order watcher); ``wait_for`` wakes on each one.
+    """
 
     def __init__(self):
         self.calls: list[tuple[str, tuple]] = []
+        self._called = threading.Condition()
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
 
         def record(*args):
-            self.calls.append((name, args))
+            with self._called:
+                self.calls.append((name, args))
+                self._called.notify_all()
         return record
 
     def named(self, name: str) -> list[tuple]:
@@ -76,11 +82,9 @@ class FakeView:
         return found[-1]
 
     def wait_for(self, name: str, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.named(name):
+        with self._called:
+            if self._called.wait_for(lambda: self.named(name), timeout):
                 return self.last(name)
-            time.sleep(0.02)
         raise AssertionError(f"the view never got {name}; it got {[n for n, _ in self.calls]}")
 
 
@@ -115,11 +119,16 @@ def ui(app, live_url, tmp_path):
         return shell
 
     yield make
+    # Leave each app as a person closing it would: the current screen's timers and pollers stop, order
+    # watchers end, and nothing is left asking the live server for anything (see ``live_url``).
     for shell in shells:
+        shell.sm.current_screen.dispatch("on_leave")
         for screen in shell.sm.screens:
             stop = getattr(getattr(screen, "presenter", None), "stop_watching", None)
             if stop:
-                stop()
+                assert stop(wait=10), "an order watcher did not stop"
+        runner = shell.services.runner
+        harness.wait_until(lambda r=runner: r.busy == 0, what="the app's requests in flight to finish")
     harness.clear_toasts()
 
 

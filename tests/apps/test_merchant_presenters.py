@@ -68,6 +68,14 @@ def test_a_cashier_logs_in_to_the_shop(sv, view, world, live_url):
     assert view.last("go") == ("collect",) and sv.state["role"] == "cashier"
 
 
+def listening(collect, timeout: float = 10.0) -> None:
+    """Wait until the order's watcher has heard its first status: its event stream is open."""
+    deadline = time.monotonic() + timeout
+    while (collect.order.id, "created") not in collect.heard_at:
+        assert time.monotonic() < deadline, "the order watcher never connected"
+        time.sleep(0.01)
+
+
 def test_collect_keypad_qr_and_paid_from_the_event_stream(owner, consumer_api):
     view = FakeView()
     collect = p.CollectPresenter(owner, view)
@@ -81,12 +89,13 @@ def test_collect_keypad_qr_and_paid_from_the_event_stream(owner, consumer_api):
     assert vm.amount == "¥38.50" and vm.merchant == "永庆坊茶居"
     assert codec.parse(vm.payload).amount_fen == 3_850
     assert view.last("show_countdown")[0] in ("5:00", "4:59")
-    time.sleep(0.3)  # the watcher is listening
+    listening(collect)
     paid_at = time.monotonic()
     consumer_api.pay(vm.payload)
     amount, _when = view.wait_for("show_paid")
     assert amount == "¥38.50" and time.monotonic() - paid_at < 1.0
     assert collect.entry.text == ""
+    assert collect.stop_watching(wait=10)
 
 
 def test_collect_cancel_and_expiry(owner):
@@ -102,7 +111,7 @@ def test_collect_cancel_and_expiry(owner):
     order = collect.order
     collect.tick(order.expires_at.timestamp() + 1)
     assert view.named("show_expired")
-    collect.stop_watching()
+    assert collect.stop_watching(wait=10)  # the server's order is still open: the watcher must be told
 
 
 def test_charge_a_typed_or_pictured_payment_code(owner, consumer_api, tmp_path):

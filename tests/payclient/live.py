@@ -3,6 +3,12 @@
 ``live_url`` serves the ``app`` fixture's app with werkzeug's threaded server
 on 127.0.0.1 (a port the OS picks), so the client under test talks HTTP to
 the real backend on the real database engine, as the apps do.
+
+A test must leave nothing talking to that server: at its end ``live_url``
+waits until no request is in flight (an order's event stream ends within a
+couple of seconds of its client closing it) and no order watcher thread is
+left, and fails the test otherwise. A request still running would hold its
+database locks into the next test's ``clean_database``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,55 @@ from werkzeug.serving import make_server
 from backend.extensions import db
 
 
+class InFlight:
+    """Knows which requests the server is handling: a request counts from the moment its connection is
+    accepted until the thread serving it is done (whether or not werkzeug closed the response: after a
+    client drops a stream it may not)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.requests: dict[int, str] = {}
+        self._changed = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self._changed:
+            self.requests[threading.get_ident()] = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
+        return self.app(environ, start_response)
+
+    def track(self, server) -> None:
+        """Count each of ``server``'s request threads (socketserver's ``process_request_thread``)."""
+        serve_one = server.process_request_thread
+
+        def counted(request, client_address):
+            with self._changed:
+                self.requests[threading.get_ident()] = f"a request from {client_address}"
+            try:
+                serve_one(request, client_address)
+            finally:
+                with self._changed:
+                    self.requests.pop(threading.get_ident(), None)
+                    self._changed.notify_all()
+
+        server.process_request_thread = counted
+
+    def wait_idle(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds for no request to be in flight; return those still running."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self.requests, timeout)
+            return sorted(self.requests.values())
+
+
+def watcher_threads() -> list[str]:
+    """The names of the order watchers (``payclient.api.watch_order`` threads the apps start) still running."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("order-") and t.name.endswith("-events")]
+
+
 class LiveServer:
     def __init__(self, app):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.in_flight = InFlight(app)
+        self.server = make_server("127.0.0.1", 0, self.in_flight, threaded=True)
+        self.in_flight.track(self.server)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
                                        daemon=True)
@@ -45,13 +96,17 @@ def _live_servers():
 
 
 @pytest.fixture
-def live_url(app, _live_servers) -> str:
+def live_url(app, _live_servers):
     """The base URL (``…/api/v1``) of a real server for this test's app (empty tables, reference data)."""
     server = _live_servers.get(id(app))
     if server is None:
         server = _live_servers[id(app)] = LiveServer(app)
     db.session.rollback()
-    return server.url
+    yield server.url
+    left = server.in_flight.wait_idle(timeout=10)
+    watchers = watcher_threads()
+    assert not left and not watchers, (
+        f"the test left requests in flight {left} or order watchers running {watchers}: stop them at its end")
 
 
 def settle():

@@ -186,13 +186,19 @@ def test_watch_order_reports_paid(connect, factory, shop):
     merchant, payer = connect(owner), connect(consumer)
     order = merchant.create_order(mid, 1_200)
     statuses = []
-    stop = threading.Event()
-    t = threading.Thread(target=lambda: statuses.append(
-        watch_order(merchant, order.id, lambda s, _: statuses.append(s), stop=stop)), daemon=True)
+    stop, listening = threading.Event(), threading.Event()
+
+    def on_status(status, _event):
+        statuses.append(status)
+        listening.set()  # the first status comes from the open event stream
+
+    t = threading.Thread(target=lambda: statuses.append(watch_order(merchant, order.id, on_status, stop=stop)),
+                         daemon=True)
     t.start()
-    time.sleep(0.3)
+    assert listening.wait(10)
     payer.pay(order.payload)
     t.join(10)
+    assert not t.is_alive() and stop.is_set()  # a final status ends the watch
     assert statuses == ["created", "paid", "paid"]
 
 
