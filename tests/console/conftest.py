@@ -30,7 +30,11 @@ def live_server(pg_app):
     """Serve the test app on a free loopback port in a thread; yield its base URL."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, pg_app, threaded=True)
+    from tests.payclient.live import InFlight
+
+    in_flight = InFlight(pg_app)
+    server = make_server("127.0.0.1", 0, in_flight, threaded=True)
+    in_flight.track(server)
     thread = threading.Thread(target=server.serve_forever, name="console-live-server", daemon=True)
     thread.start()
     try:
@@ -39,6 +43,9 @@ def live_server(pg_app):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+    # A request the closed page left running would hold its locks into the next test's clean-up.
+    left = in_flight.wait_idle(timeout=10)
+    assert not left, f"requests still running after the test: {left}"
 
 
 @pytest.fixture(scope="session")
