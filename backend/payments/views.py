@@ -145,8 +145,14 @@ def list_orders(args):
 @blp.route("/orders/<int:order_id>", methods=["GET"])
 @requires()
 def get_order(order_id):
-    """One order (its merchant's people, its payer, reviewers of the bank, the pilot office)."""
-    return respond(order_json(service.get_order(current_user(), order_id)), 200)
+    """One order (its merchant's people, its payer, reviewers of the bank, the pilot office); once paid,
+    with ``breakdown`` (what red packets and coupons paid: the merchant received the full price)."""
+    order = service.get_order(current_user(), order_id)
+    body = order_json(order)
+    if order.payment_transfer_id is not None:
+        body["breakdown"] = breakdown.of_legs(order.amount_fen,
+                                              [(t.code, t.amount_fen) for t in service.order_legs(order)])
+    return respond(body, 200)
 
 
 @blp.route("/orders/<int:order_id>/qr.png", methods=["GET"])
