@@ -23,7 +23,7 @@ from payclient.services import Services
 
 __all__ = [
     "CampaignsPresenter", "ChargePresenter", "CollectPresenter", "LoginPresenter", "OrderRowVM", "PosterPresenter",
-    "RefundConfirmVM", "RefundPresenter", "TodayPresenter", "TotalsVM", "merchant_split",
+    "RefundConfirmVM", "RefundPolicyPresenter", "RefundPresenter", "TodayPresenter", "TotalsVM", "merchant_split",
 ]
 
 STAFF_ROLES = ("merchant_owner", "cashier")
@@ -508,6 +508,44 @@ class RefundPresenter(_Base):
         self.order = result.order
         self.view.show_order(TodayPresenter(self.s, self.view).row(result.order), result.order.refundable_fen > 0)
         self.view.show_refunded(self.tr("m.refund.done", amount=format_fen(result.refund.amount_fen)))
+
+
+class RefundPolicyPresenter(_Base):
+    """The owner's limit above which any refund needs the owner's password (enforced by the server).
+
+    View: ``show_policy(text, can_edit)``, ``policy_saved(text)``, ``show_busy``, ``show_error``.
+    """
+
+    def text(self) -> str:
+        limit = getattr(self.merchant, "refund_approval_above_fen", None)
+        return self.tr("m.policy.off") if limit is None else self.tr("m.policy.above", amount=format_fen(limit))
+
+    def load(self) -> None:
+        self.view.show_policy(self.text(), self.is_owner)
+
+    def save(self, amount_text: str, password: str) -> None:
+        """Set the limit (an empty amount turns the password off); the owner types their password."""
+        if not self.is_owner:
+            return
+        above = None
+        if amount_text.strip():
+            try:
+                above = parse_yuan(amount_text)
+            except MoneyError as exc:
+                self.view.show_error(self.tr.error(exc))
+                return
+        if not password:
+            self.view.show_error(self.tr("m.policy.password_required"))
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.set_refund_policy, self.merchant.id, above, password,
+                             on_done=self._saved, on_error=self._fail)
+
+    def _saved(self, merchant: Merchant) -> None:
+        self.view.show_busy(False)
+        self.s.state["merchant"] = merchant
+        self.view.show_policy(self.text(), self.is_owner)
+        self.view.policy_saved(self.tr("m.policy.saved"))
 
 
 class PosterPresenter(_Base):

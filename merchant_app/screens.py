@@ -299,6 +299,10 @@ class MOrderScreen(MScreen):
 
 
 class MMoreScreen(MScreen):
+    policy = ObjectProperty(None)  # the RefundPolicyPresenter
+    policy_text = StringProperty("")
+    can_edit_policy = BooleanProperty(False)
+    policy_dialog = ObjectProperty(None, allownone=True)
     shop_zh = StringProperty("")
     shop_en = StringProperty("")
     number = StringProperty("")
@@ -313,6 +317,35 @@ class MMoreScreen(MScreen):
         self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
         self.bank, self.address = m.bank_code, m.address
         self.role = tr(f"m.role.{self.state.get('role')}")
+        if self.policy is not None:
+            self.policy.load()
+
+    def show_policy(self, text: str, can_edit: bool) -> None:
+        self.policy_text, self.can_edit_policy = text, can_edit
+
+    def edit_policy(self):
+        """The owner sets the refund limit: amount (empty: off) and their password."""
+        from kivy.factory import Factory
+
+        if not self.can_edit_policy:
+            return None
+        dialog = self.policy_dialog = Factory.MPolicyDialog()
+        limit = getattr(self.state.get("merchant"), "refund_approval_above_fen", None)
+        dialog.ids.amount.text = "" if limit is None else f"{limit / 100:.2f}"
+        dialog.ids.cancel_button.bind(on_release=lambda *_: self.close_policy())
+        dialog.ids.save_button.bind(
+            on_release=lambda *_: self.policy.save(dialog.ids.amount.text, dialog.ids.password.text))
+        dialog.open(animation=False)
+        return dialog
+
+    def close_policy(self) -> None:
+        dialog, self.policy_dialog = self.policy_dialog, None
+        if dialog is not None:
+            dialog.dismiss(animation=False)
+
+    def policy_saved(self, text: str) -> None:
+        self.close_policy()
+        self.shell.message(text)
 
     def toggle_lang(self) -> None:
         super().toggle_lang()

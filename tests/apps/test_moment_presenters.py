@@ -83,6 +83,14 @@ def test_the_split_is_shown_before_paying_and_on_the_result(services, world, cam
     note, rows = m.merchant_split(merchant.tr, merchant.api.order(order.id).breakdown)
     assert note == "含红包/消费券补贴 ¥5.00，本店按原价全额到账"
     assert rows == (("顾客钱包支付", "¥63.00"), ("消费券补贴", "¥5.00"), ("本店实收", "¥68.00"))
+    # The collect screen, told "paid" by the event stream, fetches the order and shows the same.
+    shown = FakeView()
+    collect = m.CollectPresenter(merchant, shown)
+    collect.order, collect.status = merchant.api.order(order.id), "created"
+    collect._status(order.id, "paid")
+    assert shown.last("show_paid")[0] == "¥68.00"
+    assert shown.last("show_split") == ("含红包/消费券补贴 ¥5.00，本店按原价全额到账\n"
+                                        "顾客钱包支付 ¥63.00 · 消费券补贴 ¥5.00 · 本店实收 ¥68.00",)
 
 
 def test_too_little_balance_is_said_before_the_tap_with_top_up(services, factory, world, owner_api):
@@ -177,3 +185,29 @@ def test_money_not_received_is_not_styled_as_income(owner, consumer, world):
     assert (rows[paid.id].amount, rows[paid.id].income) == ("+¥20.00", True)
     assert (rows[cancelled.id].amount, rows[cancelled.id].income) == ("[s]¥38.50[/s]", False)
     assert "已取消" in rows[cancelled.id].subtitle
+
+
+def test_the_owner_sets_the_large_refund_limit_and_a_cashier_cannot(owner, services, world, live_url):
+    view = FakeView()
+    policy = m.RefundPolicyPresenter(owner, view)
+    policy.load()
+    assert view.last("show_policy") == ("未开启：退款无需店主密码", True)
+    policy.save("10", "")
+    assert view.last("show_error") == ("请输入店主密码",)
+    policy.save("10", "wrong-password-1")
+    assert view.named("show_error")[-1] != ("请输入店主密码",) and not view.named("policy_saved")
+    policy.save("10", PASSWORD)
+    assert view.last("show_policy") == ("超过 ¥10.00 的退款需店主输入密码", True)
+    assert view.last("policy_saved") == ("已保存大额退款设置",)
+    assert owner.state["merchant"].refund_approval_above_fen == 1_000
+    boss = ApiClient(live_url)
+    boss.login(world.owner.phone, world.password)
+    boss.add_cashier(world.merchant_id, "13712345609", "Cash2026ok", refund_limit_fen=5_000)
+    cashier = services()
+    cashier.tr.add(MERCHANT)
+    m.LoginPresenter(cashier, FakeView()).login("13712345609", "Cash2026ok")
+    seen = FakeView()
+    m.RefundPolicyPresenter(cashier, seen).load()
+    assert seen.last("show_policy") == ("超过 ¥10.00 的退款需店主输入密码", False)
+    policy.save("", PASSWORD)
+    assert view.last("show_policy") == ("未开启：退款无需店主密码", True)

@@ -110,7 +110,6 @@ def test_a_refund_is_confirmed_with_its_exact_amount_and_order(ui, world, factor
     owner_api, payer = ApiClient(live_url), ApiClient(live_url)
     owner_api.login(world.owner.phone, world.password)
     payer.login(world.consumer.phone, world.password)
-    owner_api.set_refund_policy(world.merchant_id, 1_000, PASSWORD)  # above ¥10.00: the owner's password
     order = owner_api.create_order(world.merchant_id, 3_000, description="凤凰单丛")
     payer.pay(order.payload)
     cancelled = owner_api.create_order(world.merchant_id, 3_850, description="白切鸡")
@@ -119,7 +118,19 @@ def test_a_refund_is_confirmed_with_its_exact_amount_and_order(ui, world, factor
     merchant = ui("merchant")
     h.mount(merchant)
     log_in(merchant, world.owner.phone, world.password, "collect")
-    h.tap(_tab(merchant.screen("collect"), "tab_today"))
+    # The owner sets the limit above which refunds need the owner's password: ¥10.00.
+    h.tap(_tab(merchant.screen("collect"), "tab_more"))
+    more = merchant.screen("more")
+    assert more.policy_text == "未开启：退款无需店主密码"
+    h.tap(more.ids.policy_row)
+    policy = more.policy_dialog
+    policy.ids.amount.text, policy.ids.password.text = "10", PASSWORD
+    h.pump(2)
+    shots("merchant-refund-policy")
+    h.tap(policy.ids.save_button)
+    h.idle(merchant)
+    assert more.policy_text == "超过 ¥10.00 的退款需店主输入密码" and _dialog() is None
+    h.tap(_tab(more, "tab_today"))
     h.idle(merchant)
     today = merchant.screen("today")
     rows = {r.item.id: r for r in today.ids.rows.children}
