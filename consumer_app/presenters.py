@@ -226,10 +226,11 @@ class PreviewVM:
     pay_label: str = ""  # the button names what leaves the wallet
     balance_note: str = ""  # too little balance, said before the tap
     needs_topup: bool = False
+    priced_fen: int | None = None  # the price the split was worked out for (a static code: the amount typed)
 
     @property
     def needs_amount(self) -> bool:
-        return not self.dynamic and self.can_pay
+        return not self.dynamic and (self.can_pay or self.needs_topup)
 
 
 @dataclass(frozen=True)
@@ -395,12 +396,46 @@ class PayPresenter(_Base):
         """Show the split and name what leaves the wallet on the button; stop a payment the balance
         cannot cover before the tap, offering top-up."""
         tr = self.tr
+        vm.priced_fen = b.price_fen
         vm.rows = split_rows(tr, b)
         vm.pay_label = tr("c.confirm.pay_amount", amount=format_fen(b.from_wallet_fen))
+        vm.needs_topup, vm.balance_note = False, ""
         if b.enough_balance is False:
             vm.needs_topup, vm.can_pay = True, False
             vm.balance_note = tr("c.confirm.low_balance", balance=format_fen(b.wallet_balance_fen or 0),
                                  short=format_fen(b.short_fen))
+
+    def _typed(self, amount_text: str) -> int | None:
+        try:
+            amount = parse_yuan(amount_text)
+        except MoneyError as exc:
+            self.view.show_error(self.tr.error(exc))
+            return None
+        if amount <= 0:
+            self.view.show_error(self.tr("err.amount_zero"))
+            return None
+        return amount
+
+    def price(self, amount_text: str) -> None:
+        """A static code: work out the split of the amount typed (red packets, coupons, what leaves the
+        wallet) and show it, so the button names what will leave the wallet."""
+        vm = self.current
+        if vm is None or vm.dynamic or not vm.needs_amount:
+            return
+        amount = self._typed(amount_text)
+        if amount is None:
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.preview, vm.payload, amount, on_done=self._priced, on_error=self._fail)
+
+    def _priced(self, preview) -> None:
+        self.view.show_busy(False)
+        vm = self.current
+        if vm is None or preview.breakdown is None:
+            return
+        vm.can_pay = True
+        self._price(vm, preview.breakdown)
+        self.view.show_preview(vm)
 
     def pay(self, amount_text: str = "") -> None:
         vm = self.current
@@ -408,13 +443,11 @@ class PayPresenter(_Base):
             return  # a warned code never reaches the payment call
         amount = None
         if not vm.dynamic:
-            try:
-                amount = parse_yuan(amount_text)
-            except MoneyError as exc:
-                self.view.show_error(self.tr.error(exc))
+            amount = self._typed(amount_text)
+            if amount is None:
                 return
-            if amount <= 0:
-                self.view.show_error(self.tr("err.amount_zero"))
+            if vm.priced_fen != amount:
+                self.price(amount_text)  # first show what it costs; the next tap pays
                 return
         self.view.show_busy(True)
         self.s.runner.submit(self.s.api.pay, vm.payload, amount, on_done=self._paid, on_error=self._pay_failed)

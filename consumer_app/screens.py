@@ -199,7 +199,8 @@ class CConfirmScreen(CScreen):
         self.balance_note, self.needs_topup = vm.balance_note, vm.needs_topup
         _fill_rows(self.ids.split_rows, vm.rows)
         self.has_split = bool(vm.rows)
-        self.ids.static_amount.text = ""
+        if vm.priced_fen is None:
+            self.ids.static_amount.text = ""  # a new code; a priced one keeps the amount typed
         self._update_expiry()
         if self.shell.sm.current != "confirm":
             self.go("confirm")
@@ -235,6 +236,9 @@ class CConfirmScreen(CScreen):
 
     def topup(self) -> None:
         self.pay_presenter.topup()
+
+    def price(self) -> None:
+        self.pay_presenter.price(self.ids.static_amount.text)
 
     def show_paid(self, vm) -> None:
         self.shell.screen("paid").show(vm)

@@ -211,3 +211,25 @@ def test_the_owner_sets_the_large_refund_limit_and_a_cashier_cannot(owner, servi
     assert seen.last("show_policy") == ("超过 ¥10.00 的退款需店主输入密码", False)
     policy.save("", PASSWORD)
     assert view.last("show_policy") == ("未开启：退款无需店主密码", True)
+
+
+def test_a_static_code_shows_the_split_of_the_amount_typed_before_paying(services, world, campaigns, owner_api,
+                                                                         factory):
+    coupon = campaigns.make("coupon")
+    sv = services()
+    sv.tr.add(CONSUMER)
+    sv.api.login(world.consumer.phone, world.password)
+    sv.api.claim(coupon.id, "phone-1")
+    view = FakeView()
+    pay = c.PayPresenter(sv, view)
+    pay.submit_text(owner_api.static_qr(world.merchant_id).payload)
+    assert view.last("show_preview")[0].needs_amount
+    pay.price("40")
+    vm = view.last("show_preview")[0]
+    assert vm.rows == [("商品金额", "¥40.00"), ("消费券优惠", "-¥5.00"), ("钱包实付", "¥35.00")]
+    assert vm.pay_label == "付款 ¥35.00"
+    pay.pay("41")  # changed after pricing: priced again, not paid
+    assert view.last("show_preview")[0].pay_label == "付款 ¥36.00" and not view.named("show_paid")
+    pay.pay("41")
+    assert view.last("show_paid")[0].amount == "¥36.00"
+    assert factory.balance(world.consumer) == 100_000 - 3_600
