@@ -74,6 +74,17 @@ class CampaignFunding:
 
     def legs(self, *, order_id: int, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
         """Reserve and return the subsidy legs of a payment (sum ≤ ``amount_fen``); see the module doc."""
+        return self._plan(payer_user_id, merchant_id, amount_fen, order_id=order_id)
+
+    def quote(self, *, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
+        """Return the legs a payment made now would get, reserving and writing nothing (for a preview).
+
+        The same choice as ``legs``; a payment racing with another may still get less."""
+        return self._plan(payer_user_id, merchant_id, amount_fen, order_id=None)
+
+    def _plan(self, payer_user_id: int, merchant_id: int, amount_fen: int, *, order_id: int | None) \
+            -> list[SubsidyLeg]:
+        """Choose the legs; with an ``order_id`` mark the coupons used and record the redemptions."""
         at = clock.utcnow()
         rows = db.session.execute(
             select(Claim.id, Claim.campaign_id, Claim.restricted_account_id, Claim.status,
@@ -108,7 +119,7 @@ class CampaignFunding:
             legs.append(SubsidyLeg(r.account_id, r.discount_fen, TransferCode.COUPON_SUBSIDY,
                                    leg_ref(r.campaign_id, r.id)))
             records.append((r, r.discount_fen))
-        if records:
+        if records and order_id is not None:
             db.session.execute(insert(Redemption), [
                 {"order_id": order_id, "campaign_id": r.campaign_id, "claim_id": r.id, "amount_fen": part,
                  "order_amount_fen": amount_fen, "refunded_fen": 0, "created_at": at}
@@ -123,15 +134,16 @@ class CampaignFunding:
             is not None
 
     @staticmethod
-    def _use_coupons(order_id: int, amount_fen: int, candidates: list) -> list:
-        """Pick the coupons for an order (best non-stackable + all stackable that fit); mark them used."""
+    def _use_coupons(order_id: int | None, amount_fen: int, candidates: list) -> list:
+        """Pick the coupons for an order (best non-stackable + all stackable that fit); mark them used
+        (only with an ``order_id``: a quote picks the same ones and marks nothing)."""
         best_first = sorted(candidates, key=lambda r: (-r.discount_fen, r.spend_ends_at, r.id))
         single = next((r for r in best_first if not r.stackable), None)
         chosen, total = [], 0
         for r in ([single] if single else []) + [r for r in best_first if r.stackable]:
             if total + r.discount_fen > amount_fen:
                 continue
-            taken = db.session.execute(
+            taken = 1 if order_id is None else db.session.execute(
                 update(Claim.__table__).where(Claim.id == r.id, Claim.status == ClaimStatus.CLAIMED)
                 .values(status=ClaimStatus.USED, used_order_id=order_id)
             ).rowcount

@@ -8,8 +8,9 @@ network work goes through ``services.runner`` so the UI thread never blocks.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from payclient import fmt
@@ -19,7 +20,7 @@ from payclient.scan import UnreadableImage, classify, decode_image
 from payclient.services import Services
 
 __all__ = [
-    "HistoryPresenter", "HomePresenter", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
+    "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
     "PaycodePresenter", "PreviewVM", "QUICK_TOPUPS_FEN", "TopupPresenter", "TxnVM", "UpgradePresenter", "WalletVM",
     "WrongApp", "CampaignVM", "CampaignsPresenter", "PerkVM", "PerksPresenter", "campaign_vm", "countdown_text",
 ]
@@ -217,10 +218,19 @@ class PreviewVM:
     warning: str = ""
     problem: str = ""  # machine code of the warning (qr_unsigned, expired…)
     can_pay: bool = False
+    #: The code failed verification: its amount and merchant must not be trusted. A genuine code whose
+    #: order was cancelled or expired is not suspicious (it keeps its verified badge).
+    suspicious: bool = False
+    order_label: str = ""  # "商户已取消" / "已过期" / "已支付" for a genuine code that cannot be paid
+    rows: list[tuple[str, str]] = field(default_factory=list)  # price, red packet, coupon, from the wallet
+    pay_label: str = ""  # the button names what leaves the wallet
+    balance_note: str = ""  # too little balance, said before the tap
+    needs_topup: bool = False
+    priced_fen: int | None = None  # the price the split was worked out for (a static code: the amount typed)
 
     @property
     def needs_amount(self) -> bool:
-        return not self.dynamic and self.can_pay
+        return not self.dynamic and (self.can_pay or self.needs_topup)
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,36 @@ class PaidVM:
     time: str
     reference: str
     subsidy: str = ""
+    rows: tuple[tuple[str, str], ...] = ()  # the split, as on the confirm screen
+    title: str = ""
+
+
+def split_rows(tr, b, *, paid: bool = False) -> list[tuple[str, str]]:
+    """The lines of a payment's split (a ``Breakdown``): price, red packet, coupon, what leaves the wallet."""
+    rows = [(tr("c.split.price"), format_fen(b.price_fen))]
+    if b.red_packet_fen:
+        rows.append((tr("c.split.red_packet"), "-" + format_fen(b.red_packet_fen)))
+    if b.coupon_fen:
+        rows.append((tr("c.split.coupon"), "-" + format_fen(b.coupon_fen)))
+    rows.append((tr("c.split.paid_from_wallet" if paid else "c.split.from_wallet"), format_fen(b.from_wallet_fen)))
+    return rows
+
+
+#: Genuine codes that cannot be paid because of their order's state (not forgeries).
+_ORDER_STATES = {"order_cancelled": "c.confirm.state.cancelled", "order_expired": "c.confirm.state.expired",
+                 "order_already_paid": "c.confirm.state.paid"}
+
+def paid_vm(tr, payment, *, title: str = "") -> PaidVM:
+    """The result screen of a payment (scanned, or a payment code a merchant charged): merchant, amount,
+    split, balance after."""
+    o = payment.order
+    split = payment.split
+    return PaidVM(
+        amount=format_fen(split.from_wallet_fen), merchant=tr.pick(o.merchant.name_zh, o.merchant.name_en),
+        balance_after=format_fen(payment.payer_balance_after_fen) if payment.payer_balance_after_fen is not None
+        else "", time=fmt.day_time(o.paid_at), reference=o.reference,
+        subsidy=format_fen(split.subsidy_fen) if split.subsidy_fen else "",
+        rows=tuple(split_rows(tr, split, paid=True)), title=title or tr("c.paid.title"))
 
 
 _LOCAL_PROBLEMS = {"unsigned": "qr_unsigned", "bad_signature": "qr_bad_signature", "unknown_key": "qr_unknown_key",
@@ -329,14 +369,73 @@ class PayPresenter(_Base):
                                                                                     "order_already_paid")
         if isinstance(problem, NetworkError):
             vm.problem, vm.warning_title, vm.warning = "network", tr("c.pay.warn_network"), tr("err.network")
+        elif code in _ORDER_STATES and (preview is not None or not code.startswith("qr_")):
+            self._order_state(vm, code, problem)
         elif code:
             vm.problem = code
             vm.warning_title = tr("c.pay.warn_fake") if code.startswith("qr_") and code != "qr_crc_mismatch" \
                 else tr("c.pay.warn_cannot")
             vm.warning = tr.error(problem) if isinstance(problem, ApiError) else tr(f"err.{code}")
             vm.verified = False
+            vm.suspicious = True
         vm.can_pay = not vm.problem and preview is not None
+        if vm.can_pay and preview.breakdown is not None:
+            self._price(vm, preview.breakdown)
         return vm
+
+    def _order_state(self, vm: PreviewVM, code: str, problem: Exception | None = None) -> None:
+        """A genuine code whose order can no longer be paid: say which state, keep the verified badge."""
+        tr = self.tr
+        vm.problem = code
+        vm.order_label = tr(_ORDER_STATES[code])
+        vm.warning_title = vm.order_label
+        vm.warning = tr(f"err.{code}")
+        vm.can_pay = False
+
+    def _price(self, vm: PreviewVM, b) -> None:
+        """Show the split and name what leaves the wallet on the button; stop a payment the balance
+        cannot cover before the tap, offering top-up."""
+        tr = self.tr
+        vm.priced_fen = b.price_fen
+        vm.rows = split_rows(tr, b)
+        vm.pay_label = tr("c.confirm.pay_amount", amount=format_fen(b.from_wallet_fen))
+        vm.needs_topup, vm.balance_note = False, ""
+        if b.enough_balance is False:
+            vm.needs_topup, vm.can_pay = True, False
+            vm.balance_note = tr("c.confirm.low_balance", balance=format_fen(b.wallet_balance_fen or 0),
+                                 short=format_fen(b.short_fen))
+
+    def _typed(self, amount_text: str) -> int | None:
+        try:
+            amount = parse_yuan(amount_text)
+        except MoneyError as exc:
+            self.view.show_error(self.tr.error(exc))
+            return None
+        if amount <= 0:
+            self.view.show_error(self.tr("err.amount_zero"))
+            return None
+        return amount
+
+    def price(self, amount_text: str) -> None:
+        """A static code: work out the split of the amount typed (red packets, coupons, what leaves the
+        wallet) and show it, so the button names what will leave the wallet."""
+        vm = self.current
+        if vm is None or vm.dynamic or not vm.needs_amount:
+            return
+        amount = self._typed(amount_text)
+        if amount is None:
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.preview, vm.payload, amount, on_done=self._priced, on_error=self._fail)
+
+    def _priced(self, preview) -> None:
+        self.view.show_busy(False)
+        vm = self.current
+        if vm is None or preview.breakdown is None:
+            return
+        vm.can_pay = True
+        self._price(vm, preview.breakdown)
+        self.view.show_preview(vm)
 
     def pay(self, amount_text: str = "") -> None:
         vm = self.current
@@ -344,28 +443,30 @@ class PayPresenter(_Base):
             return  # a warned code never reaches the payment call
         amount = None
         if not vm.dynamic:
-            try:
-                amount = parse_yuan(amount_text)
-            except MoneyError as exc:
-                self.view.show_error(self.tr.error(exc))
+            amount = self._typed(amount_text)
+            if amount is None:
                 return
-            if amount <= 0:
-                self.view.show_error(self.tr("err.amount_zero"))
+            if vm.priced_fen != amount:
+                self.price(amount_text)  # first show what it costs; the next tap pays
                 return
         self.view.show_busy(True)
         self.s.runner.submit(self.s.api.pay, vm.payload, amount, on_done=self._paid, on_error=self._pay_failed)
 
     def _paid(self, payment) -> None:
         self.view.show_busy(False)
-        o = payment.order
-        self.view.show_paid(PaidVM(
-            amount=format_fen(o.amount_fen), merchant=self.tr.pick(o.merchant.name_zh, o.merchant.name_en),
-            balance_after=format_fen(payment.payer_balance_after_fen) if payment.payer_balance_after_fen is not None
-            else "", time=fmt.day_time(o.paid_at), reference=o.reference,
-            subsidy=format_fen(payment.subsidy_fen) if payment.subsidy_fen else ""))
+        self.view.show_paid(paid_vm(self.tr, payment))
         self.current = None
 
+    def topup(self) -> None:
+        """Too little balance: go top up (the confirm screen stays behind, to come back to)."""
+        self.view.go("topup")
+
     def _pay_failed(self, exc: Exception) -> None:
+        if isinstance(exc, ApiError) and exc.code in _ORDER_STATES and self.current is not None:
+            self._order_state(self.current, exc.code, exc)
+            self.view.show_busy(False)
+            self.view.show_preview(self.current)
+            return
         if isinstance(exc, ApiError) and (exc.code.startswith("qr_") or exc.code.startswith("order_")) \
                 and self.current is not None:
             self.current.can_pay = False
@@ -393,7 +494,8 @@ class PaycodePresenter(_Base):
     """The rotating payment code; made on the device, so it works with no network.
 
     View: ``show_code(code, grouped)``, ``show_countdown(seconds_left, fraction)``,
-    ``show_offline(bool)``, ``show_paid_notice(text)``, ``show_error``, ``show_busy``.
+    ``show_offline(bool)``, ``show_paid_notice(text)``, ``show_receipt(PaidVM)`` (the result screen after a
+    merchant charged the code), ``show_error``, ``show_busy``.
     """
 
     def __init__(self, services: Services, view):
@@ -476,7 +578,19 @@ class PaycodePresenter(_Base):
         for t in fresh:
             if t.code == "payment" and t.direction == "out":
                 self.view.show_paid_notice(self.tr("c.paycode.paid", amount=format_fen(t.amount_fen)))
+                if t.memo:
+                    self.s.runner.submit(self._receipt, t.memo, on_done=self._charged,
+                                         on_error=lambda _e: None)  # the notice already says it was paid
                 return
+
+    def _receipt(self, reference: str):
+        return self.s.api.receipt(reference), self.s.api.wallet()
+
+    def _charged(self, result) -> None:
+        """A merchant charged my code: the full result screen (merchant, amount, split, balance after)."""
+        payment, wallet = result
+        vm = paid_vm(self.tr, payment, title=self.tr("c.paid.charged_title"))
+        self.view.show_receipt(dataclasses.replace(vm, balance_after=format_fen(wallet.balance_fen)))
 
 
 # ---------------------------------------------------------------- history, top-up, upgrade

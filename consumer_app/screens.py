@@ -22,6 +22,15 @@ def _make(cls, **values):
     return widget
 
 
+def _fill_rows(box, rows) -> None:
+    """Put one ``LimitRow`` per (label, value) in ``box``."""
+    from kivy.factory import Factory
+
+    box.clear_widgets()
+    for label, value in rows:
+        box.add_widget(_make(Factory.LimitRow, label=label, value=value))
+
+
 class CScreen(SyScreen):
     """Common view methods; ``shell`` is set when the screen is added."""
 
@@ -168,6 +177,12 @@ class CConfirmScreen(CScreen):
     needs_amount = BooleanProperty(False)
     expiry_text = StringProperty("")
     pay_presenter = ObjectProperty(None)
+    suspicious = BooleanProperty(False)
+    order_label = StringProperty("")
+    pay_label = StringProperty("")
+    balance_note = StringProperty("")
+    needs_topup = BooleanProperty(False)
+    has_split = BooleanProperty(False)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -180,7 +195,12 @@ class CConfirmScreen(CScreen):
         self.zone, self.scenario, self.amount = vm.zone, vm.scenario, vm.amount
         self.warning, self.warning_title, self.can_pay = vm.warning, vm.warning_title, vm.can_pay
         self.needs_amount = vm.needs_amount
-        self.ids.static_amount.text = ""
+        self.suspicious, self.order_label, self.pay_label = vm.suspicious, vm.order_label, vm.pay_label
+        self.balance_note, self.needs_topup = vm.balance_note, vm.needs_topup
+        _fill_rows(self.ids.split_rows, vm.rows)
+        self.has_split = bool(vm.rows)
+        if vm.priced_fen is None:
+            self.ids.static_amount.text = ""  # a new code; a priced one keeps the amount typed
         self._update_expiry()
         if self.shell.sm.current != "confirm":
             self.go("confirm")
@@ -205,12 +225,20 @@ class CConfirmScreen(CScreen):
             self.expiry_text = tr("c.confirm.expires", left=fmt.countdown(left))
             if left <= 0:
                 self.can_pay = vm.can_pay = False
-                self.warning_title, self.warning = tr("c.pay.warn_cannot"), tr("err.order_expired")
+                self.order_label = tr("c.confirm.state.expired")  # a genuine code, only too late
+                self.warning_title, self.warning = self.order_label, tr("err.order_expired")
+                self.needs_topup, self.balance_note = False, ""
         else:
             self.expiry_text = ""
 
     def pay(self) -> None:
         self.pay_presenter.pay(self.ids.static_amount.text)
+
+    def topup(self) -> None:
+        self.pay_presenter.topup()
+
+    def price(self) -> None:
+        self.pay_presenter.price(self.ids.static_amount.text)
 
     def show_paid(self, vm) -> None:
         self.shell.screen("paid").show(vm)
@@ -224,10 +252,14 @@ class CPaidScreen(CScreen):
     balance_after = StringProperty("")
     reference = StringProperty("")
     subsidy = StringProperty("")
+    title = StringProperty("")
 
     def show(self, vm) -> None:
         self.amount, self.merchant, self.time = vm.amount, vm.merchant, vm.time
         self.balance_after, self.reference, self.subsidy = vm.balance_after, vm.reference, vm.subsidy
+        self.title = vm.title
+        # The split only when something else than the wallet paid (else it repeats the amount).
+        _fill_rows(self.ids.split_rows, vm.rows if vm.subsidy else ())
 
     def finish(self) -> None:
         self.shell.go("home")
@@ -273,6 +305,10 @@ class CPaycodeScreen(CScreen):
     def show_paid_notice(self, text: str) -> None:
         self.notice = text
         self.shell.message(text)
+
+    def show_receipt(self, vm) -> None:
+        self.shell.screen("paid").show(vm)
+        self.shell.go("paid", remember=False)
 
 
 class CHistoryScreen(CScreen):

@@ -49,7 +49,8 @@ class MerchantShell(Shell):
         add(s.MChargedScreen(name="charged"))
         add(s.MTodayScreen(name="today"), p.TodayPresenter)
         add(s.MOrderScreen(name="order"), p.RefundPresenter)
-        add(s.MMoreScreen(name="more"), p.LoginPresenter)
+        more = add(s.MMoreScreen(name="more"), p.LoginPresenter)
+        more.policy = p.RefundPolicyPresenter(sv, more)
         add(s.MPosterScreen(name="poster"), p.PosterPresenter)
         add(s.MCampaignsScreen(name="campaigns"), p.CampaignsPresenter)
 

@@ -23,7 +23,7 @@ from payclient.services import Services
 
 __all__ = [
     "CampaignsPresenter", "ChargePresenter", "CollectPresenter", "LoginPresenter", "OrderRowVM", "PosterPresenter",
-    "RefundPresenter", "TodayPresenter", "TotalsVM",
+    "RefundConfirmVM", "RefundPolicyPresenter", "RefundPresenter", "TodayPresenter", "TotalsVM", "merchant_split",
 ]
 
 STAFF_ROLES = ("merchant_owner", "cashier")
@@ -141,7 +141,8 @@ class CollectPresenter(_Base):
     """Keypad → dynamic QR → "paid" (event stream) or expiry.
 
     View: ``show_amount(text, ready)``, ``show_order(OrderVM)``, ``show_countdown(text)``,
-    ``show_paid(amount, time)``, ``show_expired()``, ``show_cancelled()``, ``show_busy``, ``show_error``.
+    ``show_paid(amount, time)``, ``show_split(text)`` (after paid, when subsidised), ``show_expired()``,
+    ``show_cancelled()``, ``show_busy``, ``show_error``.
     """
 
     def __init__(self, services: Services, view):
@@ -203,12 +204,22 @@ class CollectPresenter(_Base):
             self.stop_watching()
             self.view.show_paid(format_fen(self.order.amount_fen), fmt.hhmm(_now_dt()))
             self.entry.press("clear")
+            self.s.runner.submit(self.s.api.order, order_id, on_done=self._paid_split,
+                                 on_error=lambda _e: None)  # "paid" is already shown; the split is extra
         elif status == "expired":
             self.stop_watching()
             self.view.show_expired()
         elif status == "cancelled":
             self.stop_watching()
             self.view.show_cancelled()
+
+    def _paid_split(self, order: Order) -> None:
+        """Say when red packets or coupons paid part of it: the shop still received the full price."""
+        if self.order is None or order.id != self.order.id or order.breakdown is None:
+            return
+        note, rows = merchant_split(self.tr, order.breakdown)
+        if note:
+            self.view.show_split(note + "\n" + " · ".join(f"{label} {value}" for label, value in rows))
 
     def tick(self, now: float | None = None) -> None:
         """Update the countdown (call every second while the code is shown)."""
@@ -265,6 +276,21 @@ class ChargedVM:
     reference: str
     time: str
     subsidy: str
+    rows: tuple[tuple[str, str], ...] = ()  # the split: customer's wallet, red packet, coupon, received
+
+
+def merchant_split(tr, b) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What the shop sees of a payment's split (a ``Breakdown``): a line saying it was subsidised (or "")
+    and the rows — from the customer's wallet, red packet, coupon, and the full price received."""
+    if not b.subsidy_fen:
+        return "", ()
+    rows = [(tr("m.split.from_wallet"), format_fen(b.from_wallet_fen))]
+    if b.red_packet_fen:
+        rows.append((tr("m.split.red_packet"), format_fen(b.red_packet_fen)))
+    if b.coupon_fen:
+        rows.append((tr("m.split.coupon"), format_fen(b.coupon_fen)))
+    rows.append((tr("m.split.received"), format_fen(b.merchant_receives_fen or b.price_fen)))
+    return tr("m.split.subsidised", amount=format_fen(b.subsidy_fen)), tuple(rows)
 
 
 class ChargePresenter(_Base):
@@ -324,8 +350,8 @@ class ChargePresenter(_Base):
         self.view.show_busy(False)
         o = payment.order
         self.entry = AmountEntry()
-        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at),
-                                         format_fen(payment.subsidy_fen) if payment.subsidy_fen else ""))
+        note, rows = merchant_split(self.tr, payment.split)
+        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at), note, rows))
 
 
 # ---------------------------------------------------------------- today, refunds, poster
@@ -344,10 +370,15 @@ class OrderRowVM:
     order_id: int
     title: str
     subtitle: str
-    amount: str
+    amount: str  # Kivy markup: income "+¥20.00"; money that never came or went back struck through
     status: str
     refundable_fen: int
     order: Order
+    income: bool = False  # styled as money received (only paid, partly refunded orders)
+
+
+#: Orders whose money is (still partly) the shop's.
+INCOME_STATUSES = ("paid", "partially_refunded")
 
 
 class TodayPresenter(_Base):
@@ -375,46 +406,158 @@ class TodayPresenter(_Base):
         if o.refunded_fen:
             subtitle += " · " + tr("m.today.refunded_part", amount=format_fen(o.refunded_fen))
         title = o.description or tr(f"m.today.kind.{o.kind}")
-        return OrderRowVM(o.id, title, subtitle, format_fen(o.amount_fen), o.status, o.refundable_fen, o)
+        income = o.status in INCOME_STATUSES
+        if income:
+            amount = "+" + format_fen(o.amount_fen - o.refunded_fen)
+        elif o.status == "created":
+            amount = format_fen(o.amount_fen)  # waiting: not money yet, not struck either
+        else:
+            amount = f"[s]{format_fen(o.amount_fen)}[/s]"  # cancelled, expired, refunded: not received
+        return OrderRowVM(o.id, title, subtitle, amount, o.status, o.refundable_fen, o, income)
+
+
+@dataclass(frozen=True)
+class RefundConfirmVM:
+    """The question asked before any refund: the exact amount, the order, and (above the owner's limit)
+    the owner's password."""
+
+    amount: str
+    order_line: str
+    paid_line: str
+    needs_password: bool
+    button: str
 
 
 class RefundPresenter(_Base):
-    """View: ``show_order(OrderRowVM, can_refund)``, ``show_refunded(text)``, ``show_busy``, ``show_error``."""
+    """An order and its refund: amount typed → confirmation (exact amount and order; the owner's password
+    above the owner's limit) → refund. An empty amount refunds nothing.
+
+    View: ``show_order(OrderRowVM, can_refund)``, ``show_confirm(RefundConfirmVM)``, ``hide_confirm()``,
+    ``show_refunded(text)``, ``show_busy``, ``show_error``.
+    """
 
     def __init__(self, services: Services, view):
         super().__init__(services, view)
         self.order: Order | None = None
+        self.pending: tuple[int, str | None, bool] | None = None  # (amount_fen, reason, needs_password)
 
     def open(self, order: Order) -> None:
-        self.order = order
+        self.order, self.pending = order, None
         self.view.show_order(TodayPresenter(self.s, self.view).row(order), order.refundable_fen > 0)
 
-    def refund(self, amount_text: str = "", reason: str = "") -> None:
+    def needs_password(self, amount_fen: int) -> bool:
+        limit = getattr(self.merchant, "refund_approval_above_fen", None)
+        return limit is not None and amount_fen > limit
+
+    def ask(self, amount_text: str = "", reason: str = "") -> None:
+        """Check the amount typed and ask for confirmation; never refunds by itself."""
         order = self.order
         if order is None:
             return
-        amount = None
-        if amount_text.strip():
-            try:
-                amount = parse_yuan(amount_text)
-            except MoneyError as exc:
-                self.view.show_error(self.tr.error(exc))
-                return
-            if amount <= 0:
-                self.view.show_error(self.tr("err.amount_zero"))
-                return
-            if amount > order.refundable_fen:
-                self.view.show_error(self.tr("err.refund_exceeds_paid"))
-                return
+        if not amount_text.strip():
+            self.view.show_error(self.tr("m.refund.enter_amount"))
+            return
+        try:
+            amount = parse_yuan(amount_text)
+        except MoneyError as exc:
+            self.view.show_error(self.tr.error(exc))
+            return
+        if amount <= 0:
+            self.view.show_error(self.tr("err.amount_zero"))
+            return
+        if amount > order.refundable_fen:
+            self.view.show_error(self.tr("err.refund_exceeds_paid"))
+            return
+        self._confirm(amount, reason.strip() or None, self.needs_password(amount))
+
+    def _confirm(self, amount: int, reason: str | None, needs_password: bool) -> None:
+        order, tr = self.order, self.tr
+        self.pending = (amount, reason, needs_password)
+        title = order.description or tr(f"m.today.kind.{order.kind}")
+        self.view.show_confirm(RefundConfirmVM(
+            amount=format_fen(amount),
+            order_line=tr("m.refund.confirm_order", title=title, ref=order.reference[-6:],
+                          time=fmt.day_time(order.paid_at or order.created_at)),
+            paid_line=tr("m.refund.confirm_paid", paid=format_fen(order.amount_fen),
+                         left=format_fen(order.refundable_fen)),
+            needs_password=needs_password,
+            button=tr("m.refund.confirm_button", amount=format_fen(amount))))
+
+    def cancel(self) -> None:
+        self.pending = None
+        self.view.hide_confirm()
+
+    def confirm(self, owner_password: str = "") -> None:
+        """Refund what the confirmation showed (once: a second tap finds nothing pending)."""
+        order, pending = self.order, self.pending
+        if order is None or pending is None:
+            return
+        amount, reason, needs_password = pending
+        if needs_password and not owner_password:
+            self.view.show_error(self.tr("m.refund.password_required"))
+            return
+        self.pending = None
+        self.view.hide_confirm()
         self.view.show_busy(True)
-        self.s.runner.submit(self.s.api.refund, order.id, amount, reason.strip() or None, on_done=self._refunded,
-                             on_error=self._fail)
+        self.s.runner.submit(self._refund, order.id, amount, reason, owner_password if needs_password else None,
+                             on_done=self._refunded, on_error=lambda exc: self._refund_failed(exc, pending))
+
+    def _refund(self, order_id: int, amount: int, reason: str | None, owner_password: str | None):
+        approval = self.s.api.refund_approval(order_id, amount, owner_password) if owner_password else None
+        return self.s.api.refund(order_id, amount, reason, owner_approval=approval)
+
+    def _refund_failed(self, exc: Exception, pending) -> None:
+        if isinstance(exc, ApiError) and exc.code in ("owner_approval_required", "password_wrong"):
+            # The owner's limit changed since log-in, or the password was mistyped: ask again, with it.
+            self.view.show_busy(False)
+            self.view.show_error(self.tr.error(exc))
+            self._confirm(pending[0], pending[1], True)
+            return
+        self._fail(exc)
 
     def _refunded(self, result) -> None:
         self.view.show_busy(False)
         self.order = result.order
         self.view.show_order(TodayPresenter(self.s, self.view).row(result.order), result.order.refundable_fen > 0)
         self.view.show_refunded(self.tr("m.refund.done", amount=format_fen(result.refund.amount_fen)))
+
+
+class RefundPolicyPresenter(_Base):
+    """The owner's limit above which any refund needs the owner's password (enforced by the server).
+
+    View: ``show_policy(text, can_edit)``, ``policy_saved(text)``, ``show_busy``, ``show_error``.
+    """
+
+    def text(self) -> str:
+        limit = getattr(self.merchant, "refund_approval_above_fen", None)
+        return self.tr("m.policy.off") if limit is None else self.tr("m.policy.above", amount=format_fen(limit))
+
+    def load(self) -> None:
+        self.view.show_policy(self.text(), self.is_owner)
+
+    def save(self, amount_text: str, password: str) -> None:
+        """Set the limit (an empty amount turns the password off); the owner types their password."""
+        if not self.is_owner:
+            return
+        above = None
+        if amount_text.strip():
+            try:
+                above = parse_yuan(amount_text)
+            except MoneyError as exc:
+                self.view.show_error(self.tr.error(exc))
+                return
+        if not password:
+            self.view.show_error(self.tr("m.policy.password_required"))
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.set_refund_policy, self.merchant.id, above, password,
+                             on_done=self._saved, on_error=self._fail)
+
+    def _saved(self, merchant: Merchant) -> None:
+        self.view.show_busy(False)
+        self.s.state["merchant"] = merchant
+        self.view.show_policy(self.text(), self.is_owner)
+        self.view.policy_saved(self.tr("m.policy.saved"))
 
 
 class PosterPresenter(_Base):

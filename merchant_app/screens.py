@@ -72,6 +72,11 @@ class MCollectScreen(MScreen):
     def show_paid(self, amount: str, when: str) -> None:
         self._qr().show_paid(amount, when)
 
+    def show_split(self, text: str) -> None:
+        qr = self._qr()
+        if qr.state == "paid":
+            qr.status_text = tr("m.qr.paid_at", time=qr.paid_time) + "\n" + text
+
     def show_expired(self) -> None:
         self._qr().show_state("expired")
 
@@ -86,6 +91,7 @@ class MCollectQrScreen(MScreen):
     state = OptionProperty("waiting", options=["waiting", "paid", "expired", "cancelled"])
     status_title = StringProperty("")
     status_text = StringProperty("")
+    paid_time = StringProperty("")
     collect = ObjectProperty(None)  # the CollectPresenter
 
     def __init__(self, **kwargs):
@@ -111,6 +117,7 @@ class MCollectQrScreen(MScreen):
 
     def show_paid(self, amount: str, when: str) -> None:
         self.state = "paid"
+        self.paid_time = when
         self.status_title = tr("m.qr.paid") + " " + amount
         self.status_text = tr("m.qr.paid_at", time=when)
 
@@ -194,7 +201,15 @@ class MChargedScreen(MScreen):
     subsidy = StringProperty("")
 
     def show(self, vm) -> None:
+        from kivy.factory import Factory
+
         self.amount, self.reference, self.time, self.subsidy = vm.amount, vm.reference, vm.time, vm.subsidy
+        box = self.ids.split_rows
+        box.clear_widgets()
+        for label, value in vm.rows:
+            row = Factory.MRow()
+            row.label, row.value = label, value
+            box.add_widget(row)
 
 
 class MTodayScreen(MScreen):
@@ -216,8 +231,9 @@ class MTodayScreen(MScreen):
         from payclient.ui.theme import COLORS
 
         for vm in rows:
-            color = COLORS.text if vm.status in ("paid", "partially_refunded") else COLORS.muted
-            row = ListRow(title=vm.title, subtitle=vm.subtitle, value=vm.amount, value_color=color, item=vm.order)
+            color = COLORS.green if vm.income else COLORS.muted  # only money received looks like income
+            row = ListRow(title=vm.title, subtitle=vm.subtitle, value=vm.amount, value_color=color, item=vm.order,
+                          value_markup=True)
             row.bind(on_release=lambda r: self.open_order(r.item))
             box.add_widget(row)
         self.empty = not rows
@@ -237,6 +253,7 @@ class MOrderScreen(MScreen):
     can_refund = BooleanProperty(False)
     cashier = BooleanProperty(False)
     done_text = StringProperty("")
+    confirm_dialog = ObjectProperty(None, allownone=True)
 
     def on_pre_enter(self, *_):
         self.done_text = ""
@@ -246,7 +263,7 @@ class MOrderScreen(MScreen):
 
     def show_order(self, vm, can_refund: bool) -> None:
         o = vm.order
-        self.amount, self.title = vm.amount, vm.title
+        self.amount, self.title = format_fen(o.amount_fen), vm.title  # the order's price, not the list's markup
         self.status = tr(f"status.{o.status}")
         self.time = fmt.day_time(o.paid_at or o.created_at)
         self.reference = o.reference
@@ -254,7 +271,27 @@ class MOrderScreen(MScreen):
         self.can_refund = can_refund
 
     def refund(self) -> None:
-        self.presenter.refund(self.ids.refund_amount.text, self.ids.reason.text)
+        self.presenter.ask(self.ids.refund_amount.text, self.ids.reason.text)
+
+    def show_confirm(self, vm) -> None:
+        """The confirmation before any refund: exact amount, the order, the owner's password if needed."""
+        from kivy.factory import Factory
+
+        self.hide_confirm()
+        dialog = self.confirm_dialog = Factory.MRefundConfirm()
+        dialog.amount, dialog.order_line, dialog.paid_line = vm.amount, vm.order_line, vm.paid_line
+        dialog.button, dialog.needs_password = vm.button, vm.needs_password
+        dialog.ids.cancel_button.bind(on_release=lambda *_: self.presenter.cancel())
+        dialog.ids.confirm_button.bind(on_release=lambda *_: self.presenter.confirm(dialog.ids.password.text))
+        dialog.open(animation=False)
+
+    def hide_confirm(self) -> None:
+        dialog, self.confirm_dialog = self.confirm_dialog, None
+        if dialog is not None:
+            dialog.dismiss(animation=False)
+
+    def on_leave(self, *_):
+        self.presenter.cancel()
 
     def show_refunded(self, text: str) -> None:
         self.done_text = text
@@ -262,6 +299,10 @@ class MOrderScreen(MScreen):
 
 
 class MMoreScreen(MScreen):
+    policy = ObjectProperty(None)  # the RefundPolicyPresenter
+    policy_text = StringProperty("")
+    can_edit_policy = BooleanProperty(False)
+    policy_dialog = ObjectProperty(None, allownone=True)
     shop_zh = StringProperty("")
     shop_en = StringProperty("")
     number = StringProperty("")
@@ -276,6 +317,35 @@ class MMoreScreen(MScreen):
         self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
         self.bank, self.address = m.bank_code, m.address
         self.role = tr(f"m.role.{self.state.get('role')}")
+        if self.policy is not None:
+            self.policy.load()
+
+    def show_policy(self, text: str, can_edit: bool) -> None:
+        self.policy_text, self.can_edit_policy = text, can_edit
+
+    def edit_policy(self):
+        """The owner sets the refund limit: amount (empty: off) and their password."""
+        from kivy.factory import Factory
+
+        if not self.can_edit_policy:
+            return None
+        dialog = self.policy_dialog = Factory.MPolicyDialog()
+        limit = getattr(self.state.get("merchant"), "refund_approval_above_fen", None)
+        dialog.ids.amount.text = "" if limit is None else f"{limit / 100:.2f}"
+        dialog.ids.cancel_button.bind(on_release=lambda *_: self.close_policy())
+        dialog.ids.save_button.bind(
+            on_release=lambda *_: self.policy.save(dialog.ids.amount.text, dialog.ids.password.text))
+        dialog.open(animation=False)
+        return dialog
+
+    def close_policy(self) -> None:
+        dialog, self.policy_dialog = self.policy_dialog, None
+        if dialog is not None:
+            dialog.dismiss(animation=False)
+
+    def policy_saved(self, text: str) -> None:
+        self.close_policy()
+        self.shell.message(text)
 
     def toggle_lang(self) -> None:
         super().toggle_lang()

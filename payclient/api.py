@@ -355,23 +355,52 @@ class ApiClient:
                 resp.close()
         return EventStream(resp)
 
-    def refund(self, order_id: int, amount_fen: int | None = None, reason: str | None = None) -> RefundResult:
-        """Refund all (``amount_fen=None``) or part of a paid order (outbox, idempotent)."""
+    def refund(self, order_id: int, amount_fen: int | None = None, reason: str | None = None, *,
+               owner_approval: str | None = None) -> RefundResult:
+        """Refund all (``amount_fen=None``) or part of a paid order (outbox, idempotent).
+
+        Above the shop's ``refund_approval_above_fen`` pass ``owner_approval`` from :meth:`refund_approval`.
+        """
         body: dict[str, Any] = {}
         if amount_fen is not None:
             body["amount_fen"] = amount_fen
         if reason:
             body["reason"] = reason
+        if owner_approval:
+            body["owner_approval"] = owner_approval
         return RefundResult.from_json(self._money(f"/orders/{order_id}/refunds", body))
+
+    def refund_approval(self, order_id: int, amount_fen: int, owner_password: str) -> str:
+        """Exchange the owner's password for an approval of refunding ``amount_fen`` of the order; return it.
+
+        Not through the outbox: the password is never stored on the device. Raises ``ApiError``
+        (``password_wrong``, ``password_locked``).
+        """
+        body = self._call("POST", f"/orders/{order_id}/refund-approvals",
+                          json={"amount_fen": amount_fen, "owner_password": owner_password})
+        return body["owner_approval"]
+
+    def set_refund_policy(self, merchant_id: int, above_fen: int | None, password: str) -> Merchant:
+        """Owner: refunds above ``above_fen`` need the owner's password (``None``: never)."""
+        return Merchant.from_json(self._call("PUT", f"/merchants/{merchant_id}/refund-policy",
+                                             json={"refund_approval_above_fen": above_fen, "password": password}))
 
     # ------------------------------------------------------------------ paying
 
-    def preview(self, payload: str) -> Preview:
-        """Ask the server about a scanned code before paying (moves no money).
+    def preview(self, payload: str, amount_fen: int | None = None) -> Preview:
+        """Ask the server about a scanned code before paying (moves no money); ``amount_fen`` prices a
+        static code.
 
         Raises ``Unprocessable`` with ``qr_*`` codes for a code that must not be paid.
         """
-        return Preview.from_json(self._call("POST", "/payments/preview", json={"payload": payload}))
+        body: dict[str, Any] = {"payload": payload}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        return Preview.from_json(self._call("POST", "/payments/preview", json=body))
+
+    def receipt(self, reference: str) -> Payment:
+        """My payment with this reference (a transfer's memo), with its split."""
+        return Payment.from_json(self._call("GET", f"/payments/receipts/{reference}"))
 
     def pay(self, payload: str, amount_fen: int | None = None) -> Payment:
         """Pay a scanned merchant code (outbox, idempotent); ``amount_fen`` only for static codes."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "Bank", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult", "Merchant",
+    "Bank", "Breakdown", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult", "Merchant",
     "MyCoupon", "MyRedPacket", "Order", "OrderEvent", "OrderMerchant", "OrderTotals", "OrdersPage", "PaycodeDevice",
     "Payment", "PaymentLeg", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo", "RefundResult",
     "StaticQr", "Transaction", "TransactionsPage", "User", "Wallet", "WalletLimits", "Zone",
@@ -170,6 +170,7 @@ class Merchant:
     bank_code: str = ""
     owner_user_id: int | None = None
     review_reason: str | None = None
+    refund_approval_above_fen: int | None = None  # refunds above it need the owner's password
 
     @classmethod
     def from_json(cls, d: dict) -> Merchant:
@@ -227,6 +228,7 @@ class Order:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     paid_at: datetime | None = None
+    breakdown: Breakdown | None = None  # on a single paid order: how it was paid
 
     @property
     def refundable_fen(self) -> int:
@@ -239,7 +241,7 @@ class Order:
     def from_json(cls, d: dict) -> Order:
         return _known(cls, d, merchant=OrderMerchant.from_json(d["merchant"]),
                       created_at=parse_time(d.get("created_at")), expires_at=parse_time(d.get("expires_at")),
-                      paid_at=parse_time(d.get("paid_at")))
+                      paid_at=parse_time(d.get("paid_at")), breakdown=Breakdown.from_json(d.get("breakdown")))
 
 
 @dataclass(frozen=True)
@@ -292,8 +294,40 @@ class PaymentLeg:
 
 
 @dataclass(frozen=True)
+class Breakdown:
+    """How a payment is (or would be) paid: the price, red packets, coupons, and what leaves the wallet.
+
+    The merchant receives the full price. Before paying, the preview adds the
+    wallet's balance and whether it covers ``from_wallet_fen``.
+    """
+
+    price_fen: int
+    red_packet_fen: int = 0
+    coupon_fen: int = 0
+    from_wallet_fen: int = 0
+    merchant_receives_fen: int | None = None
+    wallet_balance_fen: int | None = None
+    enough_balance: bool | None = None
+    short_fen: int = 0
+
+    @property
+    def subsidy_fen(self) -> int:
+        return self.red_packet_fen + self.coupon_fen
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> Breakdown | None:
+        return _known(cls, d) if d else None
+
+    @classmethod
+    def plain(cls, price_fen: int, subsidy_fen: int = 0) -> Breakdown:
+        """A split known only as a total subsidy (an older server): counted as red packets."""
+        return cls(price_fen, red_packet_fen=subsidy_fen, from_wallet_fen=price_fen - subsidy_fen,
+                   merchant_receives_fen=price_fen)
+
+
+@dataclass(frozen=True)
 class Payment:
-    """A settled payment: the paid order, its legs, and (for the payer only) the balance after."""
+    """A settled payment: the paid order, its legs, its split, and (for the payer only) the balance after."""
 
     order: Order
     transfer_id: int
@@ -301,13 +335,20 @@ class Payment:
     subsidy_fen: int = 0
     legs: list[PaymentLeg] = field(default_factory=list)
     payer_balance_after_fen: int | None = None
+    breakdown: Breakdown | None = None
+
+    @property
+    def split(self) -> Breakdown:
+        """The breakdown, or one made from the subsidy total when the server sent none."""
+        return self.breakdown or Breakdown.plain(self.order.amount_fen, self.subsidy_fen)
 
     @classmethod
     def from_json(cls, d: dict) -> Payment:
-        return cls(order=Order.from_json(d), transfer_id=d["transfer_id"],
+        return cls(order=Order.from_json(d), transfer_id=d.get("transfer_id", 0),
                    paid_from_balance_fen=d.get("paid_from_balance_fen", d["amount_fen"]),
                    subsidy_fen=d.get("subsidy_fen", 0), legs=[PaymentLeg.from_json(x) for x in d.get("legs", [])],
-                   payer_balance_after_fen=d.get("payer_balance_after_fen"))
+                   payer_balance_after_fen=d.get("payer_balance_after_fen"),
+                   breakdown=Breakdown.from_json(d.get("breakdown")))
 
 
 @dataclass(frozen=True)
@@ -334,11 +375,12 @@ class Preview:
     merchant: PreviewMerchant
     order_status: str | None = None
     expires_at: datetime | None = None
+    breakdown: Breakdown | None = None  # when the amount is known and the order payable
 
     @classmethod
     def from_json(cls, d: dict) -> Preview:
         return _known(cls, d, merchant=PreviewMerchant.from_json(d["merchant"]),
-                      expires_at=parse_time(d.get("expires_at")))
+                      expires_at=parse_time(d.get("expires_at")), breakdown=Breakdown.from_json(d.get("breakdown")))
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,13 @@ def _table(rows: list[list], widths: list[float], *, numeric_from: int = 1, head
     return t
 
 
+def _printed_value(totals: dict, key: str):
+    """A summary figure, or ``None`` (printed "—") for an average ticket without payments."""
+    if key == "average_ticket_fen" and not totals["payment_count"]:
+        return None
+    return summary_value(totals, key)
+
+
 def _change(key: str, now, before) -> str:
     if now is None or before is None or key == "campaign_leverage":
         return ""
@@ -306,7 +313,7 @@ def render(figures: dict) -> bytes:
                 "wallets_opened", "merchants_accepting", "merchants_enrolled", "scenarios_covered", "subsidy_fen",
                 "subsidy_driven_fen", "campaign_leverage"):
         zh, en, _ = LABELS[key]
-        now, before = summary_value(totals, key), summary_value(previous, key)
+        now, before = _printed_value(totals, key), _printed_value(previous, key)
         rows.append([f"{zh} {en}", display(key, now), display(key, before), _change(key, now, before)])
     story += [_table(rows, [width * 0.46, width * 0.2, width * 0.2, width * 0.14]), Spacer(1, 4 * mm),
               Paragraph("交易趋势 Volume trend", s["h2"]),
@@ -344,10 +351,12 @@ def render(figures: dict) -> bytes:
     for term, zh, en in DEFINITIONS:
         definitions.append(Paragraph(f'<font color="{RED}">{term}</font>：{zh}{en}', s["small"]))
         definitions.append(Spacer(1, 1.5 * mm))
+    # The pilot office reads this; it runs no commands, so the note says where figures come from, not how
+    # an operator would recompute them.
     definitions.append(Paragraph(
-        f"日期按 {figures['timezone']} 本地日统计；数据来自每日汇总表，"
-        "可由 flask zones rebuild-kpis 从账本重算核对。Days are local days; figures come from the daily "
-        "aggregates, which flask zones rebuild-kpis recomputes from the ledger.", s["small"]))
+        f"日期按 {figures['timezone']} 本地日统计；数据由平台从账本逐笔汇总，与账本一致。如对数据有疑问，"
+        "请联系平台运营方核对。Days are local days; the platform totals every payment and refund from the "
+        "ledger. For questions about a figure, ask the platform operator to check it.", s["small"]))
     story.append(KeepTogether(definitions))
 
     footer = f"穗元 Suiyuan · {zone['name_zh']} {zone['name_en']} · {period_zh} {period_en} {start:%Y-%m-%d}"

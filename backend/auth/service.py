@@ -121,6 +121,26 @@ def login(phone: str, password: str) -> tuple[User, str]:
     return user, token
 
 
+def confirm_password(user: User, password: str, *, field: str = "password") -> None:
+    """Check ``user``'s password typed again to approve something (not a log-in); return nothing.
+
+    Failures count towards a lock-out per user like log-ins do, so a cashier
+    cannot guess the owner's password by trying. Raises ``Forbidden``
+    (``password_wrong``, naming ``field``) or ``TooManyRequests`` (``password_locked``).
+    """
+    redis = get_redis()
+    key = f"confirm-fail:{user.id}"
+    cfg = current_app.config
+    attempts = int(redis.eval(_COUNT_ATTEMPT, 1, key, cfg["LOGIN_LOCKOUT_SECONDS"]))
+    if attempts > cfg["LOGIN_MAX_FAILURES"]:
+        retry = max(1, redis.ttl(key))
+        raise TooManyRequests("Too many wrong passwords; try again later.", code="password_locked",
+                              retry_after_seconds=retry, headers={"Retry-After": str(retry)})
+    if not password or not check_password_hash(user.password_hash, password):
+        raise Forbidden("The password is not right.", code="password_wrong", field=field)
+    redis.delete(key)
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -51,6 +51,8 @@ class Merchant(db.Model):
             name="scenario_known",
         ),
         CheckConstraint("status <> 'approved' OR account_id IS NOT NULL", name="approved_has_wallet"),
+        CheckConstraint("refund_approval_above_fen IS NULL OR refund_approval_above_fen >= 0",
+                        name="refund_approval_above_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -71,6 +73,9 @@ class Merchant(db.Model):
     review_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Refunds above this need the owner's password (an approval, ``backend.payments.refund_approval``);
+    #: ``None``: no password is asked. Set by the owner.
+    refund_approval_above_fen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MerchantStaff(db.Model):

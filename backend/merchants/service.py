@@ -163,3 +163,20 @@ def cashiers(owner: User, merchant_id: int) -> list[tuple[User, MerchantStaff]]:
         .where(MerchantStaff.merchant_id == merchant.id).order_by(MerchantStaff.id)
     ).all()
     return [(u, s) for u, s in rows]
+
+
+def set_refund_approval_limit(owner: User, merchant_id: int, above_fen: int | None, password: str) -> Merchant:
+    """Set the amount above which refunds need the owner's password (``None``: never); commit; return the
+    merchant. The owner types their password to change it (a phone left unlocked must not lift it).
+
+    Raises ``NotFound``, ``Forbidden`` (not_your_merchant, password_wrong), ``TooManyRequests``.
+    """
+    from backend.auth.service import confirm_password
+
+    merchant = get_visible(owner, merchant_id)
+    if not can_manage(owner, merchant):
+        raise Forbidden("Only the merchant's owner can set the refund approval limit.", code="not_your_merchant")
+    confirm_password(owner, password)
+    merchant.refund_approval_above_fen = above_fen
+    db.session.commit()
+    return merchant

@@ -96,6 +96,9 @@ def merchant_json(m: Merchant, viewer) -> dict:
         "status": m.status,
         "verified": m.status == MerchantStatus.APPROVED,
     }
+    if viewer.role in (Role.MERCHANT_OWNER, Role.CASHIER):
+        # Its own staff see it so the app can ask for the owner's password before a large refund.
+        body["refund_approval_above_fen"] = m.refund_approval_above_fen
     if viewer.role in (Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN):
         body.update(
             uscc=m.uscc,
@@ -150,6 +153,27 @@ def review(args, merchant_id):
     merchant = service.review(current_user(), merchant_id, args["decision"], args["reason"].strip())
     if merchant.status == MerchantStatus.APPROVED:
         announce(merchant_approved, merchant_id=merchant.id)
+    return respond(merchant_json(merchant, current_user()), 200)
+
+
+class RefundPolicySchema(StrictSchema):
+    refund_approval_above_fen = Fen(positive=False, required=True, allow_none=True, metadata={
+        "description": "Refunds above this need the owner's password; null: never"})
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "The owner's password, typed again"})
+
+
+@blp.route("/merchants/<int:merchant_id>/refund-policy", methods=["PUT"])
+@requires(Role.MERCHANT_OWNER)
+@blp.arguments(RefundPolicySchema)
+@blp.response(200, description="The merchant, with `refund_approval_above_fen`")
+@blp.alt_response(403, description="`not_your_merchant`, `password_wrong` (field `password`)")
+@blp.alt_response(404, description="`merchant_not_found`")
+@blp.alt_response(429, description="`password_locked`: too many wrong passwords (Retry-After)")
+def set_refund_policy(args, merchant_id):
+    """The owner sets the amount above which any refund (theirs or a cashier's) needs the owner's password."""
+    merchant = service.set_refund_approval_limit(current_user(), merchant_id, args["refund_approval_above_fen"],
+                                                 args["password"])
     return respond(merchant_json(merchant, current_user()), 200)
 
 

@@ -41,6 +41,10 @@ class FundingProvider(Protocol):
     def legs(self, *, order_id: int, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
         """Inside the payment transaction: reserve and return the subsidy legs (sum ≤ ``amount_fen``)."""
 
+    def quote(self, *, payer_user_id: int, merchant_id: int, amount_fen: int) -> list[SubsidyLeg]:
+        """Outside any payment: the legs ``legs`` would return now, reserving and writing nothing
+        (the preview shows them). Optional: without it a preview shows no subsidy."""
+
     def may_fund(self, *, payer_user_id: int) -> bool:
         """Whether any leg could apply to a payment by this payer (False lets the payment skip ``legs``).
 

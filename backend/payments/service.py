@@ -26,7 +26,7 @@ from backend.ledger.models import Transfer
 from backend.ledger.service import InsufficientFunds, TransferCode
 from backend.merchants import service as merchants
 from backend.merchants.models import Merchant, MerchantStatus
-from backend.payments import funding, keys
+from backend.payments import funding, keys, refund_approval
 from backend.payments.models import (
     Order,
     OrderKind,
@@ -518,10 +518,13 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
 # ---------------------------------------------------------------- refunds
 
 
-def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None) -> tuple[Order, Refund]:
+def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None,
+           owner_approval: str | None = None) -> tuple[Order, Refund]:
     """Refund all or part of a paid order to the payer (runs inside ``idempotency.run``).
 
-    The owner may refund any amount; a cashier at most their refund limit.
+    The owner may refund any amount; a cashier at most their refund limit;
+    above the owner's approval limit, anyone needs ``owner_approval``
+    (``refund_approval.require``: Forbidden owner_approval_required/invalid).
     Concurrent refunds can never exceed what was paid. Raises ``Forbidden``
     (refund_over_cashier_limit), ``Conflict`` (order_not_refundable,
     refund_exceeds_paid), ``InsufficientFunds`` (merchant_insufficient_funds).
@@ -539,6 +542,7 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
     if staff is not None and amount > staff.refund_limit_fen:
         raise Forbidden("This refund is above your cashier refund limit; ask the owner.",
                         code="refund_over_cashier_limit", limit_fen=staff.refund_limit_fen)
+    refund_approval.require(merchant, order, amount, owner_approval)
     new_refunded = Order.refunded_fen + amount
     moved = db.session.execute(
         update(Order.__table__)

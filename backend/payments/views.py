@@ -13,11 +13,12 @@ from backend import idempotency
 from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
 from backend.clock import as_utc, local_today
+from backend.errors import NotFound
 from backend.extensions import db
 from backend.hooks import announce, payment_settled, refund_settled
 from backend.http import respond
 from backend.merchants.models import Merchant
-from backend.payments import events, express, keys, service
+from backend.payments import breakdown, events, express, keys, refund_approval, service
 from backend.payments.models import Order, OrderStatus, PaycodeDevice
 from backend.schemas import Fen, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
@@ -49,6 +50,8 @@ class PaySchema(StrictSchema):
 
 class PreviewSchema(StrictSchema):
     payload = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    amount_fen = Fen(load_default=None, allow_none=True,
+                     metadata={"description": "Only for static codes: the amount typed, to price it"})
 
 
 class ChargeSchema(StrictSchema):
@@ -61,6 +64,15 @@ class ChargeSchema(StrictSchema):
 class RefundSchema(StrictSchema):
     amount_fen = Fen(load_default=None, allow_none=True, metadata={"description": "Default: all that is left"})
     reason = fields.String(load_default=None, validate=validate.Length(max=140))
+    owner_approval = fields.String(load_default=None, validate=validate.Length(max=500), metadata={
+        "description": "Above the merchant's refund_approval_above_fen: the token from "
+                       "POST /orders/{id}/refund-approvals for this order and amount"})
+
+
+class RefundApprovalSchema(StrictSchema):
+    amount_fen = Fen(required=True)
+    owner_password = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                   metadata={"description": "The merchant owner's password, typed again"})
 
 
 class DeviceSchema(StrictSchema):
@@ -98,6 +110,7 @@ def _after_payment(body: dict, payer_user_id: int) -> None:
 def _payment_body(settled: service.Settled) -> dict:
     body = order_json(settled.order, settled.merchant)
     body.update(
+        breakdown=breakdown.of_legs(settled.order.amount_fen, [(p.code, p.amount_fen) for p in settled.legs]),
         transfer_id=settled.legs[0].id,
         paid_from_balance_fen=settled.order.amount_fen - settled.subsidy_fen,
         subsidy_fen=settled.subsidy_fen,
@@ -132,8 +145,14 @@ def list_orders(args):
 @blp.route("/orders/<int:order_id>", methods=["GET"])
 @requires()
 def get_order(order_id):
-    """One order (its merchant's people, its payer, reviewers of the bank, the pilot office)."""
-    return respond(order_json(service.get_order(current_user(), order_id)), 200)
+    """One order (its merchant's people, its payer, reviewers of the bank, the pilot office); once paid,
+    with ``breakdown`` (what red packets and coupons paid: the merchant received the full price)."""
+    order = service.get_order(current_user(), order_id)
+    body = order_json(order)
+    if order.payment_transfer_id is not None:
+        body["breakdown"] = breakdown.of_legs(order.amount_fen,
+                                              [(t.code, t.amount_fen) for t in service.order_legs(order)])
+    return respond(body, 200)
 
 
 @blp.route("/orders/<int:order_id>/qr.png", methods=["GET"])
@@ -185,16 +204,42 @@ def order_events(order_id):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
+@blp.route("/orders/<int:order_id>/refund-approvals", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(RefundApprovalSchema)
+@blp.response(201, description="`owner_approval` (token) and `expires_in_seconds`")
+@blp.alt_response(403, description="`password_wrong` (field `owner_password`), `not_your_merchant`")
+@blp.alt_response(404, description="`order_not_found`")
+@blp.alt_response(429, description="`password_locked`: too many wrong passwords (Retry-After)")
+def refund_approval_create(args, order_id):
+    """The owner's password for one refund above the owner's limit: returns an approval token for this
+    order and amount, valid a few minutes, to send as ``owner_approval``. Moves no money."""
+    token, ttl = refund_approval.issue(current_user(), order_id, args["amount_fen"], args["owner_password"])
+    return respond({"order_id": order_id, "amount_fen": args["amount_fen"], "owner_approval": token,
+                    "expires_in_seconds": ttl}, 201)
+
+
 @blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(RefundSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, description="The order after the refund, with `refund`")
+@blp.alt_response(403, description="`owner_approval_required` (with `limit_fen`) or `owner_approval_invalid`: "
+                                   "above the owner's limit send `owner_approval`; `refund_over_cashier_limit`; "
+                                   "`not_your_merchant`")
+@blp.alt_response(404, description="`order_not_found`")
+@blp.alt_response(409, description="`order_not_refundable`, `refund_exceeds_paid`, `merchant_insufficient_funds`, "
+                                   "`idempotency_key_reused`")
 def refund(args, order_id):
-    """Refund all or part of a paid order to the payer's wallet (idempotent; never more than paid)."""
+    """Refund all or part of a paid order to the payer's wallet (idempotent; never more than paid).
+
+    Above the merchant's ``refund_approval_above_fen`` (set by the owner) the request must carry the
+    owner's approval for this order and amount."""
     user = current_user()
 
     def action():
-        order, refund_row = service.refund(user, order_id, args["amount_fen"], args["reason"])
+        order, refund_row = service.refund(user, order_id, args["amount_fen"], args["reason"],
+                                           args["owner_approval"])
         body = order_json(order)
         body["refund"] = {"id": refund_row.id, "amount_fen": refund_row.amount_fen,
                           "transfer_id": refund_row.transfer_id, "reason": refund_row.reason}
@@ -210,13 +255,27 @@ def refund(args, order_id):
 @blp.route("/payments/preview", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(PreviewSchema)
+@blp.response(200, description="The merchant, amount, order status and `breakdown`")
+@blp.alt_response(404, description="`wallet_not_open`")
+@blp.alt_response(422, description="The code must not be paid: `qr_unsigned`, `qr_bad_signature`, "
+                                   "`qr_amount_tampered`, `qr_merchant_mismatch`, `qr_unknown_key`, "
+                                   "`qr_crc_mismatch`, `qr_malformed`, `qr_not_ours`, `merchant_not_found`, "
+                                   "`merchant_not_active`")
 def preview(args):
-    """Check a scanned code before paying: who is paid, how much, and whether it is genuine. Moves no money."""
+    """Check a scanned code before paying: who is paid, how much, whether it is genuine, and how it would
+    be paid. Moves no money.
+
+    ``breakdown`` (when the amount is known and the order is payable): ``price_fen``, ``red_packet_fen``,
+    ``coupon_fen``, ``from_wallet_fen`` (what leaves the wallet), ``merchant_receives_fen`` (the full
+    price), ``wallet_balance_fen``, ``enough_balance`` and ``short_fen``. A genuine code whose order was
+    cancelled or expired is still ``genuine`` with ``order_status`` saying so."""
     payload = service.verify_scanned(args["payload"])
     merchant = service.merchant_of_payload(payload)
     body = {"genuine": True, "dynamic": payload.is_dynamic, "amount_fen": payload.amount_fen,
             "merchant": {"id": merchant.id, "name_zh": merchant.name_zh, "name_en": merchant.name_en,
                          "scenario": merchant.scenario, "verified": True}}
+    price = payload.amount_fen if payload.is_dynamic else args["amount_fen"]
+    payable = True
     if payload.is_dynamic:
         order = db.session.execute(select(Order).where(Order.reference == payload.additional.get("05"))) \
             .scalar_one_or_none()
@@ -224,6 +283,25 @@ def preview(args):
             order = service.expire_if_due(order)
         body["order_status"] = order.status if order else "unknown"
         body["expires_at"] = as_utc(order.expires_at).isoformat() if order and order.expires_at else None
+        payable = order is not None and order.status == OrderStatus.CREATED
+    body["breakdown"] = breakdown.quote(current_user(), merchant, price) if payable and price else None
+    return respond(body, 200)
+
+
+@blp.route("/payments/receipts/<string:reference>", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, description="The paid order with `breakdown`")
+@blp.alt_response(404, description="`order_not_found`: no payment of mine with this reference")
+def payment_receipt(reference):
+    """My payment by its reference (the memo of its transfer): the order and how it was paid (``breakdown``),
+    e.g. for the result screen after a merchant charged my payment code."""
+    user = current_user()
+    order = db.session.execute(select(Order).where(Order.reference == reference)).scalar_one_or_none()
+    if order is None or order.payer_user_id != user.id or order.payment_transfer_id is None:
+        raise NotFound("No such payment.", code="order_not_found")
+    body = order_json(order)
+    body["breakdown"] = breakdown.of_legs(order.amount_fen,
+                                          [(t.code, t.amount_fen) for t in service.order_legs(order)])
     return respond(body, 200)
 
 

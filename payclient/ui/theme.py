@@ -134,6 +134,7 @@ class ListRow(ButtonBehavior, BoxLayout):
     subtitle = StringProperty("")
     value = StringProperty("")
     value_color = ColorProperty(hex_color("#1D1D1F"))
+    value_markup = BooleanProperty(False)  # the value carries Kivy markup (e.g. [s] for money not received)
     item = ObjectProperty(None, allownone=True)
 
 

@@ -1,5 +1,5 @@
 // Formatting of money (integer fen, never floats), numbers and times for people.
-import { getLang } from './i18n.js';
+import { getLang, t } from './i18n.js';
 
 export const TIMEZONE = 'Asia/Shanghai';
 
@@ -66,6 +66,23 @@ function parts(date) {
 export function localDay(days = 0, from = new Date()) {
   const p = parts(new Date(from.getTime() + days * 86400000));
   return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** The window of the last `n` local days, today included: every "last N days" in the console is this one. */
+export function lastDays(n, from = new Date()) {
+  return { from: localDay(-(n - 1), from), to: localDay(0, from) };
+}
+
+/** "2026-11-04 至 2026-12-03（北京时间，含今天…）": a period, saying whether today is in it. */
+export function periodRange(fromDay, toDay, now = new Date()) {
+  const today = localDay(0, now);
+  const key = toDay >= today ? 'zones.period_range_today' : 'zones.period_range_past';
+  return t(key, { from: fromDay, to: toDay });
+}
+
+/** Average ticket: "—" without payments (there is no average of nothing), else ¥. */
+export function averageTicket(fen, paymentCount) {
+  return paymentCount ? yuan(fen) : '—';
 }
 
 /** The value for a datetime-local input (Beijing time, to the second) of now + `seconds`. */

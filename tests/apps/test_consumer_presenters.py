@@ -186,6 +186,9 @@ def test_a_static_code_asks_for_the_amount(sv, view, world, owner_api):
     assert view.last("show_error") == ("请输入正确的金额（最多两位小数）",)
     pay.pay("0")
     assert view.last("show_error") == ("金额必须大于 0",)
+    pay.pay("15")  # first the split of ¥15.00 and a button naming it; the next tap pays
+    priced = view.last("show_preview")[0]
+    assert (priced.pay_label, priced.priced_fen) == ("付款 ¥15.00", 1_500) and not view.named("show_paid")
     pay.pay("15")
     assert view.last("show_paid")[0].amount == "¥15.00"
 

@@ -160,18 +160,21 @@ def test_today_totals_and_refunds(owner, consumer_api, sv):
     assert (totals.net, totals.paid, totals.refunded, totals.count) == ("¥38.50", "¥38.50", "¥0.00",
                                                                           "1 笔已付 / 共 2 笔")
     rows = view.last("show_orders")[0]
-    assert [r.amount for r in rows] == ["¥9.99", "¥38.50"] and rows[1].title == "凤凰单丛"
+    assert [r.amount for r in rows] == ["¥9.99", "+¥38.50"] and rows[1].title == "凤凰单丛"
+    assert [r.income for r in rows] == [False, True]
     assert "已支付" in rows[1].subtitle and rows[1].refundable_fen == 3_850
 
     refund = p.RefundPresenter(owner, view)
     refund.open(rows[1].order)
     assert view.last("show_order")[1] is True
-    refund.refund("40")
+    refund.ask("40")
     assert view.last("show_error") == ("退款金额超过可退金额",)
-    refund.refund("8.5", "少上一壶")
+    refund.ask("8.5", "少上一壶")
+    refund.confirm()
     assert view.last("show_refunded") == ("已退款 ¥8.50，款项已原路退回顾客钱包",)
     assert refund.order.refundable_fen == 3_000
-    refund.refund()
+    refund.ask("30")
+    refund.confirm()
     assert view.last("show_order")[1] is False
     today.load()
     assert view.last("show_totals")[0].net == "¥0.00"
@@ -186,9 +189,11 @@ def test_a_cashier_refund_above_the_limit_is_refused(sv, view, world, live_url, 
     consumer_api.pay(order.payload)
     refund = p.RefundPresenter(sv, view)
     refund.open(sv.api.order(order.id))
-    refund.refund()
+    refund.ask("50")
+    refund.confirm()
     assert view.last("show_error") == ("超出收银员退款权限，请店主操作",)
-    refund.refund("10")
+    refund.ask("10")
+    refund.confirm()
     assert view.last("show_refunded") == ("已退款 ¥10.00，款项已原路退回顾客钱包",)
 
 

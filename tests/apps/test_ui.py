@@ -226,6 +226,7 @@ def test_payment_code_on_the_consumer_screen_is_scanned_and_charged(ui, world, f
     order.ids.refund_amount.text = "5"
     order.ids.reason.text = "少一杯"
     h.tap(order.ids.refund_button)
+    h.tap(order.confirm_dialog.ids.confirm_button)  # the refund is confirmed, amount and order shown
     h.idle(merchant)
     assert "已退款 ¥5.00" in order.done_text
     shots("merchant-refund", merchant)

@@ -240,3 +240,19 @@ def test_the_application_summary_puts_each_zone_beside_the_thresholds(client, ti
     rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8").lstrip("\ufeff"))))
     assert len(rows) == len(zone_ids) * (len(reports.THRESHOLDS) - 1)
     assert {r["示范区"] for r in rows} >= {"永庆坊", "天河路商圈"}
+
+
+def test_a_report_without_payments_prints_no_average_and_asks_no_command_of_the_pilot_office(app, zone_ids):
+    """Issue #23 item 7: "—" for the average ticket of no payments; the PDF tells its readers (the pilot
+    office) where the figures come from, not to run an operator's command."""
+    from zones.models import Zone
+
+    zone = db.session.get(Zone, zone_ids["baiyunshan"])
+    monday = local_today() - timedelta(days=local_today().weekday() + 14)
+    figures = reports.report_figures(zone, "weekly", monday)
+    assert figures["totals"]["payment_count"] == 0
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render(figures))).pages)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if "Average ticket" in line)
+    assert lines[at: at + 3] == ["客单价 Average ticket", "—", "—"]  # this period, the previous one
+    assert "flask" not in text and "rebuild" not in text and "运营方" in text

@@ -1,7 +1,7 @@
 // Pilot office: every zone ranked, each zone's application summary against the thresholds, reports.
 import { api } from '../api.js';
 import { RED, makeChart } from '../charts.js';
-import { localDay, num, yuan } from '../format.js';
+import { averageTicket, lastDays, localDay, num, periodRange, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
 import { badge, clear, empty, errorBanner, field, h, loading, pageHeader, section, table, toast } from '../ui.js';
 import { reportsPanel } from './reports.js';
@@ -10,7 +10,8 @@ const METRICS = ['payment_fen', 'net_fen', 'payment_count', 'active_wallets', 'w
   'merchants_enrolled', 'scenarios_covered', 'average_ticket_fen', 'subsidy_driven_fen'];
 const PERIODS = [7, 30, 90];
 
-function metricValue(key, v) {
+function metricValue(key, v, totals) {
+  if (key === 'average_ticket_fen') return averageTicket(v, totals.payment_count);
   return key.endsWith('_fen') ? yuan(v) : num(v);
 }
 
@@ -32,14 +33,14 @@ export async function ranking(ctx) {
 
   async function load() {
     clear(tableSlot).append(loading());
-    const r = await api.get('/zones/ranking', { by, from: localDay(-(days - 1)), to: localDay(0) });
+    const r = await api.get('/zones/ranking', { by, ...lastDays(days) });
     if (!ctx.isCurrent()) return;
-    clear(tableSlot).append(h('p', { class: 'muted small' }, t('zones.period_range', { from: r.from, to: r.to })), table({
+    clear(tableSlot).append(h('p', { class: 'muted small', id: 'ranking-period-range' }, periodRange(r.from, r.to)), table({
       caption: t('office.ranking_table'),
       columns: [
         { label: t('office.rank'), header: true, num: true, render: (i) => String(i.rank) },
         { label: t('office.zone'), render: (i) => h('a', { class: 'nowrap', href: `#/zones/${i.zone.id}` }, nameOf(i.zone)) },
-        { label: t(`metric.${by}`), num: true, render: (i) => h('strong', {}, metricValue(by, i.value)) },
+        { label: t(`metric.${by}`), num: true, render: (i) => h('strong', {}, metricValue(by, i.value, i.totals)) },
         // The usual figures beside it, except the one ranked by (already shown).
         ...[
           ['payment_fen', t('kpi.payment_fen'), (i) => yuan(i.totals.payment_fen)],
@@ -77,7 +78,8 @@ export async function ranking(ctx) {
 
 export async function summary(ctx) {
   const { view } = ctx;
-  const s = await api.get('/zones/application-summary');
+  // Ends today, like every other "last N days" in the console (the window's length is a threshold).
+  const s = await api.get('/zones/application-summary', { to: localDay(0) });
   if (!ctx.isCurrent()) return;
   const dl = h('button', { type: 'button', class: 'btn', id: 'summary-csv' }, t('office.summary_csv'));
   const status = h('div', { 'aria-live': 'polite' });
@@ -96,7 +98,7 @@ export async function summary(ctx) {
   });
   const th = s.thresholds;
   clear(view).append(pageHeader(t('office.summary_title'), dl), status,
-    h('p', { class: 'muted' }, t('office.summary_intro', { from: s.from, to: s.to })),
+    h('p', { class: 'muted', id: 'summary-period-range' }, t('office.summary_intro', { range: periodRange(s.from, s.to) })),
     h('div', { class: 'tiles' },
       h('div', { class: 'tile', dataset: { kpi: 'ready_count' } }, h('p', { class: 'tile-label' }, t('office.ready_zones')),
         h('p', { class: 'tile-value' }, `${s.ready_count} / ${s.zones.length}`)),

@@ -2,7 +2,7 @@
 // merchants on a map, reports). Everything is read from the zones plug-in's endpoints.
 import { api, getAll } from '../api.js';
 import { RED, makeChart, scenarioLegend, zoneMap } from '../charts.js';
-import { localDay, num, ratio, timeOnly, yuan } from '../format.js';
+import { averageTicket, lastDays, num, periodRange, ratio, timeOnly, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
 import { badge, clear, empty, errorBanner, h, loading, pageHeader, section, table, tile } from '../ui.js';
 import { reportsPanel } from './reports.js';
@@ -79,7 +79,7 @@ export async function dashboard(ctx) {
 
   async function loadKpis() {
     clear(kpiBox).append(loading());
-    const k = await api.get(`/zones/${zoneId}/kpis`, { from: localDay(-(days - 1)), to: localDay(0) });
+    const k = await api.get(`/zones/${zoneId}/kpis`, lastDays(days));
     if (!ctx.isCurrent()) return;
     renderKpis(k);
   }
@@ -88,13 +88,13 @@ export async function dashboard(ctx) {
     const tt = k.totals;
     const cov = tt.scenario_coverage;
     clear(kpiBox).append(
-      h('p', { class: 'muted small' }, t('zones.period_range', { from: k.from, to: k.to }), ' · ',
+      h('p', { class: 'muted small', id: 'kpi-period-range' }, periodRange(k.from, k.to), ' · ',
         t('zones.as_of', { time: timeOnly(k.as_of) })),
       h('div', { class: 'tiles', id: 'kpi-tiles' },
         tile(t('kpi.payment_fen'), yuan(tt.payment_fen), t('kpi.net', { v: yuan(tt.net_fen) }), { dataset: { kpi: 'payment_fen' } }),
         tile(t('kpi.payment_count'), num(tt.payment_count), t('kpi.refunds', { n: num(tt.refund_count), v: yuan(tt.refund_fen) }),
           { dataset: { kpi: 'payment_count' } }),
-        tile(t('kpi.average_ticket_fen'), yuan(tt.average_ticket_fen), null, { dataset: { kpi: 'average_ticket_fen' } }),
+        tile(t('kpi.average_ticket_fen'), averageTicket(tt.average_ticket_fen, tt.payment_count), null, { dataset: { kpi: 'average_ticket_fen' } }),
         tile(t('kpi.active_wallets'), num(tt.active_wallets), t('kpi.wallets_opened', { n: num(tt.wallets_opened) }),
           { dataset: { kpi: 'active_wallets' } }),
         tile(t('kpi.merchants'), `${num(tt.merchants_accepting)} / ${num(tt.merchants_enrolled)}`, t('kpi.merchants_sub'),
