@@ -95,7 +95,7 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "AMOUNT_MAX_FEN": amount_max_fen(env.get("AMOUNT_MAX_FEN")),
         "JSON_MAX_BYTES": int(env.get("JSON_MAX_BYTES", 1024 * 1024)),
         "JSON_MAX_DEPTH": int(env.get("JSON_MAX_DEPTH", 32)),
-        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 5)),
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
         "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",
         "API_VERSION": "v1",
