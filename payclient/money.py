@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "MAX_AMOUNT_FEN",
+    "QR_AMOUNT_CEILING_FEN",
+    "AmountTooLarge",
     "MoneyError",
     "fen_to_yuan_str",
     "format_fen",
@@ -40,6 +42,14 @@ QR_AMOUNT_CEILING_FEN = 999_999_999_999
 
 class MoneyError(ValueError):
     """Text could not be read as a non-negative amount of yuan."""
+
+
+class AmountTooLarge(MoneyError):
+    """The amount is above the maximum ``max_fen`` (by default :data:`MAX_AMOUNT_FEN`)."""
+
+    def __init__(self, message: str, max_fen: int):
+        super().__init__(message)
+        self.max_fen = max_fen
 
 
 # Plain digits, or digits grouped by thousands with commas; then an optional
@@ -118,7 +128,7 @@ def parse_yuan(text: str, max_fen: int = MAX_AMOUNT_FEN) -> int:
     except InvalidOperation as exc:  # pragma: no cover - the regex already vetted it
         raise MoneyError(f"not an amount of yuan: {text!r}") from exc
     if fen > max_fen:
-        raise MoneyError(f"amount is over the maximum of {format_fen(max_fen)}: {text!r}")
+        raise AmountTooLarge(f"amount is over the maximum of {format_fen(max_fen)}: {text!r}", max_fen)
     return fen
 
 
