@@ -143,3 +143,15 @@ def test_catalog_errors_in_both_languages():
     assert c.error(from_problem(422, {"code": "insufficient_funds"})) == "Not enough balance"
     assert c.error(from_problem(400, {"code": "something_new", "detail": "Odd."})) == "That did not work: Odd."
     assert c.pick("茶", "Tea") == "Tea" and c.toggle() == "zh" and c.pick("茶", "Tea") == "茶"
+
+
+def test_an_amount_over_the_maximum_is_explained_with_the_maximum():
+    from payclient.i18n import Catalog
+    from payclient.money import MoneyError, parse_yuan
+
+    tr = Catalog()
+    with pytest.raises(MoneyError) as err:
+        parse_yuan("60000")
+    assert tr.error(err.value) == "金额不能超过 ¥50,000.00"
+    tr.set_lang("en")
+    assert tr.error(err.value) == "The amount may be at most ¥50,000.00"
