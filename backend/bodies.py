@@ -17,12 +17,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.errors import DomainError
 
-DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_BYTES = 256 * 1024  # zone outlines (GeoJSON) are the largest bodies: a few KiB
 DEFAULT_MAX_DEPTH = 32
 
-# A JSON string: brackets inside one do not nest. Each alternative consumes at
-# least one byte and neither can match a quote, so this is linear in the body.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string, or an unterminated one running to the end of the body: brackets
+# inside do not nest. Possessive runs of plain bytes between escapes never
+# backtrack, and a string that never closes swallows the rest (so a later quote
+# is not tried again as a start), which keeps this linear in the body.
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 

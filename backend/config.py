@@ -93,7 +93,7 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "ORDER_TTL": timedelta(seconds=int(env.get("ORDER_TTL_SECONDS", 300))),
         "QR_KEY_RETENTION": timedelta(days=int(env.get("QR_KEY_RETENTION_DAYS", 365))),
         "AMOUNT_MAX_FEN": amount_max_fen(env.get("AMOUNT_MAX_FEN")),
-        "JSON_MAX_BYTES": int(env.get("JSON_MAX_BYTES", 1024 * 1024)),
+        "JSON_MAX_BYTES": int(env.get("JSON_MAX_BYTES", 256 * 1024)),
         "JSON_MAX_DEPTH": int(env.get("JSON_MAX_DEPTH", 32)),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),

@@ -71,12 +71,17 @@ def test_limits_are_configurable(app, client, payer, monkeypatch):
                    "json_too_large")
 
 
-def test_a_large_flat_body_is_measured_quickly():
-    body = ("[" + ",".join(["[]"] * (DEFAULT_MAX_BYTES // 3 - 1)) + "]").encode()
+@pytest.mark.parametrize(("body", "deeper"), [
+    (b"[" + b"[]," * (DEFAULT_MAX_BYTES // 3 - 1) + b"[]]", False),  # flat and wide
+    (b'"[' * (DEFAULT_MAX_BYTES // 2), True),  # strings and brackets by turns
+    (b'["' + b'\\"[' * (DEFAULT_MAX_BYTES // 3 - 1), False),  # a string that never closes, full of quotes
+    (b'"' * DEFAULT_MAX_BYTES, False),
+], ids=["flat", "alternating", "unterminated", "quotes"])
+def test_the_largest_bodies_are_measured_in_linear_time(body, deeper):
     assert len(body) <= DEFAULT_MAX_BYTES
     start = time.perf_counter()
-    assert not nests_deeper_than(body, DEFAULT_MAX_DEPTH)
-    assert time.perf_counter() - start < 0.5
+    assert nests_deeper_than(body, DEFAULT_MAX_DEPTH) is deeper
+    assert time.perf_counter() - start < 0.25  # quadratic backtracking took minutes here
 
 
 @pytest.mark.parametrize(("body", "deeper"), [
