@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if "DATABASE_URL" in config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config_module.database_url(config["DATABASE_URL"])
 
-    from backend import errors, models  # noqa: F401  (models registers every table on the metadata)
+    from backend import bodies, errors, models  # noqa: F401  (models registers every table on the metadata)
     from backend.extensions import api, db, init_redis, migrate
 
     db.init_app(app)
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     })
     # After flask-smorest's own handler, so problem+json (and Allow on 405) wins.
     errors.register(app)
+    bodies.init_app(app)  # JSON bodies are measured (size, depth) before anything parses them
 
     from backend.auth.views import blp as auth_blp
     from backend.banks.views import blp as banks_blp

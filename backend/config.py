@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from payclient import money
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
@@ -43,9 +45,21 @@ STATIC_QR_DAILY_CAP_FEN = 500 * YUAN
 OFFLINE_SINGLE_CAP_FEN = 500 * YUAN
 OFFLINE_MAX_PAYMENTS = 10
 
-#: The largest amount any single request may name (¥10 billion), so that
-#: absurd input is refused as bad input rather than overflowing a column.
-MAX_AMOUNT_FEN = 1_000_000_000_000
+#: The largest amount any single request may name; more is a 422 naming the field. The one
+#: definition is ``payclient.money.MAX_AMOUNT_FEN`` (the class-2 wallet's single-payment cap);
+#: a deployment may set ``AMOUNT_MAX_FEN``, at most what a QR amount field can carry.
+MAX_AMOUNT_FEN = money.MAX_AMOUNT_FEN
+
+
+def amount_max_fen(raw: str | None) -> int:
+    """Return the configured maximum amount (``AMOUNT_MAX_FEN``), default ``MAX_AMOUNT_FEN``.
+
+    Raises ``ValueError`` for anything but an integer in 1..``QR_AMOUNT_CEILING_FEN``.
+    """
+    value = MAX_AMOUNT_FEN if raw in (None, "") else int(raw)
+    if not 1 <= value <= money.QR_AMOUNT_CEILING_FEN:
+        raise ValueError(f"AMOUNT_MAX_FEN must be 1..{money.QR_AMOUNT_CEILING_FEN}, not {value}")
+    return value
 
 
 def database_url(raw: str | None) -> str:
@@ -78,7 +92,10 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1"),
         "ORDER_TTL": timedelta(seconds=int(env.get("ORDER_TTL_SECONDS", 300))),
         "QR_KEY_RETENTION": timedelta(days=int(env.get("QR_KEY_RETENTION_DAYS", 365))),
-        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 5)),
+        "AMOUNT_MAX_FEN": amount_max_fen(env.get("AMOUNT_MAX_FEN")),
+        "JSON_MAX_BYTES": int(env.get("JSON_MAX_BYTES", 256 * 1024)),
+        "JSON_MAX_DEPTH": int(env.get("JSON_MAX_DEPTH", 32)),
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
         "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",
         "API_VERSION": "v1",

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import os
+
 import marshmallow as ma
+from flask import current_app, has_app_context
 from marshmallow import fields, validate
 
-from backend.config import MAX_AMOUNT_FEN
+from backend.config import amount_max_fen
+from payclient.money import format_fen
+
+
+class AmountRange(validate.Range):
+    """``min``..the maximum amount: the app's ``AMOUNT_MAX_FEN``, read when a request is checked.
+
+    Outside a request (building the OpenAPI document) it is the environment's
+    ``AMOUNT_MAX_FEN`` or the one default, ``payclient.money.MAX_AMOUNT_FEN``.
+    """
+
+    def __init__(self, min_fen: int):
+        super().__init__(min=min_fen, max=None,
+                         error="Must be an integer from {min} to {max} fen (at most {max_text}).")
+
+    @property
+    def max(self) -> int:
+        if has_app_context() and "AMOUNT_MAX_FEN" in current_app.config:
+            return current_app.config["AMOUNT_MAX_FEN"]
+        return amount_max_fen(os.environ.get("AMOUNT_MAX_FEN"))
+
+    @max.setter
+    def max(self, _value) -> None:  # set by Range.__init__; the maximum is the configuration's
+        pass
+
+    def _format_error(self, value, message: str) -> str:
+        return (self.error or message).format(input=value, min=self.min, max=self.max,
+                                              max_text=format_fen(self.max))
 
 
 class Fen(fields.Integer):
-    """An amount in integer fen: JSON integers only (marshmallow refuses floats, strings, booleans)."""
+    """An amount in integer fen: JSON integers only (marshmallow refuses floats, strings, booleans),
+    from 1 (0 with ``positive=False``) to the one maximum amount (:class:`AmountRange`)."""
 
     default_error_messages = {
         "invalid": "Must be an integer number of fen (分), e.g. 3850 for ¥38.50.",
@@ -17,8 +48,7 @@ class Fen(fields.Integer):
 
     def __init__(self, *, positive: bool = True, **kwargs):
         kwargs.setdefault("strict", True)
-        kwargs.setdefault("validate", validate.Range(min=1 if positive else 0, max=MAX_AMOUNT_FEN,
-                                                     error="Must be between {min} and {max} fen."))
+        kwargs.setdefault("validate", AmountRange(1 if positive else 0))
         super().__init__(**kwargs)
 
 

@@ -17,7 +17,7 @@ from payclient import fmt
 from payclient.errors import ApiError, NetworkError, NotFoundError
 from payclient.money import MoneyError, format_fen, parse_yuan
 from payclient.scan import UnreadableImage, classify, decode_image
-from payclient.services import Services
+from payclient.services import Services, installation_id
 
 __all__ = [
     "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
@@ -56,7 +56,7 @@ class _Base:
 
 
 class LoginPresenter(_Base):
-    """View: ``show_busy(bool)``, ``show_error(text)``, ``go(screen)``."""
+    """View: ``show_busy(bool)``, ``show_error(text)``, ``go(screen)``, ``show_login_alert(title, text)``."""
 
     def restore(self) -> str:
         """Return the first screen: home when a session is stored (checked in the background), else login."""
@@ -86,15 +86,19 @@ class LoginPresenter(_Base):
             self.s.api.logout()
             raise WrongApp(result.user.role)
         try:
-            return self.s.api.wallet()
+            return result.user, self.s.api.wallet()
         except NotFoundError as exc:
             if exc.code == "wallet_not_open":
-                return None
+                return result.user, None
             raise
 
-    def _logged_in(self, wallet) -> None:
+    def _logged_in(self, result) -> None:
+        user, wallet = result
         self.view.show_busy(False)
         self.view.go("home" if wallet is not None else "open_wallet")
+        alert = fmt.login_alert(self.tr, user)
+        if alert:  # strangers tried this account: the owner should know
+            self.view.show_login_alert(*alert)
 
     def register(self, phone: str, password: str, name: str = "") -> None:
         phone = phone.strip()
@@ -746,13 +750,7 @@ class CampaignsPresenter(_Base):
 
     def device_id(self) -> str:
         """This installation's id, sent with claims (campaigns may cap claims per device)."""
-        data = self.s.settings.load()
-        if not data.get("device_id"):
-            import uuid
-
-            data["device_id"] = uuid.uuid4().hex
-            self.s.settings.save(data)
-        return data["device_id"]
+        return installation_id(self.s.settings)
 
     def load(self, zone_id: int | None = None) -> None:
         self.view.show_busy(True)

@@ -46,6 +46,9 @@ class CScreen(SyScreen):
     def show_error(self, text: str) -> None:
         self.shell.error(text)
 
+    def show_login_alert(self, title: str, text: str) -> None:
+        self.shell.alert(title, text)
+
     def toggle_lang(self) -> None:
         self.shell.services.toggle_lang()
 

@@ -75,7 +75,7 @@ class _Base:
 
 
 class LoginPresenter(_Base):
-    """View: ``show_busy``, ``show_error``, ``go``."""
+    """View: ``show_busy``, ``show_error``, ``go``, ``show_login_alert(title, text)``."""
 
     def restore(self) -> str:
         """Return the first screen (log-in); with a stored session the shop is fetched in the
@@ -103,7 +103,8 @@ class LoginPresenter(_Base):
         if result.user.role not in STAFF_ROLES:
             self.s.api.logout()
             raise WrongApp(result.user.role)
-        return self._shop()
+        _user, shop = self._shop()
+        return result.user, shop  # the log-in answer's user: it carries the log-in alerts
 
     def _shop(self):
         user = self.s.api.user
@@ -117,6 +118,9 @@ class LoginPresenter(_Base):
         self.s.state.update(merchant=shop, role=user.role, user=user)
         self.view.show_busy(False)
         self.view.go("collect")
+        alert = fmt.login_alert(self.tr, user)
+        if alert:  # strangers tried this account: the owner should know
+            self.view.show_login_alert(*alert)
 
     def logout(self) -> None:
         self.s.state.clear()

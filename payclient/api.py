@@ -51,7 +51,7 @@ from payclient.models import (
     parse_time,
 )
 from payclient.outbox import Outbox, OutboxEntry
-from payclient.storage import MemoryTokenStore, TokenStore
+from payclient.storage import MemoryStore, MemoryTokenStore, TokenStore
 
 __all__ = ["ApiClient", "EventStream", "DEFAULT_BASE_URL"]
 
@@ -71,9 +71,14 @@ class ApiClient:
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, tokens: TokenStore | None = None,
                  outbox: Outbox | None = None, session: requests.Session | None = None,
-                 timeout_s: float = 10.0, retries: int = 3, backoff_s: float = 0.3):
+                 timeout_s: float = 10.0, retries: int = 3, backoff_s: float = 0.3,
+                 device_id: str | None = None, device_tokens: MemoryStore | None = None):
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens or MemoryTokenStore()
+        # This installation's id and, per phone number, the proof that it logged in before: with it,
+        # strangers' wrong passwords never slow this device's log-in down.
+        self.device_id = device_id
+        self.device_tokens = device_tokens if device_tokens is not None else MemoryStore()
         self.outbox = outbox or Outbox()
         self.session = session or requests.Session()
         self.timeout_s = timeout_s
@@ -205,23 +210,45 @@ class ApiClient:
     # ------------------------------------------------------------------ identity
 
     def register(self, phone: str, password: str, *, role: str = "consumer", display_name: str = "") -> LoginResult:
-        """Register and sign in; the token is stored."""
-        result = LoginResult.from_json(self._call("POST", "/auth/register", json={
+        """Register and sign in; the token is stored. Raises ``RateLimited`` (registration_limited)."""
+        result = LoginResult.from_json(self._call("POST", "/auth/register", headers=self._device_headers(phone), json={
             "phone": phone, "password": password, "role": role, "display_name": display_name}))
         self._remember(result)
         return result
 
     def login(self, phone: str, password: str) -> LoginResult:
-        """Sign in; the token is stored. Raises ``AuthError`` (bad_credentials), ``RateLimited`` (login_locked)."""
-        result = LoginResult.from_json(self._call("POST", "/auth/login",
+        """Sign in; the token is stored, and ``result.user.login_alerts`` says whether strangers tried.
+
+        Raises ``AuthError`` (bad_credentials), ``RateLimited`` (login_slowed: wait
+        ``retry_after_seconds``; login_refused).
+        """
+        result = LoginResult.from_json(self._call("POST", "/auth/login", headers=self._device_headers(phone),
                                                   json={"phone": phone, "password": password}))
         self._remember(result)
         return result
+
+    @staticmethod
+    def _phone_key(phone: str) -> str:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        return digits[-11:]
+
+    def _device_headers(self, phone: str) -> dict:
+        headers = {}
+        if self.device_id:
+            headers["X-Device-Id"] = self.device_id
+        known = self.device_tokens.load().get(self._phone_key(phone))
+        if known:
+            headers["X-Device-Token"] = known
+        return headers
 
     def _remember(self, result: LoginResult) -> None:
         u = result.user
         self.tokens.save(result.token, {"id": u.id, "phone": u.phone, "role": u.role,
                                         "display_name": u.display_name, "bank_id": u.bank_id})
+        if result.device_token:
+            known = self.device_tokens.load()
+            known[self._phone_key(u.phone)] = result.device_token
+            self.device_tokens.save(known)
 
     def logout(self) -> None:
         """Revoke the token on the server (best effort) and forget it here."""

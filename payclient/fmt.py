@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["LOCAL_ZONE", "local", "hhmm", "day_time", "countdown", "group_digits", "mask_phone"]
+__all__ = ["LOCAL_ZONE", "local", "hhmm", "day_time", "countdown", "group_digits", "mask_phone", "login_alert"]
 
 #: The pilot's days and clocks are Asia/Shanghai, like the server's.
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
@@ -37,3 +37,17 @@ def group_digits(code: str, size: int = 4) -> str:
 
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone
+
+
+def login_alert(tr, user) -> tuple[str, str] | None:
+    """Return the (title, text) warning the owner that strangers tried to log in, or None.
+
+    ``user`` is the :class:`~payclient.models.User` of a log-in answer; its
+    ``login_alerts`` count attempts from clients other than the account's known
+    devices over the last day.
+    """
+    alerts = getattr(user, "login_alerts", None)
+    if alerts is None or not alerts.any:
+        return None
+    return tr("login_alert.title"), tr("login_alert.text", failed=alerts.failed, blocked=alerts.blocked,
+                                       last=day_time(alerts.last_at).replace(" ", "\u00a0"))  # one line

@@ -27,7 +27,14 @@ COMMON: dict[str, dict[str, str]] = {
         "err.amount_zero": "金额必须大于 0",
         "err.required": "请填写完整",
         "err.bad_credentials": "手机号或密码不正确",
-        "err.login_locked": "登录失败次数过多，请稍后再试",
+        "err.login_slowed": "密码错误次数较多，请 {seconds} 秒后再试",
+        "err.login_refused": "此设备登录失败次数过多，请稍后再试",
+        "err.registration_limited": "注册过于频繁，请稍后再试",
+        "err.amount_max": "金额不能超过 {max}",
+        "login_alert.title": "有人尝试登录您的账户",
+        "login_alert.text": "过去 24 小时内，其他设备输错您的密码 {failed} 次，"
+                            "另有 {blocked} 次尝试已被拦截（最近一次 {last}）。"
+                            "您在本机登录不受影响。如非本人操作，请勿向他人透露密码。",
         "err.token_expired": "登录已过期，请重新登录",
         "err.token_revoked": "登录已失效，请重新登录",
         "err.invalid_token": "登录已失效，请重新登录",
@@ -107,7 +114,14 @@ COMMON: dict[str, dict[str, str]] = {
         "err.amount_zero": "The amount must be above 0",
         "err.required": "Please fill in every field",
         "err.bad_credentials": "Wrong phone number or password",
-        "err.login_locked": "Too many failed log-ins; try again later",
+        "err.login_slowed": "Several wrong passwords; try again in {seconds} s",
+        "err.login_refused": "Too many failed log-ins from this device; try again later",
+        "err.registration_limited": "Too many registrations; try again later",
+        "err.amount_max": "The amount may be at most {max}",
+        "login_alert.title": "Someone tried to log in to your account",
+        "login_alert.text": "In the last 24 hours other devices entered a wrong password {failed} times and {blocked} "
+                            "more attempts were blocked (last at {last}). Logging in on this phone is not affected. "
+                            "If it was not you, keep your password to yourself.",
         "err.token_expired": "Your session expired; please log in again",
         "err.token_revoked": "Your session ended; please log in again",
         "err.invalid_token": "Your session ended; please log in again",
@@ -234,10 +248,12 @@ class Catalog:
     def error(self, exc: BaseException) -> str:
         """Return a person's explanation of what went wrong."""
         from payclient.errors import ApiError, NetworkError
-        from payclient.money import MoneyError, format_fen
+        from payclient.money import AmountTooLarge, MoneyError, format_fen
 
         if isinstance(exc, NetworkError):
             return self.t("err.network_pending" if exc.pending_key else "err.network")
+        if isinstance(exc, AmountTooLarge):
+            return self.t("err.amount_max", max=format_fen(exc.max_fen))
         if isinstance(exc, MoneyError):
             return self.t("err.amount")
         if isinstance(exc, ApiError):
@@ -245,6 +261,8 @@ class Catalog:
             if exc.code == "validation_failed":
                 fields = ("、" if self.lang == "zh" else ", ").join(sorted(exc.field_errors))
                 return self.t(key, fields=fields or exc.detail)
+            if exc.code == "login_slowed":
+                return self.t(key, seconds=exc.get("retry_after_seconds", "?"))
             if exc.code in ("limit_exceeded",):
                 limit = self.t(f"limit.{exc.get('limit', 'single')}")
                 if isinstance(exc.get("limit_fen"), int):

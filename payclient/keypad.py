@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from payclient.money import format_fen, parse_yuan
+from payclient.money import MAX_AMOUNT_FEN, format_fen, parse_yuan
 
 __all__ = ["AmountEntry"]
-
-MAX_INTEGER_DIGITS = 7  # ¥9,999,999.99 is far above any wallet's one-payment cap
 
 
 class AmountEntry:
     """Digits typed on a keypad, kept as text ("38.5") and read as fen.
 
     Keys: ``"0"``–``"9"``, ``"00"``, ``"."``, ``"del"`` (backspace), ``"clear"``.
-    A key that would make the amount invalid (a second dot, a third decimal, too
-    many digits) is ignored, so the text is always a valid amount or empty.
+    A key that would make the amount invalid (a second dot, a third decimal, an
+    amount over ``max_fen``, by default the one maximum :data:`payclient.money.MAX_AMOUNT_FEN`)
+    is ignored, so the text is always a valid amount or empty.
     """
 
-    def __init__(self, text: str = ""):
+    def __init__(self, text: str = "", max_fen: int = MAX_AMOUNT_FEN):
+        self.max_fen = max_fen
         self.text = ""
         for ch in text:
             self.press(ch)
@@ -39,13 +39,13 @@ class AmountEntry:
     def _digit(self, d: str) -> None:
         whole, dot, frac = self.text.partition(".")
         if dot:
-            if len(frac) < 2:
-                self.text += d
-            return
-        if whole == "0":
-            self.text = d  # no leading zeros: "0" then "5" is "5"
-        elif len(whole) < MAX_INTEGER_DIGITS:
-            self.text += d
+            candidate = self.text + d if len(frac) < 2 else self.text
+        elif whole == "0":
+            candidate = d  # no leading zeros: "0" then "5" is "5"
+        else:
+            candidate = self.text + d
+        if parse_yuan(candidate, max_fen=2**63 - 1) <= self.max_fen:
+            self.text = candidate
 
     @property
     def fen(self) -> int:

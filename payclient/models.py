@@ -35,26 +35,48 @@ def _known(cls, data: dict[str, Any], **converted) -> Any:
 
 
 @dataclass(frozen=True)
+class LoginAlerts:
+    """Log-in attempts on the account from clients other than its known devices, over the last day."""
+
+    failed: int = 0
+    blocked: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    window_hours: int = 24
+
+    @property
+    def any(self) -> bool:
+        return bool(self.failed or self.blocked)
+
+    @classmethod
+    def from_json(cls, d: dict) -> LoginAlerts:
+        return _known(cls, d, first_at=parse_time(d.get("first_at")), last_at=parse_time(d.get("last_at")))
+
+
+@dataclass(frozen=True)
 class User:
     id: int
     phone: str
     role: str
     display_name: str = ""
     bank_id: int | None = None
+    login_alerts: LoginAlerts | None = None
 
     @classmethod
     def from_json(cls, d: dict) -> User:
-        return _known(cls, d)
+        alerts = d.get("login_alerts")
+        return _known(cls, d, login_alerts=LoginAlerts.from_json(alerts) if isinstance(alerts, dict) else None)
 
 
 @dataclass(frozen=True)
 class LoginResult:
     token: str
     user: User
+    device_token: str | None = None
 
     @classmethod
     def from_json(cls, d: dict) -> LoginResult:
-        return cls(token=d["token"], user=User.from_json(d["user"]))
+        return cls(token=d["token"], user=User.from_json(d["user"]), device_token=d.get("device_token"))
 
 
 @dataclass(frozen=True)

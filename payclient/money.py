@@ -20,7 +20,9 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
-    "MAX_FEN",
+    "MAX_AMOUNT_FEN",
+    "QR_AMOUNT_CEILING_FEN",
+    "AmountTooLarge",
     "MoneyError",
     "fen_to_yuan_str",
     "format_fen",
@@ -28,12 +30,26 @@ __all__ = [
     "yuan_str_to_fen",
 ]
 
-#: Largest amount we accept from text: it must fit a signed 64-bit BigInteger column.
-MAX_FEN = 2**63 - 1
+#: The largest amount one payment, top-up, refund or budget may name, in fen: the class-2
+#: wallet's single-payment cap, ¥50,000. The one definition: the server refuses more with a
+#: 422 naming the field (a deployment may configure ``AMOUNT_MAX_FEN``, at most
+#: :data:`QR_AMOUNT_CEILING_FEN`), the keypad stops there and :func:`parse_yuan` refuses more.
+MAX_AMOUNT_FEN = 50_000 * 100
+
+#: The most an EMVCo amount field (tag 54, 13 characters: "9999999999.99") can carry.
+QR_AMOUNT_CEILING_FEN = 999_999_999_999
 
 
 class MoneyError(ValueError):
     """Text could not be read as a non-negative amount of yuan."""
+
+
+class AmountTooLarge(MoneyError):
+    """The amount is above the maximum ``max_fen`` (by default :data:`MAX_AMOUNT_FEN`)."""
+
+    def __init__(self, message: str, max_fen: int):
+        super().__init__(message)
+        self.max_fen = max_fen
 
 
 # Plain digits, or digits grouped by thousands with commas; then an optional
@@ -56,7 +72,7 @@ def _check_int(fen: object) -> int:
     return fen
 
 
-def parse_yuan(text: str) -> int:
+def parse_yuan(text: str, max_fen: int = MAX_AMOUNT_FEN) -> int:
     """Read an amount of yuan typed by a person and return it as integer fen.
 
     Accepts ``"38"``, ``"38.5"``, ``"38.50"``, ``"¥38.50"``, ``"1,234.56"``,
@@ -64,13 +80,13 @@ def parse_yuan(text: str) -> int:
     (``"３８．５０"``, ``"￥38"``).
 
     Returns:
-        The amount in fen, ``0 <= fen <= MAX_FEN``.
+        The amount in fen, ``0 <= fen <= max_fen`` (default :data:`MAX_AMOUNT_FEN`).
 
     Raises:
         TypeError: ``text`` is not a ``str``.
         MoneyError: the text is empty, negative, not a plain decimal number
             (NaN, infinity, exponent forms, stray characters, bad grouping),
-            has more than two decimal places, or exceeds ``MAX_FEN``.
+            has more than two decimal places, or exceeds ``max_fen``.
     """
     if not isinstance(text, str):
         raise TypeError(f"amount text must be a str, not {type(text).__name__}")
@@ -111,8 +127,8 @@ def parse_yuan(text: str) -> int:
         fen = int(Decimal(f"{integer}.{frac or '0'}").scaleb(2))
     except InvalidOperation as exc:  # pragma: no cover - the regex already vetted it
         raise MoneyError(f"not an amount of yuan: {text!r}") from exc
-    if fen > MAX_FEN:
-        raise MoneyError(f"amount is too large: {text!r}")
+    if fen > max_fen:
+        raise AmountTooLarge(f"amount is over the maximum of {format_fen(max_fen)}: {text!r}", max_fen)
     return fen
 
 

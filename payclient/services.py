@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,20 @@ from payclient.scan import KeyRing
 from payclient.storage import FileTokenStore, JsonFile, MemoryStore, MemoryTokenStore
 from payclient.tasks import Runner
 
-__all__ = ["Services"]
+__all__ = ["Services", "installation_id"]
+
+
+def installation_id(settings: MemoryStore) -> str:
+    """Return this installation's random id (made and kept in ``settings`` on first use).
+
+    Sent as ``X-Device-Id`` with log-ins (and campaign claims): the server counts
+    failed log-ins per device and remembers the devices an account logged in on.
+    """
+    data = settings.load()
+    if not data.get("device_id"):
+        data["device_id"] = uuid.uuid4().hex
+        settings.save(data)
+    return data["device_id"]
 
 
 @dataclass
@@ -32,8 +46,9 @@ class Services:
         """Services keeping the session, outbox, keys and pay-code secret under ``data_dir`` (0600 files)."""
         d = Path(data_dir)
         d.mkdir(parents=True, exist_ok=True)
-        api = ApiClient(api_url, tokens=FileTokenStore(d / "session.json"), outbox=Outbox(d / "outbox.sqlite3"))
         settings = JsonFile(d / "settings.json")
+        api = ApiClient(api_url, tokens=FileTokenStore(d / "session.json"), outbox=Outbox(d / "outbox.sqlite3"),
+                        device_id=installation_id(settings), device_tokens=JsonFile(d / "known_devices.json"))
         if settings.load().get("lang") in ("zh", "en"):
             tr.set_lang(settings.load()["lang"])
         return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), DeviceStore(JsonFile(d / "paycode.json")),
@@ -41,7 +56,9 @@ class Services:
 
     @classmethod
     def in_memory(cls, api_url: str, runner: Runner, tr: Catalog | None = None) -> Services:
-        return cls(ApiClient(api_url, tokens=MemoryTokenStore(), outbox=Outbox()), runner, tr or Catalog())
+        settings = MemoryStore()
+        api = ApiClient(api_url, tokens=MemoryTokenStore(), outbox=Outbox(), device_id=installation_id(settings))
+        return cls(api, runner, tr or Catalog(), settings=settings)
 
     def toggle_lang(self) -> str:
         lang = self.tr.toggle()

@@ -13,10 +13,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from backend.auth import throttle
 from backend.auth.models import AuthToken, Role, User
 from backend.clock import as_utc, utcnow
 from backend.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
-from backend.extensions import db, get_redis
+from backend.extensions import db
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # A fixed hash to compare against when the phone is unknown, so that log-in
@@ -68,54 +69,53 @@ def create_user(phone: str, password: str, role: str, *, display_name: str = "",
 
 
 def register(phone: str, password: str, role: str, display_name: str = "") -> tuple[User, str]:
-    """Register a consumer or merchant owner; return the user and a fresh token."""
+    """Register a consumer or merchant owner; return the user and a fresh token.
+
+    Attempts are limited per address (``registration_limited``), since each
+    one also tells whether a number is registered.
+    """
     if role not in Role.SELF_SERVICE:
         raise ValidationFailed("Only consumers and merchant owners can register themselves.", field="role")
+    throttle.enter_registration()
     user = create_user(phone, password, role, display_name=display_name)
     token = issue_token(user)
     db.session.commit()
     return user, token
 
 
-# The window starts at the first failure and is never extended, so a trickle
-# of guesses cannot keep the owner locked out for ever.
-_COUNT_ATTEMPT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
-"""
-
-
-def _throttle_key(phone: str) -> str:
-    return f"login-fail:{phone}"
-
-
 def login(phone: str, password: str) -> tuple[User, str]:
     """Check the password and return the user with a fresh token.
 
-    After ``LOGIN_MAX_FAILURES`` failures the phone is locked out for
-    ``LOGIN_LOCKOUT_SECONDS`` (counted in Redis, shared by all workers).
-    Raises ``Unauthorized`` (``bad_credentials``) or ``TooManyRequests``.
+    Attempts pass the gates of :mod:`backend.auth.throttle` first: a device
+    that logged in to this account before is limited only by its own
+    failures; other clients are slowed, then refused, per phone, address and
+    device (counted in Redis, shared by all workers). Wrong passwords and
+    throttled attempts from unknown clients are noted for the owner
+    (:func:`throttle.alerts`). Raises ``Unauthorized`` (``bad_credentials``) or
+    ``TooManyRequests`` (``login_slowed``, ``login_refused``).
     """
     phone = normalize_phone(phone)
-    redis = get_redis()
-    key = _throttle_key(phone)
     cfg = current_app.config
-    # Count the attempt before checking the password, atomically, so that
-    # parallel guesses cannot all slip past the gate.
-    attempts = int(redis.eval(_COUNT_ATTEMPT, 1, key, cfg["LOGIN_LOCKOUT_SECONDS"]))
-    if attempts > cfg["LOGIN_MAX_FAILURES"]:
-        retry = max(1, redis.ttl(key))
-        raise TooManyRequests("Too many failed log-ins; try again later.", code="login_locked",
-                              retry_after_seconds=retry, headers={"Retry-After": str(retry)})
     user = db.session.execute(select(User).where(User.phone == phone)).scalar_one_or_none()
+    user_id = user.id if user else None
+    known = throttle.known_device(user_id)
+    gates, own = throttle.gates(phone, user_id, known)
+    # Counted before the password is checked, atomically, so parallel guesses cannot all slip past.
+    try:
+        throttle.enter(gates)
+    except TooManyRequests:
+        if user_id is not None and known is None:
+            throttle.note_unknown_attempt(user_id, "blocked")
+        raise
     method = cfg["PASSWORD_HASH_METHOD"]
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash("not-a-password-0", method=method)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH[method], password)
     if not ok or user is None or not user.is_active:
+        if user_id is not None and known is None:
+            throttle.note_unknown_attempt(user_id, "failed")
         raise Unauthorized("Wrong phone number or password.", code="bad_credentials")
-    redis.delete(key)
+    throttle.release(gates, own)
     token = issue_token(user)
     db.session.commit()
     return user, token

@@ -9,11 +9,12 @@ from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager, SlideTransition
 
 from payclient.ui.theme import toast
 
-__all__ = ["Shell"]
+__all__ = ["AlertView", "Shell"]
 
 Builder.load_string("""
 #:import C payclient.ui.theme.COLORS
@@ -22,6 +23,37 @@ Builder.load_string("""
 #:import tr payclient.ui.i18n.tr
 
 <BusyVeil@Widget>:
+
+<AlertView>:
+    size_hint: .9, None
+    height: box.height
+    background: ''
+    background_color: 0, 0, 0, 0
+    overlay_color: 0, 0, 0, .45
+    BoxLayout:
+        id: box
+        orientation: 'vertical'
+        size_hint_y: None
+        height: self.minimum_height
+        padding: dp(12)
+        spacing: dp(12)
+        canvas.before:
+            Color:
+                rgba: C.white
+            RoundedRectangle:
+                pos: self.pos
+                size: self.size
+                radius: [dp(14)]
+        Banner:
+            kind: root.kind
+            title: root.title
+            text: root.text
+        RoundButton:
+            id: ok_button
+            text: tr('ok', tr.lang)
+            size_hint_y: None
+            height: dp(44)
+            on_release: root.dismiss()
 
 <Shell>:
     ScreenManager:
@@ -50,6 +82,14 @@ Builder.load_string("""
                     size: self.size
                     radius: [dp(10)]
 """)
+
+
+class AlertView(ModalView):
+    """A message that stays until the person taps OK (a warning about their account, say)."""
+
+    title = StringProperty("")
+    text = StringProperty("")
+    kind = StringProperty("warning")
 
 
 class Shell(FloatLayout):
@@ -115,6 +155,12 @@ class Shell(FloatLayout):
 
     def message(self, text: str) -> None:
         toast(text, 2.5)
+
+    def alert(self, title: str, text: str, kind: str = "warning") -> AlertView:
+        """Show ``title`` and ``text`` over the screen until dismissed; return the view."""
+        view = AlertView(title=title, text=text, kind=kind)
+        view.open(animation=not os.environ.get("SUIYUAN_NO_ANIMATION"))
+        return view
 
     def later(self, fn, delay: float = 0) -> None:
         Clock.schedule_once(lambda _dt: fn(), delay)

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash
 
-from backend.auth import service as auth_service
 from backend.auth.models import AuthToken, Role, User
 from backend.clock import utcnow
 from backend.extensions import db
@@ -49,6 +48,7 @@ def test_register_returns_a_working_token(client, role):
     me = client.get(url("/me"), headers=bearer(body["token"]))
     assert me.status_code == 200
     assert me.get_json() == {**body["user"], "display_name": "李小明", "bank_id": None}
+    assert me.get_json()["login_alerts"]["failed"] == 0
 
 
 def test_register_defaults_to_consumer_and_normalises_the_phone(client):
@@ -175,60 +175,8 @@ def test_me_returns_the_caller(client, factory):
     reviewer = factory.user(Role.BANK_REVIEWER, bank_code="BOC")
     me = client.get(url("/me"), headers=reviewer.auth).get_json()
     assert me == {"id": reviewer.id, "phone": reviewer.phone, "role": Role.BANK_REVIEWER,
-                  "display_name": "", "bank_id": factory.bank("BOC").id}
+                  "display_name": "", "bank_id": factory.bank("BOC").id,
+                  "login_alerts": {"failed": 0, "blocked": 0, "first_at": None, "last_at": None, "window_hours": 24}}
 
 
-# --- lockout (real Redis) ---------------------------------------------------------------------
-
-
-def fail_logins(client, phone: str, times: int) -> None:
-    for i in range(times):
-        assert_problem(login(client, phone, f"Wrong-{i}-passw0rd"), 401, "bad_credentials")
-
-
-@pytest.mark.redis
-def test_login_locks_the_phone_after_max_failures(app, client, factory, real_redis):
-    person, bystander = factory.user(), factory.user()
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    fail_logins(client, person.phone, limit - 1)
-    # The typed form of the number counts against the same phone.
-    fail_logins(client, formatted(person.phone), 1)
-    body = assert_problem(login(client, person.phone), 429, "login_locked")
-    assert 1 <= body["retry_after_seconds"] <= app.config["LOGIN_LOCKOUT_SECONDS"]
-    assert_problem(login(client, formatted(person.phone)), 429, "login_locked")
-    # The lock is per phone and never blocks tokens already issued.
-    assert login(client, bystander.phone).status_code == 200
-    assert client.get(url("/me"), headers=person.auth).status_code == 200
-
-
-@pytest.mark.redis
-def test_successful_login_resets_the_failure_count(app, client, factory, real_redis):
-    person = factory.user()
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    fail_logins(client, person.phone, limit - 1)
-    assert login(client, person.phone).status_code == 200
-    fail_logins(client, person.phone, limit - 1)
-    assert login(client, person.phone).status_code == 200
-
-
-@pytest.mark.redis
-def test_concurrent_wrong_guesses_cannot_exceed_the_limit(app, client, factory, real_redis, monkeypatch):
-    """Other workers' guesses arriving while one guess is being checked still count against the limit.
-
-    The interleaving is made deterministic by issuing the next guess from
-    inside the password check of the previous one.
-    """
-    person = factory.user()
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    real_check = auth_service.check_password_hash
-    checked: list[str] = []
-
-    def check_while_another_guess_arrives(pwhash, password):
-        checked.append(password)
-        if len(checked) < 2 * limit:
-            login(client, person.phone, f"Guess-{len(checked)}-x9")
-        return real_check(pwhash, password)
-
-    monkeypatch.setattr(auth_service, "check_password_hash", check_while_another_guess_arrives)
-    login(client, person.phone, "Guess-0-x9")
-    assert len(checked) <= limit
+# The log-in throttle (growing delays, known devices, alerts) is tested in test_login_throttle.py.

@@ -86,7 +86,7 @@ def test_problems_become_typed_exceptions(connect, factory):
         c.order(999999)
     assert err.value.code == "order_not_found"
     with pytest.raises(Unprocessable) as err:
-        c.topup(10_000_000_00)
+        c.topup(20_000_00)  # over a class-4 wallet's ¥10,000 balance, within the ¥50,000 maximum
     assert err.value.code == "payee_limit_exceeded" and err.value.get("limit") == "balance"
 
 

@@ -17,6 +17,7 @@ from payclient.barcode import code128c_modules, code128c_symbols
 from payclient.errors import ConflictError, NetworkError, ServerError, ValidationError, from_problem
 from payclient.i18n import Catalog
 from payclient.keypad import AmountEntry
+from payclient.money import MAX_AMOUNT_FEN
 from payclient.outbox import Outbox
 from payclient.scan import classify, inspect_merchant_code
 from payclient.storage import FileTokenStore, JsonFile
@@ -92,7 +93,19 @@ def test_keypad_keeps_a_valid_amount():
     e.press("5")
     assert e.fen == 50
     big = AmountEntry("123456789")
-    assert big.text == "1234567"
+    assert big.text == "12345" and big.fen <= MAX_AMOUNT_FEN
+
+
+def test_keypad_stops_at_the_one_maximum_amount():
+    top = AmountEntry("50000")
+    assert top.fen == MAX_AMOUNT_FEN
+    for key in ("0", "00", ".", "1", "5"):
+        top.press(key)
+    # "." is harmless ("50000."), but no digit may take the amount past ¥50,000.00.
+    assert (top.text, top.fen) == ("50000.", MAX_AMOUNT_FEN)
+    near = AmountEntry("49999.9")
+    assert near.press("9") == "49999.99"
+    assert AmountEntry("12", max_fen=1_000).text == "1"
 
 
 def test_classify():
@@ -130,3 +143,15 @@ def test_catalog_errors_in_both_languages():
     assert c.error(from_problem(422, {"code": "insufficient_funds"})) == "Not enough balance"
     assert c.error(from_problem(400, {"code": "something_new", "detail": "Odd."})) == "That did not work: Odd."
     assert c.pick("茶", "Tea") == "Tea" and c.toggle() == "zh" and c.pick("茶", "Tea") == "茶"
+
+
+def test_an_amount_over_the_maximum_is_explained_with_the_maximum():
+    from payclient.i18n import Catalog
+    from payclient.money import MoneyError, parse_yuan
+
+    tr = Catalog()
+    with pytest.raises(MoneyError) as err:
+        parse_yuan("60000")
+    assert tr.error(err.value) == "金额不能超过 ¥50,000.00"
+    tr.set_lang("en")
+    assert tr.error(err.value) == "The amount may be at most ¥50,000.00"

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payclient.money import (
-    MAX_FEN,
+    MAX_AMOUNT_FEN,
+    QR_AMOUNT_CEILING_FEN,
     MoneyError,
     fen_to_yuan_str,
     format_fen,
@@ -27,7 +28,7 @@ from payclient.money import (
         ("0", 0),
         ("0.01", 1),
         ("1,234.56", 123456),
-        ("1,234,567.89", 123456789),
+        ("12,345.67", 1234567),
         ("  12.3  ", 1230),
         ("３８．５０", 3850),  # full-width digits and dot
         ("38元", 3800),
@@ -65,7 +66,7 @@ def test_parse_yuan_accepts_what_people_type(text, fen):
         ("+5", "not an amount"),
         ("1 000", "not an amount"),
         ("0x10", "not an amount"),
-        ("99999999999999999999999", "too large"),
+        ("99999999999999999999999", "over the maximum"),
     ],
 )
 def test_parse_yuan_rejects_with_a_clear_message(text, fragment):
@@ -125,7 +126,7 @@ def test_yuan_str_to_fen_is_strict(text):
         yuan_str_to_fen(text)
 
 
-fen_values = st.integers(min_value=0, max_value=MAX_FEN)
+fen_values = st.integers(min_value=0, max_value=MAX_AMOUNT_FEN)
 
 
 @settings(max_examples=300)
@@ -138,14 +139,28 @@ def test_parse_format_round_trip(fen):
 
 
 @settings(max_examples=200)
-@given(st.integers(min_value=1, max_value=MAX_FEN))
+@given(st.integers(min_value=1, max_value=MAX_AMOUNT_FEN))
 def test_negative_format_is_minus_then_positive(fen):
     assert format_fen(-fen) == "-" + format_fen(fen)
     with pytest.raises(MoneyError):
         parse_yuan(format_fen(-fen))
 
 
-def test_max_fen_boundary():
-    assert parse_yuan(format_fen(MAX_FEN)) == MAX_FEN
-    with pytest.raises(MoneyError, match="too large"):
-        parse_yuan(fen_to_yuan_str(MAX_FEN + 1))
+def test_max_amount_boundary():
+    assert parse_yuan(format_fen(MAX_AMOUNT_FEN)) == MAX_AMOUNT_FEN == 5_000_000
+    for over in (MAX_AMOUNT_FEN + 1, 10**12, 2**63):
+        with pytest.raises(MoneyError, match=r"maximum of ¥50,000\.00"):
+            parse_yuan(fen_to_yuan_str(over))
+
+
+def test_max_amount_is_the_class_2_wallets_single_payment_cap_and_fits_a_qr_code():
+    from backend.config import WALLET_TIERS
+
+    assert MAX_AMOUNT_FEN == WALLET_TIERS[2].single_cap_fen
+    assert len(fen_to_yuan_str(QR_AMOUNT_CEILING_FEN)) == 13 < len(fen_to_yuan_str(QR_AMOUNT_CEILING_FEN + 1))
+
+
+@settings(max_examples=100)
+@given(st.integers(min_value=0, max_value=2**63 - 1))
+def test_a_wider_maximum_can_be_asked_for(fen):
+    assert parse_yuan(format_fen(fen), max_fen=2**63 - 1) == fen
