@@ -104,3 +104,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(statements_cli)
     app.cli.add_command(seed)
     app.cli.add_command(purge_keys)
+    from backend.doctor import doctor_command
+
+    app.cli.add_command(doctor_command)

@@ -23,6 +23,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+#: A production-shaped secret (backend/preflight.py refuses short or development ones); fixed so that every
+#: process of a run and the harness's own app agree on keyed hashes and sealed secrets.
+SECRET_KEY = "bench-" + "0123456789abcdef" * 3
 
 
 def free_port() -> int:
@@ -110,7 +113,7 @@ class Stack:
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, FLASK_APP="backend:create_app",
-                   SECRET_KEY="bench-secret", PYTHONPATH=str(ROOT))
+                   SECRET_KEY=SECRET_KEY, PYTHONPATH=str(ROOT))
         return env
 
     def __enter__(self) -> Stack:
@@ -180,7 +183,7 @@ class Stack:
         from backend import create_app
 
         return create_app({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-                           "SECRET_KEY": "bench-secret", "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
+                           "SECRET_KEY": SECRET_KEY, "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
 
     def __exit__(self, *exc) -> None:
         self.stop_server()

@@ -25,6 +25,8 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 TEST_CONFIG = {
     "TESTING": True,
+    # The explicit test mode (backend/preflight.py): PostgreSQL with the in-process Redis, on purpose.
+    "SUIYUAN_ENV": "test",
     "SECRET_KEY": "test-secret",
     # Cheap scrypt so that creating hundreds of users stays fast; same code path.
     "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
