@@ -173,3 +173,13 @@ def test_doctor_on_the_embedded_default(tmp_path):
     assert "ok    configuration  fit for embedded" in run.stdout
     assert "ok    redis          in-process emulation" in run.stdout
     assert "(the development value)" in run.stdout
+
+
+def test_an_rq_worker_of_a_misconfigured_production_refuses_to_start():
+    rq = Path(sys.executable).parent / "rq"
+    run = subprocess.run([str(rq), "worker", "-w", "backend.jobs.AppWorker", "--burst", "--url", REDIS_URL,
+                          "suiyuan-preflight-test"], cwd=ROOT, env=_env(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL,
+                                                                        PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "SECRET_KEY is not set" in run.stderr + run.stdout, run.stderr
