@@ -20,6 +20,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if "DATABASE_URL" in config:
             app.config["SQLALCHEMY_DATABASE_URI"] = config_module.database_url(config["DATABASE_URL"])
 
+    from backend import preflight
+
+    if not preflight.running_doctor():  # the doctor builds the app to report what is wrong with it
+        preflight.enforce(app.config)  # outside the embedded default: a real secret and a reachable Redis
+
     from backend import bodies, errors, models  # noqa: F401  (models registers every table on the metadata)
     from backend.extensions import api, db, init_redis, migrate
 

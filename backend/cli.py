@@ -136,3 +136,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed)
     app.cli.add_command(purge_keys)
     app.cli.add_command(serve)
+    from backend.doctor import doctor_command
+
+    app.cli.add_command(doctor_command)

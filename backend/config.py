@@ -80,6 +80,9 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
     """Return the configuration dict built from ``env`` (default ``os.environ``)."""
     env = os.environ if env is None else env
     return {
+        # development (the embedded default when the database is SQLite), production, or test (the suite's
+        # own config only). Any non-SQLite database counts as production (backend/preflight.py).
+        "SUIYUAN_ENV": env.get("SUIYUAN_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

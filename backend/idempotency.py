@@ -7,12 +7,19 @@ first request commits, then replays its response; a duplicate with another
 body gets 409. Business refusals (insufficient funds, limits) are recorded and
 replayed too; a request that fails validation never reaches this point and
 records nothing. Keys are kept for ``IDEMPOTENCY_TTL`` (≥ 24 h).
+
+A recorded response must be plain JSON (see ``encode``): anything else — a
+``Decimal`` from a PostgreSQL ``SUM``, a date, a NaN, a non-string key — is
+refused with ``UnrecordableResponse`` naming where it is, never coerced, so
+such a leak fails the request (and the test that makes it) instead of being
+written as something the replay would answer differently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -42,6 +49,44 @@ class IdempotencyKey(db.Model):
 
 
 T = IdempotencyKey.__table__
+
+
+class UnrecordableResponse(TypeError):
+    """A response body holds a value that is not plain JSON (a bug in the code that built it)."""
+
+
+def _check_plain_json(value: object, where: str) -> None:
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return
+        raise UnrecordableResponse(f"{where} is {value!r}, which JSON cannot carry")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise UnrecordableResponse(f"{where} has the key {k!r} ({type(k).__name__}); JSON keys are strings")
+            _check_plain_json(v, f"{where}.{k}")
+        return
+    if isinstance(value, (list, tuple)):  # a tuple is written as the same JSON array
+        for i, v in enumerate(value):
+            _check_plain_json(v, f"{where}[{i}]")
+        return
+    raise UnrecordableResponse(
+        f"{where} is a {type(value).__module__}.{type(value).__qualname__} ({value!r}), not a JSON value; "
+        "amounts must be int fen (read sums with backend.sql.fen_sum)")
+
+
+def encode(body: dict) -> str:
+    """Return the JSON text recorded for a response body.
+
+    Raises ``UnrecordableResponse`` (a ``TypeError``) naming the first value
+    that is not plain JSON (dict with string keys, list or tuple, str, int,
+    bool, None, finite float): nothing is coerced, so the replay is exactly the
+    first answer.
+    """
+    _check_plain_json(body, "response")
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
 
 
 def request_key() -> str:
@@ -110,7 +155,7 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]], *,
         body_out, status = exc.to_problem(), exc.status
         recorded = db.session.execute(_insert_stmt({
             "user_id": user_id, "key": key, "request_hash": digest, "created_at": utcnow(),
-            "status_code": status, "response_json": json.dumps(body_out, ensure_ascii=False),
+            "status_code": status, "response_json": encode(body_out),
         })).scalar_one_or_none()
         if recorded is None:
             # A concurrent duplicate got in first: its outcome is the answer.
@@ -123,8 +168,7 @@ def run(user_id: int, body: object, action: Callable[[], tuple[dict, int]], *,
 
 def _record(row_id: int, body_out: dict, status: int) -> tuple[dict, int]:
     db.session.execute(
-        update(T).where(T.c.id == row_id).values(status_code=status,
-                                                 response_json=json.dumps(body_out, ensure_ascii=False))
+        update(T).where(T.c.id == row_id).values(status_code=status, response_json=encode(body_out))
     )
     db.session.commit()
     return body_out, status

@@ -58,20 +58,25 @@ def enqueue(func: Callable, *args, delay: timedelta | None = None, **kwargs):
     return q.enqueue(func, *args, **kwargs)
 
 
+def worker_app():
+    """Return this process's app for jobs, building it on first use (``create_app`` from the environment)."""
+    global _worker_app
+    with _worker_app_lock:
+        if _worker_app is None:
+            from backend import create_app
+
+            _worker_app = create_app()
+    return _worker_app
+
+
 def with_app(func: Callable) -> Callable:
     """Run a job inside an app context: the caller's when inline, else one app per worker process."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        global _worker_app
         if has_app_context():
             return func(*args, **kwargs)
-        with _worker_app_lock:
-            if _worker_app is None:
-                from backend import create_app
-
-                _worker_app = create_app()
-        with _worker_app.app_context():
+        with worker_app().app_context():
             try:
                 return func(*args, **kwargs)
             finally:
@@ -90,6 +95,14 @@ class AppWorker(SimpleWorker):
     keeps them for the worker's life; a worker killed mid-job leaves the job
     abandoned, and RQ's maintenance puts it back while it has retries left.
     """
+
+    def work(self, *args, **kwargs):
+        # Build the app before taking a job: a misconfigured production worker refuses to start
+        # (backend/preflight.py) instead of failing every job it takes. Run inside an app (a harness's
+        # in-process worker), jobs use that one.
+        if not has_app_context():
+            worker_app()
+        return super().work(*args, **kwargs)
 
 
 def init_app(app) -> None:

@@ -124,6 +124,8 @@ class Load:
     told_already: list[int] = field(default_factory=list)  # claimants answered "already_claimed"
     unsure: list[tuple[str, str]] = field(default_factory=list)  # (kind, key) answered 5xx or never: moved money?
     claims_in_flight: int = 0
+    connection_errors: list = field(default_factory=list)  # (seconds into the run, kind, exception): lost connections
+    fault_span_s: tuple = ()  # (start, end) of the injected fault, seconds into the run
     rush: threading.Event = field(default_factory=threading.Event)
     sold_out: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -147,6 +149,10 @@ class Load:
                 resp = session.post(self.base_url + path, json=body, timeout=10, headers=headers)
             except requests.RequestException as exc:
                 self._count(self.errors, f"{kind} {type(exc).__name__}")
+                if isinstance(exc, requests.ConnectionError):  # no answer: refused, reset or closed under it
+                    with self.lock:
+                        self.connection_errors.append((round(time.monotonic() - self.t0, 2), kind,
+                                                       type(exc).__name__))
                 continue
             if resp.status_code in RETRY_STATUSES:
                 self._count(self.errors, f"{kind} {resp.status_code} {_code(resp)}".rstrip())
@@ -230,7 +236,9 @@ class Load:
         for t in pool:
             t.start()
         time.sleep(fault_at)
+        struck = time.monotonic() - self.t0
         fault_info = fault()
+        self.fault_span_s = (struck, time.monotonic() - self.t0)
         time.sleep(max(0.0, seconds - fault_at))
         self.stop.set()
         for t in pool:
@@ -859,7 +867,8 @@ def _restart_with_claims_held(run: Run) -> dict:
     held_at = time.monotonic()
     with engine.connect() as hold:
         hold.execute(sa.text("SELECT id FROM accounts WHERE id = :e FOR UPDATE"), {"e": escrow})
-        caught = claims_in_flight(run, at_least=max(1, run.stack.gunicorn_workers * run.stack.gunicorn_threads - 1),
+        serving = min(run.load.threads, run.stack.gunicorn_workers * run.stack.gunicorn_threads)
+        caught = claims_in_flight(run, at_least=max(1, serving - 1),
                                   timeout_s=2.0)
         client_side = run.load.claims_in_flight
         at_s = time.monotonic() - run.load.t0
@@ -1016,6 +1025,11 @@ def _load_and_check(stack: Stack, app, load: Load, claims: ClaimSetup, redis_ser
     rec = recovery(load.per_second, fault_at, seconds, info.get("struck_at_s"))
     if rec["back_to_90pct_after_s"] is None or rec["back_to_90pct_after_s"] > 10:
         problems.append(f"throughput not back to 90 % within 10 s: {rec}")
+    unexplained = unexplained_connection_errors(load, sell_out)
+    if unexplained:
+        problems.append(f"{len(unexplained)} connection errors not explained by the fault (outside "
+                        f"{load.fault_span_s[0]:.1f}..{load.fault_span_s[1] + EXPLAINED_AFTER_S:.1f} s, or after "
+                        f"the run): {unexplained[:10]}")
     acked = Counter(a.kind for a in load.acks)
     warnings = []
     committed_5xx = claim_figures.pop("committed_but_answered_5xx_or_never")
@@ -1032,6 +1046,8 @@ def _load_and_check(stack: Stack, app, load: Load, claims: ClaimSetup, redis_ser
         "redis": "private" if redis_server is not None else "shared",
         "acknowledged": {k: acked.get(k, 0) for k in ("payment", "refund", "claim")},
         "errors_during_run": dict(load.errors), "refusals_during_run": dict(load.refusals),
+        "connection_errors": len(load.connection_errors) + len(sell_out.connection_errors),
+        "connection_errors_unexplained": len(unexplained),
         "retried": dict(load.retried), "unanswered": dict(load.unanswered),
         "committed_but_answered_5xx_or_never": committed_5xx,
         "claims": {"campaign_id": claims.campaign_id, "packets": claims.packets, "budget_fen": claims.budget_fen,
@@ -1046,6 +1062,18 @@ def _load_and_check(stack: Stack, app, load: Load, claims: ClaimSetup, redis_ser
         "recovery": rec,
         "violations": problems, "warnings": warnings, "passed": not problems,
     }
+
+
+#: A lost connection counts as the fault's doing from the moment it is injected until this long after it ends
+#: (a killed worker's connections, clients reconnecting); any other is a defect and fails the run.
+EXPLAINED_AFTER_S = 10.0
+
+
+def unexplained_connection_errors(load: Load, sell_out: Load) -> list[tuple]:
+    """Return the connection errors outside the fault's span (and every one of the sell-out after the run)."""
+    start, end = load.fault_span_s or (float("inf"), float("inf"))
+    during = [e for e in load.connection_errors if not start <= e[0] <= end + EXPLAINED_AFTER_S]
+    return during + [("after the run", *e[1:]) for e in sell_out.connection_errors]
 
 
 def write_report(results: list[dict], path: Path) -> None:
@@ -1084,6 +1112,8 @@ def write_report(results: list[dict], path: Path) -> None:
         lines += [f"## {r['fault']}", "",
                   f"- fault: `{json.dumps(r['fault_info'])}` ({r.get('redis', 'shared')} Redis)",
                   f"- acknowledged: `{json.dumps(r['acknowledged'])}`",
+                  f"- connection errors: {r.get('connection_errors', 'not counted')} "
+                  f"({r.get('connection_errors_unexplained', 'not counted')} not explained by the fault)",
                   f"- errors during the run: `{json.dumps(r['errors_during_run'])}`; retried with the same key: "
                   f"`{json.dumps(r['retried'])}`; never answered: `{json.dumps(r['unanswered'])}`",
                   f"- claims: {c['packets']} packets of {c['budget_fen']} fen; {c['claimed_during_run']} claimed "

@@ -153,8 +153,9 @@ def live_red_packet_campaign(merchant: Merchant, packets: int, budget_fen: int) 
                   "placed_at": utcnow()}
         db.session.execute(table.delete().where(table.c.merchant_id == merchant.id))  # re-place it inside
         db.session.execute(table.insert().values({k: v for k, v in values.items() if k in table.c}))
-    pilot = create_user("15600000001", "Bench-pass-1", Role.PILOT_ADMIN)
-    funder_phone = "15600000002"
+    # Fresh people per campaign, so that a run can launch several (the rush and the keep-alive rush).
+    pilot = create_user(f"156{uuid.uuid4().int % 10**8:08d}", "Bench-pass-1", Role.PILOT_ADMIN)
+    funder_phone = f"155{uuid.uuid4().int % 10**8:08d}"
     funder = create_user(funder_phone, "Bench-pass-1", Role.CONSUMER)
     bank = db.session.query(OperatorBank).filter_by(code="ICBC").one()
     account_id = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[1])
@@ -163,7 +164,7 @@ def live_red_packet_campaign(merchant: Merchant, packets: int, budget_fen: int) 
                           id_number_hash=uuid.uuid4().hex, bank_account_masked="**** 0001"))
     ledger.transfer(bank.issuance_account_id, account_id, budget_fen, TransferCode.TOPUP)
     db.session.commit()
-    funder_id = campaigns.add_funder("Bench fund", funder_phone, None).id
+    funder_id = campaigns.add_funder(f"Bench fund {funder_phone}", funder_phone, None).id
     now = utcnow()
     c = campaigns.create(pilot, {
         "name": "压测红包", "kind": "grab", "split": "random", "funder_id": funder_id, "zone_ids": [zone],

@@ -23,6 +23,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+#: A production-shaped secret (backend/preflight.py refuses short or development ones); fixed so that every
+#: process of a run and the harness's own app agree on keyed hashes and sealed secrets.
+SECRET_KEY = "bench-" + "0123456789abcdef" * 3
 
 
 def free_port() -> int:
@@ -91,9 +94,11 @@ def cpu_by_group(before: dict, after: dict) -> dict[str, float]:
 class Stack:
     pg_admin_url: str = os.environ.get("BENCH_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
     redis_url: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    # The README's production command: gunicorn.conf.py (gthread), 4 workers × 8 threads unless overridden.
     gunicorn_workers: int = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
-    gunicorn_threads: int = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
+    gunicorn_threads: int = int(os.environ.get("BENCH_GUNICORN_THREADS", "8"))
     rq_workers: int = 1
+    gunicorn_args: list = field(default_factory=list)  # after gunicorn.conf.py and the above: they win
     db_name: str = field(default_factory=lambda: f"suiyuan_bench_{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
     procs: list = field(default_factory=list)
@@ -110,7 +115,7 @@ class Stack:
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, FLASK_APP="backend:create_app",
-                   SECRET_KEY="bench-secret", PYTHONPATH=str(ROOT))
+                   SECRET_KEY=SECRET_KEY, PYTHONPATH=str(ROOT))
         return env
 
     def __enter__(self) -> Stack:
@@ -132,8 +137,9 @@ class Stack:
         """Start gunicorn and the RQ workers; return when /health answers."""
         log = open(self.log_dir / "gunicorn.log", "w")
         self.procs.append(subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "-w", str(self.gunicorn_workers), "--threads", str(self.gunicorn_threads),
-              "-b", f"127.0.0.1:{self.port}", "--backlog", "2048", "wsgi:app"],
+            [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(self.gunicorn_workers),
+             "--threads", str(self.gunicorn_threads), "-b", f"127.0.0.1:{self.port}", *self.gunicorn_args,
+             "wsgi:app"],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         for i in range(self.rq_workers):
             self.start_rq_worker(i)
@@ -180,7 +186,7 @@ class Stack:
         from backend import create_app
 
         return create_app({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-                           "SECRET_KEY": "bench-secret", "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
+                           "SECRET_KEY": SECRET_KEY, "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
 
     def __exit__(self, *exc) -> None:
         self.stop_server()

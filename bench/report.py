@@ -86,6 +86,18 @@ def write_markdown(r: dict, path: Path) -> None:
         lines.append(f"| {label} | {_fmt(x.get('payments_per_s', x['requests_per_s']))} | "
                      f"{_fmt(x.get('latency_ms_p50'), ' ms')} | {_fmt(x.get('latency_ms_p99'), ' ms')} | {notes} |")
     lines += ["", f"`flask ledger verify` after the run: {r['ledger_verify']}", ""]
+    runs = [(k, x) for k, x in r.items() if isinstance(x, dict) and "connection_errors" in x]
+    if runs:
+        lines += ["## Connection errors (requests that lost their connection; any fails `make bench`)", "",
+                  "| run | connection errors | detail |", "|---|---|---|"]
+        lines += [f"| {k} | {x['connection_errors']} | "
+                  f"{x.get('socket_errors') or x.get('connection_errors_by_kind') or ''} |" for k, x in runs]
+        if "keepalive_rush" in r:
+            k = r["keepalive_rush"]
+            lines += ["", f"Keep-alive rush (`bench/rush.py`): {k['claimants']} claimants through {k['clients']} "
+                      f"kept-alive connections pausing 0–{k['pause_s_max']} s between requests; answers "
+                      f"{k['answers']}, {k['packets_paid']} of {k['packets']} packets paid, exact: {k['exact']}."]
+        lines.append("")
     cpu_rows = [(label, r[key].get(field)) for key, field, label in (
         ("payments_spread", "cpu_ms_per_payment", "a payment (spread run)"),
         ("payments_hot", "cpu_ms_per_payment", "a payment (hot merchant)"),

@@ -69,7 +69,8 @@ def wrk(url: str, seconds: int, threads: int = 2, connections: int = 16, script:
     out = sh(args + [url], env=e)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    res = {"requests_per_s": rps, "non_2xx": non2xx, "seconds": seconds, "connections": connections}
+    res = {"requests_per_s": rps, "non_2xx": non2xx, "seconds": seconds, "connections": connections,
+           **socket_errors(out)}
     if m := re.search(r"PREPARED_ANSWERED_IN_S ([\d.]+)", out):  # every prepared request answered (requests.lua)
         res["answered_in_s"] = float(m.group(1))
     if m := re.search(r"LATENCY p50_us=(\d+) p90_us=(\d+) p99_us=(\d+) max_us=(\d+)", out):
@@ -79,6 +80,16 @@ def wrk(url: str, seconds: int, threads: int = 2, connections: int = 16, script:
         pct = dict(re.findall(r"\s+(\d+)%\s+([\d.]+\w+)", out))
         res.update(latency_ms_p50=_ms(pct.get("50")), latency_ms_p99=_ms(pct.get("99")))
     return res
+
+
+def socket_errors(wrk_output: str) -> dict:
+    """Return wrk's socket errors: ``socket_errors`` by kind and ``connection_errors``, the requests that lost
+    their connection (connect, read, write). wrk prints the line only when there were some. Timeouts (no
+    answer within wrk's 2 s) are listed but are latency, not a dropped connection."""
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", wrk_output)
+    kinds = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)) if m else \
+        {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    return {"socket_errors": kinds, "connection_errors": kinds["connect"] + kinds["read"] + kinds["write"]}
 
 
 def _ms(text: str | None) -> float | None:
@@ -221,7 +232,7 @@ def main(argv=None) -> int:
             db.session.expunge_all()
         stack.start_server()
         results["stack"] = {"gunicorn_workers": stack.gunicorn_workers, "gunicorn_threads": stack.gunicorn_threads,
-                            "rq_workers": stack.rq_workers}
+                            "rq_workers": stack.rq_workers, "gunicorn_config": "gunicorn.conf.py"}
         results["noop"] = wrk(stack.base_url + "/api/v1/health", seconds)
         print("no-op", results["noop"], flush=True)
         results["payments_spread"] = payments_run(stack, app, tokens, merchant_list, seconds)
@@ -240,6 +251,12 @@ def main(argv=None) -> int:
         rush_s = 3 if args.quick else 90
         results["claims"] = claims_run(stack, app, merchant_list[0], claimants, packets, rush_s, rate)
         print("red-packet rush", results["claims"], flush=True)
+        from bench import rush
+
+        # Phones, not wrk: keep-alive clients that pause between requests (bench/rush.py).
+        results["keepalive_rush"] = rush.run(stack, app, merchant_list[0], claimants=200 if args.quick else 1_000,
+                                             clients=50 if args.quick else 200)
+        print("keep-alive rush", results["keepalive_rush"], flush=True)
         with app.app_context():
             from backend.ledger.service import verify
 
@@ -265,7 +282,18 @@ def main(argv=None) -> int:
 
         write_markdown(results, out / "BENCHMARKS.md")
     print(json.dumps(results["ratios"]))
+    dropped = connection_errors(results)
+    if dropped:
+        # No fault is injected here: every lost connection is a defect of the serving shape (gunicorn.conf.py).
+        print(f"FAIL: connection errors in a run without faults: {dropped}", file=sys.stderr)
+        return 1
     return 0
+
+
+def connection_errors(results: dict) -> dict[str, int]:
+    """Return the load runs that lost connections (wrk socket errors, keep-alive rush), with how many."""
+    return {name: r["connection_errors"] for name, r in results.items()
+            if isinstance(r, dict) and r.get("connection_errors")}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from backend.extensions import db
 from campaigns.models import Campaign, Claim
-from campaigns.sql import fen_sum
+from backend.sql import fen_sum
 
 
 def verify() -> list[str]:

@@ -29,7 +29,7 @@ from backend.ledger.models import Account, AccountKind
 from backend.ledger.service import InsufficientFunds, TransferCode
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.secrets_box import seal
-from backend.sql import insert_for
+from backend.sql import fen_sum, insert_for
 from backend.wallets.models import Wallet
 from campaigns import draw as draw_algo
 from campaigns import split as splitter
@@ -49,7 +49,6 @@ from campaigns.models import (
     Registration,
     Split,
 )
-from campaigns.sql import fen_sum
 from zones.models import Zone, ZoneManager
 
 SEED_PURPOSE = "campaign-draw-seed"

@@ -28,8 +28,8 @@ from backend.ledger import service as ledger
 from backend.ledger.models import Account, Transfer
 from backend.ledger.service import InsufficientFunds, TransferCode
 from backend.payments.models import Order
+from backend.sql import fen_sum
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim, Redemption
-from campaigns.sql import fen_sum
 
 
 class NotDue(Conflict):

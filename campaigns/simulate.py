@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from backend.extensions import db
 from backend.ledger.models import Transfer
 from backend.ledger.service import TransferCode
+from backend.sql import fen_sum
 from campaigns import split as splitter
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, CampaignZone, Claim, ClaimStatus, Redemption
 from campaigns.settlement import subsidy_figures
-from campaigns.sql import fen_sum
 
 PERCENTILES = (10, 50, 90, 99)
 

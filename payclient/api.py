@@ -8,7 +8,12 @@ Money-moving POSTs (top-up, redeem, transfer, pay, charge, refund) go through
 the :class:`~payclient.outbox.Outbox`: the request and its Idempotency-Key are
 written down first, a dropped connection or timeout is retried with the same
 key, and whatever is still unanswered can be finished later with
-:meth:`ApiClient.resume_pending`.
+:meth:`ApiClient.resume_pending`. "Dropped" covers a connection reset or
+closed before any answer (a server closing a kept-alive connection just as
+the request goes out: "Remote end closed connection without response",
+"Connection reset by peer", a broken pipe), an answer cut off half-way, and
+a timeout: whether or not the server got the request, the same key makes
+the retry either do the work once or replay the first answer.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ __all__ = ["ApiClient", "EventStream", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000/api/v1"
 _RETRY_STATUSES = {502, 503, 504}
-_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
+#: No (complete) answer: the connection failed, was reset or closed before or while answering, or timed out.
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class ApiClient:

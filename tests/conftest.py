@@ -17,6 +17,10 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
+# Apps the tests build from the environment (`create_app()`, `rq cron backend.cron`) are the test suite's, not a
+# production start: CI points DATABASE_URL at PostgreSQL with no secret, which the preflight would refuse.
+# tests/test_preflight.py removes it for the processes it starts.
+os.environ["SUIYUAN_ENV"] = "test"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("DATABASE_URL") or "postgresql://root@127.0.0.1:5432/postgres"
@@ -24,6 +28,8 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 TEST_CONFIG = {
     "TESTING": True,
+    # The explicit test mode (backend/preflight.py): PostgreSQL with the in-process Redis, on purpose.
+    "SUIYUAN_ENV": "test",
     "SECRET_KEY": "test-secret",
     # Cheap scrypt so that creating hundreds of users stays fast; same code path.
     "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",

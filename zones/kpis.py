@@ -114,7 +114,7 @@ from backend.ledger.models import Account, AccountKind, Transfer
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.payments.models import Order, Refund
 from backend.payments.service import local_day_bounds
-from backend.sql import insert_for
+from backend.sql import fen_sum, insert_for
 from zones import registry
 from zones.models import (
     Zone,
@@ -220,7 +220,7 @@ def on_merchant_approved(sender, *, merchant_id: int, **_) -> None:
 def _subsidy_fen(reference, merchant_account_id):
     """Return SQL for the fen of an order's subsidy legs (see the module docstring)."""
     return (
-        select(func.coalesce(func.sum(T.c.amount_fen), 0))
+        select(fen_sum(T.c.amount_fen))
         .select_from(T.join(A, A.c.id == T.c.debit_account_id))
         .where(T.c.batch_id == reference, T.c.credit_account_id == merchant_account_id, T.c.reverses_id.is_(None),
                A.c.kind.in_(SUBSIDY_ACCOUNT_KINDS))
@@ -284,7 +284,7 @@ def _count_payments(order_ids: list[int]) -> int:
     for row, zone_id, day in placed:
         if row.payment_transfer_id not in applied:
             continue  # counted before
-        amount, subsidy = row.amount_fen, int(row.subsidy_fen)
+        amount, subsidy = row.amount_fen, row.subsidy_fen
         driven = amount if subsidy else 0
         key = (zone_id, day, row.merchant_id)
         scenario[key] = row.scenario
@@ -516,8 +516,8 @@ def _rebuild_payments(start: datetime, end: datetime, scoped) -> list:
 
     subsidised = case((paid.c.subsidy_fen > 0, 1), else_=0)
     per_merchant = (
-        tagged(_MERCHANT_DAY, paid.c.zone_id, paid.c.day, func.count(), func.sum(paid.c.amount_fen),
-               func.sum(paid.c.subsidy_fen), func.sum(subsidised), func.sum(subsidised * paid.c.amount_fen))
+        tagged(_MERCHANT_DAY, paid.c.zone_id, paid.c.day, func.count(), fen_sum(paid.c.amount_fen),
+               fen_sum(paid.c.subsidy_fen), fen_sum(subsidised), fen_sum(subsidised * paid.c.amount_fen))
         .group_by(paid.c.zone_id, paid.c.day, paid.c.merchant_id, paid.c.scenario))
     # Wallets opened: each payer's first payment in the window is their first ever when the payer has no
     # paid order with a lower payment transfer id (the live count's definition: the lowest one over all
@@ -529,7 +529,7 @@ def _rebuild_payments(start: datetime, end: datetime, scoped) -> list:
     earlier = (select(O2.c.id).where(O2.c.payer_user_id == window_first.c.payer_user_id,
                                      O2.c.payment_transfer_id < window_first.c.transfer_id).exists())
     opened = (
-        tagged(_WALLETS_OPENED, paid.c.zone_id, paid.c.day, func.sum(case((earlier, 0), else_=1)))
+        tagged(_WALLETS_OPENED, paid.c.zone_id, paid.c.day, fen_sum(case((earlier, 0), else_=1)))
         .select_from(paid.join(window_first, window_first.c.transfer_id == paid.c.transfer_id))
         .group_by(paid.c.zone_id, paid.c.day))
     payers = select(paid.c.zone_id, paid.c.day, paid.c.payer_user_id).distinct()
@@ -583,11 +583,11 @@ def rebuild(day_from: date, day_to: date, zone_ids: list[int] | None = None) -> 
     for r in _rebuild_payments(start, end, scoped):
         if r.tag == _MERCHANT_DAY:
             merchant_row(r.zone_id, r.day, r.merchant_id, r.scenario).update(
-                payment_count=int(r.n), payment_fen=int(r[6]), subsidy_fen=int(r[7]),
-                subsidised_payment_count=int(r[8]), subsidy_driven_fen=int(r[9]))
+                payment_count=r.n, payment_fen=r[6], subsidy_fen=r[7], subsidised_payment_count=r[8],
+                subsidy_driven_fen=r[9])
         else:
             column = "active_wallets" if r.tag == _ACTIVE_WALLETS else "wallets_opened"
-            zone_figures[(r.zone_id, _as_date(r.day))][column] = int(r.n)
+            zone_figures[(r.zone_id, _as_date(r.day))][column] = r.n
 
     # Refunds (few): by their own indexed instant, which is the refund transfer's (payments.service.refund).
     refunded = scoped(
@@ -600,10 +600,10 @@ def rebuild(day_from: date, day_to: date, zone_ids: list[int] | None = None) -> 
     ).subquery("refunded")
     for r in db.session.execute(
         select(refunded.c.zone_id, refunded.c.day, refunded.c.merchant_id, refunded.c.scenario, func.count(),
-               func.sum(refunded.c.amount_fen))
+               fen_sum(refunded.c.amount_fen))
         .group_by(refunded.c.zone_id, refunded.c.day, refunded.c.merchant_id, refunded.c.scenario)
     ):
-        merchant_row(*r[:4]).update(refund_count=r[4], refund_fen=int(r[5]))
+        merchant_row(*r[:4]).update(refund_count=r[4], refund_fen=r[5])
     db.session.execute(insert(APPLIED).from_select(
         ["transfer_id", "kind", "zone_id", "day"],
         select(refunded.c.transfer_id, literal("refund"), refunded.c.zone_id, refunded.c.day)))
@@ -685,10 +685,10 @@ def totals_by_zone(day_from: date, day_to: date, zone_ids: list[int] | None = No
 
     out = {z: {c: 0 for c in ADDITIVE} | {"active_wallets": 0, "merchants_accepting": 0} for z in zone_ids}
     for row in db.session.execute(
-        select(KD.c.zone_id, *[func.sum(KD.c[c]).label(c) for c in ADDITIVE])
+        select(KD.c.zone_id, *[fen_sum(KD.c[c]).label(c) for c in ADDITIVE])
         .where(*in_period(KD)).group_by(KD.c.zone_id)
     ).mappings():
-        out[row["zone_id"]].update({c: int(row[c] or 0) for c in ADDITIVE})
+        out[row["zone_id"]].update({c: row[c] for c in ADDITIVE})
     for zone_id, n in db.session.execute(
         select(PAYERS.c.zone_id, func.count(distinct(PAYERS.c.user_id))).where(*in_period(PAYERS))
         .group_by(PAYERS.c.zone_id)
@@ -702,12 +702,12 @@ def totals_by_zone(day_from: date, day_to: date, zone_ids: list[int] | None = No
         out[zone_id]["merchants_accepting"] = n
     by_scenario: dict[int, dict[str, dict]] = defaultdict(dict)
     for zone_id, scenario, merchants, count, fen in db.session.execute(
-        select(MD.c.zone_id, MD.c.scenario, func.count(distinct(MD.c.merchant_id)), func.sum(MD.c.payment_count),
-               func.sum(MD.c.payment_fen)).where(*in_period(MD), *accepting)
+        select(MD.c.zone_id, MD.c.scenario, func.count(distinct(MD.c.merchant_id)), fen_sum(MD.c.payment_count),
+               fen_sum(MD.c.payment_fen)).where(*in_period(MD), *accepting)
         .group_by(MD.c.zone_id, MD.c.scenario)
     ):
-        by_scenario[zone_id][scenario] = {"merchants_accepting": merchants, "payment_count": int(count),
-                                          "payment_fen": int(fen)}
+        by_scenario[zone_id][scenario] = {"merchants_accepting": merchants, "payment_count": count,
+                                          "payment_fen": fen}
     enrolled = registry.scenarios_enrolled(zone_ids)
     for zone_id, t in out.items():
         t["net_fen"] = t["payment_fen"] - t["refund_fen"]

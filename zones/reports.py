@@ -28,7 +28,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
-from backend.sql import insert_for
+from backend.sql import fen_sum, insert_for
 from payclient.money import format_fen
 from zones import kpis, registry
 from zones.models import (
@@ -141,14 +141,14 @@ def top_merchants(zone_id: int, day_from: date, day_to: date, limit: int = 10) -
     """Return the zone's merchants with the highest volume over the period."""
     md = ZoneMerchantDaily
     rows = db.session.execute(
-        select(Merchant.id, Merchant.name_zh, Merchant.name_en, Merchant.scenario, func.sum(md.payment_count),
-               func.sum(md.payment_fen), func.sum(md.refund_fen))
+        select(Merchant.id, Merchant.name_zh, Merchant.name_en, Merchant.scenario, fen_sum(md.payment_count),
+               fen_sum(md.payment_fen), fen_sum(md.refund_fen))
         .join(Merchant, Merchant.id == md.merchant_id)
         .where(md.zone_id == zone_id, md.day >= day_from, md.day <= day_to, md.payment_count > 0)
         .group_by(Merchant.id, Merchant.name_zh, Merchant.name_en, Merchant.scenario)
         .order_by(func.sum(md.payment_fen).desc(), Merchant.id).limit(limit)).all()
-    return [{"merchant_id": r[0], "name_zh": r[1], "name_en": r[2], "scenario": r[3], "payment_count": int(r[4]),
-             "payment_fen": int(r[5]), "refund_fen": int(r[6])} for r in rows]
+    return [{"merchant_id": r[0], "name_zh": r[1], "name_en": r[2], "scenario": r[3], "payment_count": r[4],
+             "payment_fen": r[5], "refund_fen": r[6]} for r in rows]
 
 
 def report_figures(zone: Zone, period: str, start: date) -> dict:

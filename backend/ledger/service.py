@@ -42,6 +42,7 @@ from backend.config import TierLimits
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.extensions import db
 from backend.ledger.models import Account, AccountKind, Transfer
+from backend.sql import fen_sum
 
 A = Account.__table__
 T = Transfer.__table__
@@ -431,7 +432,7 @@ def verify() -> list[str]:
         .union_all(select(T.c.debit_account_id, -T.c.amount_fen))
         .subquery()
     )
-    sums = select(credits.c.aid, func.sum(credits.c.delta).label("net")).group_by(credits.c.aid).subquery()
+    sums = select(credits.c.aid, fen_sum(credits.c.delta).label("net")).group_by(credits.c.aid).subquery()
     mismatched = db.session.execute(
         select(A.c.id, A.c.balance_fen, func.coalesce(sums.c.net, 0))
         .select_from(A.outerjoin(sums, sums.c.aid == A.c.id))
@@ -447,10 +448,10 @@ def verify() -> list[str]:
     if negative:
         problems.append(f"{negative} non-issuance accounts are below zero")
     issued = -(db.session.execute(
-        select(func.coalesce(func.sum(A.c.balance_fen), 0)).where(A.c.kind == AccountKind.ISSUANCE)
+        select(fen_sum(A.c.balance_fen)).where(A.c.kind == AccountKind.ISSUANCE)
     ).scalar_one())
     held = db.session.execute(
-        select(func.coalesce(func.sum(A.c.balance_fen), 0)).where(A.c.kind != AccountKind.ISSUANCE)
+        select(fen_sum(A.c.balance_fen)).where(A.c.kind != AccountKind.ISSUANCE)
     ).scalar_one()
     if issued != held:
         problems.append(f"issued {issued} fen but accounts hold {held} fen")

@@ -18,12 +18,12 @@ order's transition guard) are the same statements on both paths.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from types import SimpleNamespace
 
 from sqlalchemy import text
 
+from backend import idempotency
 from backend.clock import utcnow
 from backend.errors import DomainError
 from backend.extensions import db
@@ -112,7 +112,7 @@ def _settle(user, payload, merchant_id, reference, key, digest, render) -> tuple
     recorded = db.session.execute(_CLAIM_AND_RECORD, {
         "paid": OrderStatus.PAID, "paid_at": posted.created_at, "user_id": user.id, "transfer_id": posted.id,
         "order_id": row.id, "created": OrderStatus.CREATED, "idempotency_id": row.idempotency_id,
-        "body": json.dumps(body, ensure_ascii=False),
+        "body": idempotency.encode(body),
     }).one_or_none()
     if recorded is None:  # another payer claimed the order first: the general path says so
         db.session.rollback()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -37,7 +37,7 @@ from backend.payments.models import (
     StaticQrSpend,
 )
 from backend.secrets_box import open_sealed, seal
-from backend.sql import insert_for
+from backend.sql import fen_sum, insert_for
 from backend.wallets.service import wallet_of
 from payclient import codec, paycode
 
@@ -559,7 +559,7 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
         # The limit is per cashier per order, in total: several small refunds cannot add up past
         # it. Read after the UPDATE above has locked the order, so racing refunds see each other.
         earlier = db.session.execute(
-            select(func.coalesce(func.sum(Refund.amount_fen), 0))
+            select(fen_sum(Refund.amount_fen))
             .where(Refund.order_id == order.id, Refund.created_by_user_id == user.id)
         ).scalar_one()
         if earlier + amount > staff.refund_limit_fen:

@@ -24,6 +24,7 @@ from backend.ledger.service import TransferCode
 from backend.merchants.models import Merchant, MerchantStatus
 from backend.payments.models import Order, Refund, Statement
 from backend.payments.service import local_day_bounds, merchant_number
+from backend.sql import fen_sum
 
 CSV_COLUMNS = ("type", "reference", "kind", "time", "amount_fen", "transfer_id", "note")
 
@@ -48,12 +49,12 @@ def compute(merchant: Merchant, day: date) -> dict:
     refunded = sum(r.amount_fen for r, _ in refunds)
     # An order may be paid in several legs (main balance, red packet, coupon) sharing a batch id.
     ledger_in = db.session.execute(
-        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count(func.distinct(Transfer.batch_id)))
+        select(fen_sum(Transfer.amount_fen), func.count(func.distinct(Transfer.batch_id)))
         .where(Transfer.credit_account_id == merchant.account_id, Transfer.code.in_(TransferCode.PAYMENT_LEGS),
                Transfer.created_at >= start, Transfer.created_at < end)
     ).one()
     ledger_out = db.session.execute(
-        select(func.coalesce(func.sum(Transfer.amount_fen), 0), func.count(func.distinct(Transfer.batch_id)))
+        select(fen_sum(Transfer.amount_fen), func.count(func.distinct(Transfer.batch_id)))
         .where(Transfer.debit_account_id == merchant.account_id, Transfer.code == TransferCode.REFUND,
                Transfer.created_at >= start, Transfer.created_at < end)
     ).one()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 
@@ -159,12 +160,16 @@ class DroppingProxy:
     upstream_port: int
     drop: int = 1
     match: bytes = b"POST /api/v1/payments "  # only answers to requests starting like this are lost
+    #: Drop before the server sees the request, with a reset (as a server closing a kept-alive connection
+    #: under the client's next request does): the client gets no answer and nothing was done.
+    before_server: bool = False
 
     def __post_init__(self):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.dropped = 0
         self.forwarded = 0
+        self.keys: list[str] = []  # Idempotency-Key of each matching request, in arrival order
         self._stop = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -188,6 +193,13 @@ class DroppingProxy:
                 request = _read_http_message(client)
                 if not request:
                     return
+                if request.startswith(self.match):
+                    head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+                    self.keys += [h.split(":", 1)[1].strip() for h in head if h.lower().startswith("idempotency-key:")]
+                if self.before_server and self.dropped < self.drop and request.startswith(self.match):
+                    self.dropped += 1
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # closing with linger 0 sends a reset
                 with socket.create_connection(("127.0.0.1", self.upstream_port)) as up:
                     up.sendall(request)
                     answer = _read_http_message(up)

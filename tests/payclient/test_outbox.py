@@ -64,6 +64,29 @@ def test_a_dropped_answer_is_retried_with_the_same_key_and_pays_once(world, live
     assert entry.last_error and "Connection" in entry.last_error
 
 
+def test_a_connection_dropped_before_any_answer_is_retried_with_the_same_key(world, live_url, factory, tmp_path):
+    """The request never reached the app (the connection was reset as it went out, as when a server closes a
+    kept-alive connection under it): sent again with the same Idempotency-Key, it pays exactly once."""
+    merchant, mid, consumer = world
+    order = merchant.create_order(mid, 1_200)
+    proxy = DroppingProxy(port_of(live_url), drop=1, before_server=True)
+    try:
+        outbox = Outbox(tmp_path / "outbox.sqlite3")
+        payer = ApiClient(proxy.url(), outbox=outbox, retries=2, backoff_s=0.05)
+        payer.login(consumer.phone, PASSWORD)
+        payment = payer.pay(order.payload)
+    finally:
+        proxy.close()
+    assert proxy.dropped == 1 and proxy.forwarded >= 1
+    assert len(proxy.keys) == 2 and proxy.keys[0] == proxy.keys[1]  # the retry carried the same key
+    assert payment.order.status == "paid" and payments_count() == 1
+    assert factory.balance(consumer) == 50_000 - 1_200
+    settle()
+    [entry] = outbox.all()
+    assert (entry.state, entry.attempts, entry.key) == ("done", 2, proxy.keys[0])
+    assert "Connection" in entry.last_error
+
+
 def test_no_answer_at_all_keeps_the_payment_pending_until_resumed(world, live_url, factory, tmp_path):
     merchant, mid, consumer = world
     order = merchant.create_order(mid, 1_200)

@@ -327,6 +327,27 @@ def test_a_cashier_refunds_only_up_to_their_limit(api, factory, shop, consumer):
     assert factory.balance(consumer) == 100_000
 
 
+def test_a_cashiers_small_refunds_add_up_against_their_limit(api, factory, shop, consumer):
+    """The limit is per cashier per order in total. The refusal reports what they refunded already — a sum
+    of fen read from the database, which must reach the client (and the idempotency record) as an int on
+    PostgreSQL as on SQLite: a 403 problem+json, not a 500."""
+    cashier = add_cashier(api, shop.owner, shop.merchant_id, refund_limit_fen=1_000)
+    order = paid_order(api, shop, consumer, AMOUNT, who=cashier)
+    ok(refund(api, cashier, order["id"], 400), 201)
+    ok(refund(api, cashier, order["id"], 200), 201)
+    with ledger_untouched():
+        resp = refund(api, cashier, order["id"], 401, key="cashier-refund-3")
+        body = refused(resp, 403, "refund_over_cashier_limit")
+        assert refund(api, cashier, order["id"], 401, key="cashier-refund-3").get_data() == resp.get_data()
+    assert (body["limit_fen"], body["refunded_by_you_fen"]) == (1_000, 600)
+    assert type(body["refunded_by_you_fen"]) is int
+    assert ok(refund(api, cashier, order["id"], 400), 201)["refunded_fen"] == 1_000  # exactly up to the limit
+    with ledger_untouched():
+        assert refused(refund(api, cashier, order["id"], 1), 403, "refund_over_cashier_limit")[
+            "refunded_by_you_fen"] == 1_000
+    assert ok(refund(api, shop.owner, order["id"], 1), 201)["refunded_fen"] == 1_001  # the owner has no limit
+
+
 def test_refunds_never_exceed_what_was_paid(api, shop, order, paid):
     with ledger_untouched():
         body = refused(refund(api, shop.owner, order["id"], AMOUNT + 1), 409, "refund_exceeds_paid")
