@@ -40,6 +40,7 @@ from backend.ledger.models import Account
 from backend.ledger.service import TransferCode
 from backend.merchants.models import Merchant
 from backend.payments.funding import SubsidyLeg
+from campaigns import lifecycle
 from campaigns.eligibility import accepting_campaigns
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim, ClaimStatus, Redemption
 
@@ -160,7 +161,8 @@ class CampaignFunding:
                    Campaign.reclaimed_at, Campaign.funder_id).where(Campaign.id == campaign_id)
         ).one()
         claim = db.session.execute(select(Claim.restricted_account_id).where(Claim.id == claim_id)).one()
-        if campaign.kind == CampaignKind.COUPON and row.refunded_fen == row.amount_fen:
+        cancelled = campaign.status == CampaignStatus.CANCELLED
+        if campaign.kind == CampaignKind.COUPON and row.refunded_fen == row.amount_fen and not cancelled:
             db.session.execute(
                 update(Claim.__table__)
                 .where(Claim.id == claim_id, Claim.status == ClaimStatus.USED, Claim.used_order_id == order_id)
@@ -172,8 +174,8 @@ class CampaignFunding:
                                             or campaign.status == CampaignStatus.SETTLED):
             ledger.transfer(claim.restricted_account_id, campaign.account_id, amount_fen, TransferCode.RECLAIM,
                             memo=memo, limited=False)
-        if campaign.status == CampaignStatus.SETTLED:
-            from campaigns.service import funder_account
-
-            ledger.transfer(campaign.account_id, funder_account(campaign.funder_id), amount_fen, TransferCode.RETURN,
-                            memo=memo, limited=False)
+        # A settled campaign returns what comes back; so does a cancelled one for coupon money (a cancel
+        # keeps escrowed only the coupons still unused, and a refunded coupon is not made usable again).
+        if campaign.status == CampaignStatus.SETTLED or (cancelled and campaign.kind == CampaignKind.COUPON):
+            ledger.transfer(campaign.account_id, lifecycle.funder_account(campaign.funder_id), amount_fen,
+                            TransferCode.RETURN, memo=memo, limited=False)

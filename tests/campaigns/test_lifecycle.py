@@ -78,12 +78,17 @@ def test_a_launch_before_the_window_is_scheduled_then_goes_live_by_the_clock(api
 def test_the_transition_table_and_conditional_moves():
     S = CampaignStatus
     assert S.sources_of(S.SCHEDULED) == (S.DRAFT,)
-    assert S.sources_of(S.LIVE) == (S.SCHEDULED,)
-    assert S.sources_of(S.ENDED) == (S.LIVE,)
-    assert S.sources_of(S.SETTLED) == (S.ENDED,)
+    assert S.sources_of(S.LIVE) == (S.SCHEDULED, S.PAUSED)
+    assert S.sources_of(S.PAUSED) == (S.LIVE,)
+    assert S.sources_of(S.ENDED) == (S.LIVE, S.PAUSED)
+    assert S.sources_of(S.CANCELLED) == (S.SCHEDULED, S.LIVE, S.PAUSED, S.ENDED)
+    assert S.sources_of(S.SETTLED) == (S.ENDED, S.CANCELLED)
     assert S.sources_of(S.DRAFT) == ()
     t0 = utcnow()
     assert service.due_status(S.SCHEDULED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.ENDED
+    assert service.due_status(S.PAUSED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.ENDED
+    assert service.due_status(S.PAUSED, t0 - timedelta(hours=2), t0 + timedelta(hours=1), t0) == S.PAUSED
+    assert service.due_status(S.CANCELLED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.CANCELLED
     assert service.due_status(S.SCHEDULED, t0 + timedelta(hours=1), t0 + timedelta(hours=2), t0) == S.SCHEDULED
     assert service.due_status(S.DRAFT, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.DRAFT
 
