@@ -67,6 +67,10 @@ class SimulateSchema(StrictSchema):
     budget_fen = Fen()
     discount_fen = Fen()
     min_spend_fen = Fen()
+    wallet_classes = fields.List(fields.Integer(strict=True, validate=validate.OneOf((1, 2, 3, 4))),
+                                 validate=validate.Length(min=1, max=4),
+                                 metadata={"description": "Classes taking part: packets over their balance cap "
+                                                          "are flagged (default all)"})
     trials = fields.Integer(load_default=200, strict=True, validate=validate.Range(min=1, max=2000))
     seed = fields.Integer(load_default=0, strict=True)
 
