@@ -715,8 +715,10 @@ def stats(campaign_id: int, window_s: tuple[int, ...] = (10, 60)) -> dict:
         "campaign_id": campaign_id, "status": lifecycle.state(campaign, at),
         "kind": campaign.kind, "packet_count": campaign.packet_count, "budget_fen": campaign.budget_fen,
         "claimed_count": count, "claimed_fen": total,
-        "remaining_packets": campaign.packet_count - count if campaign.launched_at else campaign.packet_count,
-        "remaining_fen": campaign.budget_fen - total,
+        # What may still be claimed: nothing once cancelled (the rest went back to the funder).
+        "remaining_packets": 0 if campaign.cancelled_at else
+        campaign.packet_count - count if campaign.launched_at else campaign.packet_count,
+        "remaining_fen": 0 if campaign.cancelled_at else campaign.budget_fen - total,
         **recent,
         "coupons_used": used if campaign.kind == CampaignKind.COUPON else None,
         "registrations": regs if campaign.kind == CampaignKind.LOTTERY else None,
