@@ -22,6 +22,9 @@ from campaigns import draw as algo
 from campaigns import lifecycle
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim, ClaimStatus, Packet, Registration
 
+#: The secrets-box purpose the seed is sealed under at launch.
+SEED_PURPOSE = "campaign-draw-seed"
+
 
 class DrawNotDue(Conflict):
     code = "draw_not_due"
@@ -44,8 +47,6 @@ def draw(campaign_id: int, *, commit: bool = True) -> bool:
     UPDATE, which also waits for reveals in flight). Raises ``DrawNotDue``
     before the reveal window ends, ``Conflict`` (not_a_lottery, campaign_cancelled).
     """
-    from campaigns.service import SEED_PURPOSE
-
     campaign = lifecycle.get(campaign_id)
     if campaign.kind != CampaignKind.LOTTERY:
         raise Conflict("Only lotteries are drawn.", code="not_a_lottery")

@@ -37,6 +37,7 @@ from campaigns.eligibility import check_consumer, merchant_zone_ids, placement_t
 from campaigns.gate import GRACE_MS, Gate, GateBusy, GateTrouble, Taken
 from campaigns.lifecycle import advance, due_status, funder_account, gate_expiry, move, now
 from campaigns.lifecycle import get as _get
+from campaigns.lottery import SEED_PURPOSE
 from campaigns.models import (
     Campaign,
     CampaignDevice,
@@ -54,7 +55,6 @@ from campaigns.models import (
 from campaigns.sql import fen_sum
 from zones.models import Zone, ZoneManager
 
-SEED_PURPOSE = "campaign-draw-seed"
 MAX_PACKETS = 200_000
 MAX_GATE_TRIES = 20
 DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
