@@ -119,11 +119,28 @@ class CancelSchema(StrictSchema):
                        "they stay spendable until the spend deadline)"})
 
 
+class _FieldError(StrictSchema):
+    field = fields.String()
+    reason = fields.String()
+
+
+class CampaignProblemSchema(StrictSchema):
+    """An RFC 9457 problem as ``backend.errors`` renders it (extra members name the refusal's figures)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(metadata={"description": "Stable refusal code, e.g. campaign_paused"})
+    errors = fields.List(fields.Nested(_FieldError))
+
+
 def documented(success: int, success_doc: str, **errors: str):
     """Document a view's success response and its problem+json refusals (``_409="…"``)."""
     def wrap(view):
         for code, text in errors.items():
-            view = blp.alt_response(int(code.lstrip("_")), description=text, content_type=PROBLEM_MIME)(view)
+            view = blp.alt_response(int(code.lstrip("_")), schema=CampaignProblemSchema, description=text,
+                                    content_type=PROBLEM_MIME)(view)
         return blp.alt_response(success, description=success_doc, success=True)(view)
     return wrap
 
