@@ -26,7 +26,10 @@ zone's leverage figures). A refund reverses legs into their source; this
 provider is told and, for a coupon whose discount came back in full, makes
 it usable again; money refunded after the spend deadline or after
 settlement is forwarded at once (RECLAIM to the campaign account, RETURN to
-the funder), so every fen ends where the settlement report says.
+the funder), so every fen ends where the settlement report says. After a
+cancel (``campaigns.control``) a coupon's refunded discount goes on to the
+funder and the coupon is not made usable again: the cancel kept escrowed
+only the coupons unused at that moment.
 """
 
 from __future__ import annotations
