@@ -114,7 +114,7 @@ def test_the_forecast_and_the_confirmations_tell_the_truth_and_a_drawn_lottery_s
         console, factory, http):
     yq = zone_id("yongqingfang")
     manager = manager_of(factory, "yongqingfang")
-    fund_owner = factory.consumer(balance_fen=20_000_000, wallet_class=2)
+    fund_owner = factory.consumer(balance_fen=6_000_000, wallet_class=2)
     funder = campaign_service.add_funder("永庆坊商户联盟 Yongqingfang traders' fund", fund_owner.phone, yq)
     (_, shop), = shops(factory, YONGQINGFANG[:1], ["food"], [("永庆坊茶居", "Yongqingfang Tea House")])
     # One tiny precedent: a ¥1.00 red packet claimed and never spent, settled.
@@ -128,18 +128,18 @@ def test_the_forecast_and_the_confirmations_tell_the_truth_and_a_drawn_lottery_s
     console.login(page, manager.phone, PASSWORD)
     console.open(page, "/campaigns/new")
     page.wait_for_selector("#c-name")
-    page.fill("#c-name", "永庆坊十万元大红包")
+    page.fill("#c-name", "永庆坊五万元大红包")
     page.check(f"input[name=zone_ids][value='{yq}']")
     page.select_option("#c-funder", str(funder.id))
-    page.fill("#c-count", "10")
-    page.fill("#c-budget", "100000.00")
+    page.fill("#c-count", "4")
+    page.fill("#c-budget", "50000.00")
     page.click("#wizard-forecast")
     page.wait_for_selector("#forecast-tiles")
     assert text_of(page, "[data-forecast=history] .tile-value") == "1"
     leverage_note = text_of(page, "[data-forecast=expected_leverage]")
     assert "暂无" not in leverage_note and "以往 1 个活动尚无补贴消费" in leverage_note
     cost = text_of(page, "[data-forecast=expected_cost_fen] .tile-value")
-    assert cost == yuan(10_000_000 * 10_000_000 // 10_000_100)  # ≈ the whole budget, not ¥0
+    assert cost == yuan(5_000_000 * 5_000_000 // 5_000_100)  # ≈ the whole budget, not ¥0
     assert "同类以往活动 1 个" in text_of(page, "#forecast-basis")
     page.wait_for_selector("[data-cap-warning='4']")
     assert "超过 4 类钱包余额上限 ¥10,000.00" in text_of(page, "[data-cap-warning='4']")
