@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from campaigns.models import Campaign, Claim
 from backend.sql import fen_sum
+from campaigns.models import Campaign, Claim
 
 
 def verify() -> list[str]:

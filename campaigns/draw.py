@@ -1,29 +1,58 @@
-"""The lottery draw: deterministic from a seed published by hash at launch. Pure Python, no Flask.
+r"""The lottery draw: deterministic, and not steerable by the operator who runs it. Pure Python, no Flask.
 
-At launch a 32-byte random seed is generated and kept sealed; its SHA-256 is
-published with the campaign. When registration closes, the winners are drawn
-from the seed and the seed is revealed, so anyone can check that
-``sha256(seed)`` is what was published before anyone registered, and
-recompute the winners (``python -m campaigns.verify_draw draw.json``).
+WHY THE OPERATOR CANNOT STEER IT. Three inputs, each fixed before the next
+is known, none of them all in the operator's hands:
 
-ALGORITHM (version "suiyuan-draw-v1"):
+- the operator's seed: 32 random bytes drawn at launch, its SHA-256
+  published with the campaign before anyone registers, so it cannot be
+  changed afterwards (it is revealed with the draw);
+- the final registration list, with each registrant's *commitment*
+  ``sha256(secret)`` to a secret 32-byte value their own device chose: its
+  hash (``registrations_sha256``) is fixed when registration closes and
+  published with the draw; every registrant can check they are in it;
+- the registrants' *reveals*: after registration has closed (never
+  before: the server refuses an early reveal) and until the reveal window
+  ends, a registrant may send their secret; it counts only if it matches
+  their commitment.
+
+The operator knows its seed all along, so with the first two inputs alone
+it could add registrations just before the close, compute the winners of
+each candidate list and keep the one it likes. The reveals stop that: when
+the list is final, the honest registrants' secrets are known only to their
+devices, and the draw key is a hash of all three inputs, so no list the
+operator can still choose has a winner set it can compute. One honest reveal
+is enough. What remains is the reveal-or-withhold choice for registrations
+the operator itself controls, made after seeing the other reveals; each
+withheld reveal is public (the registrant shows a commitment and no secret)
+and can only pick among 2^k outcomes for k such registrations — it is the
+reason a lottery reports how many registrants committed and revealed.
+Registrants who send no commitment still take part; they just add no
+entropy.
+
+ALGORITHM (version "suiyuan-draw-v2"):
 
 1. ``order`` = the registrants sorted by ``user_id`` ascending.
-2. A stream of 256-bit numbers: the k-th (k = 0, 1, 2, …) is
-   ``HMAC-SHA256(key=seed, msg=b"suiyuan-draw-v1" || campaign_id as 8-byte
-   big-endian || k as 8-byte big-endian)`` read as a big-endian integer.
-3. ``uniform(m)`` (0 ≤ result < m) takes the next number x of the stream and
-   returns ``x mod m`` if ``x < 2^256 − (2^256 mod m)``, else takes the next
-   one (rejection sampling: exactly uniform).
-4. Fisher–Yates: for i = len(order) − 1 down to 1: j = uniform(i + 1); swap
-   ``order[i]`` and ``order[j]``.
-5. Walk ``order`` from the start; a registrant becomes a winner unless
-   ``device_cap`` is set and their ``device_tag`` already has ``device_cap``
-   winners; stop when there are as many winners as packets. The k-th winner
-   (k = 1, 2, …) receives packet ``seq`` k, whose amount is published.
+2. ``registrations_sha256`` = SHA-256 (hex) of the UTF-8 lines
+   ``f"{user_id}:{device_tag or '-'}:{commitment or '-'}\n"`` of ``order``, concatenated.
+3. ``reveals_sha256`` = SHA-256 (hex) of the lines ``f"{user_id}:{secret}\n"`` (secret in lowercase
+   hex) of the registrants in ``order`` whose revealed secret hashes to their commitment, concatenated.
+4. ``key`` = SHA-256(b"suiyuan-draw-v2" || seed || bytes of registrations_sha256 || bytes of reveals_sha256).
+5. A stream of 256-bit numbers: the k-th (k = 0, 1, 2, …) is ``HMAC-SHA256(key=key,
+   msg=b"suiyuan-draw-v2" || campaign_id as 8-byte big-endian || k as 8-byte big-endian)`` read as a
+   big-endian integer.
+6. ``uniform(m)`` (0 ≤ result < m) takes the next number x of the stream and returns ``x mod m`` if
+   ``x < 2^256 − (2^256 mod m)``, else takes the next one (rejection sampling: exactly uniform).
+7. Fisher–Yates: for i = len(order) − 1 down to 1: j = uniform(i + 1); swap ``order[i]`` and ``order[j]``.
+8. Walk ``order`` from the start; a registrant becomes a winner unless ``device_cap`` is set and their
+   ``device_tag`` already has ``device_cap`` winners; stop when there are as many winners as packets.
+   The k-th winner (k = 1, 2, …) receives packet ``seq`` k, whose amount is published.
 
 ``device_tag`` is ``sha256(f"{campaign_id}:{device_id}")`` cut to 16 hex
 digits: it lets anyone check the device cap without publishing device ids.
+
+Version "suiyuan-draw-v1" (draws made before registrants could commit) is
+the same without steps 2–4: the stream's key is the seed itself and its
+message prefix b"suiyuan-draw-v1". ``verify`` recomputes both.
 """
 
 from __future__ import annotations
@@ -34,7 +63,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-VERSION = "suiyuan-draw-v1"
+VERSION = "suiyuan-draw-v2"
+V1 = "suiyuan-draw-v1"
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _steps(doc: str) -> list[str]:
@@ -59,6 +90,8 @@ _SPACE = 1 << 256
 class Registrant:
     user_id: int
     device_tag: str | None = None
+    commitment: str | None = None  # sha256(secret), hex, sent at registration
+    secret: str | None = None  # revealed after registration closed, hex
 
 
 @dataclass(frozen=True)
@@ -80,10 +113,39 @@ def device_tag(campaign_id: int, device_id: str | None) -> str | None:
     return hashlib.sha256(f"{campaign_id}:{device_id}".encode()).hexdigest()[:16]
 
 
+def commitment_of(secret_hex: str) -> str:
+    """Return the commitment to a secret given in hex: ``sha256(bytes.fromhex(secret))`` in hex."""
+    return hashlib.sha256(bytes.fromhex(secret_hex)).hexdigest()
+
+
+def revealed(r: Registrant) -> bool:
+    """Whether ``r`` revealed a secret that matches their commitment (only such reveals count)."""
+    return bool(r.commitment and r.secret and HEX64.match(r.secret) and commitment_of(r.secret) == r.commitment)
+
+
+def registrations_sha256(registrants: Sequence[Registrant]) -> str:
+    """Step 2: the hash of the final registration list."""
+    lines = "".join(f"{r.user_id}:{r.device_tag or '-'}:{r.commitment or '-'}\n"
+                    for r in sorted(registrants, key=lambda r: r.user_id))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def reveals_sha256(registrants: Sequence[Registrant]) -> str:
+    """Step 3: the hash of the valid reveals."""
+    lines = "".join(f"{r.user_id}:{r.secret}\n" for r in sorted(registrants, key=lambda r: r.user_id) if revealed(r))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def draw_key(seed: bytes, registrants: Sequence[Registrant]) -> bytes:
+    """Step 4: the key of the draw's stream."""
+    return hashlib.sha256(VERSION.encode() + seed + bytes.fromhex(registrations_sha256(registrants))
+                          + bytes.fromhex(reveals_sha256(registrants))).digest()
+
+
 class _Stream:
-    def __init__(self, seed: bytes, campaign_id: int):
-        self._key = seed
-        self._prefix = VERSION.encode() + campaign_id.to_bytes(8, "big")
+    def __init__(self, key: bytes, campaign_id: int, version: str = VERSION):
+        self._key = key
+        self._prefix = version.encode() + campaign_id.to_bytes(8, "big")
         self._k = 0
 
     def next(self) -> int:
@@ -99,10 +161,11 @@ class _Stream:
                 return x % m
 
 
-def shuffle(seed: bytes, campaign_id: int, registrants: Sequence[Registrant]) -> list[Registrant]:
-    """Return the registrants in drawn order (steps 1–4)."""
+def shuffle(key: bytes, campaign_id: int, registrants: Sequence[Registrant],
+            version: str = VERSION) -> list[Registrant]:
+    """Return the registrants in drawn order (steps 1 and 5–7) from the stream's ``key`` (v1: the seed)."""
     order = sorted(registrants, key=lambda r: r.user_id)
-    stream = _Stream(seed, campaign_id)
+    stream = _Stream(key, campaign_id, version)
     for i in range(len(order) - 1, 0, -1):
         j = stream.uniform(i + 1)
         order[i], order[j] = order[j], order[i]
@@ -110,13 +173,16 @@ def shuffle(seed: bytes, campaign_id: int, registrants: Sequence[Registrant]) ->
 
 
 def winners(seed: bytes, campaign_id: int, registrants: Sequence[Registrant], packets_fen: Sequence[int],
-            device_cap: int | None) -> list[Winner]:
-    """Return the winners (step 5): packet seq k+1 to the k-th winner, amounts from ``packets_fen``."""
+            device_cap: int | None, version: str = VERSION) -> list[Winner]:
+    """Return the winners (step 8): packet seq k+1 to the k-th winner, amounts from ``packets_fen``."""
     if len({r.user_id for r in registrants}) != len(registrants):
         raise ValueError("a user is registered twice")
+    if version not in (VERSION, V1):
+        raise ValueError(f"unknown algorithm version {version!r}")
+    key = draw_key(seed, registrants) if version == VERSION else seed
     chosen: list[Winner] = []
     per_device: dict[str, int] = {}
-    for r in shuffle(seed, campaign_id, registrants):
+    for r in shuffle(key, campaign_id, registrants, version):
         if len(chosen) == len(packets_fen):
             break
         if device_cap is not None and r.device_tag is not None:
@@ -131,20 +197,30 @@ def verify(document: dict) -> tuple[bool, list[str], list[Winner]]:
     """Recompute a published draw (the JSON of ``GET /campaigns/{id}/draw``).
 
     Returns ``(ok, problems, recomputed winners)``: ok when the revealed seed
-    matches the published hash and the recomputed winners equal the published ones.
+    matches the hash published at launch, the registration list matches the
+    hash fixed at the draw, every published secret matches its commitment,
+    and the recomputed winners equal the published ones.
     """
     problems = []
-    if document.get("algorithm_version") != VERSION:
-        problems.append(f"unknown algorithm version {document.get('algorithm_version')!r}")
+    version = document.get("algorithm_version")
+    if version not in (VERSION, V1):
+        return False, [f"unknown algorithm version {version!r}"], []
     seed_hex = document.get("seed")
     if not seed_hex:
         return False, ["the seed has not been revealed yet (the draw has not run)"], []
     seed = bytes.fromhex(seed_hex)
     if seed_hash(seed) != document["seed_sha256"]:
         problems.append("sha256(seed) differs from the hash published at launch")
-    registrants = [Registrant(r["user_id"], r.get("device_tag")) for r in document["registrants"]]
+    registrants = [Registrant(r["user_id"], r.get("device_tag"), r.get("commitment"), r.get("secret"))
+                   for r in document["registrants"]]
+    if version == VERSION:
+        if registrations_sha256(registrants) != document.get("registrations_sha256"):
+            problems.append("the registration list differs from the one fixed at the draw")
+        bad = [r.user_id for r in registrants if r.secret and not revealed(r)]
+        if bad:
+            problems.append(f"published secrets of users {bad} do not match their commitments")
     packets = [p["amount_fen"] for p in sorted(document["packets"], key=lambda p: p["seq"])]
-    recomputed = winners(seed, document["campaign_id"], registrants, packets, document.get("device_cap"))
+    recomputed = winners(seed, document["campaign_id"], registrants, packets, document.get("device_cap"), version)
     published = [Winner(w["user_id"], w["seq"], w["amount_fen"]) for w in document["winners"]]
     if recomputed != published:
         problems.append("the recomputed winners differ from the published winners")

@@ -26,7 +26,10 @@ zone's leverage figures). A refund reverses legs into their source; this
 provider is told and, for a coupon whose discount came back in full, makes
 it usable again; money refunded after the spend deadline or after
 settlement is forwarded at once (RECLAIM to the campaign account, RETURN to
-the funder), so every fen ends where the settlement report says.
+the funder), so every fen ends where the settlement report says. After a
+cancel (``campaigns.control``) a coupon's refunded discount goes on to the
+funder and the coupon is not made usable again: the cancel kept escrowed
+only the coupons unused at that moment.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from backend.ledger.models import Account
 from backend.ledger.service import TransferCode
 from backend.merchants.models import Merchant
 from backend.payments.funding import SubsidyLeg
+from campaigns import lifecycle
 from campaigns.eligibility import accepting_campaigns
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim, ClaimStatus, Redemption
 
@@ -172,7 +176,8 @@ class CampaignFunding:
                    Campaign.reclaimed_at, Campaign.funder_id).where(Campaign.id == campaign_id)
         ).one()
         claim = db.session.execute(select(Claim.restricted_account_id).where(Claim.id == claim_id)).one()
-        if campaign.kind == CampaignKind.COUPON and row.refunded_fen == row.amount_fen:
+        cancelled = campaign.status == CampaignStatus.CANCELLED
+        if campaign.kind == CampaignKind.COUPON and row.refunded_fen == row.amount_fen and not cancelled:
             db.session.execute(
                 update(Claim.__table__)
                 .where(Claim.id == claim_id, Claim.status == ClaimStatus.USED, Claim.used_order_id == order_id)
@@ -184,8 +189,8 @@ class CampaignFunding:
                                             or campaign.status == CampaignStatus.SETTLED):
             ledger.transfer(claim.restricted_account_id, campaign.account_id, amount_fen, TransferCode.RECLAIM,
                             memo=memo, limited=False)
-        if campaign.status == CampaignStatus.SETTLED:
-            from campaigns.service import funder_account
-
-            ledger.transfer(campaign.account_id, funder_account(campaign.funder_id), amount_fen, TransferCode.RETURN,
-                            memo=memo, limited=False)
+        # A settled campaign returns what comes back; so does a cancelled one for coupon money (a cancel
+        # keeps escrowed only the coupons still unused, and a refunded coupon is not made usable again).
+        if campaign.status == CampaignStatus.SETTLED or (cancelled and campaign.kind == CampaignKind.COUPON):
+            ledger.transfer(campaign.account_id, lifecycle.funder_account(campaign.funder_id), amount_fen,
+                            TransferCode.RETURN, memo=memo, limited=False)

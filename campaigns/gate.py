@@ -10,9 +10,12 @@ Cluster slot):
   0 for claims rebuilt from PostgreSQL);
 - ``devices``  hash device id → claims through that device;
 - ``lock``     the rebuild lock (SET NX PX), ``drained`` "PostgreSQL says
-  every packet is claimed", ``recheck`` throttles that question.
+  every packet is claimed", ``recheck`` throttles that question;
+- ``stopped``  "paused" or "cancelled" while the campaign is (PostgreSQL's
+  status, written by pause/resume/cancel and by every rebuild; ``reconcile``
+  repairs it, and a claim that finds it stale repairs it too).
 
-TAKE (atomic): not ready → "rebuild"; the user has a claims entry →
+TAKE (atomic): not ready → "rebuild"; stopped → "stopped"; the user has a claims entry →
 "already"; the device's count ≥ cap → "device_cap"; LPOP a packet, none →
 "sold_out"; else record the user's entry, count the device, return the packet.
 
@@ -57,7 +60,7 @@ from sqlalchemy import and_, exists, func, select
 
 from backend.errors import DomainError
 from backend.extensions import db, get_redis
-from campaigns.models import Claim, Packet
+from campaigns.models import Campaign, CampaignStatus, Claim, Packet
 
 #: How long a handed-out packet may stay uncommitted before ``reconcile`` calls it lost.
 GRACE_MS = 30_000
@@ -67,6 +70,8 @@ WAIT_S = 10.0
 
 TAKE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'rebuild'} end
+local stopped = redis.call('GET', KEYS[5])
+if stopped then return {'stopped', stopped} end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
 if prior then return {'already', prior} end
 local cap = tonumber(ARGV[3])
@@ -85,6 +90,7 @@ return {'ok', packet .. ':' .. ARGV[4]}
 #: PostgreSQL has confirmed that every packet is claimed (``drained``); else 0 (take the full path).
 SOLD_OUT_FOR = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
 if redis.call('LLEN', KEYS[3]) > 0 then return 0 end
 return redis.call('EXISTS', KEYS[4])
@@ -112,7 +118,8 @@ return undone
 INSTALL = """
 local holder = redis.call('GET', KEYS[5])
 if holder and holder ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
+if ARGV[7] ~= '' then redis.call('SET', KEYS[8], ARGV[7]) end
 local batch = {}
 for item in string.gmatch(ARGV[4], '[^,]+') do
   batch[#batch + 1] = item
@@ -133,6 +140,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 local expire_at = tonumber(ARGV[3])
 if expire_at > 0 then
   for i = 1, 4 do redis.call('EXPIREAT', KEYS[i], expire_at) end
+  if ARGV[7] ~= '' then redis.call('EXPIREAT', KEYS[8], expire_at) end
 end
 redis.call('DEL', KEYS[5])
 return 1
@@ -180,16 +188,19 @@ class Gate:
         p = f"campaign-gate:{{{campaign_id}}}:"
         self.ready, self.claims, self.devices, self.packets = p + "ready", p + "claims", p + "devices", p + "packets"
         self.lock, self.drained, self.recheck = p + "lock", p + "drained", p + "recheck"
+        self.stopped = p + "stopped"
 
     # ------------------------------------------------------------ the hot path
 
     def take(self, user_id: int, device_id: str | None, device_cap: int | None) -> tuple[str, Taken | str | None]:
-        """Run TAKE; return ``("ok", Taken)``, ``("already", entry)``, or ``(status, None)``
-        with status "rebuild", "device_cap" or "sold_out"."""
+        """Run TAKE; return ``("ok", Taken)``, ``("already", entry)``, ``("stopped", "paused" | "cancelled")``,
+        or ``(status, None)`` with status "rebuild", "device_cap" or "sold_out"."""
         now_ms = int(time.time() * 1000)
-        out = _run(self.redis, TAKE, [self.ready, self.claims, self.devices, self.packets],
+        out = _run(self.redis, TAKE, [self.ready, self.claims, self.devices, self.packets, self.stopped],
                    [user_id, device_id or "", device_cap or 0, now_ms])
         status = _text(out[0])
+        if status == "stopped":
+            return status, _text(out[1])
         if status == "ok":
             entry = _text(out[1])
             seq, amount, _ = entry.split(":")
@@ -201,8 +212,8 @@ class Gate:
     def sold_out_for(self, user_id: int) -> bool:
         """Return True if ``user_id`` can only be told "sold out" (see ``SOLD_OUT_FOR``): one Redis step,
         no database work, so the rush after the last packet costs little."""
-        return bool(_run(self.redis, SOLD_OUT_FOR, [self.ready, self.claims, self.packets, self.drained],
-                         [user_id]))
+        return bool(_run(self.redis, SOLD_OUT_FOR,
+                         [self.ready, self.claims, self.packets, self.drained, self.stopped], [user_id]))
 
     def release(self, taken: Taken, *, push_back: bool, restore: str | None = None,
                 device_claims: int | None = None) -> bool:
@@ -252,8 +263,9 @@ class Gate:
             packets, claims, devices = self._read_truth()
             return bool(_run(self.redis, INSTALL,
                              [self.ready, self.claims, self.devices, self.packets, self.lock, self.drained,
-                              self.recheck],
-                             [token, uuid.uuid4().hex, expire_at or 0, packets, claims, devices]))
+                              self.recheck, self.stopped],
+                             [token, uuid.uuid4().hex, expire_at or 0, packets, claims, devices,
+                              self.stop_reason_in_db() or ""]))
         finally:
             if _text(self.redis.get(self.lock) or b"") == token:
                 self.redis.delete(self.lock)
@@ -277,6 +289,37 @@ class Gate:
         return (",".join(f"{s}:{a}" for s, a in free),
                 ",".join(f"{r.user_id}={r.packet_seq}:{r.amount_fen}:0" for r in rows),
                 ",".join(f"{d}={n}" for d, n in devices.items()))
+
+    # ------------------------------------------------------------ stopping
+
+    def stop_reason_in_db(self) -> str | None:
+        """What the gate's ``stopped`` key should say, from PostgreSQL's status: "paused", "cancelled"
+        (a settled campaign too), or ``None`` (claims may pass)."""
+        status = db.session.execute(select(Campaign.status).where(Campaign.id == self.campaign_id)).scalar_one()
+        if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+            return status
+        return CampaignStatus.CANCELLED if status == CampaignStatus.SETTLED else None
+
+    def set_stopped(self, reason: str | None, expire_at: int | None = None) -> None:
+        """Refuse every claim with ``reason`` ("paused", "cancelled"), or let them pass again (``None``)."""
+        if reason is None:
+            self.redis.delete(self.stopped)
+        elif expire_at:
+            self.redis.set(self.stopped, reason, exat=expire_at)
+        else:
+            self.redis.set(self.stopped, reason)
+
+    def stopped_reason(self) -> str | None:
+        value = self.redis.get(self.stopped)
+        return _text(value) if value is not None else None
+
+    def sync_stopped(self, expire_at: int | None = None) -> bool:
+        """Make the ``stopped`` key say what PostgreSQL says; return whether it had to change."""
+        want = self.stop_reason_in_db()
+        if self.stopped_reason() == want:
+            return False
+        self.set_stopped(want, expire_at)
+        return True
 
     # ------------------------------------------------------------ consistency
 
@@ -310,6 +353,7 @@ class Gate:
         """
         if not self.is_ready():
             return "rebuilt" if self.ensure_ready(expire_at) else "ok"
+        self.sync_stopped(expire_at)
         # Read the list's length first: a packet moving from the list to an entry meanwhile is then
         # counted twice (harmless), never missed (which would rebuild for nothing).
         listed = self.redis.llen(self.packets)
@@ -342,5 +386,7 @@ class Gate:
         pipe.exists(self.ready)
         pipe.llen(self.packets)
         pipe.hlen(self.claims)
-        ready, packets, claims = pipe.execute()
-        return {"ready": bool(ready), "packets_left": packets, "claims_recorded": claims}
+        pipe.get(self.stopped)
+        ready, packets, claims, stopped = pipe.execute()
+        return {"ready": bool(ready), "packets_left": packets, "claims_recorded": claims,
+                "stopped": _text(stopped) if stopped is not None else None}

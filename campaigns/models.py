@@ -48,21 +48,25 @@ class CampaignStatus:
     DRAFT = "draft"
     SCHEDULED = "scheduled"  # launched: budget escrowed, packets split, window not yet open
     LIVE = "live"  # claiming (or registering, for a lottery)
+    PAUSED = "paused"  # claims (registrations) refused for now; what was claimed stays spendable
     ENDED = "ended"  # window closed; red packets and coupons spendable until spend_ends_at
+    CANCELLED = "cancelled"  # stopped for good: unclaimed budget returned; claimed packets spendable to the deadline
     SETTLED = "settled"  # unspent money reclaimed and returned to the funder
 
-    ALL = (DRAFT, SCHEDULED, LIVE, ENDED, SETTLED)
+    ALL = (DRAFT, SCHEDULED, LIVE, PAUSED, ENDED, CANCELLED, SETTLED)
     #: The state machine. Every change is a conditional UPDATE whose WHERE lists
     #: the sources allowed here, so an illegal or concurrent move changes nothing.
     TRANSITIONS = {
         DRAFT: {SCHEDULED},
-        SCHEDULED: {LIVE},
-        LIVE: {ENDED},
-        ENDED: {SETTLED},
+        SCHEDULED: {LIVE, CANCELLED},
+        LIVE: {PAUSED, ENDED, CANCELLED},
+        PAUSED: {LIVE, ENDED, CANCELLED},  # → ended when the window closes while paused
+        ENDED: {SETTLED, CANCELLED},
+        CANCELLED: {SETTLED},
         SETTLED: set(),
     }
     #: States in which claimed red packets and coupons may be spent (before spend_ends_at).
-    SPENDABLE = (LIVE, ENDED)
+    SPENDABLE = (LIVE, PAUSED, ENDED, CANCELLED)
 
     @classmethod
     def sources_of(cls, target: str) -> tuple[str, ...]:
@@ -93,7 +97,8 @@ class Campaign(db.Model):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint("kind IN ('grab', 'lottery', 'coupon')", name="kind_known"),
-        CheckConstraint("status IN ('draft', 'scheduled', 'live', 'ended', 'settled')", name="status_known"),
+        CheckConstraint("status IN ('draft', 'scheduled', 'live', 'paused', 'ended', 'cancelled', 'settled')",
+                        name="status_known"),
         CheckConstraint("split IS NULL OR split IN ('random', 'fixed')", name="split_known"),
         CheckConstraint("packet_count > 0 AND budget_fen >= packet_count", name="budget_covers_packets"),
         CheckConstraint("kind <> 'coupon' OR (discount_fen > 0 AND min_spend_fen >= discount_fen "
@@ -137,6 +142,16 @@ class Campaign(db.Model):
     escrow_transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
     reclaimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the current pause, if any
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The cancel also took back the claimed red packets and voided unused coupons (then settled at once).
+    cancel_reclaimed: Mapped[bool | None] = mapped_column(Boolean)
+    #: Lotteries: seconds after registration closes during which registrants may reveal their secrets;
+    #: the draw runs when it ends (``lifecycle.draw_due_at``).
+    reveal_s: Mapped[int | None] = mapped_column(Integer)
+    #: Lotteries: SHA-256 of the final registration list, fixed at the draw (see ``campaigns.draw``).
+    registrations_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class CampaignZone(db.Model):
@@ -220,6 +235,11 @@ class Registration(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     device_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: sha256(secret) in hex, sent by the registrant's device: its entropy for the draw (see ``campaigns.draw``).
+    commitment: Mapped[str | None] = mapped_column(String(64))
+    #: The secret behind ``commitment``, revealed after registration closed (hex), and when.
+    secret_hex: Mapped[str | None] = mapped_column(String(64))
+    revealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Redemption(db.Model):

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 
 import redis
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
-from backend import clock
 from backend.auth.models import Role, User
 from backend.clock import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -32,9 +31,13 @@ from backend.secrets_box import seal
 from backend.sql import fen_sum, insert_for
 from backend.wallets.models import Wallet
 from campaigns import draw as draw_algo
+from campaigns import lifecycle
 from campaigns import split as splitter
 from campaigns.eligibility import check_consumer, merchant_zone_ids, placement_table
 from campaigns.gate import GRACE_MS, Gate, GateBusy, GateTrouble, Taken
+from campaigns.lifecycle import advance, due_status, funder_account, gate_expiry, move, now
+from campaigns.lifecycle import get as _get
+from campaigns.lottery import SEED_PURPOSE
 from campaigns.models import (
     Campaign,
     CampaignDevice,
@@ -51,7 +54,6 @@ from campaigns.models import (
 )
 from zones.models import Zone, ZoneManager
 
-SEED_PURPOSE = "campaign-draw-seed"
 MAX_PACKETS = 200_000
 MAX_GATE_TRIES = 20
 DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -63,6 +65,11 @@ DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class CampaignNotLive(Conflict):
     code = "campaign_not_live"
     title = "The campaign is not open"
+
+
+class CampaignPaused(CampaignNotLive):
+    code = "campaign_paused"
+    title = "The campaign is paused"
 
 
 class AlreadyClaimed(Conflict):
@@ -85,15 +92,10 @@ class Unfunded(InsufficientFunds):
 
 
 def illegal(campaign: Campaign, target: str) -> Conflict:
-    return Conflict(f"A {campaign.status} campaign cannot become {target}.", code="illegal_transition",
-                    status_now=campaign.status)
+    return lifecycle.illegal(campaign.status, target)
 
 
 # ---------------------------------------------------------------- access
-
-
-def now() -> datetime:
-    return clock.utcnow()
 
 
 def managed_zone_ids(user: User) -> set[int] | None:
@@ -108,13 +110,6 @@ def managed_zone_ids(user: User) -> set[int] | None:
 def zone_ids_of(campaign_id: int) -> set[int]:
     return set(db.session.execute(select(CampaignZone.zone_id).where(CampaignZone.campaign_id == campaign_id))
                .scalars())
-
-
-def _get(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound("No such campaign.", code="campaign_not_found")
-    return campaign
 
 
 def get_visible(user: User, campaign_id: int) -> Campaign:
@@ -186,11 +181,6 @@ def add_funder(name: str, phone: str, zone_id: int | None) -> Funder:
     return funder
 
 
-def funder_account(funder_id: int) -> int:
-    return db.session.execute(select(Wallet.account_id).join(Funder, Funder.wallet_id == Wallet.id)
-                              .where(Funder.id == funder_id)).scalar_one()
-
-
 # ---------------------------------------------------------------- create
 
 
@@ -204,6 +194,28 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 
 def create(user: User, data: dict) -> Campaign:
     """Create a draft campaign from validated input; commit; return it.
+
+    Raises what ``draft_values`` raises.
+    """
+    values, zone_ids, merchant_ids = draft_values(user, data)
+    campaign = Campaign(**values, status=CampaignStatus.DRAFT, created_by_user_id=user.id, created_at=now())
+    db.session.add(campaign)
+    db.session.flush()
+    _set_places(campaign.id, zone_ids, merchant_ids)
+    db.session.commit()
+    return campaign
+
+
+def _set_places(campaign_id: int, zone_ids: list[int], merchant_ids: list[int]) -> None:
+    db.session.execute(insert(CampaignZone), [{"campaign_id": campaign_id, "zone_id": z} for z in zone_ids])
+    if merchant_ids:
+        db.session.execute(insert(CampaignMerchant),
+                           [{"campaign_id": campaign_id, "merchant_id": m} for m in merchant_ids])
+
+
+def draft_values(user: User, data: dict) -> tuple[dict, list[int], list[int]]:
+    """Check a campaign described like ``POST /campaigns``; return its column values, zone ids and
+    merchant ids.
 
     ``data``: name, kind, split, funder_id, zone_ids, merchant_ids, scenarios,
     packet_count, budget_fen (red packets) or discount_fen + min_spend_fen
@@ -262,6 +274,13 @@ def create(user: User, data: dict) -> Campaign:
         raise ValidationFailed(f"{closes} must be after {opens}.", field=closes)
     if not closes_at <= spend_ends_at:
         raise ValidationFailed(f"spend_ends_at must not be before {closes}.", field="spend_ends_at")
+    reveal_s = None
+    if kind == CampaignKind.LOTTERY:
+        # Registrants reveal their secrets after registration closes; the draw runs when that window ends.
+        reveal_s = int(current_app.config.get("CAMPAIGN_REVEAL_S", lifecycle.DEFAULT_REVEAL_S))
+        if spend_ends_at < closes_at + timedelta(seconds=reveal_s):
+            raise ValidationFailed(f"spend_ends_at must leave the winners time to spend: the draw runs {reveal_s} s "
+                                   f"after {closes}.", field="spend_ends_at")
     if closes_at <= now():
         raise ValidationFailed(f"{closes} is already past.", field=closes)
     merchant_ids = sorted(set(data.get("merchant_ids") or ()))
@@ -280,24 +299,17 @@ def create(user: User, data: dict) -> Campaign:
     if unknown:
         raise ValidationFailed(f"Unknown scenario {unknown[0]!r}; use {', '.join(SCENARIOS)}.", field="scenarios")
     classes = "".join(str(c) for c in sorted(set(data.get("wallet_classes") or (1, 2, 3, 4))))
-    campaign = Campaign(
-        name=data["name"], kind=kind, split=split_kind, status=CampaignStatus.DRAFT, funder_id=funder.id,
+    values = dict(
+        name=data["name"], kind=kind, split=split_kind, funder_id=funder.id,
         budget_fen=budget, packet_count=count, discount_fen=data.get("discount_fen") if kind == "coupon" else None,
         min_spend_fen=data.get("min_spend_fen") if kind == "coupon" else None,
         stackable=bool(data.get("stackable")) and kind == "coupon",
         device_cap=data.get("device_cap"), wallet_classes=classes,
         wallet_opened_after=_aware(data.get("wallet_opened_after"), "wallet_opened_after"),
         scenarios=",".join(scenarios) or None, opens_at=opens_at, closes_at=closes_at, spend_ends_at=spend_ends_at,
-        created_by_user_id=user.id, created_at=now(),
+        reveal_s=reveal_s,
     )
-    db.session.add(campaign)
-    db.session.flush()
-    db.session.execute(insert(CampaignZone), [{"campaign_id": campaign.id, "zone_id": z} for z in zone_ids])
-    if merchant_ids:
-        db.session.execute(insert(CampaignMerchant),
-                           [{"campaign_id": campaign.id, "merchant_id": m} for m in merchant_ids])
-    db.session.commit()
-    return campaign
+    return values, zone_ids, merchant_ids
 
 
 def list_for(user: User, status: str | None, zone_id: int | None, limit: int, before: int | None) -> list[Campaign]:
@@ -311,55 +323,14 @@ def list_for(user: User, status: str | None, zone_id: int | None, limit: int, be
     else:
         q = q.where(Campaign.status != CampaignStatus.DRAFT)
     if status:
+        # Stored statuses behind the clock are written back first, so the filter matches ``lifecycle.state``.
+        lifecycle.advance_due(q.with_only_columns(Campaign.id))
         q = q.where(Campaign.status == status)
     if zone_id:
         q = q.where(Campaign.id.in_(select(CampaignZone.campaign_id).where(CampaignZone.zone_id == zone_id)))
     if before:
         q = q.where(Campaign.id < before)
     return list(db.session.execute(q.order_by(Campaign.id.desc()).limit(limit)).scalars())
-
-
-# ---------------------------------------------------------------- status by the clock
-
-
-def _move(campaign_id: int, target: str, **values) -> bool:
-    return db.session.execute(
-        update(Campaign.__table__)
-        .where(Campaign.id == campaign_id, Campaign.status.in_(CampaignStatus.sources_of(target)))
-        .values(status=target, **values)
-    ).rowcount == 1
-
-
-def due_status(status: str, opens_at: datetime, closes_at: datetime, at: datetime | None = None) -> str:
-    """Return the status the clock says a launched campaign should be in (never settles by itself)."""
-    at = at or now()
-    if status == CampaignStatus.SCHEDULED and as_utc(opens_at) <= at:
-        status = CampaignStatus.LIVE
-    if status == CampaignStatus.LIVE and as_utc(closes_at) <= at:
-        status = CampaignStatus.ENDED
-    return status
-
-
-def advance(campaign_id: int) -> str:
-    """Move a campaign along scheduled → live → ended as its windows open and close; commit if it
-    moved; return the status. Safe to call any time, from any worker (conditional UPDATEs)."""
-    row = db.session.execute(select(Campaign.status, Campaign.opens_at, Campaign.closes_at, Campaign.kind)
-                             .where(Campaign.id == campaign_id)).one_or_none()
-    if row is None:
-        raise NotFound("No such campaign.", code="campaign_not_found")
-    target = due_status(row.status, row.opens_at, row.closes_at)
-    if target == row.status:
-        return row.status
-    if row.status == CampaignStatus.SCHEDULED:
-        _move(campaign_id, CampaignStatus.LIVE)
-    if target == CampaignStatus.ENDED:
-        _move(campaign_id, CampaignStatus.ENDED)
-    db.session.commit()
-    if target == CampaignStatus.ENDED and row.kind == CampaignKind.LOTTERY:
-        from campaigns import tasks
-
-        tasks.schedule_draw(campaign_id)
-    return db.session.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()
 
 
 # ---------------------------------------------------------------- launch
@@ -403,7 +374,7 @@ def launch(user: User, campaign_id: int, render: Callable[[Campaign], dict], *, 
         if campaign.kind == CampaignKind.LOTTERY:
             seed = os.urandom(32)
             seed_values = {"seed_sha256": draw_algo.seed_hash(seed), "seed_sealed": seal(SEED_PURPOSE, seed)}
-        if not _move(campaign.id, CampaignStatus.SCHEDULED, account_id=account_id, launched_at=escrow.created_at,
+        if not move(campaign.id, CampaignStatus.SCHEDULED, account_id=account_id, launched_at=escrow.created_at,
                      escrow_transfer_id=escrow.id, **seed_values):
             raise illegal(campaign, CampaignStatus.SCHEDULED)
         amounts = ([campaign.discount_fen] * campaign.packet_count if campaign.kind == CampaignKind.COUPON
@@ -411,7 +382,7 @@ def launch(user: User, campaign_id: int, render: Callable[[Campaign], dict], *, 
         db.session.execute(insert(Packet), [{"campaign_id": campaign.id, "seq": i + 1, "amount_fen": a}
                                             for i, a in enumerate(amounts)])
         if due_status(CampaignStatus.SCHEDULED, campaign.opens_at, campaign.closes_at) != CampaignStatus.SCHEDULED:
-            _move(campaign.id, CampaignStatus.LIVE)
+            move(campaign.id, CampaignStatus.LIVE, (CampaignStatus.SCHEDULED,))
         db.session.flush()
         db.session.refresh(campaign)
         return render(campaign), 200
@@ -429,7 +400,7 @@ def _after_launch(campaign_id: int) -> None:
 
     campaign = _get(campaign_id)
     if campaign.kind == CampaignKind.LOTTERY:
-        tasks.schedule_draw(campaign_id, at=as_utc(campaign.closes_at))
+        tasks.schedule_draw(campaign_id, at=lifecycle.draw_due_at(campaign))
         return
     try:
         Gate(campaign_id).rebuild(gate_expiry(campaign.closes_at), wait=False)
@@ -439,11 +410,6 @@ def _after_launch(campaign_id: int) -> None:
         db.session.rollback()
 
 
-def gate_expiry(closes_at: datetime) -> int:
-    """Return when the gate's keys may vanish (Unix seconds): a day after the claim window."""
-    return int((as_utc(closes_at) + timedelta(days=1)).timestamp())
-
-
 # ---------------------------------------------------------------- claim
 
 
@@ -451,7 +417,7 @@ def _claim_row(campaign_id: int):
     row = db.session.execute(
         select(Campaign.id, Campaign.kind, Campaign.status, Campaign.opens_at, Campaign.closes_at,
                Campaign.spend_ends_at, Campaign.device_cap, Campaign.wallet_classes, Campaign.wallet_opened_after,
-               Campaign.account_id, Campaign.discount_fen, Campaign.min_spend_fen)
+               Campaign.account_id, Campaign.discount_fen, Campaign.min_spend_fen, Campaign.cancelled_at)
         .where(Campaign.id == campaign_id)
     ).one_or_none()
     if row is None:
@@ -469,12 +435,22 @@ def check_device(device_id: str | None, cap: int | None) -> str | None:
 
 
 def _check_open(c, action: str) -> None:
-    at = now()
-    status = due_status(c.status, c.opens_at, c.closes_at, at)
+    status = lifecycle.state(c)
     if status != CampaignStatus.LIVE:
-        when = "has not opened yet" if status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED) else "is closed"
-        raise CampaignNotLive(f"The campaign's {action} window {when}.", campaign_status=status,
-                              opens_at=as_utc(c.opens_at).isoformat(), closes_at=as_utc(c.closes_at).isoformat())
+        raise not_live(c, status, action)
+
+
+def not_live(c, status: str, action: str) -> CampaignNotLive:
+    """The 409 a claim or registration gets when the campaign is not live; says why (``campaign_status``)."""
+    if status == CampaignStatus.PAUSED:
+        return CampaignPaused(f"The campaign is paused: no {action}s for now. Red packets and coupons already "
+                              "claimed can still be spent.", campaign_status=status)
+    if status == CampaignStatus.CANCELLED or (status == CampaignStatus.SETTLED and getattr(c, "cancelled_at", None)):
+        return CampaignNotLive(f"The campaign was cancelled: no more {action}s.", code="campaign_cancelled",
+                               campaign_status=status)
+    when = "has not opened yet" if status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED) else "is closed"
+    return CampaignNotLive(f"The campaign's {action} window {when}.", campaign_status=status,
+                           opens_at=as_utc(c.opens_at).isoformat(), closes_at=as_utc(c.closes_at).isoformat())
 
 
 def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
@@ -582,10 +558,25 @@ def _take_and_record(c, user_id: int, device_id: str | None, via: str, pending: 
     expiry = gate_expiry(c.closes_at)
     red_packet = c.kind != CampaignKind.COUPON
     restricted = None
+    if not red_packet:
+        # A coupon claim moves no money, so nothing else orders it against a cancel counting the coupons
+        # it must keep funded: hold the campaign row (shared) and re-read the status under it.
+        status = db.session.execute(select(Campaign.status).where(Campaign.id == c.id).with_for_update(read=True)) \
+            .scalar_one()
+        if status != CampaignStatus.LIVE:
+            raise not_live(c, lifecycle.due_status(status, c.opens_at, c.closes_at), "claim")
     for _ in range(MAX_GATE_TRIES):
         status, got = gate.take(user_id, device_id, c.device_cap)
         if status == "rebuild":
             gate.ensure_ready(expiry)
+            continue
+        if status == "stopped":
+            # The gate says paused or cancelled; PostgreSQL has the last word (a failed resume may have
+            # left the flag behind).
+            status_now = db.session.execute(select(Campaign.status).where(Campaign.id == c.id)).scalar_one()
+            if status_now != CampaignStatus.LIVE:
+                raise not_live(c, status_now, "claim")
+            gate.set_stopped(None)
             continue
         if status == "already":
             seq, amount, handed_at = got.split(":")
@@ -641,8 +632,16 @@ def _take_and_record(c, user_id: int, device_id: str | None, via: str, pending: 
                 raise DeviceCap(f"This device has already claimed {c.device_cap} time(s) from this campaign.",
                                 device_cap=c.device_cap)
         if red_packet:
-            ledger.transfer(c.account_id, restricted, got.amount_fen, TransferCode.RED_PACKET_CLAIM,
-                            memo=f"campaign:{c.id}:claim:{claim_id}", actor_user_id=user_id, limited=False)
+            try:
+                ledger.transfer(c.account_id, restricted, got.amount_fen, TransferCode.RED_PACKET_CLAIM,
+                                memo=f"campaign:{c.id}:claim:{claim_id}", actor_user_id=user_id, limited=False)
+            except InsufficientFunds:
+                # A cancel returned the unclaimed budget after this claim's status check (the escrow
+                # row orders the two): the campaign is no longer live.
+                status = db.session.execute(select(Campaign.status).where(Campaign.id == c.id)).scalar_one()
+                if status == CampaignStatus.LIVE:
+                    raise
+                raise not_live(c, status, "claim") from None
         return {
             "claim_id": claim_id, "campaign_id": c.id, "kind": c.kind, "packet_seq": got.seq,
             "amount_fen": got.amount_fen, "via": via, "status": ClaimStatus.CLAIMED,
@@ -655,12 +654,18 @@ def _take_and_record(c, user_id: int, device_id: str | None, via: str, pending: 
 # ---------------------------------------------------------------- lottery registration
 
 
-def register(user_id: int, campaign_id: int, device_id: str | None) -> Registration:
+def register(user_id: int, campaign_id: int, device_id: str | None, commitment: str | None = None) -> Registration:
     """Register ``user_id`` for a lottery while its registration window is open; commit; return it.
 
-    Raises ``CampaignNotLive``, ``NotEligible``, ``Conflict`` (already_registered,
+    ``commitment``: sha256 (hex) of a 32-byte secret the registrant's device keeps and reveals after
+    registration closes (``lottery.reveal``): its entropy for the draw (see ``campaigns.draw``).
+    Raises ``CampaignNotLive`` (campaign_paused too), ``NotEligible``, ``Conflict`` (already_registered,
     not_a_lottery), ``ValidationFailed``.
     """
+    if commitment is not None:
+        commitment = commitment.lower()
+        if not draw_algo.HEX64.match(commitment):
+            raise ValidationFailed("A commitment is a SHA-256 in hex (64 digits).", field="commitment")
     c = _claim_row(campaign_id)
     if c.kind != CampaignKind.LOTTERY:
         raise Conflict("Only lotteries take registrations; claim this campaign instead.", code="not_a_lottery")
@@ -671,7 +676,8 @@ def register(user_id: int, campaign_id: int, device_id: str | None) -> Registrat
     check_consumer(user_id, c.wallet_classes, c.wallet_opened_after)
     reg_id = db.session.execute(
         insert_for(Registration.__table__)
-        .values(campaign_id=campaign_id, user_id=user_id, device_id=device_id, created_at=now())
+        .values(campaign_id=campaign_id, user_id=user_id, device_id=device_id, commitment=commitment,
+                created_at=now())
         .on_conflict_do_nothing().returning(Registration.id)
     ).scalar_one_or_none()
     if reg_id is None:
@@ -705,11 +711,13 @@ def stats(campaign_id: int, window_s: tuple[int, ...] = (10, 60)) -> dict:
     from campaigns.settlement import subsidy_figures
 
     body = {
-        "campaign_id": campaign_id, "status": due_status(campaign.status, campaign.opens_at, campaign.closes_at),
+        "campaign_id": campaign_id, "status": lifecycle.state(campaign, at),
         "kind": campaign.kind, "packet_count": campaign.packet_count, "budget_fen": campaign.budget_fen,
         "claimed_count": count, "claimed_fen": total,
-        "remaining_packets": campaign.packet_count - count if campaign.launched_at else campaign.packet_count,
-        "remaining_fen": campaign.budget_fen - total,
+        # What may still be claimed: nothing once cancelled (the rest went back to the funder).
+        "remaining_packets": 0 if campaign.cancelled_at else
+        campaign.packet_count - count if campaign.launched_at else campaign.packet_count,
+        "remaining_fen": 0 if campaign.cancelled_at else campaign.budget_fen - total,
         **recent,
         "coupons_used": used if campaign.kind == CampaignKind.COUPON else None,
         "registrations": regs if campaign.kind == CampaignKind.LOTTERY else None,
@@ -774,7 +782,7 @@ def _my_claims(user_id: int, kinds: tuple[str, ...]):
 
 
 def _usable(campaign: Campaign, at: datetime) -> bool:
-    return campaign.status in CampaignStatus.SPENDABLE and as_utc(campaign.spend_ends_at) > at
+    return lifecycle.spendable(campaign, at)
 
 
 def my_red_packets(user_id: int) -> dict:

@@ -29,6 +29,7 @@ from backend.ledger.models import Account, Transfer
 from backend.ledger.service import InsufficientFunds, TransferCode
 from backend.payments.models import Order
 from backend.sql import fen_sum
+from campaigns import lifecycle
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim, Redemption
 
 
@@ -38,9 +39,7 @@ class NotDue(Conflict):
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    from campaigns.service import _get
-
-    return _get(campaign_id)
+    return lifecycle.get(campaign_id)
 
 
 def reclaim(campaign_id: int) -> int:
@@ -80,7 +79,6 @@ def settle(campaign_id: int) -> int:
     to the funder (RETURN), status → settled; commit; return the fen returned by this run.
     Safe to run twice (a second run returns only what arrived since). Raises ``NotDue``."""
     from campaigns import lottery
-    from campaigns.service import advance, funder_account
 
     campaign = _campaign(campaign_id)
     if as_utc(campaign.spend_ends_at) > utcnow():
@@ -88,8 +86,8 @@ def settle(campaign_id: int) -> int:
             campaign.spend_ends_at).isoformat())
     if campaign.status == CampaignStatus.DRAFT:
         raise Conflict("A draft campaign was never launched; there is nothing to settle.", code="illegal_transition")
-    advance(campaign_id)
-    if campaign.kind == CampaignKind.LOTTERY and campaign.drawn_at is None:
+    lifecycle.advance(campaign_id)
+    if campaign.kind == CampaignKind.LOTTERY and campaign.drawn_at is None and campaign.cancelled_at is None:
         lottery.draw(campaign_id)
     reclaim(campaign_id)
     db.session.execute(update(Campaign.__table__)
@@ -99,8 +97,8 @@ def settle(campaign_id: int) -> int:
     balance = ledger.balance(campaign.account_id)
     if balance > 0:
         try:
-            ledger.transfer(campaign.account_id, funder_account(campaign.funder_id), balance, TransferCode.RETURN,
-                            memo=f"campaign:{campaign_id}:settlement", limited=False)
+            ledger.transfer(campaign.account_id, lifecycle.funder_account(campaign.funder_id), balance,
+                            TransferCode.RETURN, memo=f"campaign:{campaign_id}:settlement", limited=False)
         except InsufficientFunds:
             db.session.rollback()  # moved meanwhile; the next run returns what is there then
             return 0
@@ -127,7 +125,7 @@ def report(campaign_id: int) -> dict:
     restricted = _restricted_accounts([campaign_id])
     T = Transfer
     if escrow is None:
-        return {"campaign_id": campaign_id, "status": campaign.status, "launched": False,
+        return {"campaign_id": campaign_id, "status": lifecycle.state(campaign), "launched": False,
                 "issued_fen": 0, "balanced": True, "checks": []}
     into_r, out_r = T.credit_account_id.in_(restricted or [-1]), T.debit_account_id.in_(restricted or [-1])
     f = {
@@ -164,8 +162,10 @@ def report(campaign_id: int) -> dict:
     ).one()
     return {
         "campaign_id": campaign_id,
-        "status": campaign.status,
+        "status": lifecycle.state(campaign),
         "kind": campaign.kind,
+        "cancelled_at": as_utc(campaign.cancelled_at).isoformat() if campaign.cancelled_at else None,
+        "cancel_reclaimed": campaign.cancel_reclaimed,
         "budget_fen": campaign.budget_fen,
         **f,
         "spent_net_fen": spent_net,

@@ -22,6 +22,7 @@ from backend.clock import utcnow
 from backend.extensions import db
 from backend.jobs import enqueue, queue, with_app
 from backend.ledger.models import Account
+from campaigns import lifecycle
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Claim
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,9 @@ def settle_job(campaign_id: int) -> int:
 def rebuild_gate_job(campaign_id: int) -> bool:
     """Job: rebuild a campaign's claim gate from PostgreSQL; return whether this run installed it."""
     from campaigns.gate import Gate
-    from campaigns.service import _get, gate_expiry
 
     try:
-        return Gate(campaign_id).rebuild(gate_expiry(_get(campaign_id).closes_at))
+        return Gate(campaign_id).rebuild(lifecycle.gate_expiry(lifecycle.get(campaign_id).closes_at))
     finally:
         db.session.rollback()
 
@@ -87,23 +87,24 @@ def scan_campaigns() -> dict:
     """Job (every minute): move every campaign along by the clock; return what was done. Safe twice."""
     from campaigns import lottery, settlement
     from campaigns.gate import Gate
-    from campaigns.service import advance, due_status, gate_expiry
 
     at = utcnow()
     done = {"advanced": 0, "drawn": 0, "settled": 0, "swept": 0, "gates_rebuilt": 0, "failed": 0}
     rows = db.session.execute(
         select(Campaign.id, Campaign.kind, Campaign.status, Campaign.opens_at, Campaign.closes_at,
-               Campaign.spend_ends_at, Campaign.drawn_at, Campaign.account_id)
+               Campaign.spend_ends_at, Campaign.drawn_at, Campaign.account_id, Campaign.reveal_s,
+               Campaign.cancelled_at)
         .where(Campaign.status != CampaignStatus.DRAFT)
     ).all()
     db.session.rollback()
     for c in rows:
         try:
             status = c.status
-            if status != CampaignStatus.SETTLED and due_status(status, c.opens_at, c.closes_at, at) != status:
-                status = advance(c.id)
+            if lifecycle.state(c, at) != status:
+                status = lifecycle.advance(c.id)
                 done["advanced"] += 1
-            if c.kind == CampaignKind.LOTTERY and c.drawn_at is None and status == CampaignStatus.ENDED:
+            if (c.kind == CampaignKind.LOTTERY and c.drawn_at is None and c.cancelled_at is None
+                    and status == CampaignStatus.ENDED and lifecycle.draw_due_at(c) <= at):
                 done["drawn"] += int(lottery.draw(c.id))
             past_deadline = _utc(c.spend_ends_at) <= at
             if past_deadline and status != CampaignStatus.SETTLED:
@@ -112,8 +113,8 @@ def scan_campaigns() -> dict:
             elif past_deadline and _holds_money(c.id, c.account_id):
                 settlement.settle(c.id)
                 done["swept"] += 1
-            if status == CampaignStatus.LIVE and c.kind != CampaignKind.LOTTERY:
-                done["gates_rebuilt"] += Gate(c.id).reconcile(gate_expiry(c.closes_at)) == "rebuilt"
+            if status in (CampaignStatus.LIVE, CampaignStatus.PAUSED) and c.kind != CampaignKind.LOTTERY:
+                done["gates_rebuilt"] += Gate(c.id).reconcile(lifecycle.gate_expiry(c.closes_at)) == "rebuilt"
                 db.session.rollback()
         except Exception:  # noqa: BLE001 - one campaign's trouble must not stop the others
             db.session.rollback()

@@ -10,12 +10,12 @@ from backend import idempotency
 from backend.auth.models import Role
 from backend.auth.service import current_user, requires
 from backend.clock import as_utc, utcnow
-from backend.errors import Forbidden, ValidationFailed
+from backend.errors import PROBLEM_MIME, Forbidden, ValidationFailed
 from backend.http import respond
 from backend.merchants.models import SCENARIOS
 from backend.schemas import Fen, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
-from campaigns import lottery, service, settlement
+from campaigns import control, lifecycle, lottery, service, settlement
 from campaigns import simulate as simulator
 from campaigns import split as splitter
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Split
@@ -67,6 +67,10 @@ class SimulateSchema(StrictSchema):
     budget_fen = Fen()
     discount_fen = Fen()
     min_spend_fen = Fen()
+    wallet_classes = fields.List(fields.Integer(strict=True, validate=validate.OneOf((1, 2, 3, 4))),
+                                 validate=validate.Length(min=1, max=4),
+                                 metadata={"description": "Classes taking part: packets over their balance cap "
+                                                          "are flagged (default all)"})
     trials = fields.Integer(load_default=200, strict=True, validate=validate.Range(min=1, max=2000))
     seed = fields.Integer(load_default=0, strict=True)
 
@@ -81,6 +85,64 @@ class ListQuery(StrictSchema):
 class ClaimSchema(StrictSchema):
     device_id = fields.String(validate=validate.Length(min=1, max=64),
                               metadata={"description": "Or the X-Device-Id header"})
+
+
+class LotteryRegistrationSchema(ClaimSchema):
+    commitment = fields.String(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"), metadata={
+        "description": "sha256 (hex) of a 32-byte secret your device keeps and reveals after registration "
+                       "closes: your entropy for the draw, so the operator cannot steer it (see the draw document)"})
+
+
+class RevealSchema(StrictSchema):
+    secret = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
+                           metadata={"description": "The 32-byte secret (hex) whose sha256 you sent at registration"})
+
+
+class EditCampaignSchema(CreateCampaignSchema):
+    """The fields of a draft to change (any of ``POST /campaigns`` but ``kind``)."""
+
+    class Meta(StrictSchema.Meta):
+        exclude = ("kind",)
+
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    funder_id = fields.Integer(strict=True)
+    zone_ids = fields.List(fields.Integer(strict=True), validate=validate.Length(min=1, max=20))
+    packet_count = fields.Integer(strict=True, validate=validate.Range(min=1, max=service.MAX_PACKETS))
+    stackable = fields.Boolean()
+    device_cap = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=100))
+    spend_ends_at = fields.AwareDateTime()
+
+
+class CancelSchema(StrictSchema):
+    reclaim_claimed = fields.Boolean(load_default=False, metadata={
+        "description": "Also take back the red packets consumers hold and void unused coupons now (default: "
+                       "they stay spendable until the spend deadline)"})
+
+
+class _FieldError(StrictSchema):
+    field = fields.String()
+    reason = fields.String()
+
+
+class CampaignProblemSchema(StrictSchema):
+    """An RFC 9457 problem as ``backend.errors`` renders it (extra members name the refusal's figures)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(metadata={"description": "Stable refusal code, e.g. campaign_paused"})
+    errors = fields.List(fields.Nested(_FieldError))
+
+
+def documented(success: int, success_doc: str, **errors: str):
+    """Document a view's success response and its problem+json refusals (``_409="…"``)."""
+    def wrap(view):
+        for code, text in errors.items():
+            view = blp.alt_response(int(code.lstrip("_")), schema=CampaignProblemSchema, description=text,
+                                    content_type=PROBLEM_MIME)(view)
+        return blp.alt_response(success, description=success_doc, success=True)(view)
+    return wrap
 
 
 class FunderSchema(StrictSchema):
@@ -100,8 +162,7 @@ def campaign_json(c: Campaign, *, staff: bool = True) -> dict:
     windows = ({"registration_starts_at": _iso(c.opens_at), "registration_ends_at": _iso(c.closes_at)}
                if lottery_kind else {"claim_starts_at": _iso(c.opens_at), "claim_ends_at": _iso(c.closes_at)})
     windows["spend_ends_at"] = _iso(c.spend_ends_at)
-    status = c.status if c.status in (CampaignStatus.DRAFT, CampaignStatus.SETTLED) else \
-        service.due_status(c.status, c.opens_at, c.closes_at)
+    status = lifecycle.state(c)
     body = {
         "id": c.id, "name": c.name, "kind": c.kind, "split": c.split, "status": status,
         "zone_ids": sorted(service.zone_ids_of(c.id)), "merchant_ids": service.merchants_of(c.id),
@@ -113,7 +174,9 @@ def campaign_json(c: Campaign, *, staff: bool = True) -> dict:
                         "wallet_opened_after": _iso(c.wallet_opened_after)},
         "windows": windows,
         "seed_sha256": c.seed_sha256, "drawn_at": _iso(c.drawn_at),
+        "draw_at": lifecycle.draw_due_at(c).isoformat() if lottery_kind else None,
         "created_at": _iso(c.created_at), "launched_at": _iso(c.launched_at), "settled_at": _iso(c.settled_at),
+        "paused_at": _iso(c.paused_at), "cancelled_at": _iso(c.cancelled_at), "cancel_reclaimed": c.cancel_reclaimed,
     }
     if staff:
         funder = service.funder_of(c)
@@ -199,13 +262,30 @@ def claim(args, campaign_id):
 
 @blp.route("/campaigns/<int:campaign_id>/registrations", methods=["POST"])
 @requires(Role.CONSUMER)
-@blp.arguments(ClaimSchema)
+@blp.arguments(LotteryRegistrationSchema)
 @blp.doc(**DEVICE_DOC)
 def register(args, campaign_id):
-    """Register for a lottery while registration is open (no money moves; a second time → already_registered)."""
-    reg = service.register(current_user().id, campaign_id, _device_id(args))
+    """Register for a lottery while registration is open (no money moves; a second time → already_registered).
+    Send ``commitment`` = sha256(secret) and reveal the secret after registration closes to add your entropy
+    to the draw. Paused: 409 campaign_paused."""
+    reg = service.register(current_user().id, campaign_id, _device_id(args), args.get("commitment"))
     return respond({"id": reg.id, "campaign_id": reg.campaign_id, "user_id": reg.user_id,
-                    "created_at": _iso(reg.created_at)}, 201)
+                    "commitment": reg.commitment, "created_at": _iso(reg.created_at)}, 201)
+
+
+@blp.route("/campaigns/<int:campaign_id>/registrations/reveal", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(RevealSchema)
+@documented(200, "The secret is recorded; it enters the draw",
+            _404="No such campaign", _409="reveal_not_open, not_registered, no_commitment, not_a_lottery, "
+            "campaign_cancelled", _422="The secret is not 64 hex digits or does not hash to your commitment")
+def reveal(args, campaign_id):
+    """Reveal the secret you committed to at registration: only after registration closed and before the
+    draw (``draw_at``). No money moves; sending the same secret again is harmless."""
+    service.get_visible(current_user(), campaign_id)
+    reg = lottery.reveal(current_user().id, campaign_id, args["secret"])
+    return respond({"campaign_id": campaign_id, "user_id": reg.user_id, "commitment": reg.commitment,
+                    "revealed_at": _iso(reg.revealed_at)}, 200)
 
 
 @blp.route("/campaigns/<int:campaign_id>/registrations", methods=["GET"])
@@ -234,7 +314,7 @@ def get_draw(campaign_id):
     user = current_user()
     campaign = service.get_visible(user, campaign_id)
     if (campaign.kind == CampaignKind.LOTTERY and campaign.drawn_at is None and campaign.launched_at
-            and as_utc(campaign.closes_at) <= utcnow()):
+            and campaign.cancelled_at is None and lifecycle.draw_due_at(campaign) <= utcnow()):
         service.advance(campaign_id)
         tasks.schedule_draw(campaign_id)
     return respond(lottery.document(campaign_id), 200)
@@ -257,14 +337,77 @@ def run_draw(campaign_id):
     return respond(body, status)
 
 
+@blp.route("/campaigns/<int:campaign_id>", methods=["PATCH"])
+@requires(*STAFF)
+@blp.arguments(EditCampaignSchema)
+@documented(200, "The changed draft", _403="campaign_forbidden, zone_forbidden, funder_forbidden",
+            _404="No such campaign", _409="not_draft: only drafts can be edited",
+            _422="A field is invalid (named in errors)")
+def edit_campaign(args, campaign_id):
+    """Edit a draft (any field of ``POST /campaigns`` but ``kind``); checked as a new campaign would be."""
+    return respond(campaign_json(control.edit_draft(current_user(), campaign_id, args)), 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>", methods=["DELETE"])
+@requires(*STAFF)
+@documented(204, "Deleted", _403="campaign_forbidden", _404="No such campaign",
+            _409="not_draft: a launched campaign is cancelled, not deleted")
+def delete_campaign(campaign_id):
+    """Delete a draft (it never held money)."""
+    control.delete_draft(current_user(), campaign_id)
+    return "", 204
+
+
+@blp.route("/campaigns/<int:campaign_id>/pause", methods=["POST"])
+@requires(*STAFF)
+@documented(200, "The paused campaign", _403="campaign_forbidden", _404="No such campaign",
+            _409="illegal_transition: only a live campaign can be paused")
+def pause_campaign(campaign_id):
+    """Pause a live campaign: claims and registrations answer 409 campaign_paused until it is resumed;
+    red packets and coupons already claimed stay spendable. No money moves."""
+    return respond(campaign_json(control.pause(current_user(), campaign_id)), 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/resume", methods=["POST"])
+@requires(*STAFF)
+@documented(200, "The live campaign", _403="campaign_forbidden", _404="No such campaign",
+            _409="illegal_transition: only a paused campaign whose window is still open can be resumed")
+def resume_campaign(campaign_id):
+    """Resume a paused campaign (claims pass again)."""
+    return respond(campaign_json(control.resume(current_user(), campaign_id)), 200)
+
+
+@blp.route("/campaigns/<int:campaign_id>/cancel", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(CancelSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+@documented(200, "The cancelled campaign (settled at once with reclaim_claimed), with ``cancel``: returned_fen, "
+            "reclaimed_fen, stays_spendable_fen, void_coupons",
+            _403="campaign_forbidden", _404="No such campaign",
+            _409="illegal_transition (a draft is deleted; a settled campaign is over), idempotency_key_reused",
+            _422="idempotency_key_missing")
+def cancel_campaign(args, campaign_id):
+    """Cancel a scheduled, live, paused or ended campaign: the unclaimed budget goes back to the funder at
+    once; claimed red packets and coupons stay spendable until the spend deadline unless ``reclaim_claimed``.
+    Idempotent."""
+    user = current_user()
+    body, status = control.cancel(
+        user, campaign_id, args["reclaim_claimed"], campaign_json,
+        run=lambda action: idempotency.run(user.id, {"campaign_id": campaign_id, **args}, action))
+    return respond(body, status)
+
+
 @blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
 @requires(*STAFF)
 def campaign_stats(campaign_id):
     """Live figures for the console monitor: claimed count and sum, remaining packets and budget,
-    claims in the last 10 and 60 seconds, the gate's state in Redis, subsidised payments."""
+    claims in the last 10 and 60 seconds, the gate's state in Redis, subsidised payments, and what a
+    cancel would move now (``cancel_quote``, null when it cannot be cancelled)."""
     user = current_user()
-    service.get_visible(user, campaign_id)
-    return respond(service.stats(campaign_id), 200)
+    campaign = service.get_visible(user, campaign_id)
+    body = service.stats(campaign_id)
+    body["cancel_quote"] = control.quote(campaign)  # what the console's cancel confirmation names
+    return respond(body, 200)
 
 
 @blp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET"])

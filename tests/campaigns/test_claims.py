@@ -154,7 +154,7 @@ def test_a_flushed_redis_is_rebuilt_from_postgresql_on_the_next_claim(api, world
     get_redis().flushdb()
     assert not Gate(c["id"]).is_ready()
     refused(grab(api, people[0], c["id"]), 409, "already_claimed")  # the rebuilt gate knows them
-    assert Gate(c["id"]).figures() == {"ready": True, "packets_left": 3, "claims_recorded": 2}
+    assert Gate(c["id"]).figures() == {"ready": True, "packets_left": 3, "claims_recorded": 2, "stopped": None}
     for p in people[2:5]:
         ok(grab(api, p, c["id"]), 201)
     refused(grab(api, people[5], c["id"]), 409, "sold_out")
@@ -180,7 +180,7 @@ def test_a_packet_lost_by_a_dead_worker_reappears_and_a_paid_one_never_does(api,
     # The dead worker's user was forgotten by the rebuild: they may claim, but nothing is left.
     refused(grab(api, people[0], c["id"]), 409, "sold_out")
     assert app.test_cli_runner().invoke(args=["campaigns", "rebuild-gate", str(c["id"])]).exit_code == 0
-    assert gate.figures() == {"ready": True, "packets_left": 0, "claims_recorded": 3}
+    assert gate.figures() == {"ready": True, "packets_left": 0, "claims_recorded": 3, "stopped": None}
     rows = claims_of(c["id"])
     assert sorted(s for _, s, _ in rows) == [1, 2, 3] and sum(a for _, _, a in rows) == 3_000
     assert ledger.verify() == []

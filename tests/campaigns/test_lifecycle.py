@@ -78,12 +78,17 @@ def test_a_launch_before_the_window_is_scheduled_then_goes_live_by_the_clock(api
 def test_the_transition_table_and_conditional_moves():
     S = CampaignStatus
     assert S.sources_of(S.SCHEDULED) == (S.DRAFT,)
-    assert S.sources_of(S.LIVE) == (S.SCHEDULED,)
-    assert S.sources_of(S.ENDED) == (S.LIVE,)
-    assert S.sources_of(S.SETTLED) == (S.ENDED,)
+    assert S.sources_of(S.LIVE) == (S.SCHEDULED, S.PAUSED)
+    assert S.sources_of(S.PAUSED) == (S.LIVE,)
+    assert S.sources_of(S.ENDED) == (S.LIVE, S.PAUSED)
+    assert S.sources_of(S.CANCELLED) == (S.SCHEDULED, S.LIVE, S.PAUSED, S.ENDED)
+    assert S.sources_of(S.SETTLED) == (S.ENDED, S.CANCELLED)
     assert S.sources_of(S.DRAFT) == ()
     t0 = utcnow()
     assert service.due_status(S.SCHEDULED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.ENDED
+    assert service.due_status(S.PAUSED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.ENDED
+    assert service.due_status(S.PAUSED, t0 - timedelta(hours=2), t0 + timedelta(hours=1), t0) == S.PAUSED
+    assert service.due_status(S.CANCELLED, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.CANCELLED
     assert service.due_status(S.SCHEDULED, t0 + timedelta(hours=1), t0 + timedelta(hours=2), t0) == S.SCHEDULED
     assert service.due_status(S.DRAFT, t0 - timedelta(hours=2), t0 - timedelta(hours=1), t0) == S.DRAFT
 
@@ -156,3 +161,22 @@ def test_campaign_json_names_the_windows_by_kind(api, world):
     assert (coupon["budget_fen"], coupon["split"]) == (2_000, None)
     assert set(live(api, world)["windows"]) == {"claim_starts_at", "claim_ends_at", "spend_ends_at"}
     assert Role.PILOT_ADMIN
+
+
+def test_every_view_of_a_campaign_shows_the_same_state(api, world, factory):
+    """One function (``lifecycle.state``) says what a campaign is: stats, settlement, one campaign, the
+    list and the consumer's red packets never disagree, also before anything wrote the clock's verdict back."""
+    from tests.campaigns.helpers import close_window, grab
+
+    c = live(api, world, packet_count=2, budget_fen=200)
+    holder = factory.consumer()
+    ok(grab(api, holder, c["id"]), 201)
+    close_window(c["id"])  # stored: live; by the clock: ended
+    assert db.session.get(Campaign, c["id"]).status == "live"
+    views = [ok(api.get(f"/campaigns/{c['id']}/stats", world.manager))["status"],
+             ok(api.get(f"/campaigns/{c['id']}/settlement", world.manager))["status"],
+             *[x["status"] for x in ok(api.get("/campaigns", world.manager))["items"]],
+             ok(api.get(f"/campaigns/{c['id']}", holder))["status"]]
+    assert views == ["ended"] * 4
+    assert [x["id"] for x in ok(api.get("/campaigns", holder, query_string={"status": "ended"}))["items"]] == [c["id"]]
+    assert ok(api.get("/wallets/me/red-packets", holder))["items"][0]["state"] == "active"  # spendable after the close

@@ -90,7 +90,8 @@ def assert_exact(app, campaign_id: int, results: list[str]) -> None:
     # After a mid-rush rebuild the gate may not know a user whose claim was in flight at that moment
     # (PostgreSQL answers "already" if they come back); rebuilding now makes it complete.
     assert app.test_cli_runner().invoke(args=["campaigns", "rebuild-gate", str(campaign_id)]).exit_code == 0
-    assert Gate(campaign_id).figures() == {"ready": True, "packets_left": 0, "claims_recorded": PACKETS}
+    assert Gate(campaign_id).figures() == {"ready": True, "packets_left": 0, "claims_recorded": PACKETS,
+                                           "stopped": None}
 
 
 def test_10000_attempts_4000_consumers_1000_packets_exactly_paid(pg_app, real_redis, factory):

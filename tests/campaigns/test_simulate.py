@@ -51,7 +51,49 @@ def test_history_gives_the_expected_cost_and_leverage(api, world, factory):
     settle_job(c["id"])
     f = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=10,
                     budget_fen=10_000))
-    # Past: 800 of 2,000 spent (40 %); 2,800 of payments on 800 of subsidy (leverage 3.5).
-    assert f["history"]["campaigns"] == 1 and f["expected_cost_fen"] == 4_000
-    assert f["expected_leverage"] == 3.5 and f["expected_subsidised_volume_fen"] == 14_000
+    # Past: 800 of 2,000 spent (40 %); 2,800 of payments on 800 of subsidy (leverage 3.5). One campaign a
+    # fifth of this one's size weighs a sixth: 10,000 × (800 + 10,000) ÷ (2,000 + 10,000).
+    assert f["history"]["campaigns"] == 1 and f["expected_cost_fen"] == 9_000
+    assert f["cost_basis_detail"] == {"similar_campaigns": 1, "spent": 800, "issued": 2_000, "unit": "fen",
+                                      "history_weight": round(2_000 / 12_000, 4)}
+    assert f["expected_leverage"] == 3.5 and f["expected_subsidised_volume_fen"] == 31_500
+    # A campaign as small as the history leans on it more; history much larger than the campaign decides.
+    small = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=4,
+                        budget_fen=2_000))
+    assert small["expected_cost_fen"] == 2_000 * 2_800 // 4_000 == 1_400
+    tiny = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=1,
+                       budget_fen=20))
+    assert tiny["expected_cost_fen"] == 20 * 820 // 2_020  # ≈ the history's 40 %
     assert ledger.verify() == []
+
+
+def test_one_tiny_unspent_precedent_does_not_forecast_a_free_campaign(api, world, factory):
+    c = live(api, world, packet_count=1, budget_fen=100)
+    ok(grab(api, factory.consumer(), c["id"]), 201)  # claimed, never spent
+    pass_spend_deadline(c["id"])
+    settle_job(c["id"])
+    f = ok(simulate(api, world.manager, kind="grab", split="random", zone_ids=[world.zone_id], packet_count=1_000,
+                    budget_fen=5_000_000))
+    assert f["history"]["campaigns"] == 1 and f["cost_basis_detail"]["spent"] == 0
+    assert f["expected_cost_fen"] == 5_000_000 * 5_000_000 // 5_000_100 == 4_999_900  # ¥49,999.00, not ¥0
+    assert f["expected_leverage"] is None and f["expected_subsidised_volume_fen"] is None
+
+
+def test_packets_over_a_wallet_class_balance_cap_are_flagged(api, world):
+    # ¥50,000 in 4 random packets: the largest is at least ¥12,500, over a class-4 wallet's ¥10,000.
+    f = ok(simulate(api, world.manager, kind="grab", split="random", zone_ids=[world.zone_id], packet_count=4,
+                    budget_fen=5_000_000, wallet_classes=[3, 4]))
+    by_class = {w["wallet_class"]: w for w in f["wallet_cap_warnings"]}
+    assert set(by_class) <= {3, 4} and 4 in by_class
+    assert by_class[4]["balance_cap_fen"] == 1_000_000 and by_class[4]["largest_packet_fen"] > 1_000_000
+    assert 0 < by_class[4]["share_over"] <= 1
+    fixed = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=4,
+                        budget_fen=5_000_000, wallet_classes=[2]))
+    assert fixed["wallet_cap_warnings"] == []  # ¥12,500 packets fit a class-2 wallet
+    fixed4 = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=4,
+                         budget_fen=5_000_000, wallet_classes=[4]))
+    assert fixed4["wallet_cap_warnings"] == [{"wallet_class": 4, "balance_cap_fen": 1_000_000,
+                                              "largest_packet_fen": 1_250_000, "share_over": 1.0}]
+    low = ok(simulate(api, world.manager, kind="grab", split="fixed", zone_ids=[world.zone_id], packet_count=10,
+                      budget_fen=100_000))
+    assert low["wallet_cap_warnings"] == []

@@ -1,6 +1,6 @@
 // Campaigns: the list, the launch wizard (details → the simulator's forecast → launch), and one
 // campaign's live monitor with its settlement figures. Everything comes from the campaigns plug-in.
-import { ApiError, api, getAll, newIdempotencyKey } from '../api.js';
+import { ApiError, api, getAll, newIdempotencyKey, request } from '../api.js';
 import { RED, makeChart } from '../charts.js';
 import { dateTime, inputToIso, localInputValue, num, parseYuan, ratio, timeOnly, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
@@ -8,7 +8,10 @@ import {
   badge, clear, clearFormError, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, tile, toast,
 } from '../ui.js';
 
-const STATUS_KIND = { draft: 'neutral', scheduled: 'warn', live: 'live', ended: 'neutral', settled: 'ok' };
+const STATUS_KIND = {
+  draft: 'neutral', scheduled: 'warn', live: 'live', paused: 'warn', ended: 'neutral', cancelled: 'bad', settled: 'ok',
+};
+const STATUSES = ['draft', 'scheduled', 'live', 'paused', 'ended', 'cancelled', 'settled'];
 const KINDS = ['grab', 'coupon', 'lottery'];
 
 function statusBadge(status) {
@@ -49,7 +52,7 @@ async function launch(c, btn, slot, ctx) {
 export async function list(ctx) {
   const { view } = ctx;
   const statusSel = h('select', { id: 'campaign-status' }, h('option', { value: '' }, t('campaigns.all_statuses')),
-    ['draft', 'scheduled', 'live', 'ended', 'settled'].map((s) => h('option', { value: s }, t(`campaign_status.${s}`))));
+    STATUSES.map((s) => h('option', { value: s }, t(`campaign_status.${s}`))));
   const slot = h('div', {}, loading());
   const status = h('div', { 'aria-live': 'polite' });
   clear(view).append(pageHeader(t('campaigns.list_title'), h('a', { class: 'btn btn-primary', href: '#/campaigns/new',
@@ -87,6 +90,23 @@ export async function list(ctx) {
 }
 
 // ---------------------------------------------------------------- wizard
+
+/** The forecast's leverage note: never "no past campaign" beside a count of past campaigns. */
+function leverageNote(f) {
+  if (f.expected_subsidised_volume_fen !== null) return t('wizard.expected_volume', { v: yuan(f.expected_subsidised_volume_fen) });
+  return f.history.campaigns ? t('wizard.no_subsidy_yet', { n: num(f.history.campaigns) }) : t('wizard.no_history');
+}
+
+/** Where the expected cost comes from, in the console's language. */
+function costBasis(f) {
+  const d = f.cost_basis_detail;
+  if (!d || !d.similar_campaigns) return t('wizard.basis_none');
+  const share = d.issued ? `${ratio((d.spent / d.issued) * 100, 1)}%` : '—';
+  return t(d.unit === 'coupons' ? 'wizard.basis_coupons' : 'wizard.basis_red', {
+    n: num(d.similar_campaigns), spent: d.unit === 'coupons' ? num(d.spent) : yuan(d.spent),
+    issued: d.unit === 'coupons' ? num(d.issued) : yuan(d.issued), share,
+    weight: `${ratio(d.history_weight * 100, 0)}%` });
+}
 
 function checkboxGroup(name, legend, options, checked, hint) {
   return h('fieldset', { class: 'field checks', dataset: { field: name } },
@@ -238,7 +258,7 @@ export async function wizard(ctx) {
   }
 
   function simulateBody(body) {
-    const out = { kind: body.kind, zone_ids: body.zone_ids, packet_count: body.packet_count };
+    const out = { kind: body.kind, zone_ids: body.zone_ids, packet_count: body.packet_count, wallet_classes: body.wallet_classes };
     for (const key of ['split', 'budget_fen', 'discount_fen', 'min_spend_fen']) if (body[key] !== undefined) out[key] = body[key];
     return out;
   }
@@ -271,10 +291,14 @@ export async function wizard(ctx) {
         tile(t('wizard.escrow'), yuan(f.budget_fen), t('wizard.escrow_sub'), { dataset: { forecast: 'budget_fen' } }),
         tile(t('wizard.expected_cost'), yuan(f.expected_cost_fen), null, { dataset: { forecast: 'expected_cost_fen' } }),
         tile(t('wizard.expected_leverage'), f.expected_leverage === null ? '—' : `${ratio(f.expected_leverage)}×`,
-          f.expected_subsidised_volume_fen === null ? t('wizard.no_history') : t('wizard.expected_volume', { v: yuan(f.expected_subsidised_volume_fen) }),
-          { dataset: { forecast: 'expected_leverage' } }),
-        tile(t('wizard.history'), num(f.history.campaigns), t('wizard.similar', { n: num(f.history.similar_campaigns) }))),
-      h('p', { class: 'muted small' }, t('wizard.cost_basis'), ' ', h('span', { lang: 'en' }, f.cost_basis)),
+          leverageNote(f), { dataset: { forecast: 'expected_leverage' } }),
+        tile(t('wizard.history'), num(f.history.campaigns), t('wizard.similar', { n: num(f.history.similar_campaigns) }),
+          { dataset: { forecast: 'history' } })),
+      h('p', { class: 'muted small', id: 'forecast-basis' }, t('wizard.cost_basis'), ' ', costBasis(f)),
+      ...(f.wallet_cap_warnings || []).map((w) => h('div', { class: 'banner banner-warn', role: 'alert',
+        dataset: { capWarning: w.wallet_class } }, h('p', { class: 'banner-title' }, t('wizard.cap_warning', {
+        n: w.wallet_class, cap: yuan(w.balance_cap_fen), max: yuan(w.largest_packet_fen),
+        share: w.share_over < 0.001 ? '<0.1%' : `${ratio(w.share_over * 100, 1)}%` })))),
       short ? h('div', { class: 'banner banner-warn', role: 'alert' }, h('p', { class: 'banner-title' },
         t('wizard.funder_short', { balance: yuan(funderRow.balance_fen), budget: yuan(f.budget_fen) }))) : '');
     if (f.packet_amounts) {
@@ -323,7 +347,9 @@ export async function wizard(ctx) {
     ];
     clear(reviewSlot).append(h('dl', { class: 'facts facts-wide', id: 'launch-review' },
       rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
-    h('p', { class: 'muted' }, t('wizard.launch_note')));
+    h('p', { class: 'muted', id: 'launch-note' }, t(`wizard.launch_note_${body.kind}`, {
+      budget: yuan(body.kind === 'coupon' ? body.discount_fen * body.packet_count : body.budget_fen),
+      n: num(body.packet_count) })));
   }
 
   forecast.append(h('h2', { tabindex: '-1' }, t('wizard.forecast_title')), h('p', { class: 'muted' }, t('wizard.forecast_intro')),
@@ -375,7 +401,95 @@ function checkName(name) {
   return CHECKS[name] ? t(`settlement.check_${CHECKS[name]}`) : h('span', { lang: 'en' }, name);
 }
 
-const LIVE_STATUSES = ['scheduled', 'live'];
+const LIVE_STATUSES = ['scheduled', 'live', 'paused'];
+const CANCELLABLE = ['scheduled', 'live', 'paused', 'ended'];
+
+/**
+ * A confirmation dialog: ``body`` nodes, a confirm button whose text may change while it is open
+ * (``labelOf()``), and ``run`` doing the request. Resolves with run's result, or null when dismissed.
+ */
+function confirmDialog({ id, title, body, labelOf, danger = false, run, opener }) {
+  return new Promise((resolve) => {
+    const slot = h('div', { class: 'form-errors', 'aria-live': 'assertive' });
+    const confirm = h('button', { type: 'submit', class: danger ? 'btn btn-danger' : 'btn btn-primary', id: `${id}-confirm` },
+      labelOf());
+    const cancel = h('button', { type: 'button', class: 'btn btn-ghost', id: `${id}-cancel` }, t('common.cancel'));
+    const form = h('form', { method: 'dialog', novalidate: true }, ...body, slot, h('div', { class: 'dialog-actions' }, cancel, confirm));
+    const dlg = h('dialog', { class: 'dialog', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), form);
+    let result = null;
+    form.addEventListener('change', () => { confirm.textContent = labelOf(); });
+    cancel.addEventListener('click', () => dlg.close());
+    dlg.addEventListener('close', () => { dlg.remove(); opener?.focus(); resolve(result); });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clear(slot);
+      confirm.disabled = true;
+      try {
+        result = await run(form);
+        dlg.close();
+      } catch (err) {
+        slot.append(errorBanner(err));
+      } finally {
+        confirm.disabled = false;
+      }
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    confirm.focus();
+  });
+}
+
+/** The cancel confirmation, naming what goes back to the funder and what stays with consumers. */
+function cancelDialog(c, quote, opener) {
+  const coupon = c.kind === 'coupon';
+  const reclaim = h('input', { type: 'checkbox', id: 'cancel-reclaim', name: 'reclaim' });
+  const amounts = h('dl', { class: 'facts', id: 'cancel-amounts' });
+  const key = newIdempotencyKey(`cancel-${c.id}`);
+  function fill() {
+    const all = reclaim.checked;
+    clear(amounts).append(
+      h('div', { dataset: { amount: 'returned' } }, h('dt', {}, t('stop.returned_now', { funder: c.funder ? c.funder.name : '' })),
+        h('dd', {}, h('strong', {}, yuan(all ? quote.returned_if_reclaimed_fen : quote.returned_fen)))),
+      h('div', { dataset: { amount: 'stays' } }, h('dt', {}, coupon ? t('stop.stays_coupons', { n: num(quote.unused_coupons) })
+        : t('stop.stays_red_packets')), h('dd', {}, all ? yuan(0) : yuan(quote.stays_spendable_fen))));
+  }
+  fill();
+  reclaim.addEventListener('change', fill);
+  return confirmDialog({
+    id: 'cancel-dialog', title: t('stop.cancel_title', { name: c.name }), danger: true, opener,
+    body: [h('p', {}, t('stop.cancel_intro')), amounts,
+      h('label', { class: 'check' }, reclaim, coupon ? t('stop.reclaim_coupons') : t('stop.reclaim_red_packets')),
+      h('p', { class: 'muted small' }, reclaim.checked ? '' : t('stop.cancel_deadline', { time: dateTime(c.windows.spend_ends_at) }))],
+    labelOf: () => t('stop.cancel_confirm', { v: yuan(reclaim.checked ? quote.returned_if_reclaimed_fen : quote.returned_fen) }),
+    // One key per dialog: a retry after a lost answer replays; reopening the dialog is a new request.
+    run: () => api.post(`/campaigns/${c.id}/cancel`, { reclaim_claimed: reclaim.checked }, { idempotencyKey: key }),
+  });
+}
+
+/** The lottery's draw as published: seed hash, reveal counts, and once drawn the seed and the winners. */
+function drawSection(d) {
+  const facts = [
+    [t('draw.seed_hash'), h('code', { class: 'break' }, d.seed_sha256 || '—')],
+    [t('draw.registrants'), t('draw.registrants_v', { n: num(d.registrants.length), c: num(d.committed), r: num(d.revealed) })],
+    [t('draw.draw_at'), dateTime(d.reveals_end_at)],
+  ];
+  if (d.status === 'drawn') {
+    facts.push([t('draw.seed'), h('code', { class: 'break', id: 'draw-seed' }, d.seed)],
+      [t('draw.list_hash'), h('code', { class: 'break' }, d.registrations_sha256 || '—')],
+      [t('draw.drawn_at'), dateTime(d.drawn_at)]);
+  }
+  return h('div', {},
+    h('p', {}, badge(t(`draw.status_${d.status}`), d.status === 'drawn' ? 'ok' : d.status === 'cancelled' ? 'bad' : 'warn')),
+    h('dl', { class: 'facts facts-wide' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
+    d.status === 'drawn'
+      ? table({ caption: t('draw.winners'), columns: [
+        { label: t('draw.packet'), num: true, render: (w) => `#${w.seq}` },
+        { label: t('draw.winner'), header: true, render: (w) => t('draw.user', { id: w.user_id }) },
+        { label: t('settlement.amount'), num: true, render: (w) => yuan(w.amount_fen) }],
+      rows: d.winners, rowAttrs: (w) => ({ dataset: { winner: w.user_id } }), stack: false })
+      : h('p', { class: 'muted' }, t('draw.pending_hint')),
+    h('p', { class: 'muted small' }, t('draw.verify'), ' ', h('code', {}, 'python -m campaigns.verify_draw draw.json')));
+}
 
 export async function monitor(ctx) {
   const { view, params } = ctx;
@@ -394,6 +508,7 @@ export async function monitor(ctx) {
   const settlementTitle = h('h2', { id: 'settlement-title' }, t('settlement.title_live'));
   const progress = h('progress', { id: 'claim-progress', max: String(c.packet_count), value: '0' });
   const sr = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'live-sr' });
+  const drawSlot = h('div', { id: 'draw' }, loading());
 
   clear(view).append(
     pageHeader(c.name, statusSlot),
@@ -411,13 +526,89 @@ export async function monitor(ctx) {
       liveError, liveSlot,
       h('div', { class: 'progress-row' }, h('label', { for: 'claim-progress' }, t('monitor.progress')), progress),
       h('h3', {}, t('monitor.chart_title')), chartBox, sr),
+    c.kind === 'lottery' ? h('section', { class: 'card', 'aria-labelledby': 'draw-title' },
+      h('h2', { id: 'draw-title' }, t('draw.title')), drawSlot) : '',
     h('section', { class: 'card', 'aria-labelledby': 'settlement-title' }, settlementTitle, settlementSlot));
 
-  if (c.status === 'draft') {
-    actions.append(h('button', { type: 'button', class: 'btn btn-primary', id: 'monitor-launch',
-      onclick: (e) => launch(c, e.currentTarget, actionSlot, ctx) }, t('campaigns.launch')));
+  let quote = null; // what a cancel would move now, from the latest figures
+  let statsSeen = false;
+
+  async function act(btn, fn, doneText) {
+    btn.disabled = true;
+    clear(actionSlot);
+    try {
+      const out = await fn();
+      if (!out) return; // dismissed
+      if (out.status) setStatus(out.status);
+      toast(doneText(out));
+      await refresh();
+    } catch (err) {
+      actionSlot.append(errorBanner(err));
+    } finally {
+      btn.disabled = false;
+    }
   }
-  actions.append(h('a', { class: 'btn btn-ghost', href: '#/campaigns' }, t('campaigns.back_to_list')));
+
+  function renderActions() {
+    clear(actions);
+    const s = campaign.status;
+    if (s === 'draft') {
+      actions.append(h('button', { type: 'button', class: 'btn btn-primary', id: 'monitor-launch',
+        onclick: (e) => launch(c, e.currentTarget, actionSlot, ctx) }, t('campaigns.launch')),
+      h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'monitor-delete', onclick: (e) => act(e.currentTarget,
+        () => confirmDialog({ id: 'delete-dialog', title: t('stop.delete_title', { name: c.name }), danger: true, opener: e.currentTarget,
+          body: [h('p', {}, t('stop.delete_intro'))], labelOf: () => t('stop.delete_confirm'),
+          run: async () => { await request('DELETE', `/campaigns/${c.id}`); return { deleted: true }; } })
+          .then((out) => { if (out) ctx.navigate('#/campaigns'); return null; }), () => '') }, t('stop.delete')));
+    }
+    if (s === 'live') {
+      actions.append(h('button', { type: 'button', class: 'btn', id: 'monitor-pause', onclick: (e) => act(e.currentTarget,
+        () => confirmDialog({ id: 'pause-dialog', title: t('stop.pause_title', { name: c.name }), opener: e.currentTarget,
+          body: [h('p', {}, t(c.kind === 'lottery' ? 'stop.pause_intro_lottery' : 'stop.pause_intro'))],
+          labelOf: () => t('stop.pause_confirm'), run: () => api.post(`/campaigns/${c.id}/pause`) }),
+        () => t('stop.paused', { name: c.name })) }, t('stop.pause')));
+    }
+    if (s === 'paused') {
+      actions.append(h('button', { type: 'button', class: 'btn btn-primary', id: 'monitor-resume', onclick: (e) => act(e.currentTarget,
+        () => api.post(`/campaigns/${c.id}/resume`), () => t('stop.resumed', { name: c.name })) }, t('stop.resume')));
+    }
+    if (CANCELLABLE.includes(s) && quote) {
+      actions.append(h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'monitor-cancel',
+        onclick: async (e) => {
+          const btn = e.currentTarget;
+          // The dialog names the amounts as of now, not as of the last poll.
+          const fresh = await api.get(`/campaigns/${c.id}/stats`).catch(() => null);
+          if (fresh?.cancel_quote) quote = fresh.cancel_quote;
+          act(btn, () => cancelDialog(campaign, quote, btn), (out) => t('stop.cancelled', { name: c.name, v: yuan(out.cancel.returned_fen) }));
+        } }, t('stop.cancel')));
+    }
+    actions.append(h('a', { class: 'btn btn-ghost', href: '#/campaigns' }, t('campaigns.back_to_list')));
+  }
+
+  function setStatus(status) {
+    if (status === campaign.status) return;
+    campaign = { ...campaign, status };
+    clear(statusSlot).append(statusBadge(status));
+    sr.textContent = t('monitor.status_now', { status: t(`campaign_status.${status}`) });
+    renderActions();
+  }
+
+  async function refresh() {
+    const [fresh, s] = await Promise.all([api.get(`/campaigns/${id}`), api.get(`/campaigns/${id}/stats`)]);
+    if (!ctx.isCurrent()) return;
+    campaign = { ...campaign, ...fresh, status: campaign.status };
+    renderStats(s);
+    setStatus(fresh.status);
+    await Promise.all([loadSettlement(), loadDraw()]);
+  }
+
+  async function loadDraw() {
+    if (c.kind !== 'lottery' || c.status === 'draft') return;
+    const d = await api.get(`/campaigns/${id}/draw`);
+    if (!ctx.isCurrent()) return;
+    clear(drawSlot).append(drawSection(d));
+  }
+  renderActions();
 
   const points = [];
   const chart = makeChart(chartBox, {
@@ -458,7 +649,8 @@ export async function monitor(ctx) {
     if (s.registrations !== null && s.registrations !== undefined) tiles.push(tile(t('monitor.registrations'), num(s.registrations)));
     if (s.coupons_used !== null && s.coupons_used !== undefined) tiles.push(tile(t('monitor.coupons_used'), num(s.coupons_used)));
     if (s.gate) {
-      tiles.push(tile(t('monitor.gate'), s.gate.ready ? t('monitor.gate_ready') : t('monitor.gate_not_ready'),
+      tiles.push(tile(t('monitor.gate'), s.gate.stopped ? t(`monitor.gate_${s.gate.stopped}`)
+        : s.gate.ready ? t('monitor.gate_ready') : t('monitor.gate_not_ready'),
         s.gate.error ? s.gate.error : t('monitor.gate_left', { n: num(s.gate.packets_left ?? 0) }), { dataset: { live: 'gate' } }));
     }
     clear(liveSlot).append(h('div', { class: 'tiles' }, tiles));
@@ -466,11 +658,11 @@ export async function monitor(ctx) {
     progress.max = s.packet_count;
     progress.textContent = `${s.claimed_count} / ${s.packet_count}`;
     updated.textContent = t('monitor.updated', { time: timeOnly(s.as_of) });
-    if (s.status !== campaign.status) {
-      campaign = { ...campaign, status: s.status };
-      clear(statusSlot).append(statusBadge(s.status));
-      sr.textContent = t('monitor.status_now', { status: t(`campaign_status.${s.status}`) });
-    }
+    const hadQuote = Boolean(quote);
+    quote = s.cancel_quote || null;
+    if (!statsSeen || hadQuote !== Boolean(quote)) renderActions();
+    statsSeen = true;
+    setStatus(s.status);
     const at = new Date(s.as_of).getTime();
     let rate = perSecond;
     if (last && at > last.at) rate = Math.max(0, (s.claimed_count - last.count) / ((at - last.at) / 1000));
@@ -498,8 +690,10 @@ export async function monitor(ctx) {
       ['subsidised_volume_fen', r.subsidised_volume_fen], ['subsidy_net_fen', r.subsidy_net_fen],
     ];
     settlementSlot.append(
-      h('p', {}, r.status === 'settled' ? badge(t('settlement.settled_at', { time: dateTime(r.settled_at) }), 'ok')
-        : badge(t('settlement.not_settled'), 'warn'), ' ',
+      h('p', {}, r.cancelled_at ? badge(t('settlement.cancelled_at', { time: dateTime(r.cancelled_at) }), 'bad') : '',
+        r.cancelled_at ? ' ' : '',
+        r.status === 'settled' ? badge(t('settlement.settled_at', { time: dateTime(r.settled_at) }), 'ok')
+          : badge(t('settlement.not_settled'), 'warn'), ' ',
       r.balanced ? badge(t('settlement.balanced'), 'ok') : badge(t('settlement.unbalanced'), 'bad')),
       h('div', { class: 'tiles' },
         tile(t('settlement.packets_claimed'), `${num(r.packets_claimed)} / ${num(r.packets)}`, yuan(r.packets_claimed_fen),
@@ -537,7 +731,7 @@ export async function monitor(ctx) {
       if (statusChanged || due || polls % 10 === 0) {
         settlementSignature = signature;
         settlementAt = Date.now();
-        await loadSettlement();
+        await Promise.all([loadSettlement(), statusChanged ? loadDraw() : null]);
       }
     } catch (err) {
       if (stopped || !ctx.isCurrent()) return;
@@ -551,6 +745,7 @@ export async function monitor(ctx) {
   }
 
   const settled = loadSettlement().catch((err) => { if (ctx.isCurrent()) clear(settlementSlot).append(errorBanner(err)); });
+  loadDraw().catch((err) => { if (ctx.isCurrent()) clear(drawSlot).append(errorBanner(err)); });
   if (c.status === 'draft') {
     clear(liveSlot).append(empty(t('monitor.draft'), t('monitor.draft_hint')));
     await settled;
