@@ -1,0 +1,560 @@
+"""``/api/v1/payouts/…``: organisations, members, top-up, batches (upload, report, approval, progress,
+retry, cancel) and the payee's preference. Thin: schema → service → JSON."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import fields, validate
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
+
+from backend import idempotency
+from backend.auth.models import Role
+from backend.auth.service import current_user, requires
+from backend.clock import as_utc
+from backend.errors import PROBLEM_MIME, ValidationFailed
+from backend.http import respond
+from backend.jobs import enqueue
+from backend.schemas import Fen, ProblemSchema, StrictSchema
+from backend.wallets.views import IDEMPOTENCY_DOC
+from payouts import service, tasks
+from payouts.models import BatchStatus, LineStatus, MemberRole, OrgKind
+
+class _MultipartParser(FlaskParser):
+    """Reads a multipart body's form fields and files as one location, so one schema documents the whole
+    ``multipart/form-data`` body (flask-smorest documents a single body location per operation)."""
+
+    def load_files(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _MultipartParser()
+
+
+blp = _Blueprint("payouts", __name__, url_prefix="/api/v1/payouts",
+                 description="Salary, allowance, subsidy and reimbursement batches with maker-checker")
+
+STAFF = (Role.ORG_STAFF, Role.PILOT_ADMIN)
+#: Top-ups of a corporate wallet: up to ¥100,000,000 at once.
+TOPUP_MAX_FEN = 100_000_000 * 100
+#: Upload size: 100,000 lines of a CSV are about 6 MB; a generous bound keeps absurd bodies out.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
+
+def problems(*entries: tuple[int, str]):
+    """Document error responses: ``(status, "code: when; code: when")`` as problem+json."""
+
+    merged: dict[int, list[str]] = {}
+    for status, description in entries:
+        merged.setdefault(status, []).append(description)
+
+    def decorator(view):
+        for status, descriptions in sorted(merged.items(), reverse=True):
+            view = blp.alt_response(status, schema=ProblemSchema, description="; ".join(descriptions),
+                                    content_type=PROBLEM_MIME)(view)
+        return view
+
+    return decorator
+
+
+AUTH = [(401, "missing_token, invalid_token, token_expired"), (403, "role_forbidden: not organisation staff or "
+                                                                   "the pilot office")]
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class OrgCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    kind = fields.String(required=True, validate=validate.OneOf(OrgKind.ALL))
+    uscc = fields.String(required=True, metadata={"description": "统一社会信用代码 (GB 32100, checked)"})
+    district = fields.String(validate=validate.Length(max=20), metadata={"example": "越秀区"})
+    member_unit = fields.Boolean(load_default=False,
+                                 metadata={"description": "A member unit of the pilot's leading group"})
+    bank_code = fields.String(required=True, metadata={"description": "Operator bank of the corporate wallet"})
+    bank_account_number = fields.String(required=True, load_only=True,
+                                        metadata={"description": "The organisation's deposit account there (Luhn)"})
+
+
+class OrgUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    district = fields.String(validate=validate.Length(max=20), allow_none=True)
+    member_unit = fields.Boolean()
+
+
+class OrgSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    uscc = fields.String()
+    district = fields.String(allow_none=True)
+    member_unit = fields.Boolean()
+    bank_code = fields.String()
+    wallet_number = fields.String()
+    bank_account_masked = fields.String()
+    balance_fen = fields.Integer()
+    my_role = fields.String(allow_none=True, metadata={"description": "officer, approver, or null (pilot office)"})
+    created_at = fields.String()
+
+
+class OrgListSchema(StrictSchema):
+    items = fields.List(fields.Nested(OrgSchema))
+
+
+class MemberCreateSchema(StrictSchema):
+    phone = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(MemberRole.ALL))
+    display_name = fields.String(load_default="", validate=validate.Length(max=64))
+    password = fields.String(load_only=True, metadata={"description": "Initial password for a new staff account"})
+
+
+class MemberSchema(StrictSchema):
+    user_id = fields.Integer()
+    phone = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+
+
+class MemberListSchema(StrictSchema):
+    items = fields.List(fields.Nested(MemberSchema))
+
+
+class TopupSchema(StrictSchema):
+    amount_fen = Fen(validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
+
+
+class TopupResultSchema(StrictSchema):
+    transfer_id = fields.Integer()
+    amount_fen = fields.Integer()
+    balance_after_fen = fields.Integer()
+    created_at = fields.String()
+
+
+class UploadSchema(StrictSchema):
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                              metadata={"description": "Your batch number; a second upload with it is refused"})
+    title = fields.String(load_default="", validate=validate.Length(max=80))
+    file = Upload(required=True, metadata={"description": "CSV (UTF-8, UTF-8 with BOM, or GBK) or XLSX; header "
+                                                          "phone,name,amount,category,memo (or 手机号,姓名,金额,类别,备注)"})
+
+
+class CategoryTotalSchema(StrictSchema):
+    count = fields.Integer()
+    amount_fen = fields.Integer()
+    invalid_count = fields.Integer()
+
+
+class BatchSchema(StrictSchema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    reference = fields.String()
+    title = fields.String()
+    status = fields.String(metadata={"enum": list(BatchStatus.ALL)})
+    file = fields.Dict()
+    line_count = fields.Integer()
+    valid_count = fields.Integer()
+    total_fen = fields.Integer(metadata={"description": "Sum of the payable lines: what approval reserves"})
+    returned_fen = fields.Integer()
+    created_by_user_id = fields.Integer()
+    approved_by_user_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    approved_at = fields.String(allow_none=True)
+    rejected_at = fields.String(allow_none=True)
+    reject_reason = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+    progress = fields.Dict(metadata={"description": "lines and amounts per status (paid, failed, pending, "
+                                                    "cancelled, invalid), paid to wallets / banks, percent"})
+    by_category = fields.Dict(keys=fields.String(), values=fields.Nested(CategoryTotalSchema))
+
+
+class BatchListSchema(StrictSchema):
+    items = fields.List(fields.Nested(BatchSchema))
+    next_before = fields.Integer(allow_none=True)
+
+
+class LineSchema(StrictSchema):
+    id = fields.Integer()
+    line_no = fields.Integer()
+    phone_masked = fields.String()
+    payee_name = fields.String()
+    holder_masked = fields.String(allow_none=True)
+    amount_fen = fields.Integer()
+    category = fields.String()
+    memo = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(LineStatus.ALL)})
+    issue = fields.String(allow_none=True)
+    issue_detail = fields.String(allow_none=True)
+    warning = fields.String(allow_none=True)
+    wallet_fen = fields.Integer()
+    bank_fen = fields.Integer()
+    paid_at = fields.String(allow_none=True)
+
+
+class LinePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(LineSchema))
+    next_after_line = fields.Integer(allow_none=True)
+
+
+class ReportSchema(StrictSchema):
+    batch = fields.Nested(BatchSchema)
+    issues = fields.Dict(metadata={"description": "invalid lines per code: payee_unknown, name_mismatch, "
+                                                  "duplicate_line"})
+    warnings = fields.Dict(metadata={"description": "lines per warning: would_exceed_cap (the wallet tier would "
+                                                    "refuse), overflow_to_bank, name_unverified, wallet_frozen"})
+    flagged = fields.List(fields.Nested(LineSchema), metadata={"description": "the first flagged lines"})
+
+
+class LineQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf(LineStatus.ALL))
+    flagged = fields.Boolean(load_default=False)
+    after_line = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class BatchQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf(BatchStatus.ALL))
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ApproveSchema(StrictSchema):
+    expected_total_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+                                        metadata={"description": "The report's total_fen, restated"})
+    expected_line_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+                                         metadata={"description": "The report's valid_count, restated"})
+
+
+class RejectSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LineIdsSchema(StrictSchema):
+    line_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+                           validate=validate.Length(min=1, max=100_000),
+                           metadata={"description": "Only these failed lines (default: every failed line)"})
+
+
+class CountSchema(StrictSchema):
+    count = fields.Integer()
+    batch = fields.Nested(BatchSchema)
+
+
+class PreferenceSchema(StrictSchema):
+    overflow_to_bank = fields.Boolean(required=True, metadata={
+        "description": "Send what a payout would put above the wallet's balance cap to the linked bank account"})
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _iso(value):
+    return as_utc(value).isoformat() if value else None
+
+
+def org_json(org, user) -> dict:
+    from backend.banks.models import OperatorBank
+    from backend.extensions import db
+
+    return {"id": org.id, "name": org.name, "kind": org.kind, "uscc": org.uscc, "district": org.district,
+            "member_unit": org.member_unit, "bank_code": db.session.get(OperatorBank, org.bank_id).code,
+            "wallet_number": org.wallet_number, "bank_account_masked": org.bank_account_masked,
+            "balance_fen": service.org_balance(org), "my_role": service.role_in(user, org.id),
+            "created_at": _iso(org.created_at)}
+
+
+def batch_json(batch) -> dict:
+    p = service.progress(batch.id)
+    reserved = batch.total_fen if batch.status in BatchStatus.RESERVED else 0
+    paid_fen = p.amounts[LineStatus.PAID]
+    return {
+        "id": batch.id, "org_id": batch.org_id, "reference": batch.reference, "title": batch.title,
+        "status": batch.status,
+        "file": {"name": batch.file_name, "format": batch.file_format, "encoding": batch.file_encoding,
+                 "sha256": batch.file_sha256},
+        "line_count": batch.line_count, "valid_count": batch.valid_count, "total_fen": batch.total_fen,
+        "returned_fen": batch.returned_fen, "created_by_user_id": batch.created_by_user_id,
+        "approved_by_user_id": batch.approved_by_user_id, "created_at": _iso(batch.created_at),
+        "approved_at": _iso(batch.approved_at), "rejected_at": _iso(batch.rejected_at),
+        "reject_reason": batch.reject_reason, "closed_at": _iso(batch.closed_at),
+        "progress": {
+            "lines": p.counts, "amounts_fen": p.amounts, "reserved_fen": reserved, "paid_fen": paid_fen,
+            "paid_to_wallets_fen": p.wallet_fen, "paid_to_banks_fen": p.bank_fen,
+            "percent": round(100 * paid_fen / batch.total_fen, 1) if batch.total_fen else 0.0,
+        },
+        "by_category": p.by_category,
+    }
+
+
+def line_json(r) -> dict:
+    return {"id": r.id, "line_no": r.line_no, "phone_masked": service.mask_phone(r.phone),
+            "payee_name": r.payee_name, "holder_masked": r.holder_masked, "amount_fen": r.amount_fen,
+            "category": r.category, "memo": r.memo, "status": r.status, "issue": r.issue,
+            "issue_detail": r.issue_detail, "warning": r.warning, "wallet_fen": r.wallet_fen,
+            "bank_fen": r.bank_fen, "paid_at": _iso(r.paid_at)}
+
+
+# ---------------------------------------------------------------- organisations
+
+
+@blp.route("/organisations", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(OrgCreateSchema)
+@blp.response(201, OrgSchema)
+@problems(*AUTH, (409, "uscc_taken"), (422, "validation_failed: uscc, bank_code, bank_account_number, …"))
+def create_org(args):
+    """The pilot office registers a paying organisation (department or state-owned enterprise) with a
+    corporate wallet (对公钱包) at an operator bank, and its member-unit status."""
+    user = current_user()
+    return respond(org_json(service.create_org(user, args), user), 201)
+
+
+@blp.route("/organisations", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, OrgListSchema)
+@problems(*AUTH)
+def list_orgs():
+    """Organisations: all for the pilot office, one's own for organisation staff."""
+    user = current_user()
+    return respond({"items": [org_json(o, user) for o in service.orgs_for(user)]}, 200)
+
+
+@blp.route("/organisations/<int:org_id>", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, OrgSchema)
+@problems(*AUTH, (404, "organisation_not_found (also for another organisation's staff)"))
+def get_org(org_id):
+    """One organisation with its corporate wallet's balance."""
+    user = current_user()
+    return respond(org_json(service.visible_org(user, org_id), user), 200)
+
+
+@blp.route("/organisations/<int:org_id>", methods=["PATCH"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(OrgUpdateSchema)
+@blp.response(200, OrgSchema)
+@problems(*AUTH, (404, "organisation_not_found"), (422, "validation_failed"))
+def update_org(args, org_id):
+    """The pilot office changes an organisation's name, district or member-unit status."""
+    user = current_user()
+    return respond(org_json(service.update_org(user, org_id, args), user), 200)
+
+
+@blp.route("/organisations/<int:org_id>/members", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(MemberCreateSchema)
+@blp.response(201, MemberSchema)
+@problems(*AUTH, (404, "organisation_not_found"), (409, "not_org_staff, already_member, phone_taken"),
+          (422, "validation_failed: phone, role, password"))
+def add_member(args, org_id):
+    """The pilot office makes a person the organisation's finance officer (prepares batches) or approver
+    (approves them); an unknown phone gets a new organisation-staff account."""
+    member, person = service.add_member(current_user(), org_id, args)
+    return respond({"user_id": person.id, "phone": person.phone, "display_name": person.display_name,
+                    "role": member.role}, 201)
+
+
+@blp.route("/organisations/<int:org_id>/members", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, MemberListSchema)
+@problems(*AUTH, (404, "organisation_not_found"))
+def list_members(org_id):
+    """The organisation's officers and approvers."""
+    service.visible_org(current_user(), org_id)
+    return respond({"items": [{"user_id": m.user_id, "phone": m.phone, "display_name": m.display_name,
+                               "role": m.role} for m in service.members_of(org_id)]}, 200)
+
+
+@blp.route("/organisations/<int:org_id>/topup", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(TopupSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, TopupResultSchema)
+@problems(*AUTH, (403, "not_a_member"), (404, "organisation_not_found"),
+          (409, "idempotency_key_reused"), (422, "card_declined, validation_failed, idempotency_key_missing"),
+          (503, "topup_voided: the bank debit was reversed"))
+def topup(args, org_id):
+    """Fund the corporate wallet from the organisation's account at its operator bank (idempotent)."""
+    user = current_user()
+    key = idempotency.request_key()
+
+    def action():
+        posted = service.topup(user, org_id, args["amount_fen"], key)
+        return {"transfer_id": posted.id, "amount_fen": posted.amount_fen,
+                "balance_after_fen": posted.credit_balance_fen, "created_at": posted.created_at.isoformat()}, 201
+
+    body, status = idempotency.run(user.id, {"org_id": org_id, **args}, action, external_effects=True)
+    return respond(body, status)
+
+
+# ---------------------------------------------------------------- batches
+
+
+@blp.route("/organisations/<int:org_id>/batches", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(UploadSchema, location="files")
+@blp.response(201, BatchSchema)
+@problems(*AUTH, (403, "not_an_officer"), (404, "organisation_not_found"),
+          (409, "batch_reference_taken (batch_id names the first upload)"),
+          (413, "the file is larger than 32 MB"),
+          (422, "file_invalid: the file was refused and nothing created; `problems` lists each with its line "
+                "number and code (encoding_unreadable, encoding_unsupported, malformed_csv, columns_missing, "
+                "column_unknown, wrong_column_count, phone_invalid, name_missing, amount_invalid, "
+                "amount_precision, amount_not_positive, amount_too_large, category_unknown, memo_too_long, "
+                "too_many_lines, xlsx_unreadable, no_lines)"))
+def upload_batch(form, org_id):
+    """A finance officer uploads a batch (CSV or XLSX). Every line is validated: form errors refuse the file;
+    unknown payees, names not matching the wallet holder (compared masked) and duplicates are kept as invalid
+    lines; lines the payee's wallet tier would refuse are flagged. The report is at …/batches/{id}/report."""
+    if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
+        raise ValidationFailed("The file is larger than 32 MB; split it.", code="file_too_large", status=413,
+                               field="file")
+    upload = form["file"]
+    batch = service.upload(current_user(), org_id, upload.stream, upload.filename, form["reference"].strip(),
+                           form["title"].strip())
+    return respond(batch_json(batch), 201)
+
+
+@blp.route("/organisations/<int:org_id>/batches", methods=["GET"])
+@requires(*STAFF)
+@blp.arguments(BatchQuery, location="query")
+@blp.response(200, BatchListSchema)
+@problems(*AUTH, (404, "organisation_not_found"), (422, "validation_failed"))
+def list_batches(args, org_id):
+    """The organisation's batches, newest first."""
+    service.visible_org(current_user(), org_id)
+    items = service.list_batches(org_id, args.get("status"), args["limit"], args.get("before"))
+    more = len(items) == args["limit"]
+    return respond({"items": [batch_json(b) for b in items],
+                    "next_before": items[-1].id if more and items else None}, 200)
+
+
+@blp.route("/batches/<int:batch_id>", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, BatchSchema)
+@problems(*AUTH, (404, "batch_not_found (also for another organisation's staff)"))
+def get_batch(batch_id):
+    """A batch with its live progress: lines and amounts paid, failed, pending, cancelled; percent paid."""
+    batch, _ = service.visible_batch(current_user(), batch_id)
+    return respond(batch_json(batch), 200)
+
+
+@blp.route("/batches/<int:batch_id>/report", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, ReportSchema)
+@problems(*AUTH, (404, "batch_not_found"))
+def batch_report(batch_id):
+    """The validation report: totals by category, invalid lines per reason, warnings (lines the wallet tier
+    would refuse, overflow to bank), and the first 100 flagged lines with their line numbers."""
+    batch, _ = service.visible_batch(current_user(), batch_id)
+    issues, warnings = service.report_counts(batch_id)
+    flagged = service.lines(batch_id, flagged=True, limit=100)
+    return respond({"batch": batch_json(batch), "issues": issues, "warnings": warnings,
+                    "flagged": [line_json(r) for r in flagged]}, 200)
+
+
+@blp.route("/batches/<int:batch_id>/lines", methods=["GET"])
+@requires(*STAFF)
+@blp.arguments(LineQuery, location="query")
+@blp.response(200, LinePageSchema)
+@problems(*AUTH, (404, "batch_not_found"), (422, "validation_failed"))
+def batch_lines(args, batch_id):
+    """A page of the batch's lines by line number (filter by status, or only flagged ones)."""
+    service.visible_batch(current_user(), batch_id)
+    rows = service.lines(batch_id, status=args.get("status"), flagged=args["flagged"],
+                         after_line=args["after_line"], limit=args["limit"])
+    more = len(rows) == args["limit"]
+    return respond({"items": [line_json(r) for r in rows],
+                    "next_after_line": rows[-1].line_no if more and rows else None}, 200)
+
+
+@blp.route("/batches/<int:batch_id>/approve", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(ApproveSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, BatchSchema)
+@problems(*AUTH, (403, "not_an_approver, maker_checker: the batch's preparer can never approve it"),
+          (404, "batch_not_found"),
+          (409, "illegal_transition, control_total_mismatch, idempotency_key_reused"),
+          (422, "insufficient_funds (the batch stays validated), nothing_to_pay, idempotency_key_missing"))
+def approve_batch(args, batch_id):
+    """An approver (never the preparer) approves: the whole total is reserved from the corporate wallet into
+    the batch's account, then a job pays each line exactly once. Idempotent."""
+    user = current_user()
+    body, status = service.approve(
+        user, batch_id, args["expected_total_fen"], args["expected_line_count"], batch_json,
+        run=lambda action: idempotency.run(user.id, {"batch_id": batch_id, **args}, action))
+    if status < 300:
+        enqueue(tasks.run_batch, batch_id)
+        batch, _ = service.visible_batch(user, batch_id)
+        body = batch_json(batch)
+    return respond(body, status)
+
+
+@blp.route("/batches/<int:batch_id>/reject", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(RejectSchema)
+@blp.response(200, BatchSchema)
+@problems(*AUTH, (403, "not_an_approver"), (404, "batch_not_found"), (409, "illegal_transition"),
+          (422, "validation_failed: reason"))
+def reject_batch(args, batch_id):
+    """An approver rejects a validated batch, with a reason; nothing moves."""
+    return respond(batch_json(service.reject(current_user(), batch_id, args["reason"])), 200)
+
+
+@blp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(LineIdsSchema)
+@blp.response(200, CountSchema)
+@problems(*AUTH, (403, "not_a_member"), (404, "batch_not_found"), (409, "illegal_transition, no_failed_lines"),
+          (422, "validation_failed"))
+def retry_lines(args, batch_id):
+    """Retry failed lines (all, or the listed ones) from the batch's reserve — e.g. after the payee upgraded
+    the wallet or switched the overflow to bank on. Each line is still paid at most once."""
+    user = current_user()
+    n = service.retry(user, batch_id, args.get("line_ids"))
+    enqueue(tasks.run_batch, batch_id)
+    batch, _ = service.visible_batch(user, batch_id)
+    return respond({"count": n, "batch": batch_json(batch)}, 200)
+
+
+@blp.route("/batches/<int:batch_id>/cancel", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(LineIdsSchema)
+@blp.response(200, CountSchema)
+@problems(*AUTH, (403, "not_a_member"), (404, "batch_not_found"), (409, "illegal_transition, no_failed_lines"),
+          (422, "validation_failed"))
+def cancel_lines(args, batch_id):
+    """Cancel failed lines (all, or the listed ones); when nothing is left to pay the batch closes and the
+    reserve's leftover returns to the corporate wallet."""
+    user = current_user()
+    n = service.cancel(user, batch_id, args.get("line_ids"))
+    batch, _ = service.visible_batch(user, batch_id)
+    return respond({"count": n, "batch": batch_json(batch)}, 200)
+
+
+# ---------------------------------------------------------------- payees
+
+
+@blp.route("/me/preferences", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, PreferenceSchema)
+@problems(*AUTH)
+def get_preferences():
+    """The payee's payout preference (overflow above the wallet cap to the linked bank account)."""
+    pref = service.preference(current_user())
+    return respond({"overflow_to_bank": bool(pref and pref.overflow_to_bank)}, 200)
+
+
+@blp.route("/me/preferences", methods=["PUT"])
+@requires(Role.CONSUMER)
+@blp.arguments(PreferenceSchema)
+@blp.response(200, PreferenceSchema)
+@problems(*AUTH, (404, "wallet_not_open"), (422, "no_linked_card, validation_failed"))
+def put_preferences(args):
+    """Switch on (or off) sending what a payout would put above the wallet's balance cap to the linked bank
+    account through the operator bank; off, such a line fails and nothing moves."""
+    pref = service.set_preference(current_user(), args["overflow_to_bank"])
+    return respond({"overflow_to_bank": pref.overflow_to_bank}, 200)
