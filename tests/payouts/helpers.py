@@ -107,3 +107,34 @@ def make_world(app, client, factory) -> World:
     officer = add_member(client, factory, pilot, org_id, "officer", "张会计")
     approver = add_member(client, factory, pilot, org_id, "approver", "王处长")
     return World(app, client, factory, pilot, org_id, officer, approver)
+
+
+def bulk_payees(n: int, *, start: int = 0) -> list[tuple[str, str]]:
+    """Create ``n`` consumers with class-4 wallets in bulk (setup only: empty accounts, no money);
+    return their (phone, name)."""
+    from sqlalchemy import insert
+
+    from backend.auth.models import User
+    from backend.banks.models import OperatorBank
+    from backend.clock import utcnow
+    from backend.config import WALLET_TIERS
+    from backend.ledger.models import Account, AccountKind
+    from backend.wallets.models import Wallet
+
+    A, U, W = Account.__table__, User.__table__, Wallet.__table__
+    tier = WALLET_TIERS[4]
+    now = utcnow()
+    bank_id = db.session.query(OperatorBank).filter_by(code="ICBC").one().id
+    accounts = db.session.execute(insert(A).returning(A.c.id, sort_by_parameter_order=True), [
+        {"kind": AccountKind.WALLET, "allow_negative": False, "balance_fen": 0, "balance_cap_fen": tier.balance_cap_fen,
+         "single_cap_fen": tier.single_cap_fen, "day_cap_fen": tier.day_cap_fen, "year_cap_fen": tier.year_cap_fen}
+        for _ in range(n)]).scalars().all()
+    people = [(f"137{start + i:08d}", f"员{start + i:05d}工") for i in range(n)]
+    users = db.session.execute(insert(U).returning(U.c.id, sort_by_parameter_order=True), [
+        {"phone": phone, "password_hash": "x", "role": Role.CONSUMER, "display_name": name, "is_active": True,
+         "created_at": now} for phone, name in people]).scalars().all()
+    db.session.execute(insert(W), [
+        {"user_id": uid, "bank_id": bank_id, "account_id": aid, "wallet_number": f"0022{uid:012d}", "wallet_class": 4,
+         "status": "active", "opened_at": now} for uid, aid in zip(users, accounts, strict=True)])
+    db.session.commit()
+    return people
