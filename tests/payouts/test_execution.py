@@ -193,3 +193,33 @@ def test_payees_switching_the_overflow_on_need_a_linked_account(world):
     assert resp.status_code == 422 and resp.get_json()["code"] == "no_linked_card"
     assert world.client.get("/api/v1/payouts/me/preferences", headers=no_card.auth).get_json() == \
         {"overflow_to_bank": False}
+
+
+def test_a_payee_balance_that_moved_after_the_read_sends_the_chunk_line_by_line(world, monkeypatch):
+    """The chunk is decided on balances read once; if a payee received money meanwhile the ledger refuses the
+    chunk, it is rolled back whole and paid line by line: the others are paid, that line fails, once each."""
+    moved = world.payee("李小明", balance_fen=995_000)
+    others = [world.payee("王芳"), world.payee("陈静")]
+    world.topup(100_000)
+    real = tasks._payees
+    calls = []
+
+    def stale(wallet_ids):
+        payees = real(wallet_ids)
+        if not calls:  # the fast path's read: as it was before the payee's balance grew
+            payees[world.factory.wallet(moved).id].balance_fen = 0
+        calls.append(wallet_ids)
+        return payees
+
+    monkeypatch.setattr(tasks, "_payees", stale)
+    batch = world.upload(csv_bytes([[others[0].phone, "王芳", "10", "salary", ""],
+                                    [moved.phone, "李小明", "100", "salary", ""],
+                                    [others[1].phone, "陈静", "20", "salary", ""]])).get_json()
+    world.approve(batch)
+    lines = {ln["line_no"]: ln for ln in world.get(f"/batches/{batch['id']}/lines", world.officer).get_json()["items"]}
+    assert {n: ln["status"] for n, ln in lines.items()} == {2: "paid", 3: "failed", 4: "paid"}
+    assert lines[3]["issue"] == "payee_balance_cap" and len(calls) == 4  # 1 fast read + 3 line-by-line reads
+    assert world.factory.balance(moved) == 995_000
+    assert [world.factory.balance(p) for p in others] == [1_000, 2_000]
+    assert set(payout_transfers_per_line().values()) == {1} and len(payout_transfers_per_line()) == 2
+    assert sound()
