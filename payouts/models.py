@@ -57,6 +57,7 @@ class Category:
     REIMBURSEMENT = "reimbursement"
 
     ALL = (SALARY, ALLOWANCE, SUBSIDY, REIMBURSEMENT)
+    ZH = {SALARY: "工资", ALLOWANCE: "津贴", SUBSIDY: "补贴", REIMBURSEMENT: "报销"}
     #: What people type in the file's category column, in Chinese or English.
     ALIASES = {"salary": SALARY, "工资": SALARY, "薪酬": SALARY, "allowance": ALLOWANCE, "津贴": ALLOWANCE,
                "subsidy": SUBSIDY, "补贴": SUBSIDY, "reimbursement": REIMBURSEMENT, "报销": REIMBURSEMENT}

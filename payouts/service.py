@@ -714,3 +714,24 @@ def check_reserves() -> list[str]:
         if r.status == BatchStatus.CLOSED and r.balance_fen != 0:
             problems.append(f"payout batch {r.id}: closed but its account still holds {r.balance_fen} fen")
     return problems
+
+
+# ---------------------------------------------------------------- payees: pay slips
+
+
+def payslips(user: User, *, before: int | None = None, limit: int = 20, line_id: int | None = None) -> list:
+    """Return the consumer's payout lines of approved batches (paid, failed, pending), newest first: the pay
+    slips (organisation, category, memo, amount, parts, time) and the notices of lines that could not be paid."""
+    stmt = (
+        select(L.c.id, L.c.amount_fen, L.c.category, L.c.memo, L.c.status, L.c.issue, L.c.issue_detail,
+               L.c.wallet_fen, L.c.bank_fen, L.c.paid_at, L.c.transfer_id, B.c.title, B.c.approved_at,
+               Organisation.name.label("org_name"))
+        .join(B, B.c.id == L.c.batch_id).join(Organisation, Organisation.id == B.c.org_id)
+        .where(L.c.payee_user_id == user.id, B.c.status.in_(BatchStatus.RESERVED),
+               L.c.status.in_((LineStatus.PAID, LineStatus.FAILED, LineStatus.PENDING)))
+    )
+    if line_id is not None:
+        stmt = stmt.where(L.c.id == line_id)
+    if before is not None:
+        stmt = stmt.where(L.c.id < before)
+    return list(db.session.execute(stmt.order_by(L.c.id.desc()).limit(limit)))

@@ -33,7 +33,7 @@ from backend.ledger import service as ledger
 from backend.ledger.models import Account
 from backend.wallets.models import Wallet, WalletStatus
 from backend.wallets.service import card_network
-from payouts.models import Batch, BatchStatus, Line, LineStatus, PayeePreference, PayoutCode
+from payouts.models import Batch, BatchStatus, Category, Line, LineStatus, Organisation, PayeePreference, PayoutCode
 
 log = logging.getLogger(__name__)
 L = Line.__table__
@@ -91,12 +91,17 @@ def _split(line, payee: _Payee) -> tuple[int, int]:
                    "their linked bank account, then retry the line.")
 
 
-def _legs(batch: Batch, line, payee: _Payee) -> tuple[dict, list[ledger.Leg]]:
+def _memo(org_name: str, line) -> str:
+    """What the payee's wallet history shows: 工资 · 越秀区财政局 · 三月工资."""
+    return " · ".join(p for p in (Category.ZH[line.category], org_name, line.memo) if p)[:140]
+
+
+def _legs(batch: Batch, org_name: str, line, payee: _Payee) -> tuple[dict, list[ledger.Leg]]:
     """Decide a line against the payee's balance as tracked in this chunk: return its new values and its
-    ledger legs (wallet part, bank part). Raises ``_Refused``."""
+    ledger legs (wallet part, bank part), linked by the line's key. Raises ``_Refused``."""
     wallet_part, bank_part = _split(line, payee)
-    key = f"payout-line-{line.id}"
-    memo = f"payouts:batch:{batch.id}:line:{line.id}"
+    key = line_key(line.id)
+    memo = _memo(org_name, line)
     values = {"lid": line.id, "wallet_fen": wallet_part, "bank_fen": bank_part, "transfer_id": None,
               "bank_transfer_id": None}
     legs = []
@@ -119,9 +124,14 @@ def _post(batch: Batch, decided: list[tuple[dict, list[ledger.Leg]]]) -> list[di
     return [values for values, _ in decided]
 
 
+def line_key(line_id: int) -> str:
+    """The ledger ``batch_id`` of a line's transfers (and the bank's reference of its overflow)."""
+    return f"payout-line-{line_id}"
+
+
 _CLAIM = (update(L).where(L.c.id.in_(bindparam("ids", expanding=True)), L.c.status == LineStatus.PENDING)
           .values(attempts=L.c.attempts + 1)
-          .returning(L.c.id, L.c.wallet_id, L.c.amount_fen))
+          .returning(L.c.id, L.c.wallet_id, L.c.amount_fen, L.c.category, L.c.memo))
 _MARK_PAID = (update(L).where(L.c.id == bindparam("lid"), L.c.status == LineStatus.PENDING)
               .values(status=LineStatus.PAID, wallet_fen=bindparam("wallet_fen"), bank_fen=bindparam("bank_fen"),
                       transfer_id=bindparam("transfer_id"), bank_transfer_id=bindparam("bank_transfer_id"),
@@ -144,6 +154,10 @@ def _record(paid: list[dict], failed: list[dict]) -> None:
         raise RuntimeError(f"payout lines changed under their claim ({n} of {len(paid) + len(failed)} updated)")
 
 
+def _org_name(batch: Batch) -> str:
+    return db.session.execute(select(Organisation.name).where(Organisation.id == batch.org_id)).scalar_one()
+
+
 def pay_chunk(batch: Batch, ids: list[int]) -> tuple[int, int]:
     """Pay the still-pending lines among ``ids`` in one transaction; commit; return (paid, failed).
 
@@ -158,10 +172,11 @@ def pay_chunk(batch: Batch, ids: list[int]) -> tuple[int, int]:
         db.session.rollback()
         return 0, 0
     payees = _payees([c.wallet_id for c in claimed])
+    org_name = _org_name(batch)
     decided, failed = [], []
     for line in claimed:
         try:
-            decided.append(_legs(batch, line, payees[line.wallet_id]))
+            decided.append(_legs(batch, org_name, line, payees[line.wallet_id]))
         except _Refused as r:
             failed.append({"lid": line.id, "code": r.code, "detail": r.detail[:200]})
     try:
@@ -187,7 +202,7 @@ def _pay_one_by_one(batch: Batch, ids: list[int]) -> tuple[int, int]:
         payee = _payees([line.wallet_id])[line.wallet_id]
         savepoint = db.session.begin_nested()
         try:
-            values = _post(batch, [_legs(batch, line, payee)])
+            values = _post(batch, [_legs(batch, _org_name(batch), line, payee)])
             savepoint.commit()
             _record(values, [])
             paid_n += 1
@@ -217,7 +232,7 @@ def credit_banks(batch_id: int) -> int:
     done = 0
     for r in rows:
         try:
-            result = card_network().credit(r.code, r.card_token, r.bank_fen, f"payout-line-{r.id}")
+            result = card_network().credit(r.code, r.card_token, r.bank_fen, line_key(r.id))
         except Exception:  # noqa: BLE001 - the next run (or the sweep) tries again with the same reference
             log.exception("bank credit of payout line %s failed", r.id)
             continue

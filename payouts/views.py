@@ -3,7 +3,9 @@ retry, cancel) and the payee's preference. Thin: schema → service → JSON."""
 
 from __future__ import annotations
 
-from flask import request
+import time
+
+from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
@@ -14,13 +16,15 @@ from backend import idempotency
 from backend.auth.models import Role
 from backend.auth.service import current_user, requires
 from backend.clock import as_utc
-from backend.errors import PROBLEM_MIME, ValidationFailed
+from backend.errors import PROBLEM_MIME, NotFound, ValidationFailed
+from backend.extensions import db
 from backend.http import respond
 from backend.jobs import enqueue
+from backend.payments import events
 from backend.schemas import Fen, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payouts import service, tasks
-from payouts.models import BatchStatus, LineStatus, MemberRole, OrgKind
+from payouts.models import Batch, BatchStatus, Category, LineStatus, MemberRole, OrgKind
 
 class _MultipartParser(FlaskParser):
     """Reads a multipart body's form fields and files as one location, so one schema documents the whole
@@ -38,6 +42,7 @@ blp = _Blueprint("payouts", __name__, url_prefix="/api/v1/payouts",
                  description="Salary, allowance, subsidy and reimbursement batches with maker-checker")
 
 STAFF = (Role.ORG_STAFF, Role.PILOT_ADMIN)
+FINAL = (BatchStatus.CLOSED, BatchStatus.REJECTED)
 #: Top-ups of a corporate wallet: up to ¥100,000,000 at once.
 TOPUP_MAX_FEN = 100_000_000 * 100
 #: Upload size: 100,000 lines of a CSV are about 6 MB; a generous bound keeps absurd bodies out.
@@ -240,6 +245,32 @@ class LineIdsSchema(StrictSchema):
 class CountSchema(StrictSchema):
     count = fields.Integer()
     batch = fields.Nested(BatchSchema)
+
+
+class PayslipSchema(StrictSchema):
+    id = fields.Integer(metadata={"description": "The payout line"})
+    organisation = fields.String()
+    title = fields.String(metadata={"description": "The batch's title, e.g. 三月工资"})
+    category = fields.String()
+    category_zh = fields.String()
+    memo = fields.String(allow_none=True)
+    amount_fen = fields.Integer()
+    status = fields.String(metadata={"enum": ["paid", "failed", "pending"]})
+    to_wallet_fen = fields.Integer()
+    to_bank_fen = fields.Integer(metadata={"description": "Above the wallet's cap, sent to the linked account"})
+    transfer_id = fields.Integer(allow_none=True, metadata={"description": "The wallet history's transfer"})
+    paid_at = fields.String(allow_none=True)
+    notice = fields.Dict(allow_none=True, metadata={"description": "Why a line could not be paid and what to do"})
+
+
+class PayslipPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(PayslipSchema))
+    next_before = fields.Integer(allow_none=True)
+
+
+class PayslipQuery(StrictSchema):
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class PreferenceSchema(StrictSchema):
@@ -470,6 +501,41 @@ def batch_lines(args, batch_id):
                     "next_after_line": rows[-1].line_no if more and rows else None}, 200)
 
 
+@blp.route("/batches/<int:batch_id>/events", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, description="text/event-stream: `progress` events (the batch's progress object) on each "
+                               "change, then `end` when the batch is closed or rejected (or after the timeout)",
+              content_type="text/event-stream")
+@problems(*AUTH, (404, "batch_not_found"))
+def batch_events(batch_id):
+    """Server-sent events: the batch's progress now, then at each change (read every second), until it closes."""
+    service.visible_batch(current_user(), batch_id)
+    timeout = current_app.config.get("PAYOUT_EVENTS_TIMEOUT_S", 600)
+
+    def read():
+        db.session.rollback()  # a fresh snapshot, and no connection held while waiting
+        batch = db.session.get(Batch, batch_id)
+        body = batch_json(batch)
+        return {"id": batch_id, "status": body["status"], "progress": body["progress"]}
+
+    def body():
+        state = read()
+        yield events.sse("progress", state)
+        deadline = time.monotonic() + timeout
+        while state["status"] not in FINAL and time.monotonic() < deadline:
+            time.sleep(current_app.config.get("PAYOUT_EVENTS_POLL_S", 1.0))
+            fresh = read()
+            if fresh != state:
+                state = fresh
+                yield events.sse("progress", state)
+            else:
+                yield ": keep-alive\n\n"
+        yield events.sse("end", {"status": state["status"]})
+
+    return Response(stream_with_context(body()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 @blp.route("/batches/<int:batch_id>/approve", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(ApproveSchema)
@@ -536,6 +602,54 @@ def cancel_lines(args, batch_id):
 
 
 # ---------------------------------------------------------------- payees
+
+#: What the app tells a payee whose line failed, per code.
+NOTICES = {
+    "payee_balance_cap": ("钱包余额已达上限，本笔款项未能入账。请升级钱包（三类 ¥20,000，二类 ¥500,000）或开启"
+                          "“超额转入绑定银行账户”，单位重试后即可到账。",
+                          "The wallet is at its balance cap: upgrade it, or switch on sending the excess to your "
+                          "linked bank account; the organisation then retries the payment."),
+    "payee_wallet_frozen": ("钱包已冻结，本笔款项未能入账，请联系开户银行。",
+                            "The wallet is frozen; contact your operator bank."),
+}
+
+
+def payslip_json(r) -> dict:
+    notice = None
+    if r.status == LineStatus.FAILED:
+        zh, en = NOTICES.get(r.issue, (r.issue_detail or "", r.issue_detail or ""))
+        notice = {"code": r.issue, "message_zh": zh, "message_en": en, "upgrade_path": "/api/v1/wallets/me/upgrade"
+                  if r.issue == "payee_balance_cap" else None}
+    return {"id": r.id, "organisation": r.org_name, "title": r.title, "category": r.category,
+            "category_zh": Category.ZH[r.category], "memo": r.memo, "amount_fen": r.amount_fen, "status": r.status,
+            "to_wallet_fen": r.wallet_fen, "to_bank_fen": r.bank_fen, "transfer_id": r.transfer_id,
+            "paid_at": _iso(r.paid_at), "notice": notice}
+
+
+@blp.route("/me/payslips", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(PayslipQuery, location="query")
+@blp.response(200, PayslipPageSchema)
+@problems(*AUTH, (422, "validation_failed"))
+def my_payslips(args):
+    """My pay slips (工资/补贴到账): salaries, allowances, subsidies and reimbursements paid to me, newest first,
+    with a notice (and how to upgrade the wallet) for a payment that could not reach it."""
+    rows = service.payslips(current_user(), before=args.get("before"), limit=args["limit"])
+    more = len(rows) == args["limit"]
+    return respond({"items": [payslip_json(r) for r in rows], "next_before": rows[-1].id if more and rows else None},
+                   200)
+
+
+@blp.route("/me/payslips/<int:line_id>", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, PayslipSchema)
+@problems(*AUTH, (404, "payslip_not_found (also another person's)"))
+def my_payslip(line_id):
+    """One pay slip: organisation, category, memo, amount, where it went, time."""
+    rows = service.payslips(current_user(), line_id=line_id, limit=1)
+    if not rows:
+        raise NotFound("No such pay slip.", code="payslip_not_found")
+    return respond(payslip_json(rows[0]), 200)
 
 
 @blp.route("/me/preferences", methods=["GET"])
