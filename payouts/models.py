@@ -109,6 +109,7 @@ class PayoutCode:
     TO_BANK = "payout_to_bank"  # batch account → the payee bank's issuance (redeemed to the linked account)
     RETURN = "payout_return"  # batch account → organisation wallet, the leftover at close
     TOPUP = "topup"  # the organisation's bank account → its corporate wallet (the core's code)
+    PUBLIC_FUNDS = "public_funds"  # one organisation's corporate wallet → another's (a fund transfer)
 
 
 class Organisation(db.Model):
@@ -241,3 +242,57 @@ class Line(db.Model):
     bank_reference: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Purpose:
+    """Purpose codes of public-fund transfers between organisations (kept as data, shown in both languages)."""
+
+    LABELS = {
+        "appropriation": ("财政拨款", "Budget appropriation"),
+        "special_fund": ("专项资金", "Special-purpose fund"),
+        "subsidy_transfer": ("补贴资金划拨", "Subsidy funds passed on"),
+        "service_settlement": ("服务费用结算", "Settlement for services"),
+        "refund": ("资金退回", "Funds returned"),
+        "other": ("其他", "Other"),
+    }
+    ALL = tuple(LABELS)
+
+
+class FundTransferStatus:
+    PENDING = "pending"  # prepared by an officer of the paying organisation, waiting for its approver
+    EXECUTED = "executed"  # approved and moved in the same transaction
+    REJECTED = "rejected"
+
+    ALL = (PENDING, EXECUTED, REJECTED)
+
+
+class FundTransfer(db.Model):
+    """A public-fund transfer from one organisation's corporate wallet to another's, with maker-checker."""
+
+    __tablename__ = "payout_fund_transfers"
+    __table_args__ = (
+        CheckConstraint("from_org_id <> to_org_id", name="distinct_orgs"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(_in("purpose_code", Purpose.ALL), name="purpose_known"),
+        CheckConstraint(_in("status", FundTransferStatus.ALL), name="status_known"),
+        CheckConstraint("approved_by_user_id IS NULL OR approved_by_user_id <> created_by_user_id",
+                        name="maker_is_not_checker"),
+        CheckConstraint("status <> 'executed' OR transfer_id IS NOT NULL", name="executed_has_transfer"),
+        Index("ix_payout_fund_transfers_from_org_id_id", "from_org_id", "id"),
+        Index("ix_payout_fund_transfers_to_org_id_id", "to_org_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_org_id: Mapped[int] = mapped_column(ForeignKey("payout_orgs.id"))
+    to_org_id: Mapped[int] = mapped_column(ForeignKey("payout_orgs.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    purpose_code: Mapped[str] = mapped_column(String(24))
+    memo: Mapped[str | None] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(10), default=FundTransferStatus.PENDING)
+    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rejected_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))

@@ -40,6 +40,8 @@ from payouts.models import (
     Batch,
     BatchStatus,
     Category,
+    FundTransfer,
+    FundTransferStatus,
     Line,
     LineStatus,
     MemberRole,
@@ -47,6 +49,7 @@ from payouts.models import (
     OrgMember,
     PayeePreference,
     PayoutCode,
+    Purpose,
 )
 
 L = Line.__table__
@@ -735,3 +738,129 @@ def payslips(user: User, *, before: int | None = None, limit: int = 20, line_id:
     if before is not None:
         stmt = stmt.where(L.c.id < before)
     return list(db.session.execute(stmt.order_by(L.c.id.desc()).limit(limit)))
+
+
+# ---------------------------------------------------------------- public-fund transfers between organisations
+
+F = FundTransfer.__table__
+
+
+def create_fund_transfer(user: User, org_id: int, args: dict) -> FundTransfer:
+    """An officer of the paying organisation prepares a transfer to another organisation; nothing moves until
+    one of its approvers (never the preparer) approves. Commit; return it.
+
+    Raises ``Forbidden`` (``not_an_officer``), ``ValidationFailed`` (``to_org_id``: unknown or the same).
+    """
+    visible_org(user, org_id)
+    if role_in(user, org_id) != MemberRole.OFFICER:
+        raise Forbidden("Only the organisation's finance officers prepare transfers.", code="not_an_officer")
+    to_org = db.session.get(Organisation, args["to_org_id"])
+    if to_org is None or to_org.id == org_id:
+        raise ValidationFailed("Name another registered organisation.", field="to_org_id")
+    ft = FundTransfer(from_org_id=org_id, to_org_id=to_org.id, amount_fen=args["amount_fen"],
+                      purpose_code=args["purpose_code"], memo=args.get("memo"), status=FundTransferStatus.PENDING,
+                      created_by_user_id=user.id, created_at=utcnow())
+    db.session.add(ft)
+    db.session.commit()
+    return ft
+
+
+def visible_fund_transfer(user: User, ft_id: int) -> tuple[FundTransfer, str | None]:
+    """Return the transfer and the user's role in the paying organisation (None: the receiving side or the
+    pilot office). Anyone else gets ``NotFound`` (``fund_transfer_not_found``)."""
+    ft = db.session.get(FundTransfer, ft_id)
+    if ft is None:
+        raise NotFound("No such transfer.", code="fund_transfer_not_found")
+    if user.role == Role.PILOT_ADMIN:
+        return ft, None
+    role = role_in(user, ft.from_org_id)
+    if role is None and role_in(user, ft.to_org_id) is None:
+        raise NotFound("No such transfer.", code="fund_transfer_not_found")
+    return ft, role
+
+
+def approve_fund_transfer(user: User, ft_id: int, *, run=_run_direct) -> tuple[dict, int]:
+    """An approver of the paying organisation, not its preparer, approves: the money moves from its corporate
+    wallet to the receiver's (``public_funds``) in the same transaction. Returns ``run``'s result.
+
+    Refusals: ``Forbidden`` (``not_an_approver``, ``maker_checker``), ``Conflict``
+    (``illegal_transition``), ``Unprocessable`` (``insufficient_funds``: stays pending).
+    """
+    ft, role = visible_fund_transfer(user, ft_id)
+    if role != MemberRole.APPROVER:
+        raise Forbidden("Only the paying organisation's approvers approve its transfers.", code="not_an_approver")
+    if ft.created_by_user_id == user.id:
+        raise MakerChecker("The person who prepared a transfer can never approve it.")
+
+    def action():
+        db.session.refresh(ft)
+        if ft.status != FundTransferStatus.PENDING:
+            raise Conflict(f"A {ft.status} transfer cannot be approved.", code="illegal_transition")
+        src, dst = (db.session.get(Organisation, i) for i in (ft.from_org_id, ft.to_org_id))
+        try:
+            posted = ledger.transfer(src.account_id, dst.account_id, ft.amount_fen, PayoutCode.PUBLIC_FUNDS,
+                                     memo=f"{Purpose.LABELS[ft.purpose_code][0]} · {src.name} → {dst.name}"[:140],
+                                     actor_user_id=user.id, limited=False, batch_id=f"fund-transfer-{ft.id}")
+        except InsufficientFunds as exc:
+            raise Unprocessable("The organisation's wallet does not hold the amount; top it up first.",
+                                code="insufficient_funds", balance_fen=exc.extra.get("balance_fen")) from None
+        moved = db.session.execute(
+            update(F).where(F.c.id == ft.id, F.c.status == FundTransferStatus.PENDING)
+            .values(status=FundTransferStatus.EXECUTED, approved_by_user_id=user.id, decided_at=posted.created_at,
+                    transfer_id=posted.id)
+        ).rowcount
+        if moved != 1:
+            raise Conflict("The transfer was decided meanwhile.", code="illegal_transition")
+        db.session.flush()
+        db.session.refresh(ft)
+        return fund_transfer_json(ft), 200
+
+    return run(action)
+
+
+def reject_fund_transfer(user: User, ft_id: int, reason: str) -> FundTransfer:
+    """An approver of the paying organisation rejects a pending transfer; nothing moves; commit."""
+    ft, role = visible_fund_transfer(user, ft_id)
+    if role != MemberRole.APPROVER:
+        raise Forbidden("Only the paying organisation's approvers reject its transfers.", code="not_an_approver")
+    moved = db.session.execute(
+        update(F).where(F.c.id == ft.id, F.c.status == FundTransferStatus.PENDING)
+        .values(status=FundTransferStatus.REJECTED, rejected_by_user_id=user.id, decided_at=utcnow(),
+                reject_reason=reason[:200])
+    ).rowcount
+    if moved != 1:
+        db.session.rollback()
+        raise Conflict(f"A {ft.status} transfer cannot be rejected.", code="illegal_transition")
+    db.session.commit()
+    db.session.refresh(ft)
+    return ft
+
+
+def list_fund_transfers(user: User, org_id: int | None, *, before: int | None = None, limit: int = 50) -> list:
+    """Transfers of one organisation, paid or received (its members, the pilot office), or every transfer
+    (the pilot office, ``org_id`` None), newest first."""
+    stmt = select(FundTransfer)
+    if org_id is not None:
+        visible_org(user, org_id)
+        stmt = stmt.where((FundTransfer.from_org_id == org_id) | (FundTransfer.to_org_id == org_id))
+    elif user.role != Role.PILOT_ADMIN:
+        raise Forbidden("Only the pilot office lists every transfer.", code="role_forbidden")
+    if before:
+        stmt = stmt.where(FundTransfer.id < before)
+    return list(db.session.execute(stmt.order_by(FundTransfer.id.desc()).limit(limit)).scalars())
+
+
+def fund_transfer_json(ft: FundTransfer) -> dict:
+    names = dict(db.session.execute(select(Organisation.id, Organisation.name)
+                                    .where(Organisation.id.in_((ft.from_org_id, ft.to_org_id)))).all())
+    zh, en = Purpose.LABELS[ft.purpose_code]
+    iso = (lambda v: v.isoformat() if v else None)
+    from backend.clock import as_utc
+
+    return {"id": ft.id, "from_org": {"id": ft.from_org_id, "name": names[ft.from_org_id]},
+            "to_org": {"id": ft.to_org_id, "name": names[ft.to_org_id]}, "amount_fen": ft.amount_fen,
+            "purpose_code": ft.purpose_code, "purpose_zh": zh, "purpose_en": en, "memo": ft.memo,
+            "status": ft.status, "created_by_user_id": ft.created_by_user_id,
+            "approved_by_user_id": ft.approved_by_user_id, "created_at": iso(as_utc(ft.created_at)),
+            "decided_at": iso(as_utc(ft.decided_at)), "reject_reason": ft.reject_reason,
+            "transfer_id": ft.transfer_id}

@@ -24,7 +24,7 @@ from backend.payments import events
 from backend.schemas import Fen, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payouts import service, tasks
-from payouts.models import Batch, BatchStatus, Category, LineStatus, MemberRole, OrgKind
+from payouts.models import Batch, BatchStatus, Category, FundTransferStatus, LineStatus, MemberRole, OrgKind, Purpose
 
 class _MultipartParser(FlaskParser):
     """Reads a multipart body's form fields and files as one location, so one schema documents the whole
@@ -599,6 +599,117 @@ def cancel_lines(args, batch_id):
     n = service.cancel(user, batch_id, args.get("line_ids"))
     batch, _ = service.visible_batch(user, batch_id)
     return respond({"count": n, "batch": batch_json(batch)}, 200)
+
+
+# ---------------------------------------------------------------- public-fund transfers
+
+
+class FundTransferCreateSchema(StrictSchema):
+    to_org_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    amount_fen = Fen(validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
+    purpose_code = fields.String(required=True, validate=validate.OneOf(Purpose.ALL),
+                                 metadata={"description": ", ".join(f"{k} ({v[0]})" for k, v in Purpose.LABELS.items())})
+    memo = fields.String(validate=validate.Length(max=140))
+
+
+class FundTransferSchema(StrictSchema):
+    id = fields.Integer()
+    from_org = fields.Dict()
+    to_org = fields.Dict()
+    amount_fen = fields.Integer()
+    purpose_code = fields.String()
+    purpose_zh = fields.String()
+    purpose_en = fields.String()
+    memo = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(FundTransferStatus.ALL)})
+    created_by_user_id = fields.Integer()
+    approved_by_user_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    decided_at = fields.String(allow_none=True)
+    reject_reason = fields.String(allow_none=True)
+    transfer_id = fields.Integer(allow_none=True)
+
+
+class FundTransferListSchema(StrictSchema):
+    items = fields.List(fields.Nested(FundTransferSchema))
+    next_before = fields.Integer(allow_none=True)
+
+
+def _ft_page(items, limit):
+    more = len(items) == limit
+    return {"items": [service.fund_transfer_json(f) for f in items],
+            "next_before": items[-1].id if more and items else None}
+
+
+@blp.route("/organisations/<int:org_id>/fund-transfers", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(FundTransferCreateSchema)
+@blp.response(201, FundTransferSchema)
+@problems(*AUTH, (403, "not_an_officer"), (404, "organisation_not_found"),
+          (422, "validation_failed: to_org_id, amount_fen, purpose_code, memo"))
+def create_fund_transfer(args, org_id):
+    """A finance officer prepares a public-fund transfer to another organisation with a purpose code; it moves
+    when an approver of the paying organisation (never the preparer) approves it."""
+    return respond(service.fund_transfer_json(service.create_fund_transfer(current_user(), org_id, args)), 201)
+
+
+@blp.route("/organisations/<int:org_id>/fund-transfers", methods=["GET"])
+@requires(*STAFF)
+@blp.arguments(BatchQuery, location="query")
+@blp.response(200, FundTransferListSchema)
+@problems(*AUTH, (404, "organisation_not_found"), (422, "validation_failed"))
+def org_fund_transfers(args, org_id):
+    """The organisation's transfers, paid and received, newest first."""
+    items = service.list_fund_transfers(current_user(), org_id, before=args.get("before"), limit=args["limit"])
+    return respond(_ft_page(items, args["limit"]), 200)
+
+
+@blp.route("/fund-transfers", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(BatchQuery, location="query")
+@blp.response(200, FundTransferListSchema)
+@problems(*AUTH, (422, "validation_failed"))
+def all_fund_transfers(args):
+    """Every public-fund transfer, for the pilot office."""
+    items = service.list_fund_transfers(current_user(), None, before=args.get("before"), limit=args["limit"])
+    return respond(_ft_page(items, args["limit"]), 200)
+
+
+@blp.route("/fund-transfers/<int:ft_id>", methods=["GET"])
+@requires(*STAFF)
+@blp.response(200, FundTransferSchema)
+@problems(*AUTH, (404, "fund_transfer_not_found (also for organisations on neither side)"))
+def get_fund_transfer(ft_id):
+    """One transfer, for either side's staff and the pilot office."""
+    ft, _ = service.visible_fund_transfer(current_user(), ft_id)
+    return respond(service.fund_transfer_json(ft), 200)
+
+
+@blp.route("/fund-transfers/<int:ft_id>/approve", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, FundTransferSchema)
+@problems(*AUTH, (403, "not_an_approver, maker_checker"), (404, "fund_transfer_not_found"),
+          (409, "illegal_transition, idempotency_key_reused"),
+          (422, "insufficient_funds (stays pending), idempotency_key_missing"))
+def approve_fund_transfer(ft_id):
+    """An approver of the paying organisation approves: the money moves at once (idempotent)."""
+    user = current_user()
+    body, status = service.approve_fund_transfer(
+        user, ft_id, run=lambda action: idempotency.run(user.id, {"fund_transfer_id": ft_id}, action))
+    return respond(body, status)
+
+
+@blp.route("/fund-transfers/<int:ft_id>/reject", methods=["POST"])
+@requires(Role.ORG_STAFF)
+@blp.arguments(RejectSchema)
+@blp.response(200, FundTransferSchema)
+@problems(*AUTH, (403, "not_an_approver"), (404, "fund_transfer_not_found"), (409, "illegal_transition"),
+          (422, "validation_failed: reason"))
+def reject_fund_transfer(args, ft_id):
+    """An approver of the paying organisation rejects a pending transfer; nothing moves."""
+    return respond(service.fund_transfer_json(service.reject_fund_transfer(current_user(), ft_id, args["reason"])),
+                   200)
 
 
 # ---------------------------------------------------------------- payees

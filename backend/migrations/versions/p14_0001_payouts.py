@@ -1,5 +1,5 @@
 """payouts: the org-staff role, corporate and payout-batch accounts, organisations, members, payee
-preferences, batches and lines
+preferences, batches and lines, public-fund transfers between organisations
 
 The CHECKs listing the known roles and account kinds are rebuilt from the code's lists
 (``Role.ALL``, ``AccountKind.ALL``), not from literals: other plug-in branches extend the same
@@ -171,11 +171,53 @@ def upgrade():
         batch_op.create_index('ix_payout_lines_payee_user_id_id', ['payee_user_id', 'id'], unique=False)
 
 
+    purposes = ('appropriation', 'special_fund', 'subsidy_transfer', 'service_settlement', 'refund', 'other')
+    op.create_table('payout_fund_transfers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('from_org_id', sa.Integer(), nullable=False),
+    sa.Column('to_org_id', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('purpose_code', sa.String(length=24), nullable=False),
+    sa.Column('memo', sa.String(length=140), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('approved_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('rejected_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reject_reason', sa.String(length=200), nullable=True),
+    sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint('from_org_id <> to_org_id', name=op.f('ck_payout_fund_transfers_distinct_orgs')),
+    sa.CheckConstraint('amount_fen > 0', name=op.f('ck_payout_fund_transfers_amount_positive')),
+    sa.CheckConstraint(_in('purpose_code', purposes), name=op.f('ck_payout_fund_transfers_purpose_known')),
+    sa.CheckConstraint("status IN ('pending', 'executed', 'rejected')",
+                       name=op.f('ck_payout_fund_transfers_status_known')),
+    sa.CheckConstraint('approved_by_user_id IS NULL OR approved_by_user_id <> created_by_user_id',
+                       name=op.f('ck_payout_fund_transfers_maker_is_not_checker')),
+    sa.CheckConstraint("status <> 'executed' OR transfer_id IS NOT NULL",
+                       name=op.f('ck_payout_fund_transfers_executed_has_transfer')),
+    sa.ForeignKeyConstraint(['from_org_id'], ['payout_orgs.id'],
+                            name=op.f('fk_payout_fund_transfers_from_org_id_payout_orgs')),
+    sa.ForeignKeyConstraint(['to_org_id'], ['payout_orgs.id'], name=op.f('fk_payout_fund_transfers_to_org_id_payout_orgs')),
+    sa.ForeignKeyConstraint(['created_by_user_id'], ['users.id'],
+                            name=op.f('fk_payout_fund_transfers_created_by_user_id_users')),
+    sa.ForeignKeyConstraint(['approved_by_user_id'], ['users.id'],
+                            name=op.f('fk_payout_fund_transfers_approved_by_user_id_users')),
+    sa.ForeignKeyConstraint(['rejected_by_user_id'], ['users.id'],
+                            name=op.f('fk_payout_fund_transfers_rejected_by_user_id_users')),
+    sa.ForeignKeyConstraint(['transfer_id'], ['transfers.id'], name=op.f('fk_payout_fund_transfers_transfer_id_transfers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_fund_transfers'))
+    )
+    with op.batch_alter_table('payout_fund_transfers', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_fund_transfers_from_org_id_id', ['from_org_id', 'id'], unique=False)
+        batch_op.create_index('ix_payout_fund_transfers_to_org_id_id', ['to_org_id', 'id'], unique=False)
+
 
 def downgrade():
     from backend.auth.models import Role
     from backend.ledger.models import AccountKind
 
+    op.drop_table('payout_fund_transfers')
     with op.batch_alter_table('payout_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_payout_lines_payee_user_id_id')
         batch_op.drop_index('ix_payout_lines_batch_id_status_id')
