@@ -3,10 +3,12 @@ the backend (registered in ``create_app``). Money moves only through ``backend.l
 
 
 def init_app(app, api) -> None:
-    """Register the tables, the blueprint, the batch sweep and the reserve invariant of ``flask ledger verify``."""
-    from backend.hooks import register_ledger_check, register_periodic
+    """Register the tables, the blueprint, the batch sweep and the reserve invariant of ``flask ledger verify``
+    and the demo seeder."""
+    from backend.hooks import register_ledger_check, register_periodic, register_seeder
     from payouts import (
         models,  # noqa: F401  (registers the tables)
+        seed,
         service,
         tasks,
     )
@@ -16,3 +18,4 @@ def init_app(app, api) -> None:
     register_ledger_check(app, "payouts.reserves", service.check_reserves)
     # A batch whose job died (worker killed, Redis restarted) is resumed within a minute.
     register_periodic(app, tasks.sweep, interval=60)
+    register_seeder(app, "demo", seed.seed_demo)
