@@ -854,8 +854,10 @@ def fund_transfer_json(ft: FundTransfer) -> dict:
     names = dict(db.session.execute(select(Organisation.id, Organisation.name)
                                     .where(Organisation.id.in_((ft.from_org_id, ft.to_org_id)))).all())
     zh, en = Purpose.LABELS[ft.purpose_code]
-    iso = (lambda v: v.isoformat() if v else None)
     from backend.clock import as_utc
+
+    def iso(value):
+        return value.isoformat() if value else None
 
     return {"id": ft.id, "from_org": {"id": ft.from_org_id, "name": names[ft.from_org_id]},
             "to_org": {"id": ft.to_org_id, "name": names[ft.to_org_id]}, "amount_fen": ft.amount_fen,
@@ -864,3 +866,39 @@ def fund_transfer_json(ft: FundTransfer) -> dict:
             "approved_by_user_id": ft.approved_by_user_id, "created_at": iso(as_utc(ft.created_at)),
             "decided_at": iso(as_utc(ft.decided_at)), "reject_reason": ft.reject_reason,
             "transfer_id": ft.transfer_id}
+
+
+# ---------------------------------------------------------------- member units tracker (pilot office)
+
+
+def member_units(*, member_units_only: bool = True) -> list[dict]:
+    """Per organisation: scenarios landed (payout categories paid at least once, and public-fund transfers
+    made), payees and how many of them have an e-CNY wallet now, what was paid; for the pilot office."""
+    orgs = list(db.session.execute(select(Organisation).where(Organisation.member_unit.is_(True))
+                                   if member_units_only else select(Organisation)).scalars())
+    paid = dict(((r.org_id, r.category), (r.n, r.fen)) for r in db.session.execute(
+        select(B.c.org_id, L.c.category, func.count().label("n"), fen_sum(L.c.amount_fen).label("fen"))
+        .join(B, B.c.id == L.c.batch_id).where(L.c.status == LineStatus.PAID).group_by(B.c.org_id, L.c.category)))
+    payees = (select(B.c.org_id, L.c.phone).join(B, B.c.id == L.c.batch_id).distinct().subquery())
+    reach = {r.org_id: (r.payees, r.with_wallet) for r in db.session.execute(
+        select(payees.c.org_id, func.count().label("payees"), func.count(Wallet.id).label("with_wallet"))
+        .select_from(payees).outerjoin(User, User.phone == payees.c.phone)
+        .outerjoin(Wallet, Wallet.user_id == User.id).group_by(payees.c.org_id))}
+    F_ = FundTransfer.__table__
+    sent = dict(db.session.execute(
+        select(F_.c.from_org_id, fen_sum(F_.c.amount_fen)).where(F_.c.status == FundTransferStatus.EXECUTED)
+        .group_by(F_.c.from_org_id)).all())
+    out = []
+    for org in orgs:
+        categories = [c for c in Category.ALL if (org.id, c) in paid]
+        scenarios = [*categories, *(["public_funds"] if sent.get(org.id) else [])]
+        n_payees, with_wallet = reach.get(org.id, (0, 0))
+        out.append({
+            "org_id": org.id, "name": org.name, "kind": org.kind, "district": org.district,
+            "member_unit": org.member_unit, "scenarios_landed": len(scenarios), "scenarios": scenarios,
+            "target_met": len(scenarios) >= 1, "payees": n_payees, "payee_wallets_opened": with_wallet,
+            "lines_paid": sum(paid[(org.id, c)][0] for c in categories),
+            "paid_fen": sum(paid[(org.id, c)][1] for c in categories),
+            "public_funds_sent_fen": sent.get(org.id, 0),
+        })
+    return out

@@ -26,6 +26,7 @@ from backend.wallets.views import IDEMPOTENCY_DOC
 from payouts import service, tasks
 from payouts.models import Batch, BatchStatus, Category, FundTransferStatus, LineStatus, MemberRole, OrgKind, Purpose
 
+
 class _MultipartParser(FlaskParser):
     """Reads a multipart body's form fields and files as one location, so one schema documents the whole
     ``multipart/form-data`` body (flask-smorest documents a single body location per operation)."""
@@ -142,8 +143,9 @@ class UploadSchema(StrictSchema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=64),
                               metadata={"description": "Your batch number; a second upload with it is refused"})
     title = fields.String(load_default="", validate=validate.Length(max=80))
-    file = Upload(required=True, metadata={"description": "CSV (UTF-8, UTF-8 with BOM, or GBK) or XLSX; header "
-                                                          "phone,name,amount,category,memo (or 手机号,姓名,金额,类别,备注)"})
+    file = Upload(required=True, metadata={
+        "description": "CSV (UTF-8, UTF-8 with BOM, or GBK) or XLSX; header phone,name,amount,category,memo "
+                       "(or 手机号,姓名,金额,类别,备注)"})
 
 
 class CategoryTotalSchema(StrictSchema):
@@ -601,6 +603,62 @@ def cancel_lines(args, batch_id):
     return respond({"count": n, "batch": batch_json(batch)}, 200)
 
 
+# ---------------------------------------------------------------- member units tracker
+
+
+class MemberUnitQuery(StrictSchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+    all = fields.Boolean(load_default=False, metadata={"description": "Every organisation, not only member units"})
+
+
+class MemberUnitSchema(StrictSchema):
+    org_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    district = fields.String(allow_none=True)
+    member_unit = fields.Boolean()
+    scenarios_landed = fields.Integer(metadata={"description": "The plan's target is at least 1"})
+    scenarios = fields.List(fields.String())
+    target_met = fields.Boolean()
+    payees = fields.Integer()
+    payee_wallets_opened = fields.Integer()
+    lines_paid = fields.Integer()
+    paid_fen = fields.Integer()
+    public_funds_sent_fen = fields.Integer()
+
+
+class MemberUnitListSchema(StrictSchema):
+    items = fields.List(fields.Nested(MemberUnitSchema))
+
+
+MEMBER_UNIT_COLUMNS = ("org_id", "name", "kind", "district", "scenarios_landed", "scenarios", "target_met", "payees",
+                       "payee_wallets_opened", "lines_paid", "paid_fen", "public_funds_sent_fen")
+
+
+@blp.route("/member-units", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(MemberUnitQuery, location="query")
+@blp.response(200, MemberUnitListSchema, description="JSON, or text/csv with ?format=csv")
+@problems(*AUTH, (422, "validation_failed"))
+def member_units(args):
+    """The member units tracker: each unit's e-CNY scenarios landed (salary, allowance, subsidy,
+    reimbursement, public-fund transfers; the plan's target is ≥ 1), its payees and how many have opened a
+    wallet, and what it paid. ``?format=csv`` for a spreadsheet (UTF-8 with BOM, for Excel)."""
+    items = service.member_units(member_units_only=not args["all"])
+    if args["format"] == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(MEMBER_UNIT_COLUMNS)
+        for item in items:
+            writer.writerow([" ".join(item[c]) if c == "scenarios" else item[c] for c in MEMBER_UNIT_COLUMNS])
+        return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=member-units.csv"})
+    return respond({"items": items}, 200)
+
+
 # ---------------------------------------------------------------- public-fund transfers
 
 
@@ -608,7 +666,8 @@ class FundTransferCreateSchema(StrictSchema):
     to_org_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     amount_fen = Fen(validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
     purpose_code = fields.String(required=True, validate=validate.OneOf(Purpose.ALL),
-                                 metadata={"description": ", ".join(f"{k} ({v[0]})" for k, v in Purpose.LABELS.items())})
+                                 metadata={"description": ", ".join(f"{k} ({zh})" for k, (zh, _) in
+                                                                    Purpose.LABELS.items())})
     memo = fields.String(validate=validate.Length(max=140))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.extensions import db
 from backend.ledger import service as ledger
-from tests.payouts.helpers import add_member, make_org
+from tests.payouts.helpers import add_member, csv_bytes, make_org
 
 
 def second_org(world):
@@ -76,3 +76,26 @@ def test_maker_checker_funds_and_strangers(world):
     bad = world.post(f"/organisations/{world.org_id}/fund-transfers", world.officer,
                      {"to_org_id": to_org, "amount_fen": 1, "purpose_code": "bonus"}, key=None)
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "purpose_code"
+
+
+def test_the_member_units_tracker_counts_scenarios_payees_wallets_and_volume(world):
+    to_org, _ = second_org(world)
+    a = world.payee("李小明")
+    world.topup(1_000_000)
+    batch = world.upload(csv_bytes(
+        [[a.phone, "李小明", "100", "salary", ""], [a.phone, "李小明", "20", "subsidy", ""],
+         ["13912345678", "赵六", "5", "salary", ""]])).get_json()
+    world.approve(batch)
+    ft = world.post(f"/organisations/{world.org_id}/fund-transfers", world.officer,
+                    {"to_org_id": to_org, "amount_fen": 500, "purpose_code": "appropriation"}, key=None).get_json()
+    world.post(f"/fund-transfers/{ft['id']}/approve", world.approver)
+    items = {i["org_id"]: i for i in world.get("/member-units", world.pilot).get_json()["items"]}
+    mine = items[world.org_id]
+    assert mine["scenarios"] == ["salary", "subsidy", "public_funds"] and mine["target_met"] is True
+    assert (mine["payees"], mine["payee_wallets_opened"], mine["lines_paid"], mine["paid_fen"]) == (2, 1, 2, 12_000)
+    assert mine["public_funds_sent_fen"] == 500
+    assert items[to_org]["scenarios_landed"] == 0 and items[to_org]["target_met"] is False
+    resp = world.get("/member-units?format=csv", world.pilot)
+    assert resp.mimetype == "text/csv" and resp.get_data(as_text=True).startswith("\ufefforg_id,name")
+    assert "越秀区财政局" in resp.get_data(as_text=True)
+    assert world.get("/member-units", world.officer).status_code == 403

@@ -28,7 +28,8 @@ def test_registration_refusals(world):
         "name": "重复", "kind": "soe", "uscc": code, "bank_code": "ICBC", "bank_account_number": "6222020200112233446"})
     assert resp.status_code == 409 and resp.get_json()["code"] == "uscc_taken"
     resp = client.post(f"{API}/organisations", headers=pilot.auth, json={
-        "name": "坏账号", "kind": "soe", "uscc": uscc(), "bank_code": "ICBC", "bank_account_number": "6222020200112233447"})
+        "name": "坏账号", "kind": "soe", "uscc": uscc(), "bank_code": "ICBC",
+        "bank_account_number": "6222020200112233447"})
     assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "bank_account_number"
     # Only the pilot office registers organisations and members.
     resp = client.post(f"{API}/organisations", headers=world.officer.auth, json={})

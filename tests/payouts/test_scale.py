@@ -34,7 +34,8 @@ def batch_file(people, seed=14):
     for i in range(LINES):
         phone, name = people[i % len(people)]
         fen = rng.randint(1, 150_000)  # ¥0.01 – ¥1,500.00; 5 lines stay under the ¥10,000 cap
-        rows.append([phone, name, f"{fen // 100}.{fen % 100:02d}", cats[i // len(people) % 5], f"第{i // len(people)}项"])
+        round_no = i // len(people)
+        rows.append([phone, name, f"{fen // 100}.{fen % 100:02d}", cats[round_no % 5], f"第{round_no}项"])
         expected[phone] = expected.get(phone, 0) + fen
     return csv_bytes(rows), expected
 

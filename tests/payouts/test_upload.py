@@ -151,6 +151,7 @@ def test_only_the_organisations_officers_upload_and_a_reference_is_used_once(wor
     first = world.upload(data, reference="2026-03")
     again = world.upload(data, reference="2026-03")
     assert first.status_code == 201 and again.status_code == 409
-    assert again.get_json()["code"] == "batch_reference_taken" and again.get_json()["batch_id"] == first.get_json()["id"]
+    assert again.get_json()["code"] == "batch_reference_taken"
+    assert again.get_json()["batch_id"] == first.get_json()["id"]
     consumer = world.factory.consumer()
     assert world.upload(data, person=consumer).status_code == 403

@@ -8,9 +8,8 @@ lists, and whichever of them runs last must not drop the others' values.
 Revision ID: p14_0001
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'p14_0001'
 down_revision = '0003'
