@@ -428,7 +428,7 @@ def upload(user: User, org_id: int, stream, filename: str | None, reference: str
                 continue  # keep reading to report every problem; nothing will be kept
             buffer.append(line)
             if len(buffer) >= INSERT_CHUNK:
-                db.session.execute(insert(Line), _line_rows(batch.id, buffer))
+                db.session.execute(insert(L), _line_rows(batch.id, buffer))
                 buffer.clear()
         if problems.count:
             raise reader._refuse(problems)
@@ -436,7 +436,7 @@ def upload(user: User, org_id: int, stream, filename: str | None, reference: str
             problems.add(None, None, "no_lines", "The file has a header but no lines to pay.")
             raise reader._refuse(problems)
         if buffer:
-            db.session.execute(insert(Line), _line_rows(batch.id, buffer))
+            db.session.execute(insert(L), _line_rows(batch.id, buffer))
         _mark_duplicates(batch.id)
         _mark_cap_warnings(batch.id)
         valid, total = db.session.execute(
