@@ -381,14 +381,16 @@ def _mark_cap_warnings(batch_id: int) -> None:
         .where(Account.balance_cap_fen.is_not(None),
                Account.balance_fen + per_wallet.c.incoming > Account.balance_cap_fen)
     ).all()
-    if over:
+    by_warning: dict[str, list[int]] = {}
+    for o in over:
+        warning = "overflow_to_bank" if o.overflow_to_bank and o.card_token else "would_exceed_cap"
+        by_warning.setdefault(warning, []).append(o.wallet_id)
+    for warning, wallet_ids in by_warning.items():
+        # One set-based UPDATE per kind (an UPDATE per payee would scan the batch's lines once per payee).
         db.session.execute(
-            update(L).where(L.c.batch_id == batch_id, L.c.wallet_id == bindparam("wid"),
+            update(L).where(L.c.batch_id == batch_id, L.c.wallet_id.in_(wallet_ids),
                             L.c.status == LineStatus.PENDING, L.c.warning.is_(None))
-            .values(warning=bindparam("warn")),
-            [{"wid": o.wallet_id, "warn": "overflow_to_bank" if o.overflow_to_bank and o.card_token
-              else "would_exceed_cap"} for o in over],
-        )
+            .values(warning=warning))
 
 
 def upload(user: User, org_id: int, stream, filename: str | None, reference: str, title: str) -> Batch:

@@ -2,12 +2,14 @@
 
 Exactly once: a line's id is its payment's idempotency key. A chunk of
 pending lines is claimed by one conditional ``UPDATE … WHERE status =
-'pending'`` (which row-locks them on PostgreSQL), paid through the ledger, and
-marked paid in the same transaction. A worker killed mid-chunk leaves that
+'pending'`` (which row-locks them on PostgreSQL, skipping rows another run
+holds), paid through the ledger, and marked paid in the same transaction. A worker killed mid-chunk leaves that
 transaction uncommitted, so the database rolls all of it back: the lines are
 still pending and the next run pays them; lines of committed chunks are paid
-and no run touches them again. A second run racing the first blocks on the
-claimed rows and then finds them no longer pending.
+and no run touches them again. A second run of the same batch (the sweep
+re-enqueues it while the first is still going) takes the next unclaimed
+lines, and a line the other run holds is never paid by both: its UPDATE
+waits for the row and then finds it no longer pending.
 
 The wallet cap: a line that would push a wallet past its balance cap pays the
 part that fits into the wallet and the rest to the payee's linked bank account
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from backend.banks.models import OperatorBank
 from backend.clock import utcnow
@@ -129,9 +131,17 @@ def line_key(line_id: int) -> str:
     return f"payout-line-{line_id}"
 
 
+_RETURNED = (L.c.id, L.c.wallet_id, L.c.amount_fen, L.c.category, L.c.memo)
+#: Claim the batch's next pending lines. On PostgreSQL the rows another run holds are skipped (SKIP LOCKED),
+#: so two runs of one batch split it instead of queueing behind each other.
+_NEXT = (update(L).where(L.c.id.in_(
+    select(L.c.id).where(L.c.batch_id == bindparam("for_batch"), L.c.status == LineStatus.PENDING)
+    .order_by(L.c.id).limit(bindparam("n")).with_for_update(skip_locked=True).scalar_subquery()),
+    L.c.status == LineStatus.PENDING)
+    .values(attempts=L.c.attempts + 1).returning(*_RETURNED))
+#: Claim given lines again (line by line, after a chunk was rolled back).
 _CLAIM = (update(L).where(L.c.id.in_(bindparam("ids", expanding=True)), L.c.status == LineStatus.PENDING)
-          .values(attempts=L.c.attempts + 1)
-          .returning(L.c.id, L.c.wallet_id, L.c.amount_fen, L.c.category, L.c.memo))
+          .values(attempts=L.c.attempts + 1).returning(*_RETURNED))
 _MARK_PAID = (update(L).where(L.c.id == bindparam("lid"), L.c.status == LineStatus.PENDING)
               .values(status=LineStatus.PAID, wallet_fen=bindparam("wallet_fen"), bank_fen=bindparam("bank_fen"),
                       transfer_id=bindparam("transfer_id"), bank_transfer_id=bindparam("bank_transfer_id"),
@@ -158,8 +168,9 @@ def _org_name(batch: Batch) -> str:
     return db.session.execute(select(Organisation.name).where(Organisation.id == batch.org_id)).scalar_one()
 
 
-def pay_chunk(batch: Batch, ids: list[int]) -> tuple[int, int]:
-    """Pay the still-pending lines among ``ids`` in one transaction; commit; return (paid, failed).
+def pay_chunk(batch: Batch) -> tuple[int, int, int]:
+    """Claim the batch's next ``CHUNK`` pending lines and pay them in one transaction; commit; return
+    (paid, failed, claimed).
 
     The fast path decides every line from the payees' balances read once and
     posts the whole chunk with ``ledger.transfer_many`` (a few statements on
@@ -167,10 +178,10 @@ def pay_chunk(batch: Batch, ids: list[int]) -> tuple[int, int]:
     foresee (a payee's balance moved meanwhile) rolls the chunk back and pays
     it line by line, each line in a savepoint.
     """
-    claimed = sorted(db.session.execute(_CLAIM, {"ids": ids}).all())
+    claimed = sorted(db.session.execute(_NEXT, {"for_batch": batch.id, "n": CHUNK}).all())
     if not claimed:
         db.session.rollback()
-        return 0, 0
+        return 0, 0, 0
     payees = _payees([c.wallet_id for c in claimed])
     org_name = _org_name(batch)
     decided, failed = [], []
@@ -184,9 +195,9 @@ def pay_chunk(batch: Batch, ids: list[int]) -> tuple[int, int]:
         _record(paid, failed)
     except DomainError:
         db.session.rollback()
-        return _pay_one_by_one(batch, ids)
+        return (*_pay_one_by_one(batch, [c.id for c in claimed]), len(claimed))
     db.session.commit()
-    return len(paid), len(failed)
+    return len(paid), len(failed), len(claimed)
 
 
 def _pay_one_by_one(batch: Batch, ids: list[int]) -> tuple[int, int]:
@@ -259,15 +270,16 @@ def run_batch(batch_id: int) -> dict:
         db.session.refresh(batch)
         if batch.status != BatchStatus.PROCESSING:
             break
-        ids = list(db.session.execute(
-            select(L.c.id).where(L.c.batch_id == batch_id, L.c.status == LineStatus.PENDING)
-            .order_by(L.c.id).limit(CHUNK)).scalars())
-        db.session.rollback()
-        if not ids:
-            service.finish(batch_id)
-            break
-        p, f = pay_chunk(batch, ids)
+        p, f, claimed = pay_chunk(batch)
         paid, failed = paid + p, failed + f
+        if claimed == 0:
+            pending = db.session.execute(select(func.count()).where(
+                L.c.batch_id == batch_id, L.c.status == LineStatus.PENDING)).scalar_one()
+            db.session.rollback()
+            if pending == 0:
+                service.finish(batch_id)
+            # else: another run holds the last lines and will settle the batch.
+            break
     credit_banks(batch_id)
     status = db.session.get(Batch, batch_id).status
     db.session.rollback()

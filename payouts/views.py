@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
@@ -26,12 +26,21 @@ from backend.wallets.views import IDEMPOTENCY_DOC
 from payouts import service, tasks
 from payouts.models import Batch, BatchStatus, Category, FundTransferStatus, LineStatus, MemberRole, OrgKind, Purpose
 
+#: Upload size: 100,000 lines of a CSV are about 6 MB; a generous bound keeps absurd bodies out.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
 
 class _MultipartParser(FlaskParser):
     """Reads a multipart body's form fields and files as one location, so one schema documents the whole
     ``multipart/form-data`` body (flask-smorest documents a single body location per operation)."""
 
     def load_files(self, req, schema):
+        # Before the body is parsed: a too-large upload is refused without being spooled to disk
+        # (a chunked one too: werkzeug stops reading at the limit and answers 413).
+        if req.content_length and req.content_length > MAX_UPLOAD_BYTES:
+            raise ValidationFailed("The file is larger than 32 MB; split it.", code="file_too_large", status=413,
+                                   field="file")
+        req.max_content_length = MAX_UPLOAD_BYTES
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
@@ -46,8 +55,6 @@ STAFF = (Role.ORG_STAFF, Role.PILOT_ADMIN)
 FINAL = (BatchStatus.CLOSED, BatchStatus.REJECTED)
 #: Top-ups of a corporate wallet: up to ¥100,000,000 at once.
 TOPUP_MAX_FEN = 100_000_000 * 100
-#: Upload size: 100,000 lines of a CSV are about 6 MB; a generous bound keeps absurd bodies out.
-MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
 def problems(*entries: tuple[int, str]):
@@ -289,7 +296,6 @@ def _iso(value):
 
 def org_json(org, user) -> dict:
     from backend.banks.models import OperatorBank
-    from backend.extensions import db
 
     return {"id": org.id, "name": org.name, "kind": org.kind, "uscc": org.uscc, "district": org.district,
             "member_unit": org.member_unit, "bank_code": db.session.get(OperatorBank, org.bank_id).code,
@@ -441,9 +447,6 @@ def upload_batch(form, org_id):
     """A finance officer uploads a batch (CSV or XLSX). Every line is validated: form errors refuse the file;
     unknown payees, names not matching the wallet holder (compared masked) and duplicates are kept as invalid
     lines; lines the payee's wallet tier would refuse are flagged. The report is at …/batches/{id}/report."""
-    if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
-        raise ValidationFailed("The file is larger than 32 MB; split it.", code="file_too_large", status=413,
-                               field="file")
     upload = form["file"]
     batch = service.upload(current_user(), org_id, upload.stream, upload.filename, form["reference"].strip(),
                            form["title"].strip())

@@ -223,3 +223,46 @@ def test_a_payee_balance_that_moved_after_the_read_sends_the_chunk_line_by_line(
     assert [world.factory.balance(p) for p in others] == [1_000, 2_000]
     assert set(payout_transfers_per_line().values()) == {1} and len(payout_transfers_per_line()) == 2
     assert sound()
+
+
+def test_two_runs_of_one_batch_split_it_and_pay_each_line_once(pg_app, world):
+    """The sweep may enqueue a batch whose job is still running: on PostgreSQL the second run skips the rows
+    the first holds (SKIP LOCKED), and no line is paid by both."""
+    import threading
+
+    from backend.extensions import db as _db
+
+    people = [world.payee(f"李{i}明") for i in range(6)]
+    world.topup(10_000_000)
+    rows = [[p.phone, f"李{i}明", f"{10 + k}", cat, ""] for i, p in enumerate(people)
+            for k, cat in enumerate(("salary", "allowance", "subsidy", "reimbursement"))] * 25
+    rows = [[r[0], r[1], r[2], r[3], f"第{n}笔"] for n, r in enumerate(rows)]
+    batch = world.upload(csv_bytes(rows)).get_json()
+    assert batch["valid_count"] == 600
+    service.approve(world.approver.user, batch["id"], batch["total_fen"], 600, lambda b: {})
+    monkey_chunk = tasks.CHUNK
+    tasks.CHUNK = 20
+    app = world.app
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                results.append(tasks.run_batch(batch["id"]))
+                _db.session.remove()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        tasks.CHUNK = monkey_chunk
+    assert not errors, errors
+    assert sum(r["paid"] for r in results) == 600
+    assert set(payout_transfers_per_line().values()) == {1} and len(payout_transfers_per_line()) == 600
+    assert db.session.get(Batch, batch["id"]).status == "closed"
+    assert sum(world.factory.balance(p) for p in people) == batch["total_fen"] and sound()

@@ -155,3 +155,13 @@ def test_only_the_organisations_officers_upload_and_a_reference_is_used_once(wor
     assert again.get_json()["batch_id"] == first.get_json()["id"]
     consumer = world.factory.consumer()
     assert world.upload(data, person=consumer).status_code == 403
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(world, monkeypatch):
+    from payouts import views
+
+    monkeypatch.setattr(views, "MAX_UPLOAD_BYTES", 1_000)
+    a = world.payee()
+    resp = world.upload(csv_bytes([[a.phone, "李小明", "1", "salary", "x" * 100]] * 20))
+    assert resp.status_code == 413 and resp.get_json()["code"] == "file_too_large"
+    assert nothing_created()
