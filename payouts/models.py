@@ -23,10 +23,12 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
+from backend.ledger.models import Transfer
 
 BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
@@ -296,3 +298,11 @@ class FundTransfer(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reject_reason: Mapped[str | None] = mapped_column(String(200))
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+
+
+# Belt and braces on the ledger's side: a payout line's key (``payout-line-{id}``, the transfers' batch_id) can
+# carry at most one wallet leg and one bank leg, whatever a bug above might try. Declared here, on the
+# core's table, so that the schema the models describe is the one the migration (p14_0001) builds.
+Index("uq_transfers_payout_line_leg", Transfer.__table__.c.batch_id, Transfer.__table__.c.code, unique=True,
+      postgresql_where=text("code IN ('payout', 'payout_to_bank')"),
+      sqlite_where=text("code IN ('payout', 'payout_to_bank')"))

@@ -266,3 +266,24 @@ def test_two_runs_of_one_batch_split_it_and_pay_each_line_once(pg_app, world):
     assert set(payout_transfers_per_line().values()) == {1} and len(payout_transfers_per_line()) == 600
     assert db.session.get(Batch, batch["id"]).status == "closed"
     assert sum(world.factory.balance(p) for p in people) == batch["total_fen"] and sound()
+
+
+def test_the_ledger_refuses_a_second_payout_leg_for_a_line(world):
+    """Even a bug past the line's status guard could not pay a line twice: the transfers' unique index on
+    (line key, code) for payout legs refuses the second."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from payouts.models import Organisation
+
+    a = world.payee("李小明")
+    world.topup(10_000)
+    world.approve(world.upload(csv_bytes([[a.phone, "李小明", "1", "salary", ""]])).get_json())
+    line = db.session.query(Line).filter(Line.status == "paid").one()
+    source = db.session.get(Organisation, world.org_id).account_id
+    with pytest.raises(IntegrityError):
+        ledger.transfer(source, world.factory.wallet(a).account_id, 1, PayoutCode.PAYOUT,
+                        batch_id=tasks.line_key(line.id))
+        db.session.flush()
+    db.session.rollback()
+    assert world.factory.balance(a) == 100 and sound()

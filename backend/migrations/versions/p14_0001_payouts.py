@@ -211,11 +211,19 @@ def upgrade():
         batch_op.create_index('ix_payout_fund_transfers_from_org_id_id', ['from_org_id', 'id'], unique=False)
         batch_op.create_index('ix_payout_fund_transfers_to_org_id_id', ['to_org_id', 'id'], unique=False)
 
+    # At most one wallet leg and one bank leg per payout line (payouts/models.py explains).
+    with op.batch_alter_table('transfers', schema=None) as batch_op:
+        batch_op.create_index('uq_transfers_payout_line_leg', ['batch_id', 'code'], unique=True,
+                              postgresql_where=sa.text("code IN ('payout', 'payout_to_bank')"),
+                              sqlite_where=sa.text("code IN ('payout', 'payout_to_bank')"))
+
 
 def downgrade():
     from backend.auth.models import Role
     from backend.ledger.models import AccountKind
 
+    with op.batch_alter_table('transfers', schema=None) as batch_op:
+        batch_op.drop_index('uq_transfers_payout_line_leg')
     op.drop_table('payout_fund_transfers')
     with op.batch_alter_table('payout_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_payout_lines_payee_user_id_id')
