@@ -456,3 +456,69 @@ def verify() -> list[str]:
     if issued != held:
         problems.append(f"issued {issued} fen but accounts hold {held} fen")
     return problems
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One credit of ``transfer_many``."""
+
+    credit_account_id: int
+    amount_fen: int
+    code: str
+    batch_id: str | None = None
+    memo: str | None = None
+
+
+def transfer_many(debit_account_id: int, legs: list[Leg], *, actor_user_id: int | None = None) -> list[int]:
+    """Move money from one account to many in one go (a payout batch's chunk); return the transfer ids in
+    the order of ``legs``.
+
+    Each leg is an ordinary transfer row; the debit account's balance is
+    checked once for the total and the credit accounts' balance caps per
+    account (legs to the same account add up). The debit side's wallet caps
+    (one payment, day, year) are not counted, as for ``transfer(limited=False)``:
+    this is for escrow-like accounts paying out. On PostgreSQL the accounts are
+    locked in ascending id order first, then three statements do the work,
+    whatever the number of legs; elsewhere it is a loop of ``transfer``.
+
+    Raises ``InsufficientFunds`` or ``LimitExceeded`` (a credit's balance cap,
+    ``payee_limit_exceeded``); the caller must then roll back its transaction.
+    """
+    if not legs:
+        return []
+    for leg in legs:
+        if not isinstance(leg.amount_fen, int) or isinstance(leg.amount_fen, bool) or leg.amount_fen <= 0:
+            raise ValueError("amount_fen must be a positive int")
+        if leg.credit_account_id == debit_account_id:
+            raise Unprocessable("Cannot transfer to the same account.", code="same_account")
+    if db.session.get_bind().dialect.name != "postgresql":
+        return [transfer(debit_account_id, leg.credit_account_id, leg.amount_fen, leg.code, batch_id=leg.batch_id,
+                         memo=leg.memo, actor_user_id=actor_user_id, limited=False).id for leg in legs]
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    per_account: dict[int, int] = {}
+    for leg in legs:
+        per_account[leg.credit_account_id] = per_account.get(leg.credit_account_id, 0) + leg.amount_fen
+    total = sum(per_account.values())
+    ids = sorted({debit_account_id, *per_account})
+    db.session.execute(select(A.c.id).where(A.c.id.in_(ids)).order_by(A.c.id).with_for_update()).all()
+    today = local_today()
+    if db.session.execute(_debit_stmt(debit_account_id, total, False, today)).scalar_one_or_none() is None:
+        _explain_debit_failure(debit_account_id, total, today)
+    credits = select(func.unnest(bindparam("cids", type_=ARRAY(BigInteger))).label("id"),
+                     func.unnest(bindparam("amounts", type_=ARRAY(BigInteger))).label("amount")).subquery()
+    moved = db.session.execute(
+        update(A).where(A.c.id == credits.c.id,
+                        or_(A.c.balance_cap_fen.is_(None), A.c.balance_fen + credits.c.amount <= A.c.balance_cap_fen))
+        .values(balance_fen=A.c.balance_fen + credits.c.amount).returning(A.c.id),
+        {"cids": list(per_account), "amounts": list(per_account.values())},
+    ).scalars().all()
+    if len(moved) != len(per_account):
+        _refuse_credit(min(set(per_account) - set(moved)))
+    now = utcnow()
+    return list(db.session.execute(
+        insert(T).returning(T.c.id, sort_by_parameter_order=True),
+        [{"code": leg.code, "debit_account_id": debit_account_id, "credit_account_id": leg.credit_account_id,
+          "amount_fen": leg.amount_fen, "batch_id": leg.batch_id, "memo": leg.memo, "actor_user_id": actor_user_id,
+          "reverses_id": None, "reversed_fen": 0, "created_at": now} for leg in legs],
+    ).scalars())
