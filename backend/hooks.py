@@ -42,3 +42,23 @@ def register_seeder(app, kind: str, func) -> None:
 def seeders(app, kind: str) -> list:
     """Return the seeders of ``kind`` registered on ``app``."""
     return app.extensions.get("suiyuan.seeders", {}).get(kind, [])
+
+
+def register_ledger_check(app, name: str, func) -> None:
+    """Register ``func() -> list[str]`` (violations; empty = sound) as an invariant of ``flask ledger verify``."""
+    app.extensions.setdefault("suiyuan.ledger_checks", {})[name] = func
+
+
+def ledger_checks(app) -> dict:
+    """Return ``{name: func}`` of the ledger invariants registered on ``app``."""
+    return app.extensions.get("suiyuan.ledger_checks", {})
+
+
+def register_periodic(app, func, *, interval: int | None = None, cron: str | None = None,
+                      queue: str = "default") -> None:
+    """Register a periodic job (a module-level function safe to run twice) every ``interval`` seconds or on
+    a ``cron`` line (UTC), for the RQ cron scheduler."""
+    if (interval is None) == (cron is None):
+        raise ValueError("give exactly one of interval and cron")
+    app.extensions.setdefault("suiyuan.periodic", []).append(
+        {"func": func, "interval": interval, "cron": cron, "queue": queue})

@@ -17,20 +17,18 @@ class Role:
     BANK_REVIEWER = "bank_reviewer"
     ZONE_MANAGER = "zone_manager"
     PILOT_ADMIN = "pilot_admin"
+    INDUSTRY_REGULATOR = "industry_regulator"  # 行业主管部门 (商务局, 体育局, 教育局 …): sees its industries' prepaid merchants
 
-    ALL = (CONSUMER, MERCHANT_OWNER, CASHIER, BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN)
+    ALL = (CONSUMER, MERCHANT_OWNER, CASHIER, BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, INDUSTRY_REGULATOR)
     #: Roles a person may give themselves by registering; staff are created by the pilot office.
     SELF_SERVICE = (CONSUMER, MERCHANT_OWNER)
-    STAFF = (BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN)
+    STAFF = (BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, INDUSTRY_REGULATOR)
 
 
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('consumer', 'merchant_owner', 'cashier', 'bank_reviewer', 'zone_manager', 'pilot_admin')",
-            name="role_known",
-        ),
+        CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in Role.ALL) + ")", name="role_known"),
         CheckConstraint("role <> 'bank_reviewer' OR bank_id IS NOT NULL", name="reviewer_has_bank"),
     )
 

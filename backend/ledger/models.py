@@ -23,8 +23,9 @@ class AccountKind:
     MERCHANT = "merchant"  # a merchant's e-CNY wallet
     CAMPAIGN = "campaign"  # a campaign's escrowed budget
     RESTRICTED = "restricted"  # red-packet money held for one consumer, spendable only where allowed
+    PREPAID = "prepaid"  # one prepaid contract's escrow: the consumer's money until each use releases it
 
-    ALL = (ISSUANCE, WALLET, MERCHANT, CAMPAIGN, RESTRICTED)
+    ALL = (ISSUANCE, WALLET, MERCHANT, CAMPAIGN, RESTRICTED, PREPAID)
 
 
 class Account(db.Model):
@@ -32,9 +33,7 @@ class Account(db.Model):
     __table_args__ = (
         CheckConstraint("allow_negative OR balance_fen >= 0", name="balance_not_negative"),
         CheckConstraint("allow_negative = (kind = 'issuance')", name="only_issuance_negative"),
-        CheckConstraint(
-            "kind IN ('issuance', 'wallet', 'merchant', 'campaign', 'restricted')", name="kind_known"
-        ),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in AccountKind.ALL) + ")", name="kind_known"),
         CheckConstraint("balance_cap_fen IS NULL OR balance_fen <= balance_cap_fen", name="balance_under_cap"),
         CheckConstraint("day_spent_fen >= 0 AND year_spent_fen >= 0", name="spent_not_negative"),
     )

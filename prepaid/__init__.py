@@ -1,0 +1,21 @@
+"""Prepaid-funds supervision (预付费监管): a plug-in of the backend (registered in ``create_app``).
+
+Prepaid merchants reviewed by their operator bank and watched by industry regulators; plans within
+limits kept as data; each purchase a contract whose money waits in its own escrow account and
+reaches the merchant one use at a time; refunds, and a closure run when a merchant fails.
+"""
+
+
+def init_app(app, api) -> None:
+    """Register the blueprint, the reference seeder (the limits) and the escrow invariant."""
+    from backend.hooks import register_ledger_check, register_seeder
+    from prepaid import (
+        models,  # noqa: F401  (registers the tables)
+        rules,
+        service,
+    )
+    from prepaid.views import blp
+
+    api.register_blueprint(blp)
+    register_seeder(app, "reference", rules.seed_reference)
+    register_ledger_check(app, "prepaid escrow = unreleased units", service.verify_escrows)
