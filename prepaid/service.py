@@ -477,12 +477,12 @@ def split_amount(amount_fen: int, split: list[dict]) -> list[tuple[int, int]]:
     return [(aid, fen) for aid, fen in [(split[0]["account_id"], first), *legs] if fen > 0]
 
 
-def _take_units(contract_id: int, units: int) -> int | None:
-    """Take ``units`` from an active contract in one conditional UPDATE; return the units left after, or
-    ``None`` if the contract is not active or has fewer left."""
+def _take_units(contract_id: int, units: int, floor: int = 0) -> int | None:
+    """Take ``units`` from an active contract in one conditional UPDATE, leaving at least ``floor``; return
+    the units left after, or ``None`` if the contract is not active or has fewer left."""
     left = C.c.units_left - units
     return db.session.execute(
-        update(C).where(C.c.id == contract_id, C.c.status == ContractStatus.ACTIVE, C.c.units_left >= units)
+        update(C).where(C.c.id == contract_id, C.c.status == ContractStatus.ACTIVE, C.c.units_left >= units + floor)
         .values(units_left=left,
                 status=case((left == 0, ContractStatus.COMPLETED), else_=ContractStatus.ACTIVE),
                 ended_at=case((left == 0, literal(utcnow(), DateTime(timezone=True))), else_=C.c.ended_at))
@@ -490,12 +490,13 @@ def _take_units(contract_id: int, units: int) -> int | None:
     ).scalar_one_or_none()
 
 
-def release_units(contract: Contract, units: int, *, via: str, user_id: int | None) -> Release:
-    """Release ``units`` of ``contract`` to its merchant and the split's parties, in the caller's transaction.
+def release_units(contract: Contract, units: int, *, via: str, user_id: int | None, floor: int = 0) -> Release:
+    """Release ``units`` of ``contract`` to its merchant and the split's parties, in the caller's transaction,
+    leaving at least ``floor`` units.
 
     Raises ``Conflict`` (``contract_ended``, ``not_enough_units``).
     """
-    left = _take_units(contract.id, units)
+    left = _take_units(contract.id, units, floor)
     if left is None:
         row = db.session.execute(select(C.c.status, C.c.units_left).where(C.c.id == contract.id)).one()
         if row.status != ContractStatus.ACTIVE:
@@ -543,16 +544,42 @@ def release_by_code(user: User, code: str, units: int) -> tuple[Release, Contrac
     return release, contract
 
 
+def time_pass_days_left(contract: Contract, at=None) -> int:
+    """Return the days of a time pass not yet served at ``at`` (default now): whole days since purchase
+    are served."""
+    served = ((at or utcnow()) - as_utc(contract.created_at)) // timedelta(days=1)
+    return max(0, contract.units_total - served)
+
+
+def catch_up_time_pass(contract: Contract, at=None) -> Release | None:
+    """Release the days of a time pass served so far and not yet released (caller's transaction); return the
+    release, or ``None`` when there is nothing to release. Safe to run twice or at once: the UPDATE takes
+    only what is above the days still to serve."""
+    if contract.kind != PlanKind.TIME_PASS:
+        return None
+    target = time_pass_days_left(contract, at)
+    seen = db.session.execute(select(C.c.status, C.c.units_left).where(C.c.id == contract.id)).one()
+    if seen.status != ContractStatus.ACTIVE or seen.units_left <= target:
+        return None
+    try:
+        return release_units(contract, seen.units_left - target, via="time", user_id=None, floor=target)
+    except Conflict:
+        return None  # another run released these days meanwhile
+
+
 # ---------------------------------------------------------------- refunds
 
 
-def refund_contract(contract_id: int, kind: str, *, actor_user_id: int | None, closure_id: int | None = None) -> Contract:
+def refund_contract(contract_id: int, kind: str, *, actor_user_id: int | None,
+                    closure_id: int | None = None) -> Contract:
     """Return what is left of an active contract to the consumer's wallet (minus the plan's fee for a
     ``late`` refund, which goes to the merchant), in the caller's transaction; return the contract.
 
     Raises ``Conflict`` (``contract_ended``) or the ledger's ``LimitExceeded`` (the wallet is full).
     """
     contract = db.session.get(Contract, contract_id)
+    # Days a time pass has already served are the merchant's: release them before refunding the rest.
+    catch_up_time_pass(contract)
     for _ in range(5):
         seen = db.session.execute(select(C.c.status, C.c.units_left).where(C.c.id == contract_id)).one()
         if seen.status != ContractStatus.ACTIVE:

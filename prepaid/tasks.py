@@ -70,3 +70,25 @@ def run_closure(closure_id: int) -> dict:
         status="done", finished_at=utcnow()))
     db.session.commit()
     return progress(closure_id)
+
+
+@with_app
+def release_time_passes() -> int:
+    """Periodic job: release the served days of every active time pass, each in its own transaction; return
+    how many contracts released something. Safe to run twice or in two workers at once."""
+    from prepaid.models import PlanKind
+    from prepaid.service import catch_up_time_pass
+
+    ids = list(db.session.execute(select(Contract.id).where(
+        Contract.kind == PlanKind.TIME_PASS, Contract.status == ContractStatus.ACTIVE).order_by(Contract.id)).scalars())
+    db.session.rollback()
+    moved = 0
+    for contract_id in ids:
+        try:
+            if catch_up_time_pass(db.session.get(Contract, contract_id)) is not None:
+                moved += 1
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            log.warning("time pass %s not released: %s", contract_id, exc.detail)
+    return moved

@@ -326,7 +326,7 @@ def _page(q, order_col, args, render):
     rows = db.session.execute(q.order_by(order_col.desc()).limit(args["limit"] + 1)).all()
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
-    return {"items": [render(r) for r in rows], "next_before": getattr(rows[-1][0], "id") if more and rows else None}
+    return {"items": [render(r) for r in rows], "next_before": rows[-1][0].id if more and rows else None}
 
 
 # ---------------------------------------------------------------- rules and regulators

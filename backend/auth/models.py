@@ -17,7 +17,8 @@ class Role:
     BANK_REVIEWER = "bank_reviewer"
     ZONE_MANAGER = "zone_manager"
     PILOT_ADMIN = "pilot_admin"
-    INDUSTRY_REGULATOR = "industry_regulator"  # 行业主管部门 (商务局, 体育局, 教育局 …): sees its industries' prepaid merchants
+    #: 行业主管部门 (商务局, 体育局, 教育局 …): sees the prepaid merchants of its industries only.
+    INDUSTRY_REGULATOR = "industry_regulator"
 
     ALL = (CONSUMER, MERCHANT_OWNER, CASHIER, BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, INDUSTRY_REGULATOR)
     #: Roles a person may give themselves by registering; staff are created by the pilot office.

@@ -268,3 +268,41 @@ def test_a_time_pass_is_not_released_by_scanning(w, factory):
     refused(release(w, w.gym_owner, c["code"]), 409, "time_pass", "code")
     assert escrow(c["id"]) == 90_000
     assert db.session.get(Closure, 1) is None
+
+
+def _age(contract_id: int, days: float) -> None:
+    """Move a contract's purchase ``days`` into the past."""
+    bought = contract_row(contract_id).created_at
+    db.session.execute(update(Contract).where(Contract.id == contract_id).values(
+        created_at=bought - timedelta(days=days)))
+    db.session.commit()
+
+
+def test_a_time_pass_releases_its_served_days_and_a_refund_returns_only_the_rest(app, w, factory):
+    plan = publish(w, w.gym_owner, w.gym, kind="time_pass", name="季卡", units=None, unit_price_fen=None,
+                   price_fen=100_000, months=3, refund_fee_bp=0)  # 90 days
+    consumer = factory.consumer(balance_fen=100_000, wallet_class=3)
+    c = ok(buy(w, consumer, plan["id"]), 201)
+    gym = w.merchant_account(w.gym_merchant_id)
+    assert tasks.release_time_passes() == 0  # no whole day served yet
+    _age(c["id"], 10.5)
+    assert tasks.release_time_passes() == 1 and tasks.release_time_passes() == 0  # the second run finds nothing
+    # 10 days served: the escrow keeps 80/90 of the price, rounded down.
+    assert escrow(c["id"]) == 80 * 100_000 // 90 and factory.balance(gym) == 100_000 - 80 * 100_000 // 90
+    _age(c["id"], 5)
+    body = ok(w.api.post(f"/prepaid/contracts/{c['id']}/refund", consumer, money=True), 201)
+    assert body["refunded_fen"] == 75 * 100_000 // 90 and escrow(c["id"]) == 0
+    assert factory.balance(gym) + factory.balance(consumer) == 100_000
+    assert service.verify_escrows() == [] and ledger.verify() == []
+    assert app.extensions["suiyuan.periodic"][0]["func"] is tasks.release_time_passes
+
+
+def test_a_time_pass_past_its_end_is_released_completely(w, factory):
+    plan = publish(w, w.gym_owner, w.gym, kind="time_pass", name="月卡", units=None, unit_price_fen=None,
+                   price_fen=30_001, months=1)
+    c = ok(buy(w, factory.consumer(balance_fen=30_001, wallet_class=3), plan["id"]), 201)
+    _age(c["id"], 31)
+    assert tasks.release_time_passes() == 1
+    row = contract_row(c["id"])
+    assert (row.status, row.units_left) == ("completed", 0) and escrow(c["id"]) == 0
+    assert factory.balance(w.merchant_account(w.gym_merchant_id)) == 30_001
