@@ -510,10 +510,11 @@ def release_units(contract: Contract, units: int, *, via: str, user_id: int | No
                             .scalar_one())
     legs = split_amount(amount, plan_split)
     ledger.lock_accounts([contract.escrow_account_id, *(aid for aid, _ in legs)])
-    for account_id, fen in legs:
-        ledger.transfer(contract.escrow_account_id, account_id, fen, RELEASE, batch_id=batch,
-                        memo=f"prepaid:{contract.number}:release", actor_user_id=user_id, limited=False)
-    now = utcnow()
+    posted = [ledger.transfer(contract.escrow_account_id, account_id, fen, RELEASE, batch_id=batch,
+                              memo=f"prepaid:{contract.number}:release", actor_user_id=user_id, limited=False)
+              for account_id, fen in legs]
+    # The ledger's time, so statements count the release on the day its money moved.
+    now = posted[0].created_at if posted else utcnow()
     release_id = db.session.execute(insert(Release.__table__).values(
         contract_id=contract.id, prepaid_merchant_id=contract.prepaid_merchant_id, units=units, amount_fen=amount,
         units_left_after=left, batch_id=batch, via=via, released_by_user_id=user_id, created_at=now,
@@ -601,14 +602,18 @@ def refund_contract(contract_id: int, kind: str, *, actor_user_id: int | None,
     merchant_account = db.session.execute(select(Merchant.account_id).where(Merchant.id == contract.merchant_id)
                                           ).scalar_one()
     ledger.lock_accounts([contract.escrow_account_id, contract.wallet_account_id, merchant_account])
+    posted = []
     if left_fen - fee:
-        ledger.transfer(contract.escrow_account_id, contract.wallet_account_id, left_fen - fee, REFUND,
-                        batch_id=batch, memo=f"prepaid:{contract.number}:refund", actor_user_id=actor_user_id,
-                        limited=False)
+        posted.append(ledger.transfer(contract.escrow_account_id, contract.wallet_account_id, left_fen - fee, REFUND,
+                                      batch_id=batch, memo=f"prepaid:{contract.number}:refund",
+                                      actor_user_id=actor_user_id, limited=False))
     if fee:
-        ledger.transfer(contract.escrow_account_id, merchant_account, fee, FEE, batch_id=batch,
-                        memo=f"prepaid:{contract.number}:fee", actor_user_id=actor_user_id, limited=False)
-    db.session.execute(update(C).where(C.c.id == contract_id).values(refund_batch_id=batch))
+        posted.append(ledger.transfer(contract.escrow_account_id, merchant_account, fee, FEE, batch_id=batch,
+                                      memo=f"prepaid:{contract.number}:fee", actor_user_id=actor_user_id,
+                                      limited=False))
+    # ended_at is the ledger's time, so statements count the refund on the day its money moved.
+    db.session.execute(update(C).where(C.c.id == contract_id).values(
+        refund_batch_id=batch, ended_at=posted[0].created_at if posted else utcnow()))
     db.session.refresh(contract)
     return contract
 

@@ -607,3 +607,57 @@ def refund(contract_id):
         return contract_json(service.refund_mine(user, contract_id), user), 201
 
     return respond(*idempotency.run(user.id, {"contract_id": contract_id, "refund": True}, action))
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+class StatementOut(StrictSchema):
+    prepaid_merchant_id = fields.Integer()
+    day = fields.String()
+    escrow_start_fen = fields.Integer()
+    sold_fen = fields.Integer()
+    contracts_sold = fields.Integer()
+    released_fen = fields.Integer()
+    releases = fields.Integer()
+    refunded_fen = fields.Integer()
+    refunds = fields.Integer()
+    refund_fees_fen = fields.Integer()
+    other_fen = fields.Integer(metadata={"description": "Escrow money moved otherwise (must be 0)"})
+    escrow_end_fen = fields.Integer()
+    liability_end_fen = fields.Integer(metadata={"description": "What the contracts say escrow should hold"})
+    ties_out = fields.Boolean()
+    provisional = fields.Boolean(metadata={"description": "Today's (or a future day's) figures may still change"})
+
+
+@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/statements/<string:day>", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.INDUSTRY_REGULATOR, Role.PILOT_ADMIN)
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
+@blp.response(200, StatementOut)
+@problems(404, 422)
+def statement(prepaid_merchant_id, day):
+    """The day's prepaid statement (统一对账): escrow at start, sold, released, refunded, escrow at end, tied out
+    to the ledger and to the contracts. ``?format=csv`` for the file."""
+    from datetime import date as date_cls
+
+    from flask import Response, request
+
+    from backend.clock import local_today
+    from backend.errors import ValidationFailed
+    from prepaid import statements
+
+    service.get_merchant(current_user(), prepaid_merchant_id)
+    try:
+        the_day = date_cls.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed("The date must be YYYY-MM-DD.", field="day") from None
+    if the_day > local_today():
+        raise ValidationFailed("That day has not happened yet.", field="day")
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ValidationFailed("format must be json or csv.", field="format")
+    body = statements.compute(prepaid_merchant_id, the_day)
+    if fmt == "csv":
+        return Response(statements.to_csv(body), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="prepaid-statement-{prepaid_merchant_id}-{day}.csv"'})
+    return respond(body, 200)
