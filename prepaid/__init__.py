@@ -22,3 +22,5 @@ def init_app(app, api) -> None:
     register_ledger_check(app, "prepaid escrow = unreleased units", service.verify_escrows)
     # Time passes: served days reach the merchant hourly (a day's share once that day is over).
     register_periodic(app, tasks.release_time_passes, interval=3600)
+    # Credit grades: yesterday's, at 01:00 in Guangzhou (17:00 UTC).
+    register_periodic(app, tasks.recompute_grades, cron="0 17 * * *")

@@ -7,9 +7,20 @@ The ledger is the money of record: each contract's escrow is a ledger account of
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -267,3 +278,53 @@ class Closure(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Complaint(db.Model):
+    """A consumer's complaint about a contract's merchant (counted in credit grades and supervision)."""
+
+    __tablename__ = "prepaid_complaints"
+    __table_args__ = (Index("ix_prepaid_complaints_merchant_created_at", "prepaid_merchant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("prepaid_contracts.id"), index=True)
+    prepaid_merchant_id: Mapped[int] = mapped_column(ForeignKey("prepaid_merchants.id"))
+    consumer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GradeKind:
+    COMPUTED = "computed"  # the daily computation (``prepaid.grades``), one per merchant and day
+    OVERRIDE = "override"  # a regulator's grade with a written reason; stands until cleared
+    CLEARED = "cleared"  # a regulator lifted its override; the computed grade applies again
+
+    ALL = (COMPUTED, OVERRIDE, CLEARED)
+
+
+class Grade(db.Model):
+    """The history of a prepaid merchant's credit grade (信用等级): computations and regulators' overrides."""
+
+    __tablename__ = "prepaid_grades"
+    __table_args__ = (
+        CheckConstraint(_in("kind", GradeKind.ALL), name="kind_known"),
+        CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C')", name="grade_known"),
+        CheckConstraint("(kind = 'cleared') = (grade IS NULL)", name="grade_unless_cleared"),
+        CheckConstraint("kind = 'computed' OR (reason IS NOT NULL AND by_user_id IS NOT NULL)",
+                        name="override_has_reason"),
+        CheckConstraint("(kind = 'computed') = (day IS NOT NULL)", name="computed_has_day"),
+        # Once per merchant and day: a second run of the daily job inserts nothing.
+        UniqueConstraint("prepaid_merchant_id", "day", name="uq_prepaid_grades_merchant_day"),
+        Index("ix_prepaid_grades_merchant_id", "prepaid_merchant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prepaid_merchant_id: Mapped[int] = mapped_column(ForeignKey("prepaid_merchants.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    grade: Mapped[str | None] = mapped_column(String(1))
+    score: Mapped[int | None] = mapped_column(Integer)
+    inputs_json: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    day: Mapped[date | None] = mapped_column(Date)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

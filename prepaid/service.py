@@ -662,3 +662,82 @@ def verify_escrows() -> list[str]:
     if orphans:
         problems.append(f"{orphans} prepaid escrow accounts hold money but belong to no contract")
     return problems
+
+
+# ---------------------------------------------------------------- complaints and supervision
+
+
+def complain(consumer: User, contract_id: int, text: str):
+    """File the consumer's complaint about one of their contracts; commit; return it."""
+    from prepaid.models import Complaint
+
+    contract = get_contract(consumer, contract_id)
+    if consumer.role != Role.CONSUMER:
+        raise Forbidden("Only the consumer who bought it can complain about it.", code="not_your_contract")
+    row = Complaint(contract_id=contract.id, prepaid_merchant_id=contract.prepaid_merchant_id,
+                    consumer_user_id=consumer.id, text=text.strip(), created_at=utcnow())
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+#: Warning signs on the supervision overview (thresholds are data here, documented in the README).
+SALES_AHEAD_RATIO = 3  # sold in 30 days more than 3 × released in 30 days …
+SALES_AHEAD_MIN_FEN = 1_000_000  # … and at least ¥10,000 sold
+REFUND_BURST_MIN = 3  # at least 3 refunds in the last 7 days …
+REFUND_BURST_RATIO = 2  # … and more than twice the 7-day average of the 23 days before
+
+
+def supervision(user: User, now=None) -> dict:
+    """Return the supervision overview ``user`` may see: per prepaid merchant the outstanding liabilities
+    (escrow of open contracts), 30-day sales, releases, refunds and complaints, the release rate and the
+    warning signs; and totals per industry."""
+    from backend.ledger.models import Account
+    from prepaid.grades import effective
+    from prepaid.models import Complaint
+
+    now = now or utcnow()
+    A = Account.__table__
+    since30, since7 = now - timedelta(days=30), now - timedelta(days=7)
+    rows = []
+    for pm, merchant in db.session.execute(visible_merchants(user).order_by(PrepaidMerchant.id)).all():
+        mine = C.c.prepaid_merchant_id == pm.id
+        outstanding = int(db.session.execute(select(func.coalesce(func.sum(A.c.balance_fen), 0)).select_from(
+            C.join(A, A.c.id == C.c.escrow_account_id)).where(mine, C.c.status == ContractStatus.ACTIVE)).scalar_one())
+        open_contracts = db.session.execute(select(func.count()).select_from(C).where(
+            mine, C.c.status == ContractStatus.ACTIVE)).scalar_one()
+        sold = int(db.session.execute(select(func.coalesce(func.sum(C.c.price_fen), 0)).where(
+            mine, C.c.created_at >= since30)).scalar_one())
+        released = int(db.session.execute(select(func.coalesce(func.sum(Release.amount_fen), 0)).where(
+            Release.prepaid_merchant_id == pm.id, Release.created_at >= since30)).scalar_one())
+        refunds = db.session.execute(select(func.count(), func.coalesce(func.sum(C.c.refunded_fen), 0)).where(
+            mine, C.c.status == ContractStatus.REFUNDED, C.c.ended_at >= since30)).one()
+        refunds_7d = db.session.execute(select(func.count()).select_from(C).where(
+            mine, C.c.status == ContractStatus.REFUNDED, C.c.ended_at >= since7)).scalar_one()
+        complaints = db.session.execute(select(func.count()).select_from(Complaint).where(
+            Complaint.prepaid_merchant_id == pm.id, Complaint.created_at >= since30)).scalar_one()
+        warnings = []
+        if sold >= SALES_AHEAD_MIN_FEN and sold > SALES_AHEAD_RATIO * released:
+            warnings.append("sales_ahead_of_releases")
+        before = refunds[0] - refunds_7d  # refunds in the 23 days before the last 7
+        if refunds_7d >= REFUND_BURST_MIN and refunds_7d * 23 > REFUND_BURST_RATIO * 7 * before:
+            warnings.append("refund_burst")
+        rows.append({
+            "prepaid_merchant_id": pm.id, "merchant_id": merchant.id, "name_zh": merchant.name_zh,
+            "industry": pm.industry, "status": pm.status, "credit_grade": effective(pm)["grade"],
+            "outstanding_fen": outstanding, "open_contracts": open_contracts, "sold_30d_fen": sold,
+            "released_30d_fen": released, "release_rate_bp": released * BP // sold if sold else None,
+            "refunds_30d": refunds[0], "refunded_30d_fen": int(refunds[1]), "refunds_7d": refunds_7d,
+            "complaints_30d": complaints, "warnings": warnings,
+        })
+    industries: dict[str, dict] = {}
+    for r in rows:
+        t = industries.setdefault(r["industry"], {"industry": r["industry"], "industry_zh": INDUSTRIES[r["industry"]],
+                                                  "merchants": 0, "outstanding_fen": 0, "sold_30d_fen": 0,
+                                                  "released_30d_fen": 0, "refunds_30d": 0, "complaints_30d": 0,
+                                                  "warnings": 0})
+        t["merchants"] += 1
+        for k in ("outstanding_fen", "sold_30d_fen", "released_30d_fen", "refunds_30d", "complaints_30d"):
+            t[k] += r[k]
+        t["warnings"] += len(r["warnings"])
+    return {"as_of": as_utc(now).isoformat(), "merchants": rows, "industries": list(industries.values())}

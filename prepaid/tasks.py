@@ -92,3 +92,14 @@ def release_time_passes() -> int:
             db.session.rollback()
             log.warning("time pass %s not released: %s", contract_id, exc.detail)
     return moved
+
+
+@with_app
+def recompute_grades(day: str | None = None) -> int:
+    """Periodic job: store yesterday's (or ``day``'s, ISO) credit grade of every prepaid merchant; return how
+    many were stored. Safe to run twice (one row per merchant and day)."""
+    from datetime import date
+
+    from prepaid.grades import recompute_all
+
+    return recompute_all(date.fromisoformat(day) if day else None)

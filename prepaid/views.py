@@ -156,6 +156,7 @@ class PrepaidMerchantOut(StrictSchema):
     status_reason = fields.String(allow_none=True)
     status_changed_at = fields.String(allow_none=True)
     created_at = fields.String()
+    credit_grade = fields.Dict(allow_none=True, metadata={"description": "{grade A/B/C, source, as_of}"})
 
 
 class MerchantStatusOut(StrictSchema):
@@ -181,6 +182,7 @@ class PlanOut(StrictSchema):
     split = fields.List(fields.Dict())
     status = fields.String()
     created_at = fields.String()
+    credit_grade = fields.Dict(allow_none=True, metadata={"description": "The merchant's badge"})
 
 
 class ContractOut(StrictSchema):
@@ -278,7 +280,17 @@ def merchant_json(pm, m) -> dict:
             "industry_zh": INDUSTRIES[pm.industry], "status": pm.status, "bank_code": merchant_bank_code(m),
             "review_reason": pm.review_reason, "reviewed_at": _iso(pm.reviewed_at),
             "status_reason": pm.status_reason, "status_changed_at": _iso(pm.status_changed_at),
-            "created_at": _iso(pm.created_at)}
+            "created_at": _iso(pm.created_at), "credit_grade": _badge(pm)}
+
+
+def _badge(pm) -> dict | None:
+    """The credit-grade badge (信用等级标识) of an approved or suspended prepaid merchant."""
+    from prepaid import grades
+
+    if pm.status not in (PrepaidMerchantStatus.APPROVED, PrepaidMerchantStatus.SUSPENDED):
+        return None
+    g = grades.effective(pm)
+    return {"grade": g["grade"], "source": g["source"], "as_of": g["as_of"]}
 
 
 def plan_json(plan, pm, m) -> dict:
@@ -288,7 +300,7 @@ def plan_json(plan, pm, m) -> dict:
             "unit_price_fen": plan.unit_price_fen, "bonus_fen": plan.bonus_fen, "months": plan.months,
             "valid_days": plan.valid_days, "cooling_off_days": plan.cooling_off_days,
             "refund_fee_bp": plan.refund_fee_bp, "split": split, "status": plan.status,
-            "created_at": _iso(plan.created_at)}
+            "created_at": _iso(plan.created_at), "credit_grade": _badge(pm)}
 
 
 def contract_json(c: Contract, viewer: User) -> dict:
@@ -661,3 +673,140 @@ def statement(prepaid_merchant_id, day):
         return Response(statements.to_csv(body), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="prepaid-statement-{prepaid_merchant_id}-{day}.csv"'})
     return respond(body, 200)
+
+
+# ---------------------------------------------------------------- credit grades, complaints, supervision
+
+
+class GradeOut(StrictSchema):
+    grade = fields.String(metadata={"description": "A, B or C"})
+    score = fields.Integer(allow_none=True)
+    source = fields.String(metadata={"description": "computed (daily), override (a regulator's), provisional"})
+    reason = fields.String(allow_none=True)
+    as_of = fields.String()
+    now = fields.Dict(metadata={"description": "Staff and owner: the inputs and points as of now"})
+    history = fields.List(fields.Dict())
+
+
+class PrepaidOverrideSchema(StrictSchema):
+    grade = fields.String(required=True, allow_none=True, validate=validate.OneOf(("A", "B", "C")),
+                          metadata={"description": "null clears the override"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class PrepaidComplaintSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ComplaintOut(StrictSchema):
+    id = fields.Integer()
+    contract_id = fields.Integer()
+    prepaid_merchant_id = fields.Integer()
+    text = fields.String()
+    created_at = fields.String()
+
+
+class SupervisionOut(StrictSchema):
+    as_of = fields.String()
+    merchants = fields.List(fields.Dict())
+    industries = fields.List(fields.Dict())
+
+
+@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/grade", methods=["GET"])
+@requires()
+@blp.response(200, GradeOut)
+@problems(404)
+def get_grade(prepaid_merchant_id):
+    """The merchant's credit grade (信用等级) with its source; staff and the owner also see the documented inputs
+    and points as of now, and the history of computations and overrides."""
+    from prepaid import grades
+
+    user = current_user()
+    pm, merchant = service.get_merchant(user, prepaid_merchant_id)
+    body = grades.effective(pm)
+    if user.role in REVIEWERS or merchant.owner_user_id == user.id:
+        from backend.clock import utcnow
+
+        body["now"] = grades.evaluate(pm, utcnow())
+        body["history"] = grades.history(pm.id)
+    return respond(body, 200)
+
+
+@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/grade", methods=["POST"])
+@requires(Role.INDUSTRY_REGULATOR, Role.PILOT_ADMIN)
+@blp.arguments(PrepaidOverrideSchema)
+@blp.response(201, GradeOut)
+@problems(404, 422)
+def override_grade(args, prepaid_merchant_id):
+    """Override the grade with a written reason (kept in the history), or clear the override (grade null)."""
+    from prepaid import grades
+
+    user = current_user()
+    pm, _ = service.get_merchant(user, prepaid_merchant_id)
+    grades.override(user, pm, args["grade"], args["reason"])
+    return respond({**grades.effective(pm), "history": grades.history(pm.id)}, 201)
+
+
+@blp.route("/prepaid/contracts/<int:contract_id>/complaints", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(PrepaidComplaintSchema)
+@blp.response(201, ComplaintOut)
+@problems(404, 422)
+def complain(args, contract_id):
+    """Complain about the merchant of one of your contracts (regulators see it; it counts in the grade)."""
+    c = service.complain(current_user(), contract_id, args["text"])
+    return respond({"id": c.id, "contract_id": c.contract_id, "prepaid_merchant_id": c.prepaid_merchant_id,
+                    "text": c.text, "created_at": _iso(c.created_at)}, 201)
+
+
+@blp.route("/prepaid/complaints", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, *REVIEWERS)
+@blp.arguments(PrepaidContractListQuery, location="query")
+@blp.response(200, PrepaidListOut)
+@problems(422)
+def list_complaints(args):
+    """Complaints about the prepaid merchants the caller may see, newest first."""
+    from prepaid.models import Complaint, PrepaidMerchant
+
+    ids = service.visible_merchants(current_user()).with_only_columns(PrepaidMerchant.id)
+    q = select(Complaint).where(Complaint.prepaid_merchant_id.in_(ids))
+    if args.get("prepaid_merchant_id"):
+        q = q.where(Complaint.prepaid_merchant_id == args["prepaid_merchant_id"])
+    return respond(_page(q, Complaint.id, args, lambda r: {
+        "id": r[0].id, "contract_id": r[0].contract_id, "prepaid_merchant_id": r[0].prepaid_merchant_id,
+        "text": r[0].text, "created_at": _iso(r[0].created_at)}), 200)
+
+
+SUPERVISION_COLUMNS = ("prepaid_merchant_id", "merchant_id", "name_zh", "industry", "status", "credit_grade",
+                       "outstanding_fen", "open_contracts", "sold_30d_fen", "released_30d_fen", "release_rate_bp",
+                       "refunds_30d", "refunded_30d_fen", "refunds_7d", "complaints_30d", "warnings")
+
+
+@blp.route("/prepaid/supervision", methods=["GET"])
+@requires(*REVIEWERS)
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
+@blp.response(200, SupervisionOut)
+@problems(422)
+def supervision(args=None):
+    """The regulator's overview: outstanding prepaid liabilities per merchant and industry, 30-day sales, release
+    rate, refunds, complaints and warning signs (sales_ahead_of_releases, refund_burst). ``?format=csv``."""
+    import csv
+    import io
+
+    from flask import Response, request
+
+    from backend.errors import ValidationFailed
+
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ValidationFailed("format must be json or csv.", field="format")
+    body = service.supervision(current_user())
+    if fmt == "json":
+        return respond(body, 200)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SUPERVISION_COLUMNS)
+    for row in body["merchants"]:
+        writer.writerow([";".join(row[k]) if k == "warnings" else row[k] for k in SUPERVISION_COLUMNS])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="prepaid-supervision.csv"'})
