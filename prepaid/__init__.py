@@ -7,11 +7,12 @@ reaches the merchant one use at a time; refunds, and a closure run when a mercha
 
 
 def init_app(app, api) -> None:
-    """Register the blueprint, the reference seeder (the limits), the escrow invariant and the periodic jobs."""
+    """Register the blueprint, the seeders (the limits; the demo), the escrow invariant and the periodic jobs."""
     from backend.hooks import register_ledger_check, register_periodic, register_seeder
     from prepaid import (
         models,  # noqa: F401  (registers the tables)
         rules,
+        seed,
         service,
         tasks,
     )
@@ -19,6 +20,7 @@ def init_app(app, api) -> None:
 
     api.register_blueprint(blp)
     register_seeder(app, "reference", rules.seed_reference)
+    register_seeder(app, "demo", seed.seed_demo)
     register_ledger_check(app, "prepaid escrow = unreleased units", service.verify_escrows)
     # Time passes: served days reach the merchant hourly (a day's share once that day is over).
     register_periodic(app, tasks.release_time_passes, interval=3600)
