@@ -328,3 +328,34 @@ class Grade(db.Model):
     day: Mapped[date | None] = mapped_column(Date)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RequestStatus:
+    PENDING = "pending"  # the shop asked; the consumer has not answered
+    CONFIRMED = "confirmed"  # the consumer confirmed: the units were released
+    DECLINED = "declined"  # the consumer said no; nothing moved
+
+    ALL = (PENDING, CONFIRMED, DECLINED)
+
+
+class ReleaseRequest(db.Model):
+    """A shop's request to release units of a contract, which the consumer confirms in the app (the other way
+    to 核销 besides scanning the consumer's code)."""
+
+    __tablename__ = "prepaid_release_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", RequestStatus.ALL), name="status_known"),
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("(status = 'confirmed') = (release_id IS NOT NULL)", name="confirmed_has_release"),
+        Index("ix_prepaid_release_requests_contract_status", "contract_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("prepaid_contracts.id"))
+    units: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default=RequestStatus.PENDING)
+    requested_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("prepaid_releases.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

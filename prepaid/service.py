@@ -741,3 +741,85 @@ def supervision(user: User, now=None) -> dict:
             t[k] += r[k]
         t["warnings"] += len(r["warnings"])
     return {"as_of": as_utc(now).isoformat(), "merchants": rows, "industries": list(industries.values())}
+
+
+# ---------------------------------------------------------------- release requests (the consumer confirms)
+
+REQUEST_TTL = timedelta(minutes=5)
+
+
+def _check_releasable(contract: Contract) -> None:
+    status = db.session.execute(select(PM.c.status).where(PM.c.id == contract.prepaid_merchant_id)).scalar_one()
+    if status != PrepaidMerchantStatus.APPROVED:
+        raise Conflict("This merchant may not release prepaid funds now.", code="prepaid_not_approved")
+    if contract.kind == PlanKind.TIME_PASS:
+        raise Conflict("A time pass is released day by day, not on request.", code="time_pass")
+    if as_utc(contract.expires_at) <= utcnow():
+        raise Conflict("This contract has expired.", code="contract_expired")
+    if contract.status != ContractStatus.ACTIVE:
+        raise Conflict(f"This contract is {contract.status}; nothing is left to release.", code="contract_ended")
+
+
+def request_release(user: User, contract_id: int, units: int):
+    """The shop asks the consumer to confirm releasing ``units``; commit; return the pending request.
+
+    Raises ``NotFound``, ``Forbidden`` (``not_your_merchant``), ``Conflict`` (as ``release_by_code``).
+    """
+    from prepaid.models import ReleaseRequest, RequestStatus
+
+    contract = get_contract(user, contract_id)
+    if not can_collect(user, db.session.get(Merchant, contract.merchant_id)):
+        raise Forbidden("Only the shop's owner and cashiers can ask for a release.", code="not_your_merchant")
+    _check_releasable(contract)
+    if units > contract.units_left:
+        raise Conflict(f"Only {contract.units_left} units are left.", code="not_enough_units", field="units",
+                       units_left=contract.units_left)
+    now = utcnow()
+    req = ReleaseRequest(contract_id=contract.id, units=units, status=RequestStatus.PENDING,
+                         requested_by_user_id=user.id, created_at=now, expires_at=now + REQUEST_TTL)
+    db.session.add(req)
+    db.session.commit()
+    return req
+
+
+def visible_requests(user: User):
+    """Return a select of ``(ReleaseRequest, Contract)`` the user may see: a consumer's, a shop's."""
+    from prepaid.models import ReleaseRequest
+
+    contracts = visible_contracts(user).with_only_columns(Contract.id)
+    return (select(ReleaseRequest, Contract).join(Contract, Contract.id == ReleaseRequest.contract_id)
+            .where(ReleaseRequest.contract_id.in_(contracts)))
+
+
+def answer_request(consumer: User, request_id: int, confirm: bool):
+    """The consumer confirms (releasing the units) or declines a pending request, in the caller's transaction;
+    return ``(request, release or None)``.
+
+    Raises ``NotFound``, ``Conflict`` (``request_not_pending``, ``request_expired`` and the release's refusals).
+    """
+    from prepaid.models import ReleaseRequest, RequestStatus
+
+    row = db.session.execute(visible_requests(consumer).where(ReleaseRequest.id == request_id)).one_or_none()
+    if row is None or consumer.role != Role.CONSUMER:
+        raise NotFound("No such release request.", code="request_not_found")
+    req, contract = row
+    now = utcnow()
+    RR = ReleaseRequest.__table__
+    if confirm and as_utc(req.expires_at) <= now:
+        raise Conflict("This request has expired; ask the shop to send it again.", code="request_expired")
+    # One answer per request, even when two taps race: decided_at is claimed first (a confirmed request
+    # must name its release, which exists only after the release below).
+    moved = db.session.execute(update(RR).where(
+        RR.c.id == req.id, RR.c.status == RequestStatus.PENDING, RR.c.decided_at.is_(None)).values(
+        decided_at=now, status=RequestStatus.PENDING if confirm else RequestStatus.DECLINED)).rowcount
+    if moved != 1:
+        raise Conflict(f"This request was already {req.status}.", code="request_not_pending")
+    release = None
+    if confirm:
+        _check_releasable(contract)
+        release = release_units(contract, req.units, via="scan", user_id=req.requested_by_user_id)
+        db.session.execute(update(RR).where(RR.c.id == req.id).values(status=RequestStatus.CONFIRMED,
+                                                                      release_id=release.id))
+    db.session.refresh(req)
+    db.session.refresh(contract)
+    return req, release

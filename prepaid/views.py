@@ -136,7 +136,10 @@ class PrepaidPlanListQuery(PageQuery):
 
 class PrepaidContractListQuery(PageQuery):
     prepaid_merchant_id = fields.Integer()
-    status = fields.String(validate=validate.OneOf(("active", "completed", "refunded")))
+    status = fields.String(validate=validate.OneOf(("active", "completed", "refunded", "pending", "confirmed",
+                                                    "declined")),
+                           metadata={"description": "contracts: active/completed/refunded; requests: "
+                                                    "pending/confirmed/declined"})
 
 
 # ---------------------------------------------------------------- schemas (output, for the document)
@@ -810,3 +813,96 @@ def supervision(args=None):
         writer.writerow([";".join(row[k]) if k == "warnings" else row[k] for k in SUPERVISION_COLUMNS])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="prepaid-supervision.csv"'})
+
+
+# ---------------------------------------------------------------- release requests (the consumer confirms)
+
+
+class PrepaidRequestSchema(StrictSchema):
+    units = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000_000))
+
+
+class RequestOut(StrictSchema):
+    id = fields.Integer()
+    contract_id = fields.Integer()
+    contract_number = fields.String()
+    merchant_name_zh = fields.String()
+    units = fields.Integer()
+    amount_fen = fields.Integer(metadata={"description": "What the release would move out of escrow"})
+    status = fields.String()
+    created_at = fields.String()
+    expires_at = fields.String()
+    decided_at = fields.String(allow_none=True)
+    release = fields.Dict(allow_none=True)
+
+
+def request_json(req, contract, release=None) -> dict:
+    from backend.merchants.models import Merchant
+
+    left = contract.units_left
+    amount = (service.due(left, contract.price_fen, contract.units_total)
+              - service.due(max(0, left - req.units), contract.price_fen, contract.units_total))
+    body = {"id": req.id, "contract_id": contract.id, "contract_number": contract.number,
+            "merchant_name_zh": db.session.get(Merchant, contract.merchant_id).name_zh, "units": req.units,
+            "amount_fen": amount, "status": req.status, "created_at": _iso(req.created_at),
+            "expires_at": _iso(req.expires_at), "decided_at": _iso(req.decided_at), "release": None}
+    if release is not None:
+        body["release"] = release_json(release, contract)
+        body["amount_fen"] = release.amount_fen
+    return body
+
+
+@blp.route("/prepaid/contracts/<int:contract_id>/release-requests", methods=["POST"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(PrepaidRequestSchema)
+@blp.response(201, RequestOut)
+@problems(404, 409, 422)
+def request_release(args, contract_id):
+    """Ask the consumer to confirm releasing units in their app (valid 5 minutes); nothing moves until then."""
+    req = service.request_release(current_user(), contract_id, args["units"])
+    return respond(request_json(req, db.session.get(Contract, req.contract_id)), 201)
+
+
+@blp.route("/prepaid/release-requests", methods=["GET"])
+@requires(Role.CONSUMER, Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(PrepaidContractListQuery, location="query")
+@blp.response(200, PrepaidListOut)
+@problems(422)
+def list_requests(args):
+    """Release requests: a consumer's to answer, a shop's sent; ``status=pending`` for the open ones."""
+    from prepaid.models import ReleaseRequest
+
+    q = service.visible_requests(current_user())
+    if args.get("status"):
+        q = q.where(ReleaseRequest.status == args["status"])
+    return respond(_page(q, ReleaseRequest.id, args, lambda r: request_json(r[0], r[1])), 200)
+
+
+def _answer(request_id: int, confirm: bool):
+    user = current_user()
+
+    def action():
+        req, rel = service.answer_request(user, request_id, confirm)
+        return request_json(req, db.session.get(Contract, req.contract_id), rel), 200
+
+    return respond(*idempotency.run(user.id, {"request_id": request_id, "confirm": confirm}, action))
+
+
+@blp.route("/prepaid/release-requests/<int:request_id>/confirm", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, RequestOut)
+@problems(404, 409, 422)
+def confirm_request(request_id):
+    """Confirm the shop's request (idempotent): the units are released from escrow now."""
+    return _answer(request_id, True)
+
+
+@blp.route("/prepaid/release-requests/<int:request_id>/decline", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, RequestOut)
+@problems(404, 409, 422)
+def decline_request(request_id):
+    """Decline the shop's request; nothing moves."""
+    return _answer(request_id, False)

@@ -141,3 +141,21 @@ def test_purchases_racing_a_suspension_are_all_refunded_by_its_closure(pg_app, w
         Contract.status == "active")).scalar_one() == 0
     assert all(factory.balance(b) == 10_000 for b in buyers)
     assert service.verify_escrows() == [] and ledger.verify() == []
+
+
+def test_racing_confirmations_of_one_request_release_once(pg_app, w, factory):
+    plan = publish(w, w.gym_owner, w.gym, units=10, unit_price_fen=10_000)
+    consumer = factory.consumer(balance_fen=100_000, wallet_class=3)
+    c = ok(buy(w, consumer, plan["id"]), 201)
+    req = ok(w.api.post(f"/prepaid/contracts/{c['id']}/release-requests", w.gym_owner, json={"units": 3}), 201)
+    consumer_id = consumer.id
+
+    def one(_):
+        service.answer_request(db.session.get(User, consumer_id), req["id"], True)
+        db.session.commit()
+        return "ok"
+
+    results = race(pg_app, list(range(10)), one, threads=10)
+    assert results.count("ok") == 1 and set(results) <= {"ok", "request_not_pending"}, results
+    assert escrow(c["id"]) == 70_000 and contract_row(c["id"]).units_left == 7
+    assert service.verify_escrows() == [] and ledger.verify() == []

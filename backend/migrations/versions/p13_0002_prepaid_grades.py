@@ -1,4 +1,5 @@
-"""prepaid: consumers' complaints and the credit-grade history (computed daily, regulators' overrides)
+"""prepaid: consumers' complaints, the credit-grade history (computed daily, regulators' overrides), and shops'
+release requests that consumers confirm
 
 Revision ID: p13_0002
 Revises: p13_0001
@@ -63,6 +64,35 @@ def upgrade():
         batch_op.create_index('ix_prepaid_grades_merchant_id', ['prepaid_merchant_id', 'id'], unique=False)
 
 
+    op.create_table('prepaid_release_requests',
+    sa.Column('id', BIGINT, nullable=False),
+    sa.Column('contract_id', BIGINT, nullable=False),
+    sa.Column('units', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('requested_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('release_id', BIGINT, nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'confirmed', 'declined')",
+                       name=op.f('ck_prepaid_release_requests_status_known')),
+    sa.CheckConstraint('units > 0', name=op.f('ck_prepaid_release_requests_units_positive')),
+    sa.CheckConstraint("(status = 'confirmed') = (release_id IS NOT NULL)",
+                       name=op.f('ck_prepaid_release_requests_confirmed_has_release')),
+    sa.ForeignKeyConstraint(['contract_id'], ['prepaid_contracts.id'],
+                            name=op.f('fk_prepaid_release_requests_contract_id_prepaid_contracts')),
+    sa.ForeignKeyConstraint(['requested_by_user_id'], ['users.id'],
+                            name=op.f('fk_prepaid_release_requests_requested_by_user_id_users')),
+    sa.ForeignKeyConstraint(['release_id'], ['prepaid_releases.id'],
+                            name=op.f('fk_prepaid_release_requests_release_id_prepaid_releases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_prepaid_release_requests')),
+    sa.UniqueConstraint('release_id', name=op.f('uq_prepaid_release_requests_release_id'))
+    )
+    with op.batch_alter_table('prepaid_release_requests') as batch_op:
+        batch_op.create_index('ix_prepaid_release_requests_contract_status', ['contract_id', 'status'], unique=False)
+
+
 def downgrade():
+    op.drop_table('prepaid_release_requests')
     op.drop_table('prepaid_grades')
     op.drop_table('prepaid_complaints')
