@@ -370,6 +370,17 @@ def publish_plan(owner: User, prepaid_merchant_id: int, data: dict) -> Plan:
     return plan
 
 
+def withdraw_plan(owner: User, plan_id: int) -> Plan:
+    """Stop selling a plan (contracts already bought keep their terms); commit; return it."""
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("No such plan.", code="plan_not_found")
+    _managed(owner, plan.prepaid_merchant_id)
+    plan.status = PlanStatus.WITHDRAWN
+    db.session.commit()
+    return plan
+
+
 def visible_plans(user: User):
     """Return a select of ``(Plan, PrepaidMerchant, Merchant)``: active plans of merchants ``user`` may see
     (consumers: approved merchants only)."""
@@ -436,7 +447,8 @@ def purchase(consumer: User, plan_id: int) -> Contract:
         "contract_number": number,
         "merchant": {"id": merchant.id, "name_zh": merchant.name_zh, "name_en": merchant.name_en,
                      "uscc": merchant.uscc, "industry": pm.industry},
-        "consumer_wallet_number": wallet.wallet_number,
+        # Masked: the merchant's app shows these terms too (payers are shown masked to merchants).
+        "consumer_wallet": wallet.wallet_number[:4] + "*" * 8 + wallet.wallet_number[-4:],
         "plan": {"id": plan.id, "name": plan.name, "kind": plan.kind},
         "price_fen": plan.price_fen,
         "units": plan.units,

@@ -542,6 +542,18 @@ def get_plan(plan_id):
     return respond(plan_json(*service.get_plan(current_user(), plan_id)), 200)
 
 
+@blp.route("/prepaid/plans/<int:plan_id>/withdraw", methods=["POST"])
+@requires(Role.MERCHANT_OWNER)
+@blp.response(200, PlanOut)
+@problems(404)
+def withdraw_plan(plan_id):
+    """Stop selling a plan; contracts already bought keep their terms."""
+    user = current_user()
+    plan = service.withdraw_plan(user, plan_id)
+    pm, merchant = service.get_merchant(user, plan.prepaid_merchant_id)
+    return respond(plan_json(plan, pm, merchant), 200)
+
+
 @blp.route("/prepaid/plans/<int:plan_id>/purchase", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.doc(**IDEMPOTENCY_DOC)

@@ -306,3 +306,14 @@ def test_a_time_pass_past_its_end_is_released_completely(w, factory):
     row = contract_row(c["id"])
     assert (row.status, row.units_left) == ("completed", 0) and escrow(c["id"]) == 0
     assert factory.balance(w.merchant_account(w.gym_merchant_id)) == 30_001
+
+
+def test_a_withdrawn_plan_is_no_longer_sold_but_its_contracts_keep_their_terms(w, factory):
+    plan = publish(w, w.gym_owner, w.gym)
+    consumer = factory.consumer(balance_fen=600_000, wallet_class=3)
+    c = ok(buy(w, consumer, plan["id"]), 201)
+    assert c["terms"]["consumer_wallet"].count("*") == 8
+    refused(w.api.post(f"/prepaid/plans/{plan['id']}/withdraw", w.school_owner), 404, "prepaid_merchant_not_found")
+    assert ok(w.api.post(f"/prepaid/plans/{plan['id']}/withdraw", w.gym_owner))["status"] == "withdrawn"
+    refused(buy(w, consumer, plan["id"]), 404, "plan_not_found")
+    assert ok(release(w, w.gym_owner, c["code"]), 201)["units_left"] == 19
