@@ -15,19 +15,25 @@ from payclient.ui.i18n import tr
 from payclient.ui.shell import Shell
 
 KV = Path(__file__).with_name("merchant.kv")
+PREPAID_KV = Path(__file__).with_name("prepaid.kv")
 _kv_loaded = False
 
 
 def load_kv() -> None:
     global _kv_loaded
     if not _kv_loaded:
+        from merchant_app.prepaid import STRINGS as PREPAID_STRINGS
+
         tr.add(STRINGS)
+        tr.add(PREPAID_STRINGS)
         Builder.load_file(str(KV))
+        Builder.load_file(str(PREPAID_KV))
         _kv_loaded = True
 
 
 class MerchantShell(Shell):
-    """Screens: login, collect, collect_qr, charge, charged, today, order, more, poster, campaigns."""
+    """Screens: login, collect, collect_qr, charge, charged, today, order, more, poster, campaigns, prepaid
+    (release a customer's prepaid card use by use, today's releases)."""
 
     home_screen = "collect"
 
@@ -52,6 +58,9 @@ class MerchantShell(Shell):
         add(s.MMoreScreen(name="more"), p.LoginPresenter)
         add(s.MPosterScreen(name="poster"), p.PosterPresenter)
         add(s.MCampaignsScreen(name="campaigns"), p.CampaignsPresenter)
+        from merchant_app import prepaid, prepaid_screens
+
+        add(prepaid_screens.MPrepaidScreen(name="prepaid"), prepaid.ReleasePresenter)
 
     def go(self, name: str, *, remember: bool = True) -> None:
         # The tabs are peers: switching tabs does not stack history.

@@ -918,3 +918,37 @@ def confirm_request(request_id):
 def decline_request(request_id):
     """Decline the shop's request; nothing moves."""
     return _answer(request_id, False)
+
+
+class PrepaidReleasesQuery(StrictSchema):
+    day = fields.Date(metadata={"description": "Local day (YYYY-MM-DD); default today"})
+
+
+class ReleasesOut(StrictSchema):
+    day = fields.String()
+    count = fields.Integer()
+    total_fen = fields.Integer()
+    items = fields.List(fields.Nested(ReleaseOut))
+
+
+@blp.route("/prepaid/releases", methods=["GET"])
+@requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.arguments(PrepaidReleasesQuery, location="query")
+@blp.response(200, ReleasesOut)
+@problems(422)
+def list_releases(args):
+    """The shop's releases (核销) of one local day, newest first, with their total."""
+    from backend.clock import local_today
+    from backend.payments.service import local_day_bounds
+    from prepaid.models import PrepaidMerchant, Release
+
+    day = args.get("day") or local_today()
+    start, end = local_day_bounds(day)
+    shops = service.visible_merchants(current_user()).with_only_columns(PrepaidMerchant.id)
+    rows = db.session.execute(
+        select(Release, Contract).join(Contract, Contract.id == Release.contract_id)
+        .where(Release.prepaid_merchant_id.in_(shops), Release.created_at >= start, Release.created_at < end)
+        .order_by(Release.id.desc()).limit(500)).all()
+    items = [release_json(r, c) for r, c in rows]
+    return respond({"day": day.isoformat(), "count": len(items), "total_fen": sum(i["amount_fen"] for i in items),
+                    "items": items}, 200)

@@ -64,3 +64,17 @@ def test_declined_expired_and_foreign_requests_move_nothing(w, factory):
     refused(w.api.post(f"/prepaid/release-requests/{third['id']}/confirm", alice, money=True), 409, "contract_ended")
     assert db.session.get(ReleaseRequest, third["id"]).status == "pending"
     assert factory.balance(alice) == 300_000 and factory.balance(w.merchant_account(w.gym_merchant_id)) == 0
+
+
+def test_the_shop_lists_todays_releases(w, factory):
+    plan = publish(w, w.gym_owner, w.gym)
+    c = ok(buy(w, factory.consumer(balance_fen=300_000, wallet_class=3), plan["id"]), 201)
+    from tests.prepaid.helpers import release
+
+    ok(release(w, w.gym_owner, c["code"], 1), 201)
+    ok(release(w, w.gym_owner, c["code"], 2), 201)
+    body = ok(w.api.get("/prepaid/releases", w.gym_owner))
+    assert (body["count"], body["total_fen"]) == (2, 45_000) and body["items"][0]["units"] == 2
+    assert ok(w.api.get("/prepaid/releases", w.school_owner))["count"] == 0
+    assert ok(w.api.get("/prepaid/releases?day=2020-01-01", w.gym_owner))["count"] == 0
+    refused(w.api.get("/prepaid/releases?day=yesterday", w.gym_owner), 422, "validation_failed", "day")
