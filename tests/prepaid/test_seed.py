@@ -12,7 +12,7 @@ from prepaid.models import Contract, Plan, Regulator
 
 def test_the_demo_seeder_makes_a_prepaid_gym_with_a_sold_card_once(app):
     created = seed_demo()
-    assert any("prepaid gym" in line for line in created)
+    assert any("prepaid acceptance of 越秀力量健身" in line for line in created)
     assert db.session.execute(select(func.count()).select_from(Regulator)).scalar_one() == 3
     assert db.session.execute(select(func.count()).select_from(Plan)).scalar_one() == 3
     contract = db.session.execute(select(Contract)).scalar_one()
