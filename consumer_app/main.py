@@ -22,10 +22,7 @@ _kv_loaded = False
 def load_kv() -> None:
     global _kv_loaded
     if not _kv_loaded:
-        from consumer_app.prepaid import STRINGS as PREPAID_STRINGS
-
         tr.add(STRINGS)
-        tr.add(PREPAID_STRINGS)
         Builder.load_file(str(KV))
         Builder.load_file(str(PREPAID_KV))
         _kv_loaded = True

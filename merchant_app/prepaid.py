@@ -14,60 +14,6 @@ from payclient import fmt
 from payclient.money import format_fen
 from payclient.scan import decode_image
 
-STRINGS = {
-    "zh": {
-        "m.more.prepaid": "预付卡核销",
-        "m.more.prepaid_note": "扫消费者的预付卡码，按次划款",
-        "m.pp.title": "预付卡核销",
-        "m.pp.code": "预付卡码",
-        "m.pp.code_hint": "扫码或输入以 PPC 开头的卡码",
-        "m.pp.units": "核销数量",
-        "m.pp.units_hint": "次数（储值卡为消费金额的分数）",
-        "m.pp.release": "确认核销",
-        "m.pp.scan": "扫描图片中的卡码",
-        "m.pp.note": "每次核销时，该次的价款才从消费者的托管账户划入本店；不会超过剩余次数。",
-        "m.pp.released": "已核销 {units}，划入 {amount}（{number}，剩余 {left}）",
-        "m.pp.today": "今日核销 {count} 笔，共 {amount}",
-        "m.pp.row": "{time} · {number}",
-        "m.pp.row_units": "{units} 单位",
-        "m.pp.empty": "今天还没有核销",
-        "m.pp.bad_units": "核销数量须为正整数",
-        "m.pp.bad_code": "这不是预付卡码",
-        "err.contract_not_found": "本店没有这张预付卡",
-        "err.not_enough_units": "剩余次数不足",
-        "err.contract_ended": "这张预付卡已用完或已退款",
-        "err.contract_expired": "这张预付卡已过期",
-        "err.time_pass": "期限卡按天自动划款，无需核销",
-        "err.prepaid_not_approved": "本店的预付费经营已暂停",
-    },
-    "en": {
-        "m.more.prepaid": "Prepaid release",
-        "m.more.prepaid_note": "Scan a customer's prepaid card, use by use",
-        "m.pp.title": "Prepaid release",
-        "m.pp.code": "Card code",
-        "m.pp.code_hint": "Scan, or type the code starting with PPC",
-        "m.pp.units": "Units",
-        "m.pp.units_hint": "Sessions (fen of value for a stored-value card)",
-        "m.pp.release": "Release",
-        "m.pp.scan": "Read the code from a picture",
-        "m.pp.note": "Each release moves that use's price from the customer's escrow to the shop; never more than "
-                     "what is left.",
-        "m.pp.released": "Released {units}: {amount} received ({number}, {left} left)",
-        "m.pp.today": "{count} releases today, {amount}",
-        "m.pp.row": "{time} · {number}",
-        "m.pp.row_units": "{units} units",
-        "m.pp.empty": "No releases today",
-        "m.pp.bad_units": "Units must be a whole number above zero",
-        "m.pp.bad_code": "This is not a prepaid card code",
-        "err.contract_not_found": "No card of this shop has this code",
-        "err.not_enough_units": "Not enough left on the card",
-        "err.contract_ended": "This card is used up or refunded",
-        "err.contract_expired": "This card has expired",
-        "err.time_pass": "A time pass is paid day by day; nothing to release",
-        "err.prepaid_not_approved": "The shop's prepaid sales are suspended",
-    },
-}
-
 CODE_PREFIX = "PPC"
 
 

@@ -29,7 +29,6 @@ def test_buy_a_card_show_its_code_and_terms_release_it_at_the_shop_and_refund(se
     w, plan, consumer = gym
     sv = services()
     sv.tr.add(CONSUMER)
-    sv.tr.add(cp.STRINGS)
     sv.api.login(consumer.phone, "Passw0rd!")
     view = FakeView()
     cards = cp.PrepaidPresenter(sv, view)
@@ -57,7 +56,6 @@ def test_buy_a_card_show_its_code_and_terms_release_it_at_the_shop_and_refund(se
 
     shop = services()
     shop.tr.add(MERCHANT)
-    shop.tr.add(mp.STRINGS)
     shop.api.login(w.gym_owner.phone, "Passw0rd!")
     shop_view = FakeView()
     release = mp.ReleasePresenter(shop, shop_view)
