@@ -58,6 +58,7 @@ class CardDetailVM:
     terms_sha256: str
     refund_note: str
     can_refund: bool
+    history: list = ()  # [(what, fen to the shop)]
 
 
 def card_vm(tr, c) -> CardVM:
@@ -124,9 +125,16 @@ class PrepaidCardPresenter(_Base):
         if contract_id is None:
             return
         self.view.show_busy(True)
-        self.s.runner.submit(self.s.api.prepaid_contract, contract_id, on_done=self._loaded, on_error=self._fail)
+        self.s.runner.submit(lambda: (self.s.api.prepaid_contract(contract_id),
+                                      self.s.api.prepaid_history(contract_id)),
+                             on_done=lambda r: self._loaded(*r), on_error=self._fail)
 
-    def detail_vm(self, c) -> CardDetailVM:
+    def history_rows(self, c, releases) -> list[tuple[str, str]]:
+        tr = self.tr
+        return [(tr(f"c.pp.used.{c.kind}", time=fmt.day_time(r.created_at), units=r.units,
+                    value=format_fen(r.units)), format_fen(r.amount_fen)) for r in releases]
+
+    def detail_vm(self, c, releases=()) -> CardDetailVM:
         tr, t = self.tr, c.terms
         back, fee = refund_preview(c)
         terms = [
@@ -143,11 +151,11 @@ class PrepaidCardPresenter(_Base):
         return CardDetailVM(c.id, t.get("plan", {}).get("name", ""), t.get("merchant", {}).get("name_zh", ""),
                             left_text(tr, c), tr("c.pp.escrow", amount=format_fen(c.escrow_fen)),
                             tr(f"c.pp.status.{c.status}"), c.code or "" if active else "", terms, c.terms_sha256,
-                            note if active else "", active and c.escrow_fen > 0)
+                            note if active else "", active and c.escrow_fen > 0, self.history_rows(c, releases))
 
-    def _loaded(self, contract) -> None:
+    def _loaded(self, contract, releases=()) -> None:
         self.view.show_busy(False)
-        self.view.show_card(self.detail_vm(contract))
+        self.view.show_card(self.detail_vm(contract, releases))
 
     def refund(self) -> None:
         contract_id = self.s.state.get("prepaid_contract_id")
@@ -157,4 +165,4 @@ class PrepaidCardPresenter(_Base):
     def _refunded(self, contract) -> None:
         self.view.show_busy(False)
         self.view.show_message(self.tr("c.pp.refunded", amount=format_fen(contract.refunded_fen)))
-        self._loaded(contract)
+        self.load()

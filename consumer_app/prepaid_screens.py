@@ -54,6 +54,7 @@ class CPrepaidCardScreen(CScreen):
     terms_hash = StringProperty("")
     refund_note = StringProperty("")
     can_refund = BooleanProperty(False)
+    no_history = BooleanProperty(False)
 
     def on_pre_enter(self, *_):
         self.presenter.load()
@@ -69,6 +70,11 @@ class CPrepaidCardScreen(CScreen):
         box.clear_widgets()
         for label, value in vm.terms:
             box.add_widget(_make(Factory.CPrepaidTermRow, label=label, value=value))
+        rows = self.ids.history
+        rows.clear_widgets()
+        for what, amount in vm.history:
+            rows.add_widget(_make(Factory.CPrepaidTermRow, label=what, value=amount))
+        self.no_history = not vm.history
 
     def show_message(self, text: str) -> None:
         self.shell.message(text)

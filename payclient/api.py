@@ -494,6 +494,11 @@ class ApiClient:
         data = self._call("GET", "/prepaid/releases", params=params)
         return [PrepaidRelease.from_json(r) for r in data["items"]], data["total_fen"]
 
+    def prepaid_history(self, contract_id: int) -> list[PrepaidRelease]:
+        """A card's releases (核销), newest first."""
+        data = self._call("GET", f"/prepaid/contracts/{contract_id}/releases")
+        return [PrepaidRelease.from_json(r) for r in data["items"]]
+
     # ------------------------------------------------------------------ keys
 
     def keys(self) -> list[PublicKey]:

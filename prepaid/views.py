@@ -925,7 +925,7 @@ class PrepaidReleasesQuery(StrictSchema):
 
 
 class ReleasesOut(StrictSchema):
-    day = fields.String()
+    day = fields.String(allow_none=True)
     count = fields.Integer()
     total_fen = fields.Integer()
     items = fields.List(fields.Nested(ReleaseOut))
@@ -951,4 +951,20 @@ def list_releases(args):
         .order_by(Release.id.desc()).limit(500)).all()
     items = [release_json(r, c) for r, c in rows]
     return respond({"day": day.isoformat(), "count": len(items), "total_fen": sum(i["amount_fen"] for i in items),
+                    "items": items}, 200)
+
+
+@blp.route("/prepaid/contracts/<int:contract_id>/releases", methods=["GET"])
+@requires()
+@blp.response(200, ReleasesOut)
+@problems(404)
+def contract_releases(contract_id):
+    """A contract's history: every release (核销) of it, newest first, with their total."""
+    from prepaid.models import Release
+
+    contract = service.get_contract(current_user(), contract_id)
+    rows = db.session.execute(select(Release).where(Release.contract_id == contract.id)
+                              .order_by(Release.id.desc()).limit(500)).scalars().all()
+    items = [release_json(r, contract) for r in rows]
+    return respond({"day": None, "count": len(items), "total_fen": sum(i["amount_fen"] for i in items),
                     "items": items}, 200)

@@ -71,7 +71,9 @@ def test_buy_a_card_show_its_code_and_terms_release_it_at_the_shop_and_refund(se
     assert total == "今日核销 1 笔，共 ¥180.00" and rows[0].amount == "¥180.00"
 
     detail.load()
-    assert detail_view.last("show_card")[0].left == "剩余 8/10 次"
+    vm = detail_view.last("show_card")[0]
+    assert vm.left == "剩余 8/10 次" and len(vm.history) == 1
+    assert vm.history[0][0].endswith("核销 2 次") and vm.history[0][1] == "¥180.00"
     detail.refund()
     assert detail_view.last("show_message") == ("已退回 ¥720.00 到钱包",)
     after = detail_view.last("show_card")[0]

@@ -76,7 +76,7 @@ def test_a_prepaid_card_is_bought_shown_released_by_scanning_and_refunded(ui, ap
     h.idle(phone)
     h.tap(list(phone.screen("prepaid").ids.cards.children)[0])
     h.idle(phone)
-    assert card.left == "剩余 8/10 次" and card.can_refund
+    assert card.left == "剩余 8/10 次" and card.can_refund and len(card.ids.history.children) == 1
     h.tap(card.ids.refund)
     h.idle(phone)
     assert card.status == "已退款" and not card.can_refund

@@ -78,3 +78,17 @@ def test_the_shop_lists_todays_releases(w, factory):
     assert ok(w.api.get("/prepaid/releases", w.school_owner))["count"] == 0
     assert ok(w.api.get("/prepaid/releases?day=2020-01-01", w.gym_owner))["count"] == 0
     refused(w.api.get("/prepaid/releases?day=yesterday", w.gym_owner), 422, "validation_failed", "day")
+
+
+def test_a_contracts_history_lists_its_releases_for_those_who_see_it(w, factory):
+    from tests.prepaid.helpers import release
+
+    plan = publish(w, w.gym_owner, w.gym)
+    alice, bob = (factory.consumer(balance_fen=300_000, wallet_class=3) for _ in range(2))
+    c = ok(buy(w, alice, plan["id"]), 201)
+    ok(release(w, w.gym_owner, c["code"], 1), 201)
+    ok(release(w, w.gym_owner, c["code"], 3), 201)
+    history = ok(w.api.get(f"/prepaid/contracts/{c['id']}/releases", alice))
+    assert [i["units"] for i in history["items"]] == [3, 1] and history["total_fen"] == 60_000
+    assert ok(w.api.get(f"/prepaid/contracts/{c['id']}/releases", w.sports_regulator))["count"] == 2
+    refused(w.api.get(f"/prepaid/contracts/{c['id']}/releases", bob), 404, "contract_not_found")
