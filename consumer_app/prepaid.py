@@ -1,7 +1,8 @@
 """The consumer app's prepaid cards (我的预付卡), without Kivy: plans on sale, buying, my cards with the units
 left, a card's terms and their hash, the code the shop scans, and the refund.
 
-View of ``PrepaidPresenter``: ``show_cards([CardVM])``, ``show_plans([PlanVM])``, ``show_message(text)``,
+View of ``PrepaidPresenter``: ``show_zones([(id, name)], selected)`` (id 0: every zone), ``show_cards([CardVM])``,
+``show_plans([PlanVM])``, ``show_message(text)``,
 ``show_busy``, ``show_error``, ``go(name)``. View of ``PrepaidCardPresenter``: ``show_card(CardDetailVM)``,
 ``show_message``, ``show_busy``, ``show_error``.
 """
@@ -89,18 +90,35 @@ def refund_preview(c) -> tuple[int, int]:
 
 
 class PrepaidPresenter(_Base):
-    """My cards and the plans on sale; buying one."""
+    """My cards and the plans on sale near me (by zone, or everywhere); buying one."""
+
+    ALL = 0  # the zone choice "every zone"
 
     def load(self) -> None:
         self.view.show_busy(True)
-        self.s.runner.submit(lambda: (self.s.api.prepaid_contracts(), self.s.api.prepaid_plans()),
-                             on_done=self._loaded, on_error=self._fail)
+        zone_id = self.s.settings.load().get("prepaid_zone_id") or self.ALL
+        self.s.runner.submit(self._load, zone_id, on_done=self._loaded, on_error=self._fail)
+
+    def _load(self, zone_id: int):
+        zones = self.s.api.zones()
+        if zone_id not in {z.id for z in zones}:
+            zone_id = self.ALL
+        plans = self.s.api.prepaid_plans(zone_id=zone_id or None)
+        return zones, zone_id, self.s.api.prepaid_contracts(), plans
 
     def _loaded(self, result) -> None:
-        cards, plans = result
+        zones, zone_id, cards, plans = result
         self.view.show_busy(False)
+        choices = [(self.ALL, self.tr("c.pp.all_zones"))] + [(z.id, self.tr.pick(z.name_zh, z.name_en)) for z in zones]
+        self.view.show_zones(choices, zone_id)
         self.view.show_cards([card_vm(self.tr, c) for c in cards])
         self.view.show_plans([plan_vm(self.tr, p) for p in plans])
+
+    def select_zone(self, zone_id: int) -> None:
+        data = self.s.settings.load()
+        data["prepaid_zone_id"] = zone_id
+        self.s.settings.save(data)
+        self.load()
 
     def buy(self, plan_id: int) -> None:
         self.view.show_busy(True)

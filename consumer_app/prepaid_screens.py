@@ -15,6 +15,22 @@ class CPrepaidScreen(CScreen):
     def on_pre_enter(self, *_):
         self.presenter.load()
 
+    def show_zones(self, zones, selected) -> None:
+        from kivy.metrics import dp
+
+        from payclient.ui.theme import RoundButton
+
+        box = self.ids.zones
+        box.clear_widgets()
+        for zone_id, name in zones:
+            b = RoundButton(text=name, kind="primary" if zone_id == selected else "secondary", font_size=dp(13),
+                            height=dp(36), size_hint=(None, None), radius=dp(18))
+            b.texture_update()
+            b.width = b.texture_size[0] + dp(28)
+            b.zone_id = zone_id
+            b.bind(on_release=lambda btn: self.presenter.select_zone(btn.zone_id))
+            box.add_widget(b)
+
     def show_cards(self, items) -> None:
         from kivy.factory import Factory
 

@@ -6,6 +6,8 @@ PREPAID = {
         "c.pp.title": "我的预付卡",
         "c.pp.mine": "我持有的预付卡",
         "c.pp.plans": "可购买的预付卡",
+        "c.pp.zone": "按示范区查看附近商户",
+        "c.pp.all_zones": "全部",
         "c.pp.empty": "还没有预付卡",
         "c.pp.no_plans": "暂无在售的预付卡",
         "c.pp.note": "预付资金存放在每张卡自己的托管账户中，每次消费后才按次划给商户；冷静期内可全额退还剩余部分。",
@@ -53,6 +55,8 @@ PREPAID = {
         "c.pp.title": "My prepaid cards",
         "c.pp.mine": "Cards I hold",
         "c.pp.plans": "Plans on sale",
+        "c.pp.zone": "Shops near me, by zone",
+        "c.pp.all_zones": "All",
         "c.pp.empty": "No prepaid cards yet",
         "c.pp.no_plans": "No plans on sale",
         "c.pp.note": "Your money waits in each card's own escrow and reaches the shop one use at a time; within "

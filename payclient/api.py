@@ -453,11 +453,14 @@ class ApiClient:
 
     # ------------------------------------------------------------------ prepaid (预付卡)
 
-    def prepaid_plans(self, *, prepaid_merchant_id: int | None = None, limit: int = 50) -> list[PrepaidPlan]:
-        """Plans on sale at approved prepaid merchants, newest first."""
+    def prepaid_plans(self, *, prepaid_merchant_id: int | None = None, zone_id: int | None = None,
+                      limit: int = 50) -> list[PrepaidPlan]:
+        """Plans on sale at approved prepaid merchants (in ``zone_id``: near me), newest first."""
         params: dict[str, Any] = {"limit": limit}
         if prepaid_merchant_id:
             params["prepaid_merchant_id"] = prepaid_merchant_id
+        if zone_id:
+            params["zone_id"] = zone_id
         return [PrepaidPlan.from_json(p) for p in self._call("GET", "/prepaid/plans", params=params)["items"]]
 
     def prepaid_buy(self, plan_id: int) -> PrepaidContract:

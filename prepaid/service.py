@@ -391,6 +391,17 @@ def visible_plans(user: User):
             .where(PrepaidMerchant.id.in_(select(sub.c.id)), Plan.status == PlanStatus.ACTIVE))
 
 
+def merchants_in_zone(zone_id: int):
+    """Return a select of the ids of merchants the zones plug-in placed in ``zone_id`` (none without it).
+
+    The table is looked up by name, so prepaid works, and imports nothing of zones, when zones is absent.
+    """
+    table = db.metadata.tables.get("zone_merchants")
+    if table is None:
+        return select(Merchant.id).where(False)
+    return select(table.c.merchant_id).where(table.c.zone_id == zone_id)
+
+
 def get_plan(user: User, plan_id: int) -> tuple[Plan, PrepaidMerchant, Merchant]:
     """Return the plan with its merchant if ``user`` may see it; raise ``NotFound``."""
     row = db.session.execute(visible_plans(user).where(Plan.id == plan_id)).one_or_none()

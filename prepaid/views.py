@@ -132,6 +132,7 @@ class PrepaidMerchantListQuery(PageQuery):
 class PrepaidPlanListQuery(PageQuery):
     prepaid_merchant_id = fields.Integer()
     industry = fields.String(validate=validate.OneOf(tuple(INDUSTRIES)))
+    zone_id = fields.Integer(metadata={"description": "Only plans of merchants placed in this zone (near me)"})
 
 
 class PrepaidContractListQuery(PageQuery):
@@ -522,7 +523,7 @@ def publish_plan(args, prepaid_merchant_id):
 @blp.response(200, PrepaidListOut)
 @problems(422)
 def list_plans(args):
-    """Plans on sale at merchants the caller may see (consumers: approved merchants)."""
+    """Plans on sale at merchants the caller may see (consumers: approved merchants); ``zone_id``: near me."""
     from prepaid.models import Plan, PrepaidMerchant
 
     q = service.visible_plans(current_user())
@@ -530,6 +531,8 @@ def list_plans(args):
         q = q.where(Plan.prepaid_merchant_id == args["prepaid_merchant_id"])
     if args.get("industry"):
         q = q.where(PrepaidMerchant.industry == args["industry"])
+    if args.get("zone_id"):
+        q = q.where(PrepaidMerchant.merchant_id.in_(service.merchants_in_zone(args["zone_id"])))
     return respond(_page(q, Plan.id, args, lambda r: plan_json(r[0], r[1], r[2])), 200)
 
 

@@ -34,6 +34,11 @@ def test_buy_a_card_show_its_code_and_terms_release_it_at_the_shop_and_refund(se
     cards = cp.PrepaidPresenter(sv, view)
     cards.load()
     assert view.last("show_cards") == ([],)
+    zones, selected = view.last("show_zones")
+    assert selected == 0 and zones[0] == (0, "全部") and (dict(zones).get(zones[1][0]))
+    cards.select_zone(zones[-1][0])  # a zone with no prepaid shop placed in it
+    assert view.last("show_zones")[1] == zones[-1][0] and view.last("show_plans") == ([],)
+    cards.select_zone(0)
     plans = {vm.title: vm for vm in view.last("show_plans")[0]}
     assert plans["私教10节"].detail == "10 次 × ¥90.00 · 冷静期 7 天" and plans["私教10节"].buy == "购买 ¥900.00"
     assert plans["储值300送30"].detail == "付 ¥300.00 得 ¥330.00 · 冷静期 7 天"

@@ -198,3 +198,17 @@ def test_every_prepaid_operation_documents_success_and_problems(client):
     for path, method in money:
         params = spec["paths"][path][method].get("parameters", [])
         assert any(p["name"] == "Idempotency-Key" and p.get("required") for p in params), path
+
+
+def test_plans_near_me_are_those_of_merchants_placed_in_the_zone(w, factory):
+    from zones import registry
+    from zones.models import Zone
+
+    publish(w, w.gym_owner, w.gym)  # the gym is at the factory's default spot, in Yongqingfang
+    registry.place_merchant(w.gym_merchant_id)
+    db.session.commit()
+    consumer = factory.consumer()
+    zone = {z.code: z.id for z in db.session.execute(select(Zone)).scalars()}
+    near = ok(w.api.get(f"/prepaid/plans?zone_id={zone['yongqingfang']}", consumer))["items"]
+    assert [p["prepaid_merchant_id"] for p in near] == [w.gym["id"]]
+    assert ok(w.api.get(f"/prepaid/plans?zone_id={zone['tianhelu']}", consumer))["items"] == []
