@@ -30,7 +30,7 @@ def load_kv() -> None:
 
 class MerchantShell(Shell):
     """Screens: login, collect, collect_qr, charge, charged, today, order, more, poster, campaigns, prepaid
-    (release a customer's prepaid card use by use, today's releases)."""
+    (release a customer's prepaid card use by use, today's releases), prepaid_sell (the owner publishes a plan)."""
 
     home_screen = "collect"
 
@@ -58,6 +58,7 @@ class MerchantShell(Shell):
         from merchant_app import prepaid, prepaid_screens
 
         add(prepaid_screens.MPrepaidScreen(name="prepaid"), prepaid.ReleasePresenter)
+        add(prepaid_screens.MSellScreen(name="prepaid_sell"), prepaid.SellPresenter)
 
     def go(self, name: str, *, remember: bool = True) -> None:
         # The tabs are peers: switching tabs does not stack history.

@@ -44,3 +44,22 @@ class MPrepaidScreen(MScreen):
         for vm in rows:
             box.add_widget(ListRow(title=vm.title, subtitle=vm.units, value=vm.amount, value_color=COLORS.green))
         self.empty = not rows
+
+
+class MSellScreen(MScreen):
+    kind = StringProperty("sessions")
+    result = StringProperty("")
+
+    def on_pre_enter(self, *_):
+        self.result = ""
+
+    def show_kind(self, kind: str) -> None:
+        self.kind = kind
+
+    def publish(self) -> None:
+        self.presenter.publish(self.ids.name.text, self.ids.first.text, self.ids.second.text, self.ids.fee.text)
+
+    def show_published(self, text: str) -> None:
+        self.result = text
+        for name in ("name", "first", "second"):
+            self.ids[name].text = ""

@@ -47,7 +47,8 @@ class MCollectScreen(MScreen):
     def on_pre_enter(self, *_):
         m = self.state.get("merchant")
         self.shop = tr.catalog.pick(m.name_zh, m.name_en) if m else ""
-        self.role = tr(f"m.role.{self.state.get('role')}") if self.state.get("role") else ""
+        self.role = tr(f"m.role.{self.state.get('role')}")
+        self.role_key = self.state.get("role") or "" if self.state.get("role") else ""
         self.presenter.new()
 
     def show_amount(self, text: str, ready: bool) -> None:
@@ -262,6 +263,7 @@ class MOrderScreen(MScreen):
 
 
 class MMoreScreen(MScreen):
+    role_key = StringProperty("")
     shop_zh = StringProperty("")
     shop_en = StringProperty("")
     number = StringProperty("")
@@ -276,6 +278,7 @@ class MMoreScreen(MScreen):
         self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
         self.bank, self.address = m.bank_code, m.address
         self.role = tr(f"m.role.{self.state.get('role')}")
+        self.role_key = self.state.get("role") or ""
 
     def toggle_lang(self) -> None:
         super().toggle_lang()

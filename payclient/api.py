@@ -463,6 +463,14 @@ class ApiClient:
             params["zone_id"] = zone_id
         return [PrepaidPlan.from_json(p) for p in self._call("GET", "/prepaid/plans", params=params)["items"]]
 
+    def prepaid_merchants(self) -> list[dict]:
+        """The prepaid merchants the caller may see (an owner: their shops' applications)."""
+        return self._call("GET", "/prepaid/merchants", params={"limit": 100})["items"]
+
+    def prepaid_publish(self, prepaid_merchant_id: int, plan: dict) -> PrepaidPlan:
+        """Publish a plan (the owner). Refusal: prepaid_limit (``rule``, ``limit``), validation_failed."""
+        return PrepaidPlan.from_json(self._call("POST", f"/prepaid/merchants/{prepaid_merchant_id}/plans", json=plan))
+
     def prepaid_buy(self, plan_id: int) -> PrepaidContract:
         """Buy a plan (outbox, idempotent): the price goes into the contract's own escrow.
 

@@ -89,3 +89,45 @@ def test_buy_a_card_show_its_code_and_terms_release_it_at_the_shop_and_refund(se
 def test_parse_units():
     assert [mp.parse_units(t) for t in ("1", " 12 ", "0", "-1", "1.5", "", "x")] == [1, 12, None, None, None, None,
                                                                                     None]
+
+
+def test_the_owner_publishes_plans_within_the_rules(services, gym, factory):
+    w, _, _ = gym
+    shop = services()
+    shop.tr.add(MERCHANT)
+    shop.api.login(w.gym_owner.phone, "Passw0rd!")
+    shop.state.update(merchant=shop.api.merchant(w.gym_merchant_id), role="merchant_owner")
+    view = FakeView()
+    sell = mp.SellPresenter(shop, view)
+    sell.publish("", "10", "90")
+    assert view.last("show_error") == ("请填写名称",)
+    sell.publish("私教", "10", "90", "abc")
+    assert view.last("show_error") == ("手续费须为 0–100 的百分数",)
+    sell.publish("私教40节", "40", "150")  # ¥6,000: above the ¥5,000 a card may cost
+    assert view.last("show_error") == ("超出预付卡规则：单张售价不超过 ¥5,000（上限 ¥5,000.00）",)
+    sell.publish("私教12节", "12", "150", "5")
+    assert view.last("show_published") == ("已发布「私教12节」，售价 ¥1,800.00",)
+    sell.choose("stored_value")
+    assert view.last("show_kind") == ("stored_value",)
+    sell.publish("储值500送50", "500", "50")
+    sell.choose("time_pass")
+    sell.publish("月卡", "300", "1")
+    plans = {p.name: p for p in shop.api.prepaid_plans()}
+    assert plans["私教12节"].refund_fee_bp == 500 and plans["储值500送50"].units == 55_000
+    assert plans["月卡"].units == 30
+
+    other = services()
+    other.tr.add(MERCHANT)
+    stranger = factory.user("merchant_owner")
+    shop_without_prepaid = factory.merchant(owner=stranger)
+    settle()
+    other.api.login(stranger.phone, "Passw0rd!")
+    other.state.update(merchant=other.api.merchant(shop_without_prepaid.id), role="merchant_owner")
+    other_view = FakeView()
+    mp.SellPresenter(other, other_view).publish("洗衣10次", "10", "20")
+    assert other_view.last("show_error") == ("本店尚未获准开展预付费经营",)
+
+
+def test_percent_to_basis_points():
+    assert [mp.parse_percent_bp(t) for t in ("0", "10", "2.5", "12.34", "100", "", "101", "1.234", "x", "-1")] == [
+        0, 1000, 250, 1234, 10000, 0, None, None, None, None]

@@ -70,6 +70,19 @@ def test_a_prepaid_card_is_bought_shown_released_by_scanning_and_refunded(ui, ap
     assert release.result.startswith("已核销 2，划入 ¥180.00") and release.today == "今日核销 1 笔，共 ¥180.00"
     h.clear_toasts()
     shots("merchant-prepaid", shop)
+    shop.back()
+    h.idle(shop)
+    h.tap(shop.screen("more").ids.sell_row)
+    h.idle(shop)
+    sell = shop.screen("prepaid_sell")
+    h.tap(sell.ids.kind_stored_value)
+    h.idle(shop)
+    sell.ids.name.text, sell.ids.first.text, sell.ids.second.text, sell.ids.fee.text = "储值800送80", "800", "80", "5"
+    h.tap(sell.ids.publish)
+    h.idle(shop)
+    assert sell.result == "已发布「储值800送80」，售价 ¥800.00"
+    h.clear_toasts()
+    shots("merchant-prepaid-sell", shop)
 
     h.mount(phone)
     phone.back()
