@@ -57,11 +57,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Plug-ins: the only place backend imports them.
     import campaigns
     import payouts
+    import prepaid
     import zones
 
     zones.init_app(app, api)
     campaigns.init_app(app, api)
     payouts.init_app(app, api)
+    prepaid.init_app(app, api)
 
     from backend import apidocs, cli
 

@@ -27,6 +27,7 @@ DEMO_USERS = (
     ("13800000003", Role.CONSUMER, "王建国 Wang Jianguo", None),
     ("13900000001", Role.MERCHANT_OWNER, "黄老板 Huang (tea house owner)", None),
     ("13900000002", Role.MERCHANT_OWNER, "周老板 Zhou (noodle shop owner)", None),
+    ("13900000003", Role.MERCHANT_OWNER, "梁教练 Liang (gym owner)", None),
     ("13700000001", Role.BANK_REVIEWER, "工行审核员 ICBC reviewer", "ICBC"),
     ("13700000002", Role.BANK_REVIEWER, "中行审核员 BOC reviewer", "BOC"),
     ("13600000001", Role.ZONE_MANAGER, "永庆坊管理员 Yongqingfang manager", None),
@@ -46,6 +47,8 @@ DEMO_MERCHANTS = (
      "广州市荔湾区恩宁路永庆坊", 23.1184, 113.2446, "ICBC"),
     ("13900000002", "北京路云吞面", "Beijing Rd Wonton Noodles", "91440104MA5CTQ1L26", "5812", "food",
      "广州市越秀区北京路步行街", 23.1250, 113.2690, "BOC"),
+    ("13900000003", "越秀力量健身", "Yuexiu Strength Gym", "91440104MA5D8GYM03", "7997", "entertainment",
+     "广州市越秀区北京路步行街12号", 23.1252, 113.2688, "ICBC"),
 )
 
 #: consumer phone, bank, linked test card, opening top-up in fen

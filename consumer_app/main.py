@@ -15,6 +15,7 @@ from payclient.ui.i18n import tr
 from payclient.ui.shell import Shell
 
 KV = Path(__file__).with_name("consumer.kv")
+PREPAID_KV = Path(__file__).with_name("prepaid.kv")
 _kv_loaded = False
 
 
@@ -23,12 +24,14 @@ def load_kv() -> None:
     if not _kv_loaded:
         tr.add(STRINGS)
         Builder.load_file(str(KV))
+        Builder.load_file(str(PREPAID_KV))
         _kv_loaded = True
 
 
 class ConsumerShell(Shell):
     """Screens: login, register, open_wallet, home, scan, confirm, paid, paycode, history, topup, upgrade,
-    campaigns (red packets and coupons by zone), perks (my red packets and coupons)."""
+    campaigns (red packets and coupons by zone), perks (my red packets and coupons), prepaid (my prepaid cards
+    and plans on sale), prepaid_card (one card: its code, terms, hash and refund)."""
 
     def build_screens(self) -> None:
         sv: Services = self.services
@@ -55,6 +58,10 @@ class ConsumerShell(Shell):
         add(s.CUpgradeScreen(name="upgrade"), p.UpgradePresenter)
         add(s.CCampaignsScreen(name="campaigns"), p.CampaignsPresenter)
         add(s.CPerksScreen(name="perks"), p.PerksPresenter)
+        from consumer_app import prepaid, prepaid_screens
+
+        add(prepaid_screens.CPrepaidScreen(name="prepaid"), prepaid.PrepaidPresenter)
+        add(prepaid_screens.CPrepaidCardScreen(name="prepaid_card"), prepaid.PrepaidCardPresenter)
         self._login = login
 
     def start(self) -> None:

@@ -312,3 +312,9 @@ STRINGS = {
         "c.upgrade.note": "Class-1 wallets are opened in person at a bank branch.",
     },
 }
+
+# The prepaid screens keep their text in their own module, merged here so every app text is in one table.
+from consumer_app.prepaid_strings import PREPAID  # noqa: E402
+
+for _lang, _entries in PREPAID.items():
+    STRINGS[_lang].update(_entries)

@@ -15,6 +15,7 @@ from payclient.ui.i18n import tr
 from payclient.ui.shell import Shell
 
 KV = Path(__file__).with_name("merchant.kv")
+PREPAID_KV = Path(__file__).with_name("prepaid.kv")
 _kv_loaded = False
 
 
@@ -23,11 +24,13 @@ def load_kv() -> None:
     if not _kv_loaded:
         tr.add(STRINGS)
         Builder.load_file(str(KV))
+        Builder.load_file(str(PREPAID_KV))
         _kv_loaded = True
 
 
 class MerchantShell(Shell):
-    """Screens: login, collect, collect_qr, charge, charged, today, order, more, poster, campaigns."""
+    """Screens: login, collect, collect_qr, charge, charged, today, order, more, poster, campaigns, prepaid
+    (release a customer's prepaid card use by use, today's releases), prepaid_sell (the owner publishes a plan)."""
 
     home_screen = "collect"
 
@@ -53,6 +56,10 @@ class MerchantShell(Shell):
         more.policy = p.RefundPolicyPresenter(sv, more)
         add(s.MPosterScreen(name="poster"), p.PosterPresenter)
         add(s.MCampaignsScreen(name="campaigns"), p.CampaignsPresenter)
+        from merchant_app import prepaid, prepaid_screens
+
+        add(prepaid_screens.MPrepaidScreen(name="prepaid"), prepaid.ReleasePresenter)
+        add(prepaid_screens.MSellScreen(name="prepaid_sell"), prepaid.SellPresenter)
 
     def go(self, name: str, *, remember: bool = True) -> None:
         # The tabs are peers: switching tabs does not stack history.

@@ -50,7 +50,8 @@ class MCollectScreen(MScreen):
     def on_pre_enter(self, *_):
         m = self.state.get("merchant")
         self.shop = tr.catalog.pick(m.name_zh, m.name_en) if m else ""
-        self.role = tr(f"m.role.{self.state.get('role')}") if self.state.get("role") else ""
+        self.role = tr(f"m.role.{self.state.get('role')}")
+        self.role_key = self.state.get("role") or "" if self.state.get("role") else ""
         self.presenter.new()
 
     def show_amount(self, text: str, ready: bool) -> None:
@@ -306,6 +307,7 @@ class MMoreScreen(MScreen):
     policy_text = StringProperty("")
     can_edit_policy = BooleanProperty(False)
     policy_dialog = ObjectProperty(None, allownone=True)
+    role_key = StringProperty("")
     shop_zh = StringProperty("")
     shop_en = StringProperty("")
     number = StringProperty("")
@@ -320,6 +322,7 @@ class MMoreScreen(MScreen):
         self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
         self.bank, self.address = m.bank_code, m.address
         self.role = tr(f"m.role.{self.state.get('role')}")
+        self.role_key = self.state.get("role") or ""
         if self.policy is not None:
             self.policy.load()
 

@@ -243,3 +243,9 @@ STRINGS = {
         "m.poster.print": "Download the print-quality poster on a computer",
     },
 }
+
+# The prepaid screens keep their text in their own module, merged here so every app text is in one table.
+from merchant_app.prepaid_strings import PREPAID  # noqa: E402
+
+for _lang, _entries in PREPAID.items():
+    STRINGS[_lang].update(_entries)

@@ -45,6 +45,9 @@ from payclient.models import (
     PaycodeDevice,
     Payment,
     Posted,
+    PrepaidContract,
+    PrepaidPlan,
+    PrepaidRelease,
     Preview,
     PublicKey,
     RefundResult,
@@ -509,6 +512,65 @@ class ApiClient:
 
     def my_coupons(self) -> list[MyCoupon]:
         return [MyCoupon.from_json(i) for i in self._call("GET", "/wallets/me/coupons")["items"]]
+
+    # ------------------------------------------------------------------ prepaid (预付卡)
+
+    def prepaid_plans(self, *, prepaid_merchant_id: int | None = None, zone_id: int | None = None,
+                      limit: int = 50) -> list[PrepaidPlan]:
+        """Plans on sale at approved prepaid merchants (in ``zone_id``: near me), newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if prepaid_merchant_id:
+            params["prepaid_merchant_id"] = prepaid_merchant_id
+        if zone_id:
+            params["zone_id"] = zone_id
+        return [PrepaidPlan.from_json(p) for p in self._call("GET", "/prepaid/plans", params=params)["items"]]
+
+    def prepaid_merchants(self) -> list[dict]:
+        """The prepaid merchants the caller may see (an owner: their shops' applications)."""
+        return self._call("GET", "/prepaid/merchants", params={"limit": 100})["items"]
+
+    def prepaid_publish(self, prepaid_merchant_id: int, plan: dict) -> PrepaidPlan:
+        """Publish a plan (the owner). Refusal: prepaid_limit (``rule``, ``limit``), validation_failed."""
+        return PrepaidPlan.from_json(self._call("POST", f"/prepaid/merchants/{prepaid_merchant_id}/plans", json=plan))
+
+    def prepaid_buy(self, plan_id: int) -> PrepaidContract:
+        """Buy a plan (outbox, idempotent): the price goes into the contract's own escrow.
+
+        Refusals: prepaid_limit (the wallet class's purchase cap), insufficient_funds, limit_exceeded.
+        """
+        return PrepaidContract.from_json(self._money(f"/prepaid/plans/{plan_id}/purchase", {}))
+
+    def prepaid_contracts(self, *, status: str | None = None, limit: int = 50) -> list[PrepaidContract]:
+        """My prepaid cards (a consumer), or the shop's contracts (its staff), newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return [PrepaidContract.from_json(c) for c in self._call("GET", "/prepaid/contracts", params=params)["items"]]
+
+    def prepaid_contract(self, contract_id: int) -> PrepaidContract:
+        return PrepaidContract.from_json(self._call("GET", f"/prepaid/contracts/{contract_id}"))
+
+    def prepaid_refund(self, contract_id: int) -> PrepaidContract:
+        """Get back what is left (outbox, idempotent): all within cooling-off, minus the plan's fee after."""
+        return PrepaidContract.from_json(self._money(f"/prepaid/contracts/{contract_id}/refund", {}))
+
+    def prepaid_release(self, code: str, units: int = 1) -> PrepaidRelease:
+        """The shop releases ``units`` of the scanned contract code (outbox, idempotent).
+
+        Refusals: contract_not_found, not_enough_units, contract_ended, contract_expired, time_pass.
+        """
+        return PrepaidRelease.from_json(self._money("/prepaid/releases", {"code": code, "units": units}))
+
+    def prepaid_releases(self, day: date | str | None = None) -> tuple[list[PrepaidRelease], int]:
+        """The shop's releases of a local day (default today), newest first, and their total in fen."""
+        params = {"day": str(day)} if day else {}
+        data = self._call("GET", "/prepaid/releases", params=params)
+        return [PrepaidRelease.from_json(r) for r in data["items"]], data["total_fen"]
+
+    def prepaid_history(self, contract_id: int) -> list[PrepaidRelease]:
+        """A card's releases (核销), newest first."""
+        data = self._call("GET", f"/prepaid/contracts/{contract_id}/releases")
+        return [PrepaidRelease.from_json(r) for r in data["items"]]
 
     # ------------------------------------------------------------------ keys
 

@@ -597,3 +597,83 @@ class MyCoupon:
     def from_json(cls, d: dict) -> MyCoupon:
         return _known(cls, d, spend_ends_at=parse_time(d.get("spend_ends_at")),
                       claimed_at=parse_time(d.get("claimed_at")))
+
+
+# ---------------------------------------------------------------- prepaid (预付卡)
+
+
+@dataclass(frozen=True)
+class PrepaidPlan:
+    """A plan a prepaid merchant sells: sessions, stored value (with a bonus) or a time pass."""
+
+    id: int
+    prepaid_merchant_id: int
+    merchant_name_zh: str
+    industry: str
+    kind: str
+    name: str
+    price_fen: int
+    units: int
+    unit_price_fen: int | None = None
+    bonus_fen: int = 0
+    months: int | None = None
+    valid_days: int = 0
+    cooling_off_days: int = 7
+    refund_fee_bp: int = 0
+    status: str = "active"
+    credit_grade: dict | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> PrepaidPlan:
+        return _known(cls, d)
+
+
+@dataclass(frozen=True)
+class PrepaidContract:
+    """One bought plan: units left, what its escrow holds, its terms and their SHA-256, and (for its consumer)
+    the code the shop scans to release a use."""
+
+    id: int
+    number: str
+    plan_id: int
+    prepaid_merchant_id: int
+    kind: str
+    status: str
+    price_fen: int
+    units_total: int
+    units_left: int
+    escrow_fen: int
+    refund_fee_bp: int
+    terms: dict
+    terms_sha256: str
+    in_cooling_off: bool = False
+    cooling_off_ends_at: datetime | None = None
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+    code: str | None = None
+    refund_kind: str | None = None
+    refunded_fen: int = 0
+    fee_fen: int = 0
+
+    @classmethod
+    def from_json(cls, d: dict) -> PrepaidContract:
+        return _known(cls, d, cooling_off_ends_at=parse_time(d.get("cooling_off_ends_at")),
+                      expires_at=parse_time(d.get("expires_at")), created_at=parse_time(d.get("created_at")))
+
+
+@dataclass(frozen=True)
+class PrepaidRelease:
+    """Units of a contract released to the shop (核销), with the fen that left escrow."""
+
+    id: int
+    contract_id: int
+    contract_number: str
+    units: int
+    amount_fen: int
+    units_left: int
+    contract_status: str
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> PrepaidRelease:
+        return _known(cls, d, created_at=parse_time(d.get("created_at")))

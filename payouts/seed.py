@@ -23,8 +23,8 @@ from payouts.models import Organisation, OrgMember, PayoutCode
 ORG_USCC = "11440104006952170L"
 ORG_NAME = "越秀区财政局"
 ORG_OPENING_FEN = 100_000_000  # ¥1,000,000
-OFFICER = ("13400000001", "张会计 Zhang (finance officer)")
-APPROVER = ("13400000002", "王处长 Wang (approver)")
+OFFICER = ("13300000001", "张会计 Zhang (finance officer)")
+APPROVER = ("13300000002", "王处长 Wang (approver)")
 #: payee phone (the core's demo consumers), amount in yuan, category, memo
 DEMO_LINES = (
     ("13800000001", "3850.50", "salary", "三月工资"),

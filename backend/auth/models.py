@@ -17,12 +17,15 @@ class Role:
     BANK_REVIEWER = "bank_reviewer"
     ZONE_MANAGER = "zone_manager"
     PILOT_ADMIN = "pilot_admin"
+    #: 行业主管部门 (商务局, 体育局, 教育局 …): sees the prepaid merchants of its industries only.
+    INDUSTRY_REGULATOR = "industry_regulator"
     ORG_STAFF = "org_staff"  # 单位财务人员: a paying organisation's finance officer or approver (payouts/)
 
-    ALL = (CONSUMER, MERCHANT_OWNER, CASHIER, BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, ORG_STAFF)
+    ALL = (CONSUMER, MERCHANT_OWNER, CASHIER, BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, ORG_STAFF,
+           INDUSTRY_REGULATOR)
     #: Roles a person may give themselves by registering; staff are created by the pilot office.
     SELF_SERVICE = (CONSUMER, MERCHANT_OWNER)
-    STAFF = (BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN)
+    STAFF = (BANK_REVIEWER, ZONE_MANAGER, PILOT_ADMIN, INDUSTRY_REGULATOR)
 
 
 class User(db.Model):

@@ -26,7 +26,9 @@ class AccountKind:
     CORPORATE = "corporate"  # a paying organisation's corporate wallet (对公钱包)
     PAYOUT = "payout"  # one approved payout batch's reserve: the unpaid lines' money
 
-    ALL = (ISSUANCE, WALLET, MERCHANT, CAMPAIGN, RESTRICTED, CORPORATE, PAYOUT)
+    PREPAID = "prepaid"  # one prepaid contract's escrow: the consumer's money until each use releases it
+
+    ALL = (ISSUANCE, WALLET, MERCHANT, CAMPAIGN, RESTRICTED, CORPORATE, PAYOUT, PREPAID)
 
 
 class Account(db.Model):

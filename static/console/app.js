@@ -7,11 +7,13 @@ import * as bank from './pages/bank.js';
 import * as zones from './pages/zones.js';
 import * as campaigns from './pages/campaigns.js';
 import * as office from './pages/office.js';
+import * as prepaid from './pages/prepaid.js';
 
 const BANK = 'bank_reviewer';
 const ZONE = 'zone_manager';
 const OFFICE = 'pilot_admin';
-export const STAFF_ROLES = [BANK, ZONE, OFFICE];
+const REGULATOR = 'industry_regulator';
+export const STAFF_ROLES = [BANK, ZONE, OFFICE, REGULATOR];
 
 // Each route: a pattern, the roles allowed, the page and the nav item it belongs to.
 const ROUTES = [
@@ -25,16 +27,21 @@ const ROUTES = [
   { path: /^\/ranking$/, roles: [OFFICE], page: office.ranking, nav: 'ranking' },
   { path: /^\/summary$/, roles: [OFFICE], page: office.summary, nav: 'summary' },
   { path: /^\/reports$/, roles: [OFFICE], page: office.reports, nav: 'reports' },
+  { path: /^\/prepaid\/review$/, roles: [BANK], page: prepaid.review, nav: 'prepaid_review' },
+  { path: /^\/prepaid$/, roles: [REGULATOR, OFFICE], page: prepaid.overview, nav: 'prepaid' },
+  { path: /^\/prepaid\/merchants\/(\d+)$/, roles: [REGULATOR, OFFICE, BANK], page: prepaid.merchant, nav: 'prepaid',
+    params: ['prepaidMerchantId'] },
 ];
 
 const NAV = {
-  [BANK]: [['review', '#/review'], ['approved', '#/review/approved']],
+  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
   [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
-    ['campaigns', '#/campaigns']],
+    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid']],
+  [REGULATOR]: [['prepaid', '#/prepaid']],
 };
 
-const HOME = { [BANK]: '#/review', [ZONE]: '#/zones', [OFFICE]: '#/ranking' };
+const HOME = { [BANK]: '#/review', [ZONE]: '#/zones', [OFFICE]: '#/ranking', [REGULATOR]: '#/prepaid' };
 
 export function homeOf(user) { return (user && HOME[user.role]) || '#/login'; }
 

@@ -20,6 +20,6 @@ def test_the_demo_seeder_makes_a_funded_organisation_and_a_batch_awaiting_approv
     assert org.member_unit and ledger.balance(org.account_id) == 100_000_000
     assert (batch.status, batch.valid_count, batch.total_fen) == ("validated", 3, 385_050 + 120_000 + 68_000)
     assert not any("organisation" in line for line in seed_demo())
-    approver = db.session.execute(select(User).where(User.phone == "13400000002")).scalar_one()
+    approver = db.session.execute(select(User).where(User.phone == "13300000002")).scalar_one()
     body, status = service.approve(approver, batch.id, batch.total_fen, 3, lambda b: {"status": b.status})
     assert status == 200 and ledger.verify() == [] and service.check_reserves() == []
