@@ -17,7 +17,7 @@ from backend.auth import throttle
 from backend.auth.models import AuthToken, Role, User
 from backend.clock import as_utc, utcnow
 from backend.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
-from backend.extensions import db
+from backend.extensions import db, get_redis
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # A fixed hash to compare against when the phone is unknown, so that log-in
@@ -119,6 +119,14 @@ def login(phone: str, password: str) -> tuple[User, str]:
     token = issue_token(user)
     db.session.commit()
     return user, token
+
+
+# One counter per user for passwords typed again to approve something (not log-ins: backend/auth/throttle.py).
+_COUNT_ATTEMPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
 
 
 def confirm_password(user: User, password: str, *, field: str = "password") -> None:

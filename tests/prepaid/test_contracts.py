@@ -250,8 +250,10 @@ def test_the_escrow_invariant_catches_money_that_left_without_a_release(app, w, 
     plan = publish(w, w.gym_owner, w.gym)
     c = ok(buy(w, factory.consumer(balance_fen=300_000, wallet_class=3), plan["id"]), 201)
     ok(release(w, w.gym_owner, c["code"], 1), 201)
-    checks = app.extensions["suiyuan.ledger_checks"]
-    assert [check() for check in checks.values()] == [[]]
+    from backend.hooks import ledger_checks, run_ledger_checks
+
+    assert "prepaid escrow = unreleased units" in ledger_checks(app)
+    assert run_ledger_checks(app) == []
     # A bug moving escrow money without taking units: the ledger still balances, the invariant does not.
     ledger.transfer(contract_row(c["id"]).escrow_account_id, w.merchant_account(w.gym_merchant_id), 1, "payment")
     db.session.commit()
