@@ -1,17 +1,102 @@
-"""Serve the Swagger UI assets from the installed package, so the browsable
-API works with no internet (flask-smorest would otherwise load them from a CDN)."""
+"""The OpenAPI document as the contract: one Problem schema for every error, ids' range, the Swagger UI.
+
+``SuiyuanApi`` is flask-smorest's ``Api`` with our conventions: errors are
+``application/problem+json`` bodies of ``ProblemSchema`` (not flask-smorest's
+own error schema), there is no catch-all ``default`` response, and path ids
+(``<id:…>``) carry their range. ``document_problems`` then lists, on every
+operation, the error statuses it can answer, so a generated client can
+validate every response it gets. The Swagger UI assets are served from the
+installed package, so the browsable API works with no internet.
+"""
 
 from __future__ import annotations
 
+import http
+
 from flask import Blueprint, Flask, send_from_directory
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from backend.errors import PROBLEM_MIME
+from backend.http import IdConverter, id_param_schema
+from backend.schemas import ProblemSchema
 
 ASSETS_URL = "/api/v1/swagger-ui/"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
-def init_app(app: Flask) -> None:
-    """Register the asset route under ``ASSETS_URL``."""
+class SuiyuanApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+    # Every error status an operation can answer is listed (``document_problems``), so no ``default``.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app: Flask, *, spec_kwargs: dict | None = None) -> None:
+        # Before any blueprint: rules are bound to their converters when added.
+        app.url_map.converters["id"] = IdConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self._register_converter(IdConverter, id_param_schema)
+
+    def _register_responses(self) -> None:
+        """Register a lazy ``#/components/responses/<NAME>`` per HTTP status: problem+json for errors."""
+        for status in http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
+            prepare_response(response, self.spec, PROBLEM_MIME)
+            self.spec.components.response(status.name, response, lazy=True)
+
+
+def problem_statuses(path: str, method: str, op: dict) -> set[int]:
+    """The error statuses an operation can answer, from what the operation is.
+
+    Any signed-in call can be refused (401) or forbidden (403, by role or because the
+    thing is not the caller's) and may name something that does not exist (404); any
+    input can be invalid (422); a body can be malformed (400) or too large (413); a
+    write can conflict (409, including an Idempotency-Key reused with another body);
+    and the database can be unavailable for a moment (503, retry).
+    """
+    statuses: set[int] = set()
+    secured = bool(op.get("security"))
+    params = op.get("parameters") or []
+    has_body = "requestBody" in op
+    if secured:
+        statuses |= {401, 403, 404}
+    if any(p.get("in") == "path" for p in params if isinstance(p, dict)):
+        statuses.add(404)
+    if params or has_body or (secured and method != "get"):
+        statuses.add(422)
+    if has_body:
+        statuses |= {400, 413}
+    if method != "get" and secured:
+        statuses.add(409)
+    if path.startswith("/api/v1/auth/"):
+        statuses.add(429)  # log-in throttling
+    if path != "/api/v1/health":
+        statuses.add(503)
+    return statuses
+
+
+def document_problems(api: Api) -> None:
+    """Add each operation's problem+json error responses to the spec (after every blueprint is registered).
+
+    Statuses a view documents itself (``@blp.alt_response``) are kept.
+    """
+    spec = api.spec
+    for path, item in spec._paths.items():
+        for method, op in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = {str(k): v for k, v in op.get("responses", {}).items()}
+            for status in sorted(problem_statuses(path, method, op)):
+                responses.setdefault(str(status), spec.components.get_ref("response", http.HTTPStatus(status).name))
+            op["responses"] = dict(sorted(responses.items()))
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Finish the document and register the Swagger UI asset route under ``ASSETS_URL``."""
     import swagger_ui_bundle
 
+    document_problems(api)
     bp = Blueprint("swagger_ui_assets", __name__)
 
     @bp.route(ASSETS_URL + "<path:filename>")

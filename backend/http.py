@@ -3,8 +3,42 @@
 from __future__ import annotations
 
 from flask import Response, json
+from werkzeug.routing import IntegerConverter
 
 from backend.errors import PROBLEM_MIME
+from backend.schemas import ID_MAX, ID_MIN, id_doc
+
+
+def _up_to(limit: int) -> str:
+    """A regular expression (no groups) matching exactly the decimal numbers 1..``limit``, no leading zeros."""
+    n = str(limit)
+    alternatives = [rf"[1-9]\d{{0,{len(n) - 2}}}"]  # fewer digits than ``limit``
+    for i, digit in enumerate(n):  # as many digits: equal up to position i, then smaller
+        low = "1" if i == 0 else "0"
+        if int(digit) > int(low):
+            rest = len(n) - i - 1
+            alternatives.append(f"{n[:i]}[{low}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    alternatives.append(n)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a row id of a BIGINT table, 1..2^63−1; ``<id(bits=32):name>`` one of an
+    INTEGER table, 1..2^31−1. Anything else does not match the route (404).
+
+    The range is in the pattern itself, not only in ``to_python``: werkzeug answers 405 instead of
+    404 when a rule of another method matches a path whose conversion failed.
+    """
+
+    def __init__(self, map, bits: int = 64):
+        super().__init__(map, min=ID_MIN, max=ID_MAX[bits])
+        self.bits = bits
+        self.regex = _up_to(ID_MAX[bits])
+
+
+def id_param_schema(converter: IdConverter) -> dict:
+    """The OpenAPI schema of an ``<id:…>`` path parameter."""
+    return id_doc(converter.bits)
 
 
 def respond(body: dict, status: int) -> Response:

@@ -7,6 +7,18 @@ from marshmallow import fields, validate
 
 from backend.config import MAX_AMOUNT_FEN
 
+#: Row ids are positive: BIGINT tables (orders, refunds, transfers, …) count to 2^63−1, INTEGER tables (users,
+#: merchants, zones, campaigns, …) to 2^31−1 — PostgreSQL refuses to compare a larger number with an INTEGER
+#: column. A number outside its table's range cannot name a row: a path id answers 404
+#: (``backend.http.IdConverter``), a field 422 naming it (``Id``), never an error from the database driver.
+ID_MIN = 1
+ID_MAX = {32: 2**31 - 1, 64: 2**63 - 1}
+
+
+def id_doc(bits: int) -> dict:
+    """The OpenAPI schema of an id of a ``bits``-wide integer column."""
+    return {"type": "integer", "format": f"int{bits}", "minimum": ID_MIN, "maximum": ID_MAX[bits]}
+
 
 class Fen(fields.Integer):
     """An amount in integer fen: JSON integers only (marshmallow refuses floats, strings, booleans)."""
@@ -22,6 +34,20 @@ class Fen(fields.Integer):
         super().__init__(**kwargs)
 
 
+class Id(fields.Integer):
+    """A row id in a body or query: 1 to the id column's maximum (``bits``: 32 for INTEGER, 64 for BIGINT
+    tables), else 422 naming the field. JSON bodies take integers only (``strict``, the default); query
+    strings pass ``strict=False``."""
+
+    default_error_messages = {"invalid": "Must be an id: a whole number from 1."}
+
+    def __init__(self, *, bits: int = 32, strict: bool = True, **kwargs):
+        kwargs.setdefault("validate", validate.Range(min=ID_MIN, max=ID_MAX[bits],
+                                                     error="Must be an id from {min} to {max}."))
+        kwargs["metadata"] = {"format": f"int{bits}", **kwargs.get("metadata", {})}
+        super().__init__(strict=strict, **kwargs)
+
+
 class StrictSchema(ma.Schema):
     """Refuses unknown fields (a misspelt field must not be silently ignored)."""
 
@@ -30,16 +56,28 @@ class StrictSchema(ma.Schema):
 
 
 class PageQuery(StrictSchema):
-    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Return items with id below this"})
+    before = Id(strict=False, metadata={"description": "Return items with id below this"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
-class ProblemSchema(ma.Schema):
-    """application/problem+json (RFC 9457)."""
+class ProblemFieldSchema(ma.Schema):
+    field = fields.String(required=True, metadata={"description": "The invalid field (JSON name, query parameter or "
+                                                                  "header); 'body' for the body as a whole"})
+    reason = fields.String(required=True)
 
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String(metadata={"description": "Stable machine-readable reason"})
-    errors = fields.List(fields.Dict(), metadata={"description": "[{field, reason}] per invalid field"})
+
+class ProblemSchema(ma.Schema):
+    """application/problem+json (RFC 9457): every error the API answers has this shape.
+
+    Some problems carry more members (e.g. ``retry_after_seconds``); clients must ignore ones they do not know.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = fields.String(required=True, metadata={"description": "A URI reference naming the problem type"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, validate=validate.Range(min=400, max=599))
+    detail = fields.String(allow_none=True)
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable reason"})
+    errors = fields.List(fields.Nested(ProblemFieldSchema), metadata={"description": "One entry per invalid field"})

@@ -13,7 +13,7 @@ from backend.clock import as_utc, utcnow
 from backend.errors import Forbidden, ValidationFailed
 from backend.http import respond
 from backend.merchants.models import SCENARIOS
-from backend.schemas import Fen, StrictSchema
+from backend.schemas import Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from campaigns import lottery, service, settlement
 from campaigns import simulate as simulator
@@ -34,9 +34,9 @@ class CreateCampaignSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
     split = fields.String(validate=validate.OneOf(Split.ALL),
                           metadata={"description": "Red packets: random (double mean, default) or fixed"})
-    funder_id = fields.Integer(required=True, strict=True)
-    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
-    merchant_ids = fields.List(fields.Integer(strict=True), validate=validate.Length(max=1000),
+    funder_id = Id(required=True)
+    zone_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=20))
+    merchant_ids = fields.List(Id(), validate=validate.Length(max=1000),
                                metadata={"description": "If given, only these merchants accept it"})
     scenarios = fields.List(fields.String(validate=validate.OneOf(tuple(SCENARIOS))),
                             metadata={"description": "If given, only merchants of these scenarios accept it"})
@@ -61,7 +61,7 @@ class CreateCampaignSchema(StrictSchema):
 class SimulateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
     split = fields.String(validate=validate.OneOf(Split.ALL))
-    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    zone_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=20))
     packet_count = fields.Integer(required=True, strict=True,
                                   validate=validate.Range(min=1, max=service.MAX_PACKETS))
     budget_fen = Fen()
@@ -73,8 +73,8 @@ class SimulateSchema(StrictSchema):
 
 class ListQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(CampaignStatus.ALL))
-    zone_id = fields.Integer()
-    before = fields.Integer(validate=validate.Range(min=1))
+    zone_id = Id(strict=False)
+    before = Id(strict=False)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
@@ -86,7 +86,7 @@ class ClaimSchema(StrictSchema):
 class FunderSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=80))
     phone = fields.String(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
-    zone_id = fields.Integer(allow_none=True, load_default=None,
+    zone_id = Id(allow_none=True, load_default=None,
                              metadata={"description": "Only for campaigns in this zone; none = any zone"})
 
 
@@ -154,7 +154,7 @@ def list_campaigns(args):
                     "next_before": items[-1].id if more and items else None}, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>", methods=["GET"])
 @requires()
 def get_campaign(campaign_id):
     """One campaign. A consumer also sees their own part (claimed, registered)."""
@@ -170,7 +170,7 @@ def get_campaign(campaign_id):
     return respond(body, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/launch", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/launch", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
 def launch_campaign(campaign_id):
@@ -182,7 +182,7 @@ def launch_campaign(campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/claims", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/claims", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(parameters=IDEMPOTENCY_DOC["parameters"] + DEVICE_DOC["parameters"])
@@ -197,7 +197,7 @@ def claim(args, campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/registrations", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(**DEVICE_DOC)
@@ -208,7 +208,7 @@ def register(args, campaign_id):
                     "created_at": _iso(reg.created_at)}, 201)
 
 
-@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/registrations", methods=["GET"])
 @requires()
 def list_registrations(campaign_id):
     """Staff: how many registered. A consumer: their own registration."""
@@ -223,7 +223,7 @@ def list_registrations(campaign_id):
     return respond({"count": len(service.registrations_of(campaign_id))}, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/draw", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["GET"])
 @requires()
 def get_draw(campaign_id):
     """The lottery's draw, published: algorithm, seed hash (from launch), seed (after the draw), packets,
@@ -240,7 +240,7 @@ def get_draw(campaign_id):
     return respond(lottery.document(campaign_id), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/draw", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
 def run_draw(campaign_id):
@@ -257,7 +257,7 @@ def run_draw(campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/stats", methods=["GET"])
 @requires(*STAFF)
 def campaign_stats(campaign_id):
     """Live figures for the console monitor: claimed count and sum, remaining packets and budget,
@@ -267,7 +267,7 @@ def campaign_stats(campaign_id):
     return respond(service.stats(campaign_id), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/settlement", methods=["GET"])
 @requires(*STAFF)
 def campaign_settlement(campaign_id):
     """The settlement report: issued, claimed, spent, refunded, reclaimed, returned and held, from the

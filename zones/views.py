@@ -21,7 +21,7 @@ from backend.auth.service import current_user, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
-from backend.schemas import PageQuery, StrictSchema
+from backend.schemas import Id, PageQuery, StrictSchema
 from zones import geometry, kpis, registry, reports
 from zones.models import ZONE_KIND_NAMES, ZONE_KINDS, ReportPeriod, ReportStatus, Zone
 
@@ -61,7 +61,7 @@ class ZonePatch(StrictSchema):
 
 
 class ManagerSchema(StrictSchema):
-    user_id = fields.Integer(validate=validate.Range(min=1))
+    user_id = Id()
     phone = fields.String()
 
     @validates_schema
@@ -187,14 +187,14 @@ def create_zone(args):
     return respond(zone_detail(zone), 201)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["GET"])
 @requires(*ZONE_STAFF)
 def get_zone(zone_id):
     """One zone with its outline, merchant count and managers (its managers and the pilot office)."""
     return respond(zone_detail(registry.zone_for(current_user(), zone_id)), 200)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["PUT"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["PUT"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ZoneFields)
 def replace_zone(args, zone_id):
@@ -202,7 +202,7 @@ def replace_zone(args, zone_id):
     return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["PATCH"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["PATCH"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ZonePatch)
 def patch_zone(args, zone_id):
@@ -210,7 +210,7 @@ def patch_zone(args, zone_id):
     return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers", methods=["GET"])
 @requires(*ZONE_STAFF)
 def list_managers(zone_id):
     """The zone's managers."""
@@ -218,7 +218,7 @@ def list_managers(zone_id):
     return respond({"items": [manager_json(u) for u in registry.managers(zone_id)]}, 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers", methods=["POST"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ManagerSchema)
 def add_manager(args, zone_id):
@@ -227,7 +227,7 @@ def add_manager(args, zone_id):
     return respond({"zone_id": zone_id, **manager_json(user)}, 201 if created else 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers/<int:user_id>", methods=["DELETE"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers/<id(bits=32):user_id>", methods=["DELETE"])
 @requires(Role.PILOT_ADMIN)
 def remove_manager(zone_id, user_id):
     """End a manager's assignment to the zone (pilot office)."""
@@ -253,7 +253,7 @@ def locate(args):
     }, 200)
 
 
-@blp.route("/zones/<int:zone_id>/merchants", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/merchants", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(MerchantsQuery, location="query")
 def zone_merchants(args, zone_id):
@@ -270,7 +270,7 @@ def zone_merchants(args, zone_id):
 # ---------------------------------------------------------------- KPIs
 
 
-@blp.route("/zones/<int:zone_id>/kpis", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/kpis", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(PeriodQuery, location="query")
 def zone_kpis(args, zone_id):
@@ -292,7 +292,7 @@ def ranking(args):
 # ---------------------------------------------------------------- reports
 
 
-@blp.route("/zones/<int:zone_id>/reports", methods=["POST"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports", methods=["POST"])
 @requires(*ZONE_STAFF)
 @blp.arguments(ReportRequest)
 def request_report(args, zone_id):
@@ -303,7 +303,7 @@ def request_report(args, zone_id):
     return respond(reports.report_json(report), 201 if report.status == ReportStatus.READY else 202)
 
 
-@blp.route("/zones/<int:zone_id>/reports", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(ReportListQuery, location="query")
 def list_reports(args, zone_id):
@@ -317,7 +317,7 @@ def list_reports(args, zone_id):
                     "next_before": rows[-1].id if more and rows else None}, 200)
 
 
-@blp.route("/zones/<int:zone_id>/reports/<int:report_id>", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports/<id(bits=32):report_id>", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(DownloadQuery, location="query")
 def download_report(args, zone_id, report_id):

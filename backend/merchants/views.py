@@ -135,14 +135,14 @@ def list_merchants(args):
                     "next_before": rows[-1].id if more and rows else None}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>", methods=["GET"])
 @requires()
 def get_merchant(merchant_id):
     """One merchant, if the caller may see it."""
     return respond(merchant_json(service.get_visible(current_user(), merchant_id), current_user()), 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/review", methods=["POST"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/review", methods=["POST"])
 @requires(Role.BANK_REVIEWER)
 @blp.arguments(ReviewSchema)
 def review(args, merchant_id):
@@ -158,7 +158,7 @@ def cashier_json(user, staff) -> dict:
             "refund_limit_fen": staff.refund_limit_fen, "merchant_id": staff.merchant_id}
 
 
-@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["POST"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/cashiers", methods=["POST"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(CashierSchema)
 def add_cashier(args, merchant_id):
@@ -168,14 +168,14 @@ def add_cashier(args, merchant_id):
     return respond(cashier_json(user, staff), 201)
 
 
-@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/cashiers", methods=["GET"])
 @requires(Role.MERCHANT_OWNER)
 def list_cashiers(merchant_id):
     """The shop's cashiers."""
     return respond({"items": [cashier_json(u, s) for u, s in service.cashiers(current_user(), merchant_id)]}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/static-qr", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/static-qr", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "png"]}}])
 def static_qr(merchant_id):
@@ -196,7 +196,7 @@ def static_qr(merchant_id):
                     "daily_cap_per_consumer_fen": STATIC_QR_DAILY_CAP_FEN}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/statements/<string:day>", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
 def statement(merchant_id, day):

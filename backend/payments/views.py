@@ -19,7 +19,7 @@ from backend.http import respond
 from backend.merchants.models import Merchant
 from backend.payments import events, express, keys, service
 from backend.payments.models import Order, OrderStatus, PaycodeDevice
-from backend.schemas import Fen, StrictSchema
+from backend.schemas import Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payclient import paycode
 
@@ -27,17 +27,17 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Collect
 
 
 class CreateOrderSchema(StrictSchema):
-    merchant_id = fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     amount_fen = Fen(required=True)
     description = fields.String(load_default=None, validate=validate.Length(max=80))
     ttl_seconds = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=30, max=3600))
 
 
 class OrdersQuery(StrictSchema):
-    merchant_id = fields.Integer(required=True)
+    merchant_id = Id(required=True, strict=False)
     date = fields.Date(load_default=None, metadata={"description": "Local day, default today"})
     status = fields.String(validate=validate.OneOf(OrderStatus.ALL))
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = Id(bits=64, strict=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -52,7 +52,7 @@ class PreviewSchema(StrictSchema):
 
 
 class ChargeSchema(StrictSchema):
-    merchant_id = fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     code = fields.String(required=True, metadata={"description": "The consumer's 18-digit payment code"})
     amount_fen = Fen(required=True)
     description = fields.String(load_default=None, validate=validate.Length(max=80))
@@ -129,14 +129,14 @@ def list_orders(args):
                     "next_before": page[-1].id if more and page else None}, 200)
 
 
-@blp.route("/orders/<int:order_id>", methods=["GET"])
+@blp.route("/orders/<id:order_id>", methods=["GET"])
 @requires()
 def get_order(order_id):
     """One order (its merchant's people, its payer, reviewers of the bank, the pilot office)."""
     return respond(order_json(service.get_order(current_user(), order_id)), 200)
 
 
-@blp.route("/orders/<int:order_id>/qr.png", methods=["GET"])
+@blp.route("/orders/<id:order_id>/qr.png", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 def order_qr(order_id):
     """The order's code as a PNG image."""
@@ -146,7 +146,7 @@ def order_qr(order_id):
     return Response(qr_png(order.payload), mimetype="image/png")
 
 
-@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 def cancel_order(order_id):
     """Cancel an unpaid order (its code stops working)."""
@@ -155,7 +155,7 @@ def cancel_order(order_id):
     return respond(order_json(order), 200)
 
 
-@blp.route("/orders/<int:order_id>/events", methods=["GET"])
+@blp.route("/orders/<id:order_id>/events", methods=["GET"])
 @requires()
 def order_events(order_id):
     """Server-sent events: the order's status now, then each change (paid within a second), until final."""
@@ -180,7 +180,7 @@ def order_events(order_id):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@blp.route("/orders/<id:order_id>/refunds", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(RefundSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -297,7 +297,7 @@ def list_devices():
     return respond({"items": [device_json(d) for d in rows]}, 200)
 
 
-@blp.route("/paycodes/devices/<int:device_id>", methods=["DELETE"])
+@blp.route("/paycodes/devices/<id(bits=32):device_id>", methods=["DELETE"])
 @requires(Role.CONSUMER)
 @blp.response(204)
 def revoke_device(device_id):
@@ -305,7 +305,7 @@ def revoke_device(device_id):
     service.revoke_device(current_user(), device_id)
 
 
-@blp.route("/paycodes/devices/<int:device_id>/sync", methods=["POST"])
+@blp.route("/paycodes/devices/<id(bits=32):device_id>/sync", methods=["POST"])
 @requires(Role.CONSUMER)
 def sync_device(device_id):
     """The device is online: its count of offline payments starts again."""

@@ -11,7 +11,7 @@ from backend.auth.service import current_user, normalize_phone, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.ledger import service as ledger
-from backend.schemas import Fen, PageQuery, StrictSchema
+from backend.schemas import Fen, Id, PageQuery, StrictSchema
 from backend.wallets import service
 
 blp = Blueprint("wallets", __name__, url_prefix="/api/v1", description="Consumer wallets and transfers")
@@ -30,6 +30,10 @@ class UpgradeSchema(StrictSchema):
     real_name = fields.String(validate=validate.Length(min=1, max=64))
     id_number = fields.String(metadata={"description": "18-character resident ID (GB 11643)"})
     bank_account_number = fields.String(metadata={"description": "Own account at the operator bank (class 2)"})
+
+
+class TransactionsQuery(PageQuery):
+    before = Id(bits=64, strict=False, metadata={"description": "Return transfers with id below this"})
 
 
 class AmountSchema(StrictSchema):
@@ -170,7 +174,7 @@ def transfer(args):
 
 @blp.route("/wallets/me/transactions", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(TransactionsQuery, location="query")
 def transactions(args):
     """My transactions, newest first. Page with ``before=<next_before>``."""
     wallet = service.wallet_of(current_user())
