@@ -46,7 +46,7 @@ class SuiyuanApi(Api):
             self.spec.components.response(status.name, response, lazy=True)
 
 
-def problem_statuses(path: str, method: str, op: dict) -> set[int]:
+def problem_statuses(path: str, method: str, op: dict, path_params: list[dict]) -> set[int]:
     """The error statuses an operation can answer, from what the operation is.
 
     Any signed-in call can be refused (401) or forbidden (403, by role or because the
@@ -61,9 +61,11 @@ def problem_statuses(path: str, method: str, op: dict) -> set[int]:
     has_body = "requestBody" in op
     if secured:
         statuses |= {401, 403, 404}
-    if any(p.get("in") == "path" for p in params if isinstance(p, dict)):
-        statuses.add(404)
-    if params or has_body or (secured and method != "get"):
+    if path_params:
+        statuses.add(404)  # an id out of range, or nothing by that id
+    # A path part that is not an id (a date, a bank code) is checked by the view: 422 naming it.
+    free_path_part = any(p.get("schema", {}).get("type") == "string" for p in path_params)
+    if params or has_body or free_path_part or (secured and method != "get"):
         statuses.add(422)
     if has_body:
         statuses |= {400, 413}
@@ -83,11 +85,12 @@ def document_problems(api: Api) -> None:
     """
     spec = api.spec
     for path, item in spec._paths.items():
+        path_params = [p for p in item.get("parameters", []) if isinstance(p, dict) and p.get("in") == "path"]
         for method, op in item.items():
             if method not in HTTP_METHODS:
                 continue
             responses = {str(k): v for k, v in op.get("responses", {}).items()}
-            for status in sorted(problem_statuses(path, method, op)):
+            for status in sorted(problem_statuses(path, method, op, path_params)):
                 responses.setdefault(str(status), spec.components.get_ref("response", http.HTTPStatus(status).name))
             op["responses"] = dict(sorted(responses.items()))
 

@@ -55,6 +55,46 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+#: A response body that is a file (PNG, PDF).
+BINARY = {"type": "string", "format": "binary"}
+
+
+class OpenSchema(ma.Schema):
+    """A response whose listed members are always there, and which may carry more (reports, figures)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+#: A mainland China mobile number as the API takes it: 11 digits starting 13–19, with spaces or dashes
+#: anywhere and an optional leading +86 (they are dropped; the number is stored and shown as 11 digits).
+PHONE_PATTERN = r"^[\s-]*(\+[\s-]*8[\s-]*6[\s-]*)?1[\s-]*[3-9]([\s-]*[0-9]){9}[\s-]*$"
+
+
+class Phone(fields.String):
+    """A mainland China mobile number (checked by ``backend.auth.service.normalize_phone``, 422 naming the field)."""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"pattern": PHONE_PATTERN, "example": "13800138000", **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+
+#: The password rule (``backend.auth.service.check_password_strength``): 8–128 characters with at least
+#: one Latin letter and one digit. JSON Schema patterns match anywhere in the string, as this one does.
+PASSWORD_PATTERN = r"[A-Za-z][\s\S]*[0-9]|[0-9][\s\S]*[A-Za-z]"
+
+
+class Password(fields.String):
+    """A new password (422 naming the field unless it follows the rule)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("load_only", True)
+        kwargs["metadata"] = {"pattern": PASSWORD_PATTERN, "minLength": 8, "maxLength": 128,
+                              "description": "8–128 characters with at least one letter and one digit",
+                              **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+
 class PageQuery(StrictSchema):
     before = Id(strict=False, metadata={"description": "Return items with id below this"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

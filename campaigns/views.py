@@ -13,9 +13,10 @@ from backend.clock import as_utc, utcnow
 from backend.errors import Forbidden, ValidationFailed
 from backend.http import respond
 from backend.merchants.models import SCENARIOS
-from backend.schemas import Fen, Id, StrictSchema
+from backend.schemas import Fen, Id, Phone, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from campaigns import lottery, service, settlement
+from campaigns import responses as out
 from campaigns import simulate as simulator
 from campaigns import split as splitter
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Split
@@ -85,7 +86,7 @@ class ClaimSchema(StrictSchema):
 
 class FunderSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    phone = fields.String(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
+    phone = Phone(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
     zone_id = Id(allow_none=True, load_default=None,
                              metadata={"description": "Only for campaigns in this zone; none = any zone"})
 
@@ -136,6 +137,7 @@ def _device_id(args: dict) -> str | None:
 @blp.route("/campaigns", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(CreateCampaignSchema)
+@blp.response(201, out.CampaignSchema)
 def create_campaign(args):
     """Create a draft campaign in zones you manage (the pilot office: any zone). Launch it to escrow its budget."""
     return respond(campaign_json(service.create(current_user(), args)), 201)
@@ -144,6 +146,7 @@ def create_campaign(args):
 @blp.route("/campaigns", methods=["GET"])
 @requires()
 @blp.arguments(ListQuery, location="query")
+@blp.response(200, out.CampaignPageSchema)
 def list_campaigns(args):
     """Campaigns: staff see those of their zones (drafts too); everyone else the launched ones."""
     user = current_user()
@@ -156,6 +159,7 @@ def list_campaigns(args):
 
 @blp.route("/campaigns/<id(bits=32):campaign_id>", methods=["GET"])
 @requires()
+@blp.response(200, out.CampaignSchema)
 def get_campaign(campaign_id):
     """One campaign. A consumer also sees their own part (claimed, registered)."""
     user = current_user()
@@ -173,6 +177,7 @@ def get_campaign(campaign_id):
 @blp.route("/campaigns/<id(bits=32):campaign_id>/launch", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, out.CampaignSchema)
 def launch_campaign(campaign_id):
     """Launch a draft: escrow the whole budget from the funder (refused if unfunded), split the packets,
     publish the lottery seed's SHA-256. Idempotent."""
@@ -186,6 +191,7 @@ def launch_campaign(campaign_id):
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(parameters=IDEMPOTENCY_DOC["parameters"] + DEVICE_DOC["parameters"])
+@blp.response(201, out.ClaimResultSchema)
 def claim(args, campaign_id):
     """Grab a red packet or claim a coupon: one atomic step at the gate, durable in the ledger before 201.
     Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out, gate_unavailable (503)."""
@@ -201,6 +207,7 @@ def claim(args, campaign_id):
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(**DEVICE_DOC)
+@blp.response(201, out.RegistrationSchema)
 def register(args, campaign_id):
     """Register for a lottery while registration is open (no money moves; a second time → already_registered)."""
     reg = service.register(current_user().id, campaign_id, _device_id(args))
@@ -210,6 +217,7 @@ def register(args, campaign_id):
 
 @blp.route("/campaigns/<id(bits=32):campaign_id>/registrations", methods=["GET"])
 @requires()
+@blp.response(200, out.RegistrationsSchema)
 def list_registrations(campaign_id):
     """Staff: how many registered. A consumer: their own registration."""
     user = current_user()
@@ -225,6 +233,7 @@ def list_registrations(campaign_id):
 
 @blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["GET"])
 @requires()
+@blp.response(200, out.DrawSchema)
 def get_draw(campaign_id):
     """The lottery's draw, published: algorithm, seed hash (from launch), seed (after the draw), packets,
     registrants (user ids and device tags) and winners — enough to recompute the winners
@@ -243,6 +252,7 @@ def get_draw(campaign_id):
 @blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, out.DrawSchema)
 def run_draw(campaign_id):
     """Run a lottery's draw now (after registration closed) instead of waiting for the scheduled job."""
     user = current_user()
@@ -259,6 +269,7 @@ def run_draw(campaign_id):
 
 @blp.route("/campaigns/<id(bits=32):campaign_id>/stats", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.StatsSchema)
 def campaign_stats(campaign_id):
     """Live figures for the console monitor: claimed count and sum, remaining packets and budget,
     claims in the last 10 and 60 seconds, the gate's state in Redis, subsidised payments."""
@@ -269,6 +280,7 @@ def campaign_stats(campaign_id):
 
 @blp.route("/campaigns/<id(bits=32):campaign_id>/settlement", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.SettlementReportSchema)
 def campaign_settlement(campaign_id):
     """The settlement report: issued, claimed, spent, refunded, reclaimed, returned and held, from the
     ledger, with the identities that account for every fen."""
@@ -279,6 +291,7 @@ def campaign_settlement(campaign_id):
 @blp.route("/campaigns/simulate", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(SimulateSchema)
+@blp.response(200, out.SimulationSchema)
 def simulate(args):
     """Forecast a campaign without spending: packet amount percentiles, expected cost, and leverage
     from past campaigns in the zones."""
@@ -297,6 +310,7 @@ def simulate(args):
 
 @blp.route("/campaigns/funders", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.FunderListSchema)
 def list_funders():
     """Wallets you may name as a campaign's funder, with their balance."""
     return respond({"items": [{"id": f.id, "name": f.name, "zone_id": f.zone_id, "balance_fen": balance}
@@ -306,6 +320,7 @@ def list_funders():
 @blp.route("/campaigns/funders", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(FunderSchema)
+@blp.response(201, out.FunderOutSchema)
 def add_funder(args):
     """The pilot office allows a wallet to fund promotions (in one zone, or any)."""
     f = service.add_funder(args["name"], args["phone"], args["zone_id"])
@@ -317,6 +332,7 @@ def add_funder(args):
 
 @blp.route("/wallets/me/red-packets", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, out.RedPacketsSchema)
 def my_red_packets():
     """My red packets, in the order payments spend them (earliest spend deadline first)."""
     return respond(service.my_red_packets(current_user().id), 200)
@@ -324,6 +340,7 @@ def my_red_packets():
 
 @blp.route("/wallets/me/coupons", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, out.CouponsSchema)
 def my_coupons():
     """My coupons: usable (claimed), used (on an order; a full refund makes it usable again), or expired."""
     return respond(service.my_coupons(current_user().id), 200)

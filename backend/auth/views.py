@@ -6,15 +6,16 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from backend.auth import service
+from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
-from backend.schemas import StrictSchema
+from backend.schemas import Password, Phone, StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Identity: register, log in, tokens")
 
 
 class RegisterSchema(StrictSchema):
-    phone = fields.String(required=True, metadata={"example": "13800138000"})
-    password = fields.String(required=True, load_only=True)
+    phone = Phone(required=True)
+    password = Password(required=True)
     role = fields.String(load_default="consumer", validate=validate.OneOf(("consumer", "merchant_owner")))
     display_name = fields.String(load_default="", validate=validate.Length(max=64))
 
@@ -25,16 +26,17 @@ class LoginSchema(StrictSchema):
 
 
 class UserSchema(StrictSchema):
-    id = fields.Integer()
-    phone = fields.String()
-    role = fields.String()
-    display_name = fields.String()
-    bank_id = fields.Integer(allow_none=True)
+    id = fields.Integer(required=True)
+    phone = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(Role.ALL))
+    display_name = fields.String(required=True)
+    bank_id = fields.Integer(required=True, allow_none=True)
 
 
 class TokenSchema(StrictSchema):
-    token = fields.String(metadata={"description": "Bearer token; send as 'Authorization: Bearer <token>'"})
-    user = fields.Nested(UserSchema)
+    token = fields.String(required=True,
+                          metadata={"description": "Bearer token; send as 'Authorization: Bearer <token>'"})
+    user = fields.Nested(UserSchema, required=True)
 
 
 @blp.route("/auth/register", methods=["POST"])

@@ -18,8 +18,8 @@ from backend.hooks import announce, payment_settled, refund_settled
 from backend.http import respond
 from backend.merchants.models import Merchant
 from backend.payments import events, express, keys, service
-from backend.payments.models import Order, OrderStatus, PaycodeDevice
-from backend.schemas import Fen, Id, StrictSchema
+from backend.payments.models import Order, OrderKind, OrderStatus, PaycodeDevice
+from backend.schemas import BINARY, Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payclient import paycode
 
@@ -67,6 +67,132 @@ class DeviceSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
+# ---------------------------------------------------------------- responses
+
+
+class OrderMerchantSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    merchant_number = fields.String(required=True)
+
+
+class OrderSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf((OrderKind.DYNAMIC, OrderKind.STATIC,
+                                                                 OrderKind.PAYCODE)))
+    status = fields.String(required=True, validate=validate.OneOf(OrderStatus.ALL))
+    amount_fen = fields.Integer(required=True)
+    refunded_fen = fields.Integer(required=True)
+    description = fields.String(required=True, allow_none=True)
+    merchant = fields.Nested(OrderMerchantSchema, required=True)
+    payload = fields.String(required=True, allow_none=True,
+                            metadata={"description": "The signed EMVCo code text (dynamic orders)"})
+    key_id = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True, allow_none=True)
+    paid_at = fields.DateTime(required=True, allow_none=True)
+
+
+class OrderTotalsSchema(StrictSchema):
+    order_count = fields.Integer(required=True)
+    paid_count = fields.Integer(required=True)
+    paid_fen = fields.Integer(required=True)
+    refunded_fen = fields.Integer(required=True)
+    net_fen = fields.Integer(required=True)
+
+
+class OrderPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(OrderSchema), required=True)
+    totals = fields.Nested(OrderTotalsSchema, required=True, metadata={"description": "Of the whole day"})
+    next_before = fields.Integer(required=True, allow_none=True)
+
+
+class LegSchema(StrictSchema):
+    transfer_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+
+
+class ChargeResultSchema(OrderSchema):
+    transfer_id = fields.Integer(required=True)
+    paid_from_balance_fen = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True, metadata={"description": "Paid by red packets and coupons"})
+    legs = fields.List(fields.Nested(LegSchema), required=True)
+
+
+class PaymentResultSchema(ChargeResultSchema):
+    payer_balance_after_fen = fields.Integer(required=True)
+
+
+class RefundOutSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True)
+    transfer_id = fields.Integer(required=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
+class RefundResultSchema(OrderSchema):
+    refund = fields.Nested(RefundOutSchema, required=True)
+
+
+class PreviewMerchantSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    scenario = fields.String(required=True)
+    verified = fields.Boolean(required=True)
+
+
+class PreviewResultSchema(StrictSchema):
+    genuine = fields.Boolean(required=True)
+    dynamic = fields.Boolean(required=True)
+    amount_fen = fields.Integer(required=True, allow_none=True, metadata={"description": "Null for a static code"})
+    merchant = fields.Nested(PreviewMerchantSchema, required=True)
+    order_status = fields.String(metadata={"description": "Dynamic codes: the order's status, or unknown"})
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class DeviceOutSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    revoked = fields.Boolean(required=True)
+    offline_payments_since_sync = fields.Integer(required=True)
+    last_sync_at = fields.DateTime(required=True)
+
+
+class NewDeviceSchema(DeviceOutSchema):
+    secret_b32 = fields.String(required=True, metadata={"description": "Shown once; keep it on the device"})
+    step_seconds = fields.Integer(required=True)
+    digits = fields.Integer(required=True)
+    prefix = fields.String(required=True)
+
+
+class DeviceListSchema(StrictSchema):
+    items = fields.List(fields.Nested(DeviceOutSchema), required=True)
+
+
+class KeySchema(StrictSchema):
+    kid = fields.String(required=True)
+    kty = fields.String(required=True, validate=validate.OneOf(("OKP",)))
+    crv = fields.String(required=True, validate=validate.OneOf(("Ed25519",)))
+    x = fields.String(required=True, metadata={"description": "The public key, base64url without padding"})
+    created_at = fields.DateTime(required=True)
+    retired_at = fields.DateTime(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "retired")))
+
+
+class KeyListSchema(StrictSchema):
+    keys = fields.List(fields.Nested(KeySchema), required=True)
+
+
+#: Server-sent events: ``data: {"id", "status", "paid_at"}`` per change.
+EVENT_STREAM = {"type": "string", "description": "text/event-stream; each event's data is "
+                                                 "{\"id\": …, \"status\": …, \"paid_at\": …}"}
+
+
 def order_json(o: Order, merchant: Merchant | None = None) -> dict:
     merchant = merchant or db.session.get(Merchant, o.merchant_id)
     return {
@@ -110,6 +236,7 @@ def _payment_body(settled: service.Settled) -> dict:
 @blp.route("/orders", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(CreateOrderSchema)
+@blp.response(201, OrderSchema)
 def create_order(args):
     """Create a dynamic-QR order: a signed code for an amount, single-use, expiring (default 5 min)."""
     order = service.create_order(current_user(), args["merchant_id"], args["amount_fen"], args["description"],
@@ -120,6 +247,7 @@ def create_order(args):
 @blp.route("/orders", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
 @blp.arguments(OrdersQuery, location="query")
+@blp.response(200, OrderPageSchema)
 def list_orders(args):
     """One day's orders with totals: all of them for the owner, a cashier's own shift for a cashier."""
     page, totals = service.list_orders(current_user(), args["merchant_id"], args["date"] or local_today(),
@@ -131,6 +259,7 @@ def list_orders(args):
 
 @blp.route("/orders/<id:order_id>", methods=["GET"])
 @requires()
+@blp.response(200, OrderSchema)
 def get_order(order_id):
     """One order (its merchant's people, its payer, reviewers of the bank, the pilot office)."""
     return respond(order_json(service.get_order(current_user(), order_id)), 200)
@@ -138,6 +267,7 @@ def get_order(order_id):
 
 @blp.route("/orders/<id:order_id>/qr.png", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.response(200, BINARY, content_type="image/png")
 def order_qr(order_id):
     """The order's code as a PNG image."""
     from backend.payments.qrimage import qr_png
@@ -148,6 +278,7 @@ def order_qr(order_id):
 
 @blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.response(200, OrderSchema)
 def cancel_order(order_id):
     """Cancel an unpaid order (its code stops working)."""
     order = service.cancel_order(current_user(), order_id)
@@ -157,6 +288,7 @@ def cancel_order(order_id):
 
 @blp.route("/orders/<id:order_id>/events", methods=["GET"])
 @requires()
+@blp.response(200, EVENT_STREAM, content_type="text/event-stream")
 def order_events(order_id):
     """Server-sent events: the order's status now, then each change (paid within a second), until final."""
     user = current_user()
@@ -184,6 +316,7 @@ def order_events(order_id):
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(RefundSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, RefundResultSchema)
 def refund(args, order_id):
     """Refund all or part of a paid order to the payer's wallet (idempotent; never more than paid)."""
     user = current_user()
@@ -205,6 +338,7 @@ def refund(args, order_id):
 @blp.route("/payments/preview", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(PreviewSchema)
+@blp.response(200, PreviewResultSchema)
 def preview(args):
     """Check a scanned code before paying: who is paid, how much, and whether it is genuine. Moves no money."""
     payload = service.verify_scanned(args["payload"])
@@ -226,6 +360,7 @@ def preview(args):
 @requires(Role.CONSUMER)
 @blp.arguments(PaySchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, PaymentResultSchema)
 def pay(args):
     """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
     user = current_user()
@@ -252,6 +387,7 @@ def pay(args):
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(ChargeSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, ChargeResultSchema)
 def charge(args):
     """Charge a consumer's payment code (scanned or typed) for an amount (offline caps apply)."""
     user = current_user()
@@ -279,6 +415,7 @@ def device_json(d: PaycodeDevice) -> dict:
 @blp.route("/paycodes/devices", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(DeviceSchema)
+@blp.response(201, NewDeviceSchema)
 def register_device(args):
     """Register this device for offline payment codes. The secret is returned once; keep it on the device."""
     device, secret = service.register_device(current_user(), args["name"])
@@ -290,6 +427,7 @@ def register_device(args):
 
 @blp.route("/paycodes/devices", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, DeviceListSchema)
 def list_devices():
     """My payment-code devices."""
     rows = db.session.execute(select(PaycodeDevice).where(PaycodeDevice.user_id == current_user().id)
@@ -307,6 +445,7 @@ def revoke_device(device_id):
 
 @blp.route("/paycodes/devices/<id(bits=32):device_id>/sync", methods=["POST"])
 @requires(Role.CONSUMER)
+@blp.response(200, DeviceOutSchema)
 def sync_device(device_id):
     """The device is online: its count of offline payments starts again."""
     return respond(device_json(service.sync_device(current_user(), device_id)), 200)
@@ -314,6 +453,7 @@ def sync_device(device_id):
 
 @blp.route("/keys", methods=["GET"])
 @public
+@blp.response(200, KeyListSchema)
 def list_keys():
     """The public keys that sign Suiyuan QR codes (Ed25519, by key id), active and recently retired."""
     return respond({"keys": [keys.key_json(k) for k in keys.published()]}, 200)
