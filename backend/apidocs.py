@@ -18,7 +18,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from backend.errors import PROBLEM_MIME
-from backend.http import IdConverter, id_param_schema
+from backend.http import IdConverter, TextConverter, id_param_schema
 from backend.schemas import ProblemSchema
 
 ASSETS_URL = "/api/v1/swagger-ui/"
@@ -33,6 +33,7 @@ class SuiyuanApi(Api):
     def init_app(self, app: Flask, *, spec_kwargs: dict | None = None) -> None:
         # Before any blueprint: rules are bound to their converters when added.
         app.url_map.converters["id"] = IdConverter
+        app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
         super().init_app(app, spec_kwargs=spec_kwargs)
         self._register_converter(IdConverter, id_param_schema)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, json
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from backend.errors import PROBLEM_MIME
 from backend.schemas import ID_MAX, ID_MIN, id_doc
@@ -12,12 +12,13 @@ from backend.schemas import ID_MAX, ID_MIN, id_doc
 def _up_to(limit: int) -> str:
     """A regular expression (no groups) matching exactly the decimal numbers 1..``limit``, no leading zeros."""
     n = str(limit)
-    alternatives = [rf"[1-9]\d{{0,{len(n) - 2}}}"]  # fewer digits than ``limit``
+    # [0-9], not \d: that would also match other scripts' digits, which int() accepts.
+    alternatives = [rf"[1-9][0-9]{{0,{len(n) - 2}}}"]  # fewer digits than ``limit``
     for i, digit in enumerate(n):  # as many digits: equal up to position i, then smaller
         low = "1" if i == 0 else "0"
         if int(digit) > int(low):
             rest = len(n) - i - 1
-            alternatives.append(f"{n[:i]}[{low}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+            alternatives.append(f"{n[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
     alternatives.append(n)
     return "(?:" + "|".join(alternatives) + ")"
 
@@ -34,6 +35,15 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=ID_MIN, max=ID_MAX[bits])
         self.bits = bits
         self.regex = _up_to(ID_MAX[bits])
+
+
+class TextConverter(UnicodeConverter):
+    """The default ``<name>``/``<string:name>`` path part, without control characters: a NUL cannot reach a
+    query (PostgreSQL refuses it in text, as a server error); such a path matches no route (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]")
 
 
 def id_param_schema(converter: IdConverter) -> dict:

@@ -48,11 +48,61 @@ class Id(fields.Integer):
         super().__init__(strict=strict, **kwargs)
 
 
+def _unstorable(value) -> str | None:
+    """Why ``value`` (or any text nested in it, keys too) cannot be taken as text, or None.
+
+    Iterative, so that JSON nested as deep as the decoder allows cannot exhaust the stack here.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Must not contain the NUL character."
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "Must be valid Unicode text (a lone surrogate is not)."
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
 class StrictSchema(ma.Schema):
-    """Refuses unknown fields (a misspelt field must not be silently ignored)."""
+    """Refuses unknown fields (a misspelt field must not be silently ignored), and text no database can hold
+    (NUL characters, lone surrogates) in any field, nested or not, with a 422 naming the field."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load(pass_collection=True)
+    def _storable_text(self, data, **kwargs):
+        if hasattr(data, "items"):
+            errors = {str(k): [why] for k, v in data.items() for why in [_unstorable(k) or _unstorable(v)] if why}
+            if isinstance(data, dict):  # a JSON body (a query string arrives as a MultiDict of text)
+                errors.update(self._json_type_errors(data))
+            if errors:
+                raise ma.ValidationError(errors)
+        return data
+
+    def _json_type_errors(self, data: dict) -> dict:
+        """In JSON, a number is a number and a boolean a boolean: no "1" for 1.0, no "yes" for true."""
+        errors = {}
+        for name, field in self.load_fields.items():
+            key = field.data_key or name
+            value = data.get(key)
+            if value is None:
+                continue
+            if isinstance(field, fields.Boolean) and not isinstance(value, bool):
+                errors[key] = ["Must be true or false."]
+            elif isinstance(field, fields.Integer) and (isinstance(value, bool) or not isinstance(value, int)):
+                errors[key] = ["Must be a whole number."]
+            elif isinstance(field, fields.Float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                errors[key] = ["Must be a number."]
+        return errors
 
 
 #: A response body that is a file (PNG, PDF).

@@ -234,6 +234,7 @@ def list_registrations(campaign_id):
 @blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["GET"])
 @requires()
 @blp.response(200, out.DrawSchema)
+@blp.alt_response(409, response="CONFLICT", description="Not a lottery")
 def get_draw(campaign_id):
     """The lottery's draw, published: algorithm, seed hash (from launch), seed (after the draw), packets,
     registrants (user ids and device tags) and winners — enough to recompute the winners

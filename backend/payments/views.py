@@ -188,9 +188,12 @@ class KeyListSchema(StrictSchema):
     keys = fields.List(fields.Nested(KeySchema), required=True)
 
 
-#: Server-sent events: ``data: {"id", "status", "paid_at"}`` per change.
-EVENT_STREAM = {"type": "string", "description": "text/event-stream; each event's data is "
-                                                 "{\"id\": …, \"status\": …, \"paid_at\": …}"}
+class OrderEventSchema(StrictSchema):
+    """One server-sent event (text/event-stream): ``status`` on each change, ``end`` when final."""
+
+    event = fields.String(required=True, validate=validate.OneOf(("status", "end")))
+    data = fields.String(required=True, metadata={"description": 'JSON: {"id", "status", "paid_at"} (status) or '
+                                                                 '{"status"} (end)'})
 
 
 def order_json(o: Order, merchant: Merchant | None = None) -> dict:
@@ -288,7 +291,7 @@ def cancel_order(order_id):
 
 @blp.route("/orders/<id:order_id>/events", methods=["GET"])
 @requires()
-@blp.response(200, EVENT_STREAM, content_type="text/event-stream")
+@blp.response(200, OrderEventSchema, content_type="text/event-stream")
 def order_events(order_id):
     """Server-sent events: the order's status now, then each change (paid within a second), until final."""
     user = current_user()
