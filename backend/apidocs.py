@@ -90,10 +90,23 @@ def document_problems(api: Api) -> None:
         for method, op in item.items():
             if method not in HTTP_METHODS:
                 continue
+            _body_required_only_with_required_fields(spec, op)
             responses = {str(k): v for k, v in op.get("responses", {}).items()}
             for status in sorted(problem_statuses(path, method, op, path_params)):
                 responses.setdefault(str(status), spec.components.get_ref("response", http.HTTPStatus(status).name))
             op["responses"] = dict(sorted(responses.items()))
+
+
+def _body_required_only_with_required_fields(spec, op: dict) -> None:
+    """An empty body is taken as ``{}``: where no field is required, the body is not required either."""
+    body = op.get("requestBody")
+    if not body:
+        return
+    for media in body.get("content", {}).values():
+        ref = media.get("schema", {}).get("$ref", "")
+        schema = spec.components.schemas.get(ref.rsplit("/", 1)[-1]) if ref else media.get("schema")
+        if isinstance(schema, dict) and not schema.get("required"):
+            body["required"] = False
 
 
 def init_app(app: Flask, api: Api) -> None:
