@@ -196,6 +196,34 @@ def test_every_operation_keeps_the_contract(app, world):
     assert ledger.verify() == []
 
 
+def test_the_document_declares_every_answer(client):
+    """Each operation: a success response with its schema (or 204), its roles, and every error as
+    application/problem+json of the one Problem schema; no catch-all ``default``."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for name, response in spec["components"]["responses"].items():
+        assert response["content"] == {"application/problem+json": {"schema": problem}}, name
+    count = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            count += 1
+            label = f"{method.upper()} {path}"
+            assert op.get("x-roles"), label
+            assert "default" not in op["responses"], label
+            successes = {k: v for k, v in op["responses"].items() if k.startswith("2")}
+            assert successes, label
+            for status, response in successes.items():
+                assert status == "204" or all("schema" in media for media in response["content"].values()), label
+            errors = {k: v for k, v in op["responses"].items() if k[0] in "45"}
+            assert errors or path == "/api/v1/health", label  # liveness answers nothing else
+            for status, response in errors.items():
+                target = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                assert target["content"]["application/problem+json"]["schema"] == problem, (label, status)
+    assert count >= 71
+
+
 # ---------------------------------------------------------------- one valid request per operation
 
 

@@ -21,7 +21,7 @@ class RegisterSchema(StrictSchema):
 
 
 class LoginSchema(StrictSchema):
-    phone = fields.String(required=True)
+    phone = Phone(required=True)
     password = fields.String(required=True, load_only=True)
 
 

@@ -54,6 +54,8 @@ def list_banks():
 
 @blp.route("/banks/<string:code>/settlements/<string:day>", methods=["GET"])
 @requires(Role.BANK_REVIEWER, Role.PILOT_ADMIN)
+@blp.doc(parameters=[{"in": "path", "name": "day", "required": True, "schema": {"type": "string", "format": "date"},
+                      "description": "A finished local day, YYYY-MM-DD"}])
 @blp.response(200, SettlementSchema)
 def settlement(code, day):
     """The bank's settlement summary for a finished day: per merchant and in total (from the statements)."""

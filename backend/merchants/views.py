@@ -273,7 +273,9 @@ def static_qr(merchant_id):
 
 @blp.route("/merchants/<id(bits=32):merchant_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
-@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}},
+                     {"in": "path", "name": "day", "required": True, "schema": {"type": "string", "format": "date"},
+                      "description": "A local day, YYYY-MM-DD, not after today"}])
 @blp.response(200, StatementSchema)
 @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description="The statement as CSV")
 @blp.alt_response(202, schema=BuildingSchema, description="A past day's statement is being built; ask again")
