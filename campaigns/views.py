@@ -26,7 +26,7 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",
 
 STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
 DEVICE_DOC = {"parameters": [{"in": "header", "name": "X-Device-Id", "required": False,
-                              "schema": {"type": "string", "maxLength": 64},
+                              "schema": {"type": "string", "pattern": service.DEVICE_RE.pattern},
                               "description": "The consumer's device (counts against the campaign's device cap)"}]}
 
 
@@ -81,7 +81,8 @@ class ListQuery(StrictSchema):
 
 class ClaimSchema(StrictSchema):
     device_id = fields.String(validate=validate.Length(min=1, max=64),
-                              metadata={"description": "Or the X-Device-Id header"})
+                              metadata={"description": "Or the X-Device-Id header",
+                                        "pattern": service.DEVICE_RE.pattern})
 
 
 class FunderSchema(StrictSchema):
