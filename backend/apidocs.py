@@ -92,6 +92,11 @@ def document_problems(api: Api) -> None:
                 continue
             _body_required_only_with_required_fields(spec, op)
             responses = {str(k): v for k, v in op.get("responses", {}).items()}
+            for status, response in responses.items():
+                # A view may describe an error (``@blp.alt_response(409, description="…codes…")``): its body
+                # is still the one Problem.
+                if status[0] in "45" and "$ref" not in response and not response.get("content"):
+                    response["content"] = {PROBLEM_MIME: {"schema": spec.components.get_ref("schema", "Problem")}}
             for status in sorted(problem_statuses(path, method, op, path_params)):
                 responses.setdefault(str(status), spec.components.get_ref("response", http.HTTPStatus(status).name))
             op["responses"] = dict(sorted(responses.items()))

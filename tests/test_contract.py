@@ -219,8 +219,9 @@ def test_the_document_declares_every_answer(client):
             errors = {k: v for k, v in op["responses"].items() if k[0] in "45"}
             assert errors or path == "/api/v1/health", label  # liveness answers nothing else
             for status, response in errors.items():
-                target = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-                assert target["content"]["application/problem+json"]["schema"] == problem, (label, status)
+                if "$ref" in response:
+                    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                assert response["content"] == {"application/problem+json": {"schema": problem}}, (label, status)
     assert count >= 71
 
 
