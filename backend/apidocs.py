@@ -47,6 +47,14 @@ class SuiyuanApi(Api):
             self.spec.components.response(status.name, response, lazy=True)
 
 
+#: What the public operations that write answer besides bad input: a wrong password (401), a phone already
+#: registered (409), throttling (429).
+PUBLIC_PROBLEMS = {
+    ("post", "/api/v1/auth/login"): {401, 429},
+    ("post", "/api/v1/auth/register"): {409, 429},
+}
+
+
 def problem_statuses(path: str, method: str, op: dict, path_params: list[dict]) -> set[int]:
     """The error statuses an operation can answer, from what the operation is.
 
@@ -72,8 +80,7 @@ def problem_statuses(path: str, method: str, op: dict, path_params: list[dict]) 
         statuses |= {400, 413}
     if method != "get" and secured:
         statuses.add(409)
-    if path.startswith("/api/v1/auth/"):
-        statuses.add(429)  # log-in throttling
+    statuses |= PUBLIC_PROBLEMS.get((method, path), set())
     if path != "/api/v1/health":
         statuses.add(503)
     return statuses
