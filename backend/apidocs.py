@@ -18,7 +18,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from backend.errors import PROBLEM_MIME
-from backend.http import IdConverter, TextConverter, id_param_schema
+from backend.http import IdConverter, TextConverter, id_param_schema, refuse_unreadable_body
 from backend.schemas import ProblemSchema
 
 ASSETS_URL = "/api/v1/swagger-ui/"
@@ -34,6 +34,7 @@ class SuiyuanApi(Api):
         # Before any blueprint: rules are bound to their converters when added.
         app.url_map.converters["id"] = IdConverter
         app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
+        app.before_request(refuse_unreadable_body)
         super().init_app(app, spec_kwargs=spec_kwargs)
         self._register_converter(IdConverter, id_param_schema)
 
@@ -60,7 +61,7 @@ def problem_statuses(path: str, method: str, op: dict, path_params: list[dict]) 
 
     Any signed-in call can be refused (401) or forbidden (403, by role or because the
     thing is not the caller's) and may name something that does not exist (404); any
-    input can be invalid (422); a body can be malformed (400) or too large (413); a
+    input can be invalid (422); a body can be malformed (400), too large (413) or not JSON (415); a
     write can conflict (409, including an Idempotency-Key reused with another body);
     and the database can be unavailable for a moment (503, retry).
     """
@@ -77,7 +78,7 @@ def problem_statuses(path: str, method: str, op: dict, path_params: list[dict]) 
     if params or has_body or free_path_part or (secured and method != "get"):
         statuses.add(422)
     if has_body:
-        statuses |= {400, 413}
+        statuses |= {400, 413, 415}
     if method != "get" and secured:
         statuses.add(409)
     statuses |= PUBLIC_PROBLEMS.get((method, path), set())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, json
+from flask import Response, json, request
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from backend.errors import PROBLEM_MIME
@@ -49,6 +49,20 @@ class TextConverter(UnicodeConverter):
 def id_param_schema(converter: IdConverter) -> dict:
     """The OpenAPI schema of an ``<id:…>`` path parameter."""
     return id_doc(converter.bits)
+
+
+def refuse_unreadable_body() -> Response | None:
+    """Before any view: a body that is not JSON is refused (415), not read as an empty object — a refund
+    sent as a form would otherwise refund everything. Requests without a body are not affected."""
+    from webargs.flaskparser import is_json_request
+
+    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or request.headers.get(
+            "Transfer-Encoding")) and not is_json_request(request):
+        body = {"type": "about:blank", "title": "Unsupported Media Type", "status": 415,
+                "code": "unsupported_media_type", "detail": "Send the body as JSON (Content-Type: application/json).",
+                "errors": [{"field": "Content-Type", "reason": f"{request.mimetype or 'none'} is not JSON"}]}
+        return respond(body, 415)
+    return None
 
 
 def respond(body: dict, status: int) -> Response:
