@@ -67,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from backend import apidocs, cli
 
-    apidocs.init_app(app)
+    apidocs.init_app(app, api)
     cli.register(app)
     app.json.sort_keys = False
     return app

@@ -203,8 +203,19 @@ def handle_database_unavailable(exc: OperationalError) -> Response:
     return problem_response(body, 503, {"Retry-After": "1"})
 
 
+def handle_oversized_number(exc: ValueError) -> Response:
+    """A JSON number too long to convert (Python refuses integers over 4,300 digits while decoding): a 400
+    problem like any other malformed body, not a server error. Any other ``ValueError`` is a bug: re-raised."""
+    if "integer string conversion" not in str(exc):
+        raise exc
+    body = {"type": "about:blank", "title": "Bad Request", "status": 400, "code": "bad_request",
+            "detail": "The body holds a number too long to read.", "errors": [{"field": "body", "reason": str(exc)}]}
+    return problem_response(body, 400)
+
+
 def register(app: Flask) -> None:
     """Install the problem+json handlers on ``app`` (after flask-smorest's)."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(ValueError, handle_oversized_number)

@@ -7,9 +7,10 @@ import threading
 import redis
 from flask import Flask, current_app
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+
+from backend.apidocs import SuiyuanApi
 
 # Stable constraint names so migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -22,7 +23,7 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
-api = Api()
+api = SuiyuanApi()
 
 _fake_lock = threading.Lock()
 _fake_servers: dict[str, object] = {}

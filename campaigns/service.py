@@ -426,7 +426,7 @@ def _claim_row(campaign_id: int):
 
 
 def check_device(device_id: str | None, cap: int | None) -> str | None:
-    if device_id is not None and not DEVICE_RE.match(device_id):
+    if device_id is not None and not DEVICE_RE.fullmatch(device_id):  # fullmatch: '$' passes a final newline
         raise ValidationFailed("A device id is 1–64 letters, digits, '.', '_' or '-'.", field="device_id")
     if cap and not device_id:
         raise ValidationFailed("This campaign limits claims per device: send X-Device-Id.",

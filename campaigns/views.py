@@ -13,9 +13,10 @@ from backend.clock import as_utc, utcnow
 from backend.errors import PROBLEM_MIME, Forbidden, ValidationFailed
 from backend.http import respond
 from backend.merchants.models import SCENARIOS
-from backend.schemas import Fen, StrictSchema
+from backend.schemas import Fen, Id, Phone, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from campaigns import control, lifecycle, lottery, service, settlement
+from campaigns import responses as out
 from campaigns import simulate as simulator
 from campaigns import split as splitter
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Split
@@ -25,7 +26,7 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",
 
 STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
 DEVICE_DOC = {"parameters": [{"in": "header", "name": "X-Device-Id", "required": False,
-                              "schema": {"type": "string", "maxLength": 64},
+                              "schema": {"type": "string", "pattern": service.DEVICE_RE.pattern},
                               "description": "The consumer's device (counts against the campaign's device cap)"}]}
 
 
@@ -34,9 +35,9 @@ class CreateCampaignSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
     split = fields.String(validate=validate.OneOf(Split.ALL),
                           metadata={"description": "Red packets: random (double mean, default) or fixed"})
-    funder_id = fields.Integer(required=True, strict=True)
-    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
-    merchant_ids = fields.List(fields.Integer(strict=True), validate=validate.Length(max=1000),
+    funder_id = Id(required=True)
+    zone_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=20))
+    merchant_ids = fields.List(Id(), validate=validate.Length(max=1000),
                                metadata={"description": "If given, only these merchants accept it"})
     scenarios = fields.List(fields.String(validate=validate.OneOf(tuple(SCENARIOS))),
                             metadata={"description": "If given, only merchants of these scenarios accept it"})
@@ -61,7 +62,7 @@ class CreateCampaignSchema(StrictSchema):
 class SimulateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(CampaignKind.ALL))
     split = fields.String(validate=validate.OneOf(Split.ALL))
-    zone_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    zone_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=20))
     packet_count = fields.Integer(required=True, strict=True,
                                   validate=validate.Range(min=1, max=service.MAX_PACKETS))
     budget_fen = Fen()
@@ -77,14 +78,15 @@ class SimulateSchema(StrictSchema):
 
 class ListQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(CampaignStatus.ALL))
-    zone_id = fields.Integer()
-    before = fields.Integer(validate=validate.Range(min=1))
+    zone_id = Id(strict=False)
+    before = Id(strict=False)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ClaimSchema(StrictSchema):
     device_id = fields.String(validate=validate.Length(min=1, max=64),
-                              metadata={"description": "Or the X-Device-Id header"})
+                              metadata={"description": "Or the X-Device-Id header",
+                                        "pattern": service.DEVICE_RE.pattern})
 
 
 class LotteryRegistrationSchema(ClaimSchema):
@@ -119,36 +121,21 @@ class CancelSchema(StrictSchema):
                        "they stay spendable until the spend deadline)"})
 
 
-class _FieldError(StrictSchema):
-    field = fields.String()
-    reason = fields.String()
-
-
-class CampaignProblemSchema(StrictSchema):
-    """An RFC 9457 problem as ``backend.errors`` renders it (extra members name the refusal's figures)."""
-
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String(metadata={"description": "Stable refusal code, e.g. campaign_paused"})
-    errors = fields.List(fields.Nested(_FieldError))
-
-
-def documented(success: int, success_doc: str, **errors: str):
-    """Document a view's success response and its problem+json refusals (``_409="…"``)."""
+def documented(success: int, success_doc: str, schema=None, **errors: str):
+    """Document a view's success response (``schema``; none for an empty answer) and its problem+json
+    refusals (``_409="…"``)."""
     def wrap(view):
         for code, text in errors.items():
-            view = blp.alt_response(int(code.lstrip("_")), schema=CampaignProblemSchema, description=text,
+            view = blp.alt_response(int(code.lstrip("_")), schema=ProblemSchema, description=text,
                                     content_type=PROBLEM_MIME)(view)
-        return blp.alt_response(success, description=success_doc, success=True)(view)
+        return blp.alt_response(success, schema=schema, description=success_doc, success=True)(view)
     return wrap
 
 
 class FunderSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    phone = fields.String(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
-    zone_id = fields.Integer(allow_none=True, load_default=None,
+    phone = Phone(required=True, metadata={"description": "The phone of the wallet that pays budgets"})
+    zone_id = Id(allow_none=True, load_default=None,
                              metadata={"description": "Only for campaigns in this zone; none = any zone"})
 
 
@@ -199,6 +186,7 @@ def _device_id(args: dict) -> str | None:
 @blp.route("/campaigns", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(CreateCampaignSchema)
+@blp.response(201, out.CampaignSchema)
 def create_campaign(args):
     """Create a draft campaign in zones you manage (the pilot office: any zone). Launch it to escrow its budget."""
     return respond(campaign_json(service.create(current_user(), args)), 201)
@@ -207,6 +195,7 @@ def create_campaign(args):
 @blp.route("/campaigns", methods=["GET"])
 @requires()
 @blp.arguments(ListQuery, location="query")
+@blp.response(200, out.CampaignPageSchema)
 def list_campaigns(args):
     """Campaigns: staff see those of their zones (drafts too); everyone else the launched ones."""
     user = current_user()
@@ -217,8 +206,9 @@ def list_campaigns(args):
                     "next_before": items[-1].id if more and items else None}, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>", methods=["GET"])
 @requires()
+@blp.response(200, out.CampaignSchema)
 def get_campaign(campaign_id):
     """One campaign. A consumer also sees their own part (claimed, registered)."""
     user = current_user()
@@ -233,9 +223,10 @@ def get_campaign(campaign_id):
     return respond(body, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/launch", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/launch", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, out.CampaignSchema)
 def launch_campaign(campaign_id):
     """Launch a draft: escrow the whole budget from the funder (refused if unfunded), split the packets,
     publish the lottery seed's SHA-256. Idempotent."""
@@ -245,10 +236,11 @@ def launch_campaign(campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/claims", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/claims", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(parameters=IDEMPOTENCY_DOC["parameters"] + DEVICE_DOC["parameters"])
+@blp.response(201, out.ClaimResultSchema)
 def claim(args, campaign_id):
     """Grab a red packet or claim a coupon: one atomic step at the gate, durable in the ledger before 201.
     Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out, gate_unavailable (503)."""
@@ -260,10 +252,11 @@ def claim(args, campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/registrations", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(LotteryRegistrationSchema)
 @blp.doc(**DEVICE_DOC)
+@blp.response(201, out.RegistrationSchema)
 def register(args, campaign_id):
     """Register for a lottery while registration is open (no money moves; a second time → already_registered).
     Send ``commitment`` = sha256(secret) and reveal the secret after registration closes to add your entropy
@@ -273,7 +266,7 @@ def register(args, campaign_id):
                     "commitment": reg.commitment, "created_at": _iso(reg.created_at)}, 201)
 
 
-@blp.route("/campaigns/<int:campaign_id>/registrations/reveal", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/registrations/reveal", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(RevealSchema)
 @documented(200, "The secret is recorded; it enters the draw",
@@ -288,8 +281,9 @@ def reveal(args, campaign_id):
                     "revealed_at": _iso(reg.revealed_at)}, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/registrations", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/registrations", methods=["GET"])
 @requires()
+@blp.response(200, out.RegistrationsSchema)
 def list_registrations(campaign_id):
     """Staff: how many registered. A consumer: their own registration."""
     user = current_user()
@@ -303,8 +297,10 @@ def list_registrations(campaign_id):
     return respond({"count": len(service.registrations_of(campaign_id))}, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/draw", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["GET"])
 @requires()
+@blp.response(200, out.DrawSchema)
+@blp.alt_response(409, response="CONFLICT", description="Not a lottery")
 def get_draw(campaign_id):
     """The lottery's draw, published: algorithm, seed hash (from launch), seed (after the draw), packets,
     registrants (user ids and device tags) and winners — enough to recompute the winners
@@ -320,9 +316,10 @@ def get_draw(campaign_id):
     return respond(lottery.document(campaign_id), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/draw", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/draw", methods=["POST"])
 @requires(*STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(200, out.DrawSchema)
 def run_draw(campaign_id):
     """Run a lottery's draw now (after registration closed) instead of waiting for the scheduled job."""
     user = current_user()
@@ -337,10 +334,10 @@ def run_draw(campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>", methods=["PATCH"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>", methods=["PATCH"])
 @requires(*STAFF)
 @blp.arguments(EditCampaignSchema)
-@documented(200, "The changed draft", _403="campaign_forbidden, zone_forbidden, funder_forbidden",
+@documented(200, "The changed draft", out.CampaignSchema, _403="campaign_forbidden, zone_forbidden, funder_forbidden",
             _404="No such campaign", _409="not_draft: only drafts can be edited",
             _422="A field is invalid (named in errors)")
 def edit_campaign(args, campaign_id):
@@ -348,7 +345,7 @@ def edit_campaign(args, campaign_id):
     return respond(campaign_json(control.edit_draft(current_user(), campaign_id, args)), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>", methods=["DELETE"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>", methods=["DELETE"])
 @requires(*STAFF)
 @documented(204, "Deleted", _403="campaign_forbidden", _404="No such campaign",
             _409="not_draft: a launched campaign is cancelled, not deleted")
@@ -358,9 +355,9 @@ def delete_campaign(campaign_id):
     return "", 204
 
 
-@blp.route("/campaigns/<int:campaign_id>/pause", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/pause", methods=["POST"])
 @requires(*STAFF)
-@documented(200, "The paused campaign", _403="campaign_forbidden", _404="No such campaign",
+@documented(200, "The paused campaign", out.CampaignSchema, _403="campaign_forbidden", _404="No such campaign",
             _409="illegal_transition: only a live campaign can be paused")
 def pause_campaign(campaign_id):
     """Pause a live campaign: claims and registrations answer 409 campaign_paused until it is resumed;
@@ -368,21 +365,21 @@ def pause_campaign(campaign_id):
     return respond(campaign_json(control.pause(current_user(), campaign_id)), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/resume", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/resume", methods=["POST"])
 @requires(*STAFF)
-@documented(200, "The live campaign", _403="campaign_forbidden", _404="No such campaign",
+@documented(200, "The live campaign", out.CampaignSchema, _403="campaign_forbidden", _404="No such campaign",
             _409="illegal_transition: only a paused campaign whose window is still open can be resumed")
 def resume_campaign(campaign_id):
     """Resume a paused campaign (claims pass again)."""
     return respond(campaign_json(control.resume(current_user(), campaign_id)), 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/cancel", methods=["POST"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/cancel", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(CancelSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
 @documented(200, "The cancelled campaign (settled at once with reclaim_claimed), with ``cancel``: returned_fen, "
-            "reclaimed_fen, stays_spendable_fen, void_coupons",
+            "reclaimed_fen, stays_spendable_fen, void_coupons", out.CampaignSchema,
             _403="campaign_forbidden", _404="No such campaign",
             _409="illegal_transition (a draft is deleted; a settled campaign is over), idempotency_key_reused",
             _422="idempotency_key_missing")
@@ -397,8 +394,9 @@ def cancel_campaign(args, campaign_id):
     return respond(body, status)
 
 
-@blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/stats", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.StatsSchema)
 def campaign_stats(campaign_id):
     """Live figures for the console monitor: claimed count and sum, remaining packets and budget,
     claims in the last 10 and 60 seconds, the gate's state in Redis, subsidised payments, and what a
@@ -410,8 +408,9 @@ def campaign_stats(campaign_id):
     return respond(body, 200)
 
 
-@blp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET"])
+@blp.route("/campaigns/<id(bits=32):campaign_id>/settlement", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.SettlementReportSchema)
 def campaign_settlement(campaign_id):
     """The settlement report: issued, claimed, spent, refunded, reclaimed, returned and held, from the
     ledger, with the identities that account for every fen."""
@@ -422,6 +421,7 @@ def campaign_settlement(campaign_id):
 @blp.route("/campaigns/simulate", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(SimulateSchema)
+@blp.response(200, out.SimulationSchema)
 def simulate(args):
     """Forecast a campaign without spending: packet amount percentiles, expected cost, and leverage
     from past campaigns in the zones."""
@@ -440,6 +440,7 @@ def simulate(args):
 
 @blp.route("/campaigns/funders", methods=["GET"])
 @requires(*STAFF)
+@blp.response(200, out.FunderListSchema)
 def list_funders():
     """Wallets you may name as a campaign's funder, with their balance."""
     return respond({"items": [{"id": f.id, "name": f.name, "zone_id": f.zone_id, "balance_fen": balance}
@@ -449,6 +450,7 @@ def list_funders():
 @blp.route("/campaigns/funders", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(FunderSchema)
+@blp.response(201, out.FunderOutSchema)
 def add_funder(args):
     """The pilot office allows a wallet to fund promotions (in one zone, or any)."""
     f = service.add_funder(args["name"], args["phone"], args["zone_id"])
@@ -460,6 +462,7 @@ def add_funder(args):
 
 @blp.route("/wallets/me/red-packets", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, out.RedPacketsSchema)
 def my_red_packets():
     """My red packets, in the order payments spend them (earliest spend deadline first)."""
     return respond(service.my_red_packets(current_user().id), 200)
@@ -467,6 +470,7 @@ def my_red_packets():
 
 @blp.route("/wallets/me/coupons", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, out.CouponsSchema)
 def my_coupons():
     """My coupons: usable (claimed), used (on an order; a full refund makes it usable again), or expired."""
     return respond(service.my_coupons(current_user().id), 200)

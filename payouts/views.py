@@ -360,7 +360,7 @@ def list_orgs():
     return respond({"items": [org_json(o, user) for o in service.orgs_for(user)]}, 200)
 
 
-@blp.route("/organisations/<int:org_id>", methods=["GET"])
+@blp.route("/organisations/<id(bits=32):org_id>", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, OrgSchema)
 @problems(*AUTH, (404, "organisation_not_found (also for another organisation's staff)"))
@@ -370,7 +370,7 @@ def get_org(org_id):
     return respond(org_json(service.visible_org(user, org_id), user), 200)
 
 
-@blp.route("/organisations/<int:org_id>", methods=["PATCH"])
+@blp.route("/organisations/<id(bits=32):org_id>", methods=["PATCH"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(OrgUpdateSchema)
 @blp.response(200, OrgSchema)
@@ -381,7 +381,7 @@ def update_org(args, org_id):
     return respond(org_json(service.update_org(user, org_id, args), user), 200)
 
 
-@blp.route("/organisations/<int:org_id>/members", methods=["POST"])
+@blp.route("/organisations/<id(bits=32):org_id>/members", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(MemberCreateSchema)
 @blp.response(201, MemberSchema)
@@ -395,7 +395,7 @@ def add_member(args, org_id):
                     "role": member.role}, 201)
 
 
-@blp.route("/organisations/<int:org_id>/members", methods=["GET"])
+@blp.route("/organisations/<id(bits=32):org_id>/members", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, MemberListSchema)
 @problems(*AUTH, (404, "organisation_not_found"))
@@ -406,7 +406,7 @@ def list_members(org_id):
                                "role": m.role} for m in service.members_of(org_id)]}, 200)
 
 
-@blp.route("/organisations/<int:org_id>/topup", methods=["POST"])
+@blp.route("/organisations/<id(bits=32):org_id>/topup", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(TopupSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -431,7 +431,7 @@ def topup(args, org_id):
 # ---------------------------------------------------------------- batches
 
 
-@blp.route("/organisations/<int:org_id>/batches", methods=["POST"])
+@blp.route("/organisations/<id(bits=32):org_id>/batches", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(UploadSchema, location="files")
 @blp.response(201, BatchSchema)
@@ -453,7 +453,7 @@ def upload_batch(form, org_id):
     return respond(batch_json(batch), 201)
 
 
-@blp.route("/organisations/<int:org_id>/batches", methods=["GET"])
+@blp.route("/organisations/<id(bits=32):org_id>/batches", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(BatchQuery, location="query")
 @blp.response(200, BatchListSchema)
@@ -467,7 +467,7 @@ def list_batches(args, org_id):
                     "next_before": items[-1].id if more and items else None}, 200)
 
 
-@blp.route("/batches/<int:batch_id>", methods=["GET"])
+@blp.route("/batches/<id(bits=32):batch_id>", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, BatchSchema)
 @problems(*AUTH, (404, "batch_not_found (also for another organisation's staff)"))
@@ -477,7 +477,7 @@ def get_batch(batch_id):
     return respond(batch_json(batch), 200)
 
 
-@blp.route("/batches/<int:batch_id>/report", methods=["GET"])
+@blp.route("/batches/<id(bits=32):batch_id>/report", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, ReportSchema)
 @problems(*AUTH, (404, "batch_not_found"))
@@ -491,7 +491,7 @@ def batch_report(batch_id):
                     "flagged": [line_json(r) for r in flagged]}, 200)
 
 
-@blp.route("/batches/<int:batch_id>/lines", methods=["GET"])
+@blp.route("/batches/<id(bits=32):batch_id>/lines", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(LineQuery, location="query")
 @blp.response(200, LinePageSchema)
@@ -506,7 +506,7 @@ def batch_lines(args, batch_id):
                     "next_after_line": rows[-1].line_no if more and rows else None}, 200)
 
 
-@blp.route("/batches/<int:batch_id>/events", methods=["GET"])
+@blp.route("/batches/<id(bits=32):batch_id>/events", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, description="text/event-stream: `progress` events (the batch's progress object) on each "
                                "change, then `end` when the batch is closed or rejected (or after the timeout)",
@@ -541,7 +541,7 @@ def batch_events(batch_id):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@blp.route("/batches/<int:batch_id>/approve", methods=["POST"])
+@blp.route("/batches/<id(bits=32):batch_id>/approve", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(ApproveSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -564,7 +564,7 @@ def approve_batch(args, batch_id):
     return respond(body, status)
 
 
-@blp.route("/batches/<int:batch_id>/reject", methods=["POST"])
+@blp.route("/batches/<id(bits=32):batch_id>/reject", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(RejectSchema)
 @blp.response(200, BatchSchema)
@@ -575,7 +575,7 @@ def reject_batch(args, batch_id):
     return respond(batch_json(service.reject(current_user(), batch_id, args["reason"])), 200)
 
 
-@blp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@blp.route("/batches/<id(bits=32):batch_id>/retry", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(LineIdsSchema)
 @blp.response(200, CountSchema)
@@ -591,7 +591,7 @@ def retry_lines(args, batch_id):
     return respond({"count": n, "batch": batch_json(batch)}, 200)
 
 
-@blp.route("/batches/<int:batch_id>/cancel", methods=["POST"])
+@blp.route("/batches/<id(bits=32):batch_id>/cancel", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(LineIdsSchema)
 @blp.response(200, CountSchema)
@@ -703,7 +703,7 @@ def _ft_page(items, limit):
             "next_before": items[-1].id if more and items else None}
 
 
-@blp.route("/organisations/<int:org_id>/fund-transfers", methods=["POST"])
+@blp.route("/organisations/<id(bits=32):org_id>/fund-transfers", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(FundTransferCreateSchema)
 @blp.response(201, FundTransferSchema)
@@ -715,7 +715,7 @@ def create_fund_transfer(args, org_id):
     return respond(service.fund_transfer_json(service.create_fund_transfer(current_user(), org_id, args)), 201)
 
 
-@blp.route("/organisations/<int:org_id>/fund-transfers", methods=["GET"])
+@blp.route("/organisations/<id(bits=32):org_id>/fund-transfers", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(BatchQuery, location="query")
 @blp.response(200, FundTransferListSchema)
@@ -737,7 +737,7 @@ def all_fund_transfers(args):
     return respond(_ft_page(items, args["limit"]), 200)
 
 
-@blp.route("/fund-transfers/<int:ft_id>", methods=["GET"])
+@blp.route("/fund-transfers/<id(bits=32):ft_id>", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, FundTransferSchema)
 @problems(*AUTH, (404, "fund_transfer_not_found (also for organisations on neither side)"))
@@ -747,7 +747,7 @@ def get_fund_transfer(ft_id):
     return respond(service.fund_transfer_json(ft), 200)
 
 
-@blp.route("/fund-transfers/<int:ft_id>/approve", methods=["POST"])
+@blp.route("/fund-transfers/<id(bits=32):ft_id>/approve", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(200, FundTransferSchema)
@@ -762,7 +762,7 @@ def approve_fund_transfer(ft_id):
     return respond(body, status)
 
 
-@blp.route("/fund-transfers/<int:ft_id>/reject", methods=["POST"])
+@blp.route("/fund-transfers/<id(bits=32):ft_id>/reject", methods=["POST"])
 @requires(Role.ORG_STAFF)
 @blp.arguments(RejectSchema)
 @blp.response(200, FundTransferSchema)
@@ -813,7 +813,7 @@ def my_payslips(args):
                    200)
 
 
-@blp.route("/me/payslips/<int:line_id>", methods=["GET"])
+@blp.route("/me/payslips/<id:line_id>", methods=["GET"])
 @requires(Role.CONSUMER)
 @blp.response(200, PayslipSchema)
 @problems(*AUTH, (404, "payslip_not_found (also another person's)"))

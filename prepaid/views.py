@@ -430,7 +430,7 @@ def list_merchants(args):
     return respond(_page(q, PrepaidMerchant.id, args, lambda r: merchant_json(r[0], r[1])), 200)
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>", methods=["GET"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>", methods=["GET"])
 @requires()
 @blp.response(200, PrepaidMerchantOut)
 @problems(404)
@@ -439,7 +439,7 @@ def get_merchant(prepaid_merchant_id):
     return respond(merchant_json(*service.get_merchant(current_user(), prepaid_merchant_id)), 200)
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/review", methods=["POST"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/review", methods=["POST"])
 @requires(Role.BANK_REVIEWER)
 @blp.arguments(PrepaidReviewSchema)
 @blp.response(200, PrepaidMerchantOut)
@@ -451,7 +451,7 @@ def review(args, prepaid_merchant_id):
     return respond(merchant_json(*service.get_merchant(user, pm.id)), 200)
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/status", methods=["POST"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/status", methods=["POST"])
 @requires(*REVIEWERS)
 @blp.arguments(PrepaidStatusSchema)
 @blp.response(200, MerchantStatusOut)
@@ -468,7 +468,7 @@ def change_status(args, prepaid_merchant_id):
     return respond(body, 200)
 
 
-@blp.route("/prepaid/closures/<int:closure_id>", methods=["GET"])
+@blp.route("/prepaid/closures/<id(bits=32):closure_id>", methods=["GET"])
 @requires(*REVIEWERS)
 @blp.response(200, ClosureOut)
 @problems(404)
@@ -484,7 +484,7 @@ def get_closure(closure_id):
     return respond(tasks.progress(closure_id), 200)
 
 
-@blp.route("/prepaid/closures/<int:closure_id>/run", methods=["POST"])
+@blp.route("/prepaid/closures/<id(bits=32):closure_id>/run", methods=["POST"])
 @requires(*REVIEWERS)
 @blp.response(202, ClosureOut)
 @problems(404)
@@ -504,7 +504,7 @@ def rerun_closure(closure_id):
 # ---------------------------------------------------------------- plans
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/plans", methods=["POST"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/plans", methods=["POST"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(PrepaidPlanSchema)
 @blp.response(201, PlanOut)
@@ -536,7 +536,7 @@ def list_plans(args):
     return respond(_page(q, Plan.id, args, lambda r: plan_json(r[0], r[1], r[2])), 200)
 
 
-@blp.route("/prepaid/plans/<int:plan_id>", methods=["GET"])
+@blp.route("/prepaid/plans/<id(bits=32):plan_id>", methods=["GET"])
 @requires()
 @blp.response(200, PlanOut)
 @problems(404)
@@ -545,7 +545,7 @@ def get_plan(plan_id):
     return respond(plan_json(*service.get_plan(current_user(), plan_id)), 200)
 
 
-@blp.route("/prepaid/plans/<int:plan_id>/withdraw", methods=["POST"])
+@blp.route("/prepaid/plans/<id(bits=32):plan_id>/withdraw", methods=["POST"])
 @requires(Role.MERCHANT_OWNER)
 @blp.response(200, PlanOut)
 @problems(404)
@@ -557,7 +557,7 @@ def withdraw_plan(plan_id):
     return respond(plan_json(plan, pm, merchant), 200)
 
 
-@blp.route("/prepaid/plans/<int:plan_id>/purchase", methods=["POST"])
+@blp.route("/prepaid/plans/<id(bits=32):plan_id>/purchase", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(201, ContractOut)
@@ -594,7 +594,7 @@ def list_contracts(args):
     return respond(_page(q, Contract.id, args, lambda r: contract_json(r[0], user)), 200)
 
 
-@blp.route("/prepaid/contracts/<int:contract_id>", methods=["GET"])
+@blp.route("/prepaid/contracts/<id:contract_id>", methods=["GET"])
 @requires()
 @blp.response(200, ContractOut)
 @problems(404)
@@ -623,7 +623,7 @@ def release(args):
     return respond(*idempotency.run(user.id, args, action))
 
 
-@blp.route("/prepaid/contracts/<int:contract_id>/refund", methods=["POST"])
+@blp.route("/prepaid/contracts/<id:contract_id>/refund", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(201, ContractOut)
@@ -660,7 +660,7 @@ class StatementOut(StrictSchema):
     provisional = fields.Boolean(metadata={"description": "Today's (or a future day's) figures may still change"})
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/statements/<string:day>", methods=["GET"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.INDUSTRY_REGULATOR, Role.PILOT_ADMIN)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
 @blp.response(200, StatementOut)
@@ -730,7 +730,7 @@ class SupervisionOut(StrictSchema):
     industries = fields.List(fields.Dict())
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/grade", methods=["GET"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/grade", methods=["GET"])
 @requires()
 @blp.response(200, GradeOut)
 @problems(404)
@@ -750,7 +750,7 @@ def get_grade(prepaid_merchant_id):
     return respond(body, 200)
 
 
-@blp.route("/prepaid/merchants/<int:prepaid_merchant_id>/grade", methods=["POST"])
+@blp.route("/prepaid/merchants/<id(bits=32):prepaid_merchant_id>/grade", methods=["POST"])
 @requires(Role.INDUSTRY_REGULATOR, Role.PILOT_ADMIN)
 @blp.arguments(PrepaidOverrideSchema)
 @blp.response(201, GradeOut)
@@ -765,7 +765,7 @@ def override_grade(args, prepaid_merchant_id):
     return respond({**grades.effective(pm), "history": grades.history(pm.id)}, 201)
 
 
-@blp.route("/prepaid/contracts/<int:contract_id>/complaints", methods=["POST"])
+@blp.route("/prepaid/contracts/<id:contract_id>/complaints", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(PrepaidComplaintSchema)
 @blp.response(201, ComplaintOut)
@@ -867,7 +867,7 @@ def request_json(req, contract, release=None) -> dict:
     return body
 
 
-@blp.route("/prepaid/contracts/<int:contract_id>/release-requests", methods=["POST"])
+@blp.route("/prepaid/contracts/<id:contract_id>/release-requests", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(PrepaidRequestSchema)
 @blp.response(201, RequestOut)
@@ -903,7 +903,7 @@ def _answer(request_id: int, confirm: bool):
     return respond(*idempotency.run(user.id, {"request_id": request_id, "confirm": confirm}, action))
 
 
-@blp.route("/prepaid/release-requests/<int:request_id>/confirm", methods=["POST"])
+@blp.route("/prepaid/release-requests/<id:request_id>/confirm", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(200, RequestOut)
@@ -913,7 +913,7 @@ def confirm_request(request_id):
     return _answer(request_id, True)
 
 
-@blp.route("/prepaid/release-requests/<int:request_id>/decline", methods=["POST"])
+@blp.route("/prepaid/release-requests/<id:request_id>/decline", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(200, RequestOut)
@@ -957,7 +957,7 @@ def list_releases(args):
                     "items": items}, 200)
 
 
-@blp.route("/prepaid/contracts/<int:contract_id>/releases", methods=["GET"])
+@blp.route("/prepaid/contracts/<id:contract_id>/releases", methods=["GET"])
 @requires()
 @blp.response(200, ReleasesOut)
 @problems(404)

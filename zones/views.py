@@ -21,8 +21,9 @@ from backend.auth.service import current_user, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
-from backend.schemas import PageQuery, StrictSchema
+from backend.schemas import BINARY, Id, PageQuery, Phone, StrictSchema
 from zones import geometry, kpis, registry, reports
+from zones import responses as out
 from zones.models import ZONE_KIND_NAMES, ZONE_KINDS, ReportPeriod, ReportStatus, Zone
 
 blp = Blueprint("zones", __name__, url_prefix="/api/v1", description="Demonstration zones")
@@ -61,8 +62,8 @@ class ZonePatch(StrictSchema):
 
 
 class ManagerSchema(StrictSchema):
-    user_id = fields.Integer(validate=validate.Range(min=1))
-    phone = fields.String()
+    user_id = Id()
+    phone = Phone()
 
     @validates_schema
     def one_of(self, data, **kwargs):
@@ -82,7 +83,11 @@ class MerchantsQuery(PageQuery):
 
 
 class PeriodQuery(StrictSchema):
-    day_from = fields.Date(data_key="from", metadata={"description": "First local day (default: 29 days before 'to')"})
+    """A period of local days, at most ``kpis.MAX_SPAN_DAYS`` (366) long (422 ``bad_period`` otherwise)."""
+
+    day_from = fields.Date(data_key="from", metadata={
+        "description": f"First local day (default: 29 days before 'to'); at most {kpis.MAX_SPAN_DAYS} days before "
+                       "'to' and not after it"})
     day_to = fields.Date(data_key="to", metadata={"description": "Last local day, inclusive (default: today)"})
 
 
@@ -92,7 +97,8 @@ class RankingQuery(PeriodQuery):
 
 class SummaryQuery(StrictSchema):
     day_from = fields.Date(data_key="from",
-                           metadata={"description": "Default: the thresholds' window ending yesterday"})
+                           metadata={"description": "Default: the thresholds' window ending yesterday; at most "
+                                                    f"{kpis.MAX_SPAN_DAYS} days before 'to'"})
     day_to = fields.Date(data_key="to")
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
@@ -110,8 +116,11 @@ class DownloadQuery(StrictSchema):
     format = fields.String(load_default="pdf", validate=validate.OneOf(("pdf", "csv")))
 
 
+#: What each threshold can be (the service refuses the rest too).
+_THRESHOLD_RANGE = {"window_days": (1, kpis.MAX_SPAN_DAYS), "scenarios_covered": (0, len(SCENARIOS))}
+
 ThresholdsSchema = StrictSchema.from_dict({
-    key: fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
+    key: fields.Integer(required=True, strict=True, validate=validate.Range(*_THRESHOLD_RANGE.get(key, (0, 10**15))),
                         metadata={"description": f"{zh} {en} (a minimum; default {default})"})
     for key, (default, zh, en) in reports.THRESHOLDS.items()
 }, name="ZoneThresholds")
@@ -168,6 +177,7 @@ def merchant_json(m: Merchant, zone_id: int | None = None, distance_m: int | Non
 @blp.route("/zones", methods=["GET"])
 @requires()
 @blp.arguments(ZoneListQuery, location="query")
+@blp.response(200, out.ZoneSchema(many=True))
 def list_zones(args):
     """Every demonstration zone (public facts: names, kind, district, centre; the outline on request);
     ``managed=true`` keeps the caller's own zones."""
@@ -181,54 +191,62 @@ def list_zones(args):
 @blp.route("/zones", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ZoneFields)
+@blp.response(201, out.ZoneDetailSchema)
 def create_zone(args):
     """Create a zone from a GeoJSON outline (pilot office); merchants inside it are placed in it."""
     zone = registry.create_zone(args)
     return respond(zone_detail(zone), 201)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["GET"])
 @requires(*ZONE_STAFF)
+@blp.response(200, out.ZoneDetailSchema)
 def get_zone(zone_id):
     """One zone with its outline, merchant count and managers (its managers and the pilot office)."""
     return respond(zone_detail(registry.zone_for(current_user(), zone_id)), 200)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["PUT"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["PUT"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ZoneFields)
+@blp.response(200, out.ZoneDetailSchema)
 def replace_zone(args, zone_id):
     """Replace a zone's facts and outline (pilot office); merchants are placed again and figures follow them."""
     return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
 
 
-@blp.route("/zones/<int:zone_id>", methods=["PATCH"])
+@blp.route("/zones/<id(bits=32):zone_id>", methods=["PATCH"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ZonePatch)
+@blp.response(200, out.ZoneDetailSchema)
 def patch_zone(args, zone_id):
     """Change some of a zone's facts or its outline (pilot office)."""
     return respond(zone_detail(registry.update_zone(zone_id, args)), 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers", methods=["GET"])
 @requires(*ZONE_STAFF)
+@blp.response(200, out.ManagerListSchema)
 def list_managers(zone_id):
     """The zone's managers."""
     registry.zone_for(current_user(), zone_id)
     return respond({"items": [manager_json(u) for u in registry.managers(zone_id)]}, 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers", methods=["POST"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ManagerSchema)
+@blp.response(201, out.AssignedSchema)
+@blp.alt_response(200, schema=out.AssignedSchema, description="Already assigned", success=True)
 def add_manager(args, zone_id):
     """Assign a zone manager (by user id or phone) to the zone (pilot office). 201 if new, 200 if already."""
     user, created = registry.assign_manager(zone_id, args.get("user_id"), args.get("phone"))
     return respond({"zone_id": zone_id, **manager_json(user)}, 201 if created else 200)
 
 
-@blp.route("/zones/<int:zone_id>/managers/<int:user_id>", methods=["DELETE"])
+@blp.route("/zones/<id(bits=32):zone_id>/managers/<id(bits=32):user_id>", methods=["DELETE"])
 @requires(Role.PILOT_ADMIN)
+@blp.response(204)
 def remove_manager(zone_id, user_id):
     """End a manager's assignment to the zone (pilot office)."""
     registry.remove_manager(zone_id, user_id)
@@ -241,6 +259,7 @@ def remove_manager(zone_id, user_id):
 @blp.route("/zones/locate", methods=["GET"])
 @requires()
 @blp.arguments(LocateQuery, location="query")
+@blp.response(200, out.LocateSchema)
 def locate(args):
     """Which zone a point is in (or none), and the verified merchants within ``radius_m``, nearest first."""
     found = registry.locate(args["lat"], args["lon"], args["radius_m"], args["limit"])
@@ -253,9 +272,10 @@ def locate(args):
     }, 200)
 
 
-@blp.route("/zones/<int:zone_id>/merchants", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/merchants", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(MerchantsQuery, location="query")
+@blp.response(200, out.ZoneMerchantPageSchema)
 def zone_merchants(args, zone_id):
     """The merchants placed in the zone, newest first (keyset-paged by id)."""
     registry.zone_for(current_user(), zone_id)
@@ -270,9 +290,10 @@ def zone_merchants(args, zone_id):
 # ---------------------------------------------------------------- KPIs
 
 
-@blp.route("/zones/<int:zone_id>/kpis", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/kpis", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(PeriodQuery, location="query")
+@blp.response(200, out.KpisSchema)
 def zone_kpis(args, zone_id):
     """The zone's figures by local day and for the period (definitions: the zones.kpis module)."""
     zone = registry.zone_for(current_user(), zone_id)
@@ -283,6 +304,7 @@ def zone_kpis(args, zone_id):
 @blp.route("/zones/ranking", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(RankingQuery, location="query")
+@blp.response(200, out.RankingSchema)
 def ranking(args):
     """All zones ranked by one figure over the period (pilot office)."""
     day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
@@ -292,9 +314,11 @@ def ranking(args):
 # ---------------------------------------------------------------- reports
 
 
-@blp.route("/zones/<int:zone_id>/reports", methods=["POST"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports", methods=["POST"])
 @requires(*ZONE_STAFF)
 @blp.arguments(ReportRequest)
+@blp.response(201, out.ReportSchema)
+@blp.alt_response(202, schema=out.ReportSchema, description="Accepted: being built", success=True)
 def request_report(args, zone_id):
     """Build the zone's periodic scenario report now (PDF + CSV); 201 when ready, 202 while it is built."""
     user = current_user()
@@ -303,9 +327,10 @@ def request_report(args, zone_id):
     return respond(reports.report_json(report), 201 if report.status == ReportStatus.READY else 202)
 
 
-@blp.route("/zones/<int:zone_id>/reports", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(ReportListQuery, location="query")
+@blp.response(200, out.ReportPageSchema)
 def list_reports(args, zone_id):
     """The zone's reports, scheduled and on demand, newest period first."""
     registry.zone_for(current_user(), zone_id)
@@ -317,9 +342,11 @@ def list_reports(args, zone_id):
                     "next_before": rows[-1].id if more and rows else None}, 200)
 
 
-@blp.route("/zones/<int:zone_id>/reports/<int:report_id>", methods=["GET"])
+@blp.route("/zones/<id(bits=32):zone_id>/reports/<id(bits=32):report_id>", methods=["GET"])
 @requires(*ZONE_STAFF)
 @blp.arguments(DownloadQuery, location="query")
+@blp.response(200, BINARY, content_type="application/pdf")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 def download_report(args, zone_id, report_id):
     """Download a ready report as PDF (default) or CSV."""
     zone = registry.zone_for(current_user(), zone_id)
@@ -332,6 +359,7 @@ def download_report(args, zone_id, report_id):
 
 @blp.route("/zones/application-thresholds", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
+@blp.response(200, ThresholdsSchema)
 def get_thresholds():
     """The thresholds a zone must reach to be put forward as a demonstration zone (pilot office)."""
     return respond(reports.thresholds(), 200)
@@ -340,6 +368,7 @@ def get_thresholds():
 @blp.route("/zones/application-thresholds", methods=["PUT"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ThresholdsSchema)
+@blp.response(200, ThresholdsSchema)
 def put_thresholds(args):
     """Set every threshold (pilot office)."""
     return respond(reports.set_thresholds(current_user(), args), 200)
@@ -348,6 +377,8 @@ def put_thresholds(args):
 @blp.route("/zones/application-summary", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(SummaryQuery, location="query")
+@blp.response(200, out.SummarySchema)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 def application_summary(args):
     """Each zone's figures against the thresholds, and what is still missing (pilot office); JSON or CSV."""
     summary = reports.application_summary(args.get("day_from"), args.get("day_to"))

@@ -19,7 +19,7 @@ from backend.clock import as_utc, utcnow
 from backend.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from backend.extensions import db, get_redis
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: what the OpenAPI pattern says
 # A fixed hash to compare against when the phone is unknown, so that log-in
 # takes the same time whether or not the account exists.
 _DUMMY_HASH: dict[str, str] = {}
@@ -37,7 +37,7 @@ def normalize_phone(phone: str, field: str = "phone") -> str:
 
 def check_password_strength(password: str) -> None:
     """Raise ``ValidationFailed`` unless the password is 8–128 chars with a letter and a digit."""
-    if not (8 <= len(password) <= 128) or not re.search(r"\d", password) or not re.search(r"[A-Za-z]", password):
+    if not (8 <= len(password) <= 128) or not re.search(r"[0-9]", password) or not re.search(r"[A-Za-z]", password):
         raise ValidationFailed("The password needs 8–128 characters with at least one letter and one digit.",
                                field="password")
 

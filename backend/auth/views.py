@@ -7,30 +7,31 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from backend.auth import service, throttle
+from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
-from backend.schemas import StrictSchema
+from backend.schemas import Password, Phone, StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Identity: register, log in, tokens")
 
 
 class RegisterSchema(StrictSchema):
-    phone = fields.String(required=True, metadata={"example": "13800138000"})
-    password = fields.String(required=True, load_only=True)
+    phone = Phone(required=True)
+    password = Password(required=True)
     role = fields.String(load_default="consumer", validate=validate.OneOf(("consumer", "merchant_owner")))
     display_name = fields.String(load_default="", validate=validate.Length(max=64))
 
 
 class LoginSchema(StrictSchema):
-    phone = fields.String(required=True)
+    phone = Phone(required=True)
     password = fields.String(required=True, load_only=True)
 
 
 class UserSchema(StrictSchema):
-    id = fields.Integer()
-    phone = fields.String()
-    role = fields.String()
-    display_name = fields.String()
-    bank_id = fields.Integer(allow_none=True)
+    id = fields.Integer(required=True)
+    phone = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(Role.ALL))
+    display_name = fields.String(required=True)
+    bank_id = fields.Integer(required=True, allow_none=True)
 
 
 class LoginAlertsSchema(StrictSchema):
@@ -48,12 +49,13 @@ class MeSchema(UserSchema):
 
 
 class TokenSchema(StrictSchema):
-    token = fields.String(metadata={"description": "Bearer token; send as 'Authorization: Bearer <token>'"})
+    token = fields.String(required=True,
+                          metadata={"description": "Bearer token; send as 'Authorization: Bearer <token>'"})
     device_token = fields.String(metadata={
         "description": "Proof that this device (X-Device-Id) logged in to the account: send it back as "
                        "X-Device-Token when logging in, and other clients' failures never slow this device down. "
                        "Also set as the sy_known_device cookie for the console."})
-    user = fields.Nested(MeSchema)
+    user = fields.Nested(MeSchema, required=True)
 
 
 DEVICE_HEADERS = {"parameters": [

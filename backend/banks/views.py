@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_smorest import Blueprint
+from marshmallow import fields
 from sqlalchemy import func, select
 
 from backend.auth.models import Role
@@ -14,13 +15,37 @@ from backend.errors import Forbidden, ValidationFailed
 from backend.extensions import db
 from backend.http import respond
 from backend.merchants.models import Merchant, MerchantStatus
+from backend.schemas import OpenSchema, StrictSchema
 from backend.wallets.service import get_bank
 
 blp = Blueprint("banks", __name__, url_prefix="/api/v1", description="Operator banks")
 
 
+class OperatorBankSchema(StrictSchema):
+    code = fields.String(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class BankListSchema(StrictSchema):
+    items = fields.List(fields.Nested(OperatorBankSchema), required=True)
+
+
+class SettlementSchema(OpenSchema):
+    """Per merchant (from its stored statement) and in total; fees are always 0 (e-CNY has none)."""
+
+    day = fields.Date(required=True)
+    bank = fields.Nested(OperatorBankSchema, required=True)
+    merchants = fields.List(fields.Dict(), required=True)
+    totals = fields.Dict(required=True)
+    fees_fen = fields.Integer(required=True)
+    statements_missing = fields.Integer(required=True,
+                                        metadata={"description": "Approved merchants without a statement that day"})
+
+
 @blp.route("/banks", methods=["GET"])
 @requires()
+@blp.response(200, BankListSchema)
 def list_banks():
     """The ten operator banks where wallets are opened."""
     rows = db.session.execute(select(OperatorBank).order_by(OperatorBank.id)).scalars()
@@ -29,6 +54,9 @@ def list_banks():
 
 @blp.route("/banks/<string:code>/settlements/<string:day>", methods=["GET"])
 @requires(Role.BANK_REVIEWER, Role.PILOT_ADMIN)
+@blp.doc(parameters=[{"in": "path", "name": "day", "required": True, "schema": {"type": "string", "format": "date"},
+                      "description": "A finished local day, YYYY-MM-DD"}])
+@blp.response(200, SettlementSchema)
 def settlement(code, day):
     """The bank's settlement summary for a finished day: per merchant and in total (from the statements)."""
     from backend.payments import statements

@@ -17,7 +17,7 @@ from backend.hooks import announce, merchant_approved
 from backend.http import respond
 from backend.merchants import service
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
-from backend.schemas import Fen, PageQuery, StrictSchema
+from backend.schemas import BINARY, Fen, OpenSchema, PageQuery, Password, Phone, StrictSchema
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1", description="Merchants: onboarding and review")
 
@@ -66,14 +66,81 @@ class ReviewSchema(StrictSchema):
 
 
 class CashierSchema(StrictSchema):
-    phone = fields.String(required=True)
-    password = fields.String(required=True, load_only=True)
+    phone = Phone(required=True)
+    password = Password(required=True)
     display_name = fields.String(load_default="", validate=validate.Length(max=64))
     refund_limit_fen = Fen(positive=False, load_default=0)
 
 
 class ListQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(MerchantStatus.ALL))
+
+
+# ---------------------------------------------------------------- responses
+
+
+class MerchantSchema(StrictSchema):
+    """Public fields for everyone; the application's details (uscc … created_at) for owner, reviewer and pilot
+    office."""
+
+    id = fields.Integer(required=True)
+    merchant_number = fields.String(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    scenario = fields.String(required=True, validate=validate.OneOf(tuple(SCENARIOS)))
+    scenario_zh = fields.String(required=True)
+    mcc = fields.String(required=True)
+    address = fields.String(required=True)
+    city = fields.String(required=True)
+    latitude = fields.Float(required=True)
+    longitude = fields.Float(required=True)
+    bank_code = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MerchantStatus.ALL))
+    verified = fields.Boolean(required=True)
+    uscc = fields.String()
+    owner_user_id = fields.Integer()
+    review_reason = fields.String(allow_none=True)
+    reviewed_by_user_id = fields.Integer(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class MerchantPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(MerchantSchema), required=True)
+    next_before = fields.Integer(required=True, allow_none=True)
+
+
+class CashierOutSchema(StrictSchema):
+    user_id = fields.Integer(required=True)
+    phone = fields.String(required=True)
+    display_name = fields.String(required=True)
+    refund_limit_fen = fields.Integer(required=True)
+    merchant_id = fields.Integer(required=True)
+
+
+class CashierListSchema(StrictSchema):
+    items = fields.List(fields.Nested(CashierOutSchema), required=True)
+
+
+class StaticQrSchema(StrictSchema):
+    merchant_id = fields.Integer(required=True)
+    payload = fields.String(required=True, metadata={"description": "EMVCo text of the static code (01=11), signed"})
+    daily_cap_per_consumer_fen = fields.Integer(required=True)
+
+
+class StatementSchema(OpenSchema):
+    merchant = fields.Dict(required=True)
+    day = fields.Date(required=True)
+    currency = fields.String(required=True)
+    payments = fields.List(fields.Dict(), required=True)
+    refunds = fields.List(fields.Dict(), required=True)
+    totals = fields.Dict(required=True)
+    provisional = fields.Boolean(required=True, metadata={"description": "Today's statement is live, not final"})
+
+
+class BuildingSchema(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(("building",)))
+    job_id = fields.String(required=True)
 
 
 def merchant_json(m: Merchant, viewer) -> dict:
@@ -114,6 +181,7 @@ def merchant_json(m: Merchant, viewer) -> dict:
 @blp.route("/merchants", methods=["POST"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(ApplySchema)
+@blp.response(201, MerchantSchema)
 def apply(args):
     """Apply to accept e-CNY; the chosen operator bank reviews the application."""
     return respond(merchant_json(service.apply(current_user(), args), current_user()), 201)
@@ -122,6 +190,7 @@ def apply(args):
 @blp.route("/merchants", methods=["GET"])
 @requires()
 @blp.arguments(ListQuery, location="query")
+@blp.response(200, MerchantPageSchema)
 def list_merchants(args):
     """Merchants the caller may see: own (owner, cashier), own bank's (reviewer), all (pilot office),
     verified ones (consumers)."""
@@ -138,16 +207,18 @@ def list_merchants(args):
                     "next_before": rows[-1].id if more and rows else None}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>", methods=["GET"])
 @requires()
+@blp.response(200, MerchantSchema)
 def get_merchant(merchant_id):
     """One merchant, if the caller may see it."""
     return respond(merchant_json(service.get_visible(current_user(), merchant_id), current_user()), 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/review", methods=["POST"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/review", methods=["POST"])
 @requires(Role.BANK_REVIEWER)
 @blp.arguments(ReviewSchema)
+@blp.response(200, MerchantSchema)
 def review(args, merchant_id):
     """Approve (opens the merchant wallet) or reject with a reason; reviewers of the merchant's bank only."""
     merchant = service.review(current_user(), merchant_id, args["decision"], args["reason"].strip())
@@ -163,7 +234,7 @@ class RefundPolicySchema(StrictSchema):
                              metadata={"description": "The owner's password, typed again"})
 
 
-@blp.route("/merchants/<int:merchant_id>/refund-policy", methods=["PUT"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/refund-policy", methods=["PUT"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(RefundPolicySchema)
 @blp.response(200, description="The merchant, with `refund_approval_above_fen`")
@@ -182,9 +253,10 @@ def cashier_json(user, staff) -> dict:
             "refund_limit_fen": staff.refund_limit_fen, "merchant_id": staff.merchant_id}
 
 
-@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["POST"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/cashiers", methods=["POST"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(CashierSchema)
+@blp.response(201, CashierOutSchema)
 def add_cashier(args, merchant_id):
     """Create a cashier login for this shop with a refund limit."""
     user, staff = service.add_cashier(current_user(), merchant_id, args["phone"], args["password"],
@@ -192,16 +264,19 @@ def add_cashier(args, merchant_id):
     return respond(cashier_json(user, staff), 201)
 
 
-@blp.route("/merchants/<int:merchant_id>/cashiers", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/cashiers", methods=["GET"])
 @requires(Role.MERCHANT_OWNER)
+@blp.response(200, CashierListSchema)
 def list_cashiers(merchant_id):
     """The shop's cashiers."""
     return respond({"items": [cashier_json(u, s) for u, s in service.cashiers(current_user(), merchant_id)]}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/static-qr", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/static-qr", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "png"]}}])
+@blp.response(200, StaticQrSchema)
+@blp.alt_response(200, schema=BINARY, content_type="image/png", description="The printable poster (?format=png)")
 def static_qr(merchant_id):
     """The shop's static code (no amount, 01=11), signed; ``?format=png`` gives the printable poster."""
     from backend.payments.qrimage import poster_png
@@ -220,9 +295,14 @@ def static_qr(merchant_id):
                     "daily_cap_per_consumer_fen": STATIC_QR_DAILY_CAP_FEN}, 200)
 
 
-@blp.route("/merchants/<int:merchant_id>/statements/<string:day>", methods=["GET"])
+@blp.route("/merchants/<id(bits=32):merchant_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
-@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
+@blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}},
+                     {"in": "path", "name": "day", "required": True, "schema": {"type": "string", "format": "date"},
+                      "description": "A local day, YYYY-MM-DD, not after today"}])
+@blp.response(200, StatementSchema)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description="The statement as CSV")
+@blp.alt_response(202, schema=BuildingSchema, description="A past day's statement is being built; ask again")
 def statement(merchant_id, day):
     """A day's statement (each order, refunds, net; CSV or JSON). Built by a daily job, or now on demand;
     today's is live and marked provisional."""

@@ -19,8 +19,8 @@ from backend.hooks import announce, payment_settled, refund_settled
 from backend.http import respond
 from backend.merchants.models import Merchant
 from backend.payments import breakdown, events, express, keys, refund_approval, service
-from backend.payments.models import Order, OrderStatus, PaycodeDevice
-from backend.schemas import Fen, StrictSchema
+from backend.payments.models import Order, OrderKind, OrderStatus, PaycodeDevice
+from backend.schemas import BINARY, Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payclient import paycode
 
@@ -28,17 +28,17 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Collect
 
 
 class CreateOrderSchema(StrictSchema):
-    merchant_id = fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     amount_fen = Fen(required=True)
     description = fields.String(load_default=None, validate=validate.Length(max=80))
     ttl_seconds = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=30, max=3600))
 
 
 class OrdersQuery(StrictSchema):
-    merchant_id = fields.Integer(required=True)
+    merchant_id = Id(required=True, strict=False)
     date = fields.Date(load_default=None, metadata={"description": "Local day, default today"})
     status = fields.String(validate=validate.OneOf(OrderStatus.ALL))
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = Id(bits=64, strict=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -55,7 +55,7 @@ class PreviewSchema(StrictSchema):
 
 
 class ChargeSchema(StrictSchema):
-    merchant_id = fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     code = fields.String(required=True, metadata={"description": "The consumer's 18-digit payment code"})
     amount_fen = Fen(required=True)
     description = fields.String(load_default=None, validate=validate.Length(max=80))
@@ -77,6 +77,160 @@ class RefundApprovalSchema(StrictSchema):
 
 class DeviceSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+# ---------------------------------------------------------------- responses
+
+
+class OrderMerchantSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    merchant_number = fields.String(required=True)
+
+
+class BreakdownSchema(StrictSchema):
+    price_fen = fields.Integer(required=True)
+    red_packet_fen = fields.Integer(required=True)
+    coupon_fen = fields.Integer(required=True)
+    from_wallet_fen = fields.Integer(required=True, metadata={"description": "What leaves the payer's wallet"})
+    merchant_receives_fen = fields.Integer(required=True, metadata={"description": "Always the full price"})
+
+
+class QuoteSchema(BreakdownSchema):
+    wallet_balance_fen = fields.Integer(required=True)
+    enough_balance = fields.Boolean(required=True)
+    short_fen = fields.Integer(required=True)
+
+
+class OrderSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf((OrderKind.DYNAMIC, OrderKind.STATIC,
+                                                                 OrderKind.PAYCODE)))
+    status = fields.String(required=True, validate=validate.OneOf(OrderStatus.ALL))
+    amount_fen = fields.Integer(required=True)
+    refunded_fen = fields.Integer(required=True)
+    description = fields.String(required=True, allow_none=True)
+    merchant = fields.Nested(OrderMerchantSchema, required=True)
+    payload = fields.String(required=True, allow_none=True,
+                            metadata={"description": "The signed EMVCo code text (dynamic orders)"})
+    key_id = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True, allow_none=True)
+    paid_at = fields.DateTime(required=True, allow_none=True)
+    breakdown = fields.Nested(BreakdownSchema, metadata={
+        "description": "Paid orders: the price, what red packets and coupons paid, what left the wallet"})
+
+
+class OrderTotalsSchema(StrictSchema):
+    order_count = fields.Integer(required=True)
+    paid_count = fields.Integer(required=True)
+    paid_fen = fields.Integer(required=True)
+    refunded_fen = fields.Integer(required=True)
+    net_fen = fields.Integer(required=True)
+
+
+class OrderPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(OrderSchema), required=True)
+    totals = fields.Nested(OrderTotalsSchema, required=True, metadata={"description": "Of the whole day"})
+    next_before = fields.Integer(required=True, allow_none=True)
+
+
+class LegSchema(StrictSchema):
+    transfer_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+
+
+class ChargeResultSchema(OrderSchema):
+    transfer_id = fields.Integer(required=True)
+    paid_from_balance_fen = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True, metadata={"description": "Paid by red packets and coupons"})
+    legs = fields.List(fields.Nested(LegSchema), required=True)
+
+
+class PaymentResultSchema(ChargeResultSchema):
+    payer_balance_after_fen = fields.Integer(required=True)
+
+
+class RefundOutSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True)
+    transfer_id = fields.Integer(required=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
+class RefundResultSchema(OrderSchema):
+    refund = fields.Nested(RefundOutSchema, required=True)
+
+
+class PreviewMerchantSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    scenario = fields.String(required=True)
+    verified = fields.Boolean(required=True)
+
+
+class PreviewResultSchema(StrictSchema):
+    genuine = fields.Boolean(required=True)
+    dynamic = fields.Boolean(required=True)
+    amount_fen = fields.Integer(required=True, allow_none=True, metadata={"description": "Null for a static code"})
+    merchant = fields.Nested(PreviewMerchantSchema, required=True)
+    order_status = fields.String(metadata={"description": "Dynamic codes: the order's status, or unknown"})
+    expires_at = fields.DateTime(allow_none=True)
+    breakdown = fields.Nested(QuoteSchema, allow_none=True, metadata={
+        "description": "When the amount is known and the order payable: the split a payment now would get"})
+
+
+class RefundApprovalOutSchema(StrictSchema):
+    order_id = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True)
+    owner_approval = fields.String(required=True, metadata={"description": "Send as `owner_approval` on the refund"})
+    expires_in_seconds = fields.Integer(required=True)
+
+
+class DeviceOutSchema(StrictSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    revoked = fields.Boolean(required=True)
+    offline_payments_since_sync = fields.Integer(required=True)
+    last_sync_at = fields.DateTime(required=True)
+
+
+class NewDeviceSchema(DeviceOutSchema):
+    secret_b32 = fields.String(required=True, metadata={"description": "Shown once; keep it on the device"})
+    step_seconds = fields.Integer(required=True)
+    digits = fields.Integer(required=True)
+    prefix = fields.String(required=True)
+
+
+class DeviceListSchema(StrictSchema):
+    items = fields.List(fields.Nested(DeviceOutSchema), required=True)
+
+
+class KeySchema(StrictSchema):
+    kid = fields.String(required=True)
+    kty = fields.String(required=True, validate=validate.OneOf(("OKP",)))
+    crv = fields.String(required=True, validate=validate.OneOf(("Ed25519",)))
+    x = fields.String(required=True, metadata={"description": "The public key, base64url without padding"})
+    created_at = fields.DateTime(required=True)
+    retired_at = fields.DateTime(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "retired")))
+
+
+class KeyListSchema(StrictSchema):
+    keys = fields.List(fields.Nested(KeySchema), required=True)
+
+
+class OrderEventSchema(StrictSchema):
+    """One server-sent event (text/event-stream): ``status`` on each change, ``end`` when final."""
+
+    event = fields.String(required=True, validate=validate.OneOf(("status", "end")))
+    data = fields.String(required=True, metadata={"description": 'JSON: {"id", "status", "paid_at"} (status) or '
+                                                                 '{"status"} (end)'})
 
 
 def order_json(o: Order, merchant: Merchant | None = None) -> dict:
@@ -123,6 +277,7 @@ def _payment_body(settled: service.Settled) -> dict:
 @blp.route("/orders", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(CreateOrderSchema)
+@blp.response(201, OrderSchema)
 def create_order(args):
     """Create a dynamic-QR order: a signed code for an amount, single-use, expiring (default 5 min)."""
     order = service.create_order(current_user(), args["merchant_id"], args["amount_fen"], args["description"],
@@ -133,6 +288,7 @@ def create_order(args):
 @blp.route("/orders", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER, Role.BANK_REVIEWER, Role.PILOT_ADMIN)
 @blp.arguments(OrdersQuery, location="query")
+@blp.response(200, OrderPageSchema)
 def list_orders(args):
     """One day's orders with totals: all of them for the owner, a cashier's own shift for a cashier."""
     page, totals = service.list_orders(current_user(), args["merchant_id"], args["date"] or local_today(),
@@ -142,8 +298,9 @@ def list_orders(args):
                     "next_before": page[-1].id if more and page else None}, 200)
 
 
-@blp.route("/orders/<int:order_id>", methods=["GET"])
+@blp.route("/orders/<id:order_id>", methods=["GET"])
 @requires()
+@blp.response(200, OrderSchema)
 def get_order(order_id):
     """One order (its merchant's people, its payer, reviewers of the bank, the pilot office); once paid,
     with ``breakdown`` (what red packets and coupons paid: the merchant received the full price)."""
@@ -155,8 +312,9 @@ def get_order(order_id):
     return respond(body, 200)
 
 
-@blp.route("/orders/<int:order_id>/qr.png", methods=["GET"])
+@blp.route("/orders/<id:order_id>/qr.png", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.response(200, BINARY, content_type="image/png")
 def order_qr(order_id):
     """The order's code as a PNG image."""
     from backend.payments.qrimage import qr_png
@@ -165,8 +323,9 @@ def order_qr(order_id):
     return Response(qr_png(order.payload), mimetype="image/png")
 
 
-@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
+@blp.response(200, OrderSchema)
 def cancel_order(order_id):
     """Cancel an unpaid order (its code stops working)."""
     order = service.cancel_order(current_user(), order_id)
@@ -174,8 +333,9 @@ def cancel_order(order_id):
     return respond(order_json(order), 200)
 
 
-@blp.route("/orders/<int:order_id>/events", methods=["GET"])
+@blp.route("/orders/<id:order_id>/events", methods=["GET"])
 @requires()
+@blp.response(200, OrderEventSchema, content_type="text/event-stream")
 def order_events(order_id):
     """Server-sent events: the order's status now, then each change (paid within a second), until final."""
     user = current_user()
@@ -204,10 +364,10 @@ def order_events(order_id):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@blp.route("/orders/<int:order_id>/refund-approvals", methods=["POST"])
+@blp.route("/orders/<id:order_id>/refund-approvals", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(RefundApprovalSchema)
-@blp.response(201, description="`owner_approval` (token) and `expires_in_seconds`")
+@blp.response(201, RefundApprovalOutSchema)
 @blp.alt_response(403, description="`password_wrong` (field `owner_password`), `not_your_merchant`")
 @blp.alt_response(404, description="`order_not_found`")
 @blp.alt_response(429, description="`password_locked`: too many wrong passwords (Retry-After)")
@@ -219,11 +379,11 @@ def refund_approval_create(args, order_id):
                     "expires_in_seconds": ttl}, 201)
 
 
-@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@blp.route("/orders/<id:order_id>/refunds", methods=["POST"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(RefundSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
-@blp.response(201, description="The order after the refund, with `refund`")
+@blp.response(201, RefundResultSchema)
 @blp.alt_response(403, description="`owner_approval_required` (with `limit_fen`) or `owner_approval_invalid`: "
                                    "above the owner's limit send `owner_approval`; `refund_over_cashier_limit`; "
                                    "`not_your_merchant`")
@@ -255,7 +415,7 @@ def refund(args, order_id):
 @blp.route("/payments/preview", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(PreviewSchema)
-@blp.response(200, description="The merchant, amount, order status and `breakdown`")
+@blp.response(200, PreviewResultSchema)
 @blp.alt_response(404, description="`wallet_not_open`")
 @blp.alt_response(422, description="The code must not be paid: `qr_unsigned`, `qr_bad_signature`, "
                                    "`qr_amount_tampered`, `qr_merchant_mismatch`, `qr_unknown_key`, "
@@ -290,7 +450,7 @@ def preview(args):
 
 @blp.route("/payments/receipts/<string:reference>", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.response(200, description="The paid order with `breakdown`")
+@blp.response(200, OrderSchema)
 @blp.alt_response(404, description="`order_not_found`: no payment of mine with this reference")
 def payment_receipt(reference):
     """My payment by its reference (the memo of its transfer): the order and how it was paid (``breakdown``),
@@ -309,6 +469,7 @@ def payment_receipt(reference):
 @requires(Role.CONSUMER)
 @blp.arguments(PaySchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, PaymentResultSchema)
 def pay(args):
     """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
     user = current_user()
@@ -335,6 +496,7 @@ def pay(args):
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.arguments(ChargeSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, ChargeResultSchema)
 def charge(args):
     """Charge a consumer's payment code (scanned or typed) for an amount (offline caps apply)."""
     user = current_user()
@@ -362,6 +524,7 @@ def device_json(d: PaycodeDevice) -> dict:
 @blp.route("/paycodes/devices", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(DeviceSchema)
+@blp.response(201, NewDeviceSchema)
 def register_device(args):
     """Register this device for offline payment codes. The secret is returned once; keep it on the device."""
     device, secret = service.register_device(current_user(), args["name"])
@@ -373,6 +536,7 @@ def register_device(args):
 
 @blp.route("/paycodes/devices", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, DeviceListSchema)
 def list_devices():
     """My payment-code devices."""
     rows = db.session.execute(select(PaycodeDevice).where(PaycodeDevice.user_id == current_user().id)
@@ -380,7 +544,7 @@ def list_devices():
     return respond({"items": [device_json(d) for d in rows]}, 200)
 
 
-@blp.route("/paycodes/devices/<int:device_id>", methods=["DELETE"])
+@blp.route("/paycodes/devices/<id(bits=32):device_id>", methods=["DELETE"])
 @requires(Role.CONSUMER)
 @blp.response(204)
 def revoke_device(device_id):
@@ -388,8 +552,9 @@ def revoke_device(device_id):
     service.revoke_device(current_user(), device_id)
 
 
-@blp.route("/paycodes/devices/<int:device_id>/sync", methods=["POST"])
+@blp.route("/paycodes/devices/<id(bits=32):device_id>/sync", methods=["POST"])
 @requires(Role.CONSUMER)
+@blp.response(200, DeviceOutSchema)
 def sync_device(device_id):
     """The device is online: its count of offline payments starts again."""
     return respond(device_json(service.sync_device(current_user(), device_id)), 200)
@@ -397,6 +562,7 @@ def sync_device(device_id):
 
 @blp.route("/keys", methods=["GET"])
 @public
+@blp.response(200, KeyListSchema)
 def list_keys():
     """The public keys that sign Suiyuan QR codes (Ed25519, by key id), active and recently retired."""
     return respond({"keys": [keys.key_json(k) for k in keys.published()]}, 200)

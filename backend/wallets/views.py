@@ -11,7 +11,7 @@ from backend.auth.service import current_user, normalize_phone, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.ledger import service as ledger
-from backend.schemas import Fen, PageQuery, StrictSchema
+from backend.schemas import Fen, Id, PageQuery, Phone, StrictSchema
 from backend.wallets import service
 
 blp = Blueprint("wallets", __name__, url_prefix="/api/v1", description="Consumer wallets and transfers")
@@ -32,14 +32,88 @@ class UpgradeSchema(StrictSchema):
     bank_account_number = fields.String(metadata={"description": "Own account at the operator bank (class 2)"})
 
 
+class TransactionsQuery(PageQuery):
+    before = Id(bits=64, strict=False, metadata={"description": "Return transfers with id below this"})
+
+
 class AmountSchema(StrictSchema):
     amount_fen = Fen(required=True)
 
 
 class TransferSchema(StrictSchema):
-    to_phone = fields.String(required=True)
+    to_phone = Phone(required=True)
     amount_fen = Fen(required=True)
     memo = fields.String(validate=validate.Length(max=140), load_default=None)
+
+
+# ---------------------------------------------------------------- responses
+
+
+class BankSchema(StrictSchema):
+    code = fields.String(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class LimitsSchema(StrictSchema):
+    """The wallet class's limits in fen; null means no limit."""
+
+    balance_cap_fen = fields.Integer(required=True, allow_none=True)
+    single_payment_cap_fen = fields.Integer(required=True, allow_none=True)
+    day_cap_fen = fields.Integer(required=True, allow_none=True)
+    year_cap_fen = fields.Integer(required=True, allow_none=True)
+
+
+class WalletSchema(StrictSchema):
+    wallet_number = fields.String(required=True)
+    wallet_class = fields.Integer(required=True, validate=validate.OneOf((1, 2, 3, 4)))
+    status = fields.String(required=True)
+    bank = fields.Nested(BankSchema, required=True)
+    balance_fen = fields.Integer(required=True)
+    limits = fields.Nested(LimitsSchema, required=True)
+    spent_today_fen = fields.Integer(required=True)
+    spent_this_year_fen = fields.Integer(required=True)
+    remaining_today_fen = fields.Integer(required=True, allow_none=True)
+    remaining_this_year_fen = fields.Integer(required=True, allow_none=True)
+    real_name = fields.String(required=True, allow_none=True)
+    id_number_masked = fields.String(required=True, allow_none=True)
+    bank_account_masked = fields.String(required=True, allow_none=True)
+    card_masked = fields.String(required=True, allow_none=True)
+    opened_at = fields.DateTime(required=True)
+
+
+class PostedSchema(StrictSchema):
+    """A money move as seen from the caller's wallet."""
+
+    transfer_id = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"description": "Why the money moved (topup, redeem, transfer, …)"})
+    amount_fen = fields.Integer(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(("in", "out")))
+    balance_after_fen = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TransferResultSchema(PostedSchema):
+    to_wallet_number = fields.String(required=True)
+    memo = fields.String(required=True, allow_none=True)
+
+
+class TransactionSchema(StrictSchema):
+    transfer_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(("in", "out")))
+    amount_fen = fields.Integer(required=True)
+    signed_amount_fen = fields.Integer(required=True)
+    counterparty_account_id = fields.Integer(required=True)
+    memo = fields.String(required=True, allow_none=True)
+    reverses_transfer_id = fields.Integer(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TransactionPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TransactionSchema), required=True)
+    next_before = fields.Integer(required=True, allow_none=True,
+                                 metadata={"description": "Pass as ?before= for the next page; null on the last"})
 
 
 def wallet_json(v: service.WalletView) -> dict:
@@ -86,6 +160,7 @@ def posted_json(p: ledger.Posted, outgoing: bool) -> dict:
 
 @blp.route("/wallets/me", methods=["GET"])
 @requires(Role.CONSUMER)
+@blp.response(200, WalletSchema)
 def get_wallet():
     """My wallet: class, balance, limits and what is left of them today."""
     return respond(wallet_json(service.view(current_user())), 200)
@@ -94,6 +169,7 @@ def get_wallet():
 @blp.route("/wallets/me", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(OpenWalletSchema)
+@blp.response(201, WalletSchema)
 def open_wallet(args):
     """Open a class-4 wallet (phone number only) at an operator bank."""
     service.open_wallet(current_user(), args["bank_code"], args.get("card_number"))
@@ -103,6 +179,7 @@ def open_wallet(args):
 @blp.route("/wallets/me/upgrade", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(UpgradeSchema)
+@blp.response(200, WalletSchema)
 def upgrade(args):
     """Upgrade to class 3 (ID document) or class 2 (own bank account)."""
     service.upgrade(current_user(), args["target_class"], real_name=args.get("real_name"),
@@ -128,6 +205,7 @@ def _money_move(args, action, *, outgoing: bool, external_effects: bool = False)
 @requires(Role.CONSUMER)
 @blp.arguments(AmountSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, PostedSchema)
 def topup(args):
     """Top up from the linked bank card through the wallet's operator bank (idempotent)."""
     body, status = _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}),
@@ -139,6 +217,7 @@ def topup(args):
 @requires(Role.CONSUMER)
 @blp.arguments(AmountSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, PostedSchema)
 def redeem(args):
     """Redeem e-CNY back to the linked bank card (idempotent; the card is credited after commit)."""
     from backend.jobs import enqueue
@@ -156,6 +235,7 @@ def redeem(args):
 @requires(Role.CONSUMER)
 @blp.arguments(TransferSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, TransferResultSchema)
 def transfer(args):
     """Send money to another consumer's wallet by phone number (idempotent)."""
     # Bad input is refused before the Idempotency-Key is recorded.
@@ -170,7 +250,8 @@ def transfer(args):
 
 @blp.route("/wallets/me/transactions", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(TransactionsQuery, location="query")
+@blp.response(200, TransactionPageSchema)
 def transactions(args):
     """My transactions, newest first. Page with ``before=<next_before>``."""
     wallet = service.wallet_of(current_user())

@@ -146,6 +146,6 @@ def test_the_list_covers_every_zone_route(app):
     routes = {(method, rule.rule.removeprefix("/api/v1"))
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/zones")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
-    listed = {(m, p.replace("{zone}", "<int:zone_id>").replace("{report}", "<int:report_id>")
-               .replace("{assigned}", "<int:user_id>")) for _, m, p, _, _ in ENDPOINTS}
+    listed = {(m, p.replace("{zone}", "<id(bits=32):zone_id>").replace("{report}", "<id(bits=32):report_id>")
+               .replace("{assigned}", "<id(bits=32):user_id>")) for _, m, p, _, _ in ENDPOINTS}
     assert routes == listed

@@ -1,0 +1,545 @@
+"""The OpenAPI document is the contract (issue #12.1), and hostile input is refused without moving money (#21.4).
+
+Schemathesis reads ``/api/v1/openapi.json`` from the app and calls every operation in-process (WSGI), as
+the role its ``x-roles`` names, on SQLite and PostgreSQL:
+
+- ``test_every_operation_keeps_the_contract``: requests the document allows (and, for operations with a
+  path id, some naming the rows of a small world built with ``tests/factories.py``), each response
+  checked for server errors, status codes and content types the operation documents, and a body that
+  conforms to the documented schema;
+- ``test_every_documented_success_is_what_the_server_answers``: one valid request per operation through
+  the same checks, so every success schema is compared with a real answer at least once;
+- ``test_hostile_input_moves_no_money``: requests that break the document (schemathesis' negative mode:
+  wrong types, out-of-range ids, missing or extra fields, odd unicode) plus huge and deep bodies; no 5xx,
+  the ledger unchanged and sound (``ledger.verify``).
+
+Examples per operation stay few (``CONTRACT_EXAMPLES``, default 6) and derandomized, so ``make test``
+stays quick and a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import quote, urlencode
+
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from backend.auth.models import Role
+from backend.auth.service import issue_token
+from backend.clock import local_today, utcnow
+from backend.extensions import db
+from backend.ledger import service as ledger
+from tests.backend.helpers import ledger_snapshot
+from tests.campaigns.helpers import close_window, create, grab, launch, make_world
+from tests.payments.helpers import Api, add_cashier, ok, paid_order, register_device, valid_uscc
+from zones.models import ZoneManager, ZoneReport
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "6"))
+ANY_SIGNED_IN, PUBLIC = "any signed-in user", "public"
+
+
+@dataclass
+class World:
+    people: dict  # role → Person who calls the operations of that role
+    ids: dict  # path parameter name → a real row's id (or code, day)
+    fresh_token: object  # () -> a new token of the pilot office (for POST /auth/logout)
+
+
+@pytest.fixture
+def world(app, factory, monkeypatch) -> World:
+    """Every role, a paid order, a live red-packet campaign with a claim, a drawn lottery, a pay-code device,
+    a ready zone report and a spare zone manager."""
+    # Jobs run inline, as on the embedded default (CI exports REDIS_URL for the tests that want real Redis).
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    api = Api(app)
+    w = make_world(factory)
+    consumer = factory.consumer(wallet_class=2, balance_fen=1_000_000)
+    cashier = add_cashier(api, w.shop.owner, w.shop.merchant_id, refund_limit_fen=10_000)
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC")
+    order = paid_order(api, w.shop, consumer, 2_000)
+    campaign = ok(launch(api, w.manager, create(api, w.manager, w)["id"]))
+    ok(grab(api, consumer, campaign["id"]), 201)
+    lottery = ok(launch(api, w.manager, create(api, w.manager, w, kind="lottery", split="fixed")["id"]))
+    ok(api.post(f"/campaigns/{lottery['id']}/registrations", consumer, json={}), 201)
+    close_window(lottery["id"])
+    ok(api.post(f"/campaigns/{lottery['id']}/draw", w.manager, json={}, money=True))
+    draft = create(api, w.manager, w)
+    static_payload = ok(api.get(f"/merchants/{w.shop.merchant_id}/static-qr", w.shop.owner))["payload"]
+    device_id, _ = register_device(api, consumer)
+    spare = factory.user(Role.ZONE_MANAGER)
+    db.session.add(ZoneManager(user_id=spare.id, zone_id=w.zone_id))
+    report = ZoneReport(zone_id=w.zone_id, period="weekly", start=local_today() - timedelta(days=7),
+                        end=local_today() - timedelta(days=1), status="ready", pdf=b"%PDF-1.4 test", csv="a,b\n",
+                        requested_at=utcnow(), built_at=utcnow())
+    db.session.add(report)
+    db.session.commit()
+    people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
+              Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
+              ANY_SIGNED_IN: w.pilot, "funder": w.funder}
+    ids = {"order_id": order["id"], "merchant_id": w.shop.merchant_id, "campaign_id": campaign["id"],
+           "zone_id": w.zone_id, "report_id": report.id, "user_id": spare.id, "device_id": device_id,
+           "code": "ICBC", "day": (local_today() - timedelta(days=1)).isoformat(),
+           # not path parameters: for the valid requests
+           "lottery_id": lottery["id"], "draft_id": draft["id"], "funder_id": w.funder_id,
+           "static_payload": static_payload}
+
+    def fresh_token() -> str:
+        token = issue_token(w.pilot.user)
+        db.session.commit()
+        return token
+
+    return World(people, ids, fresh_token)
+
+
+def load(app):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+def auth_headers(op, world: World) -> dict:
+    """The bearer token of the first role the operation's ``x-roles`` names (none for public ones)."""
+    role = op.definition.raw["x-roles"][0]
+    if role == PUBLIC:
+        return {}
+    if op.label == "POST /api/v1/auth/logout":
+        return {"Authorization": f"Bearer {world.fresh_token()}"}  # it revokes the token it is called with
+    return world.people[role].auth
+
+
+def strategy(op, world: World, mode: GenerationMode):
+    """Cases of ``op``: generated entirely, and, for an operation with path parameters, also naming real rows."""
+    generated = op.as_strategy(generation_mode=mode)
+    names = [p.name for p in op.path_parameters]
+    if not names or any(n not in world.ids for n in names):
+        return generated
+    return st.one_of(generated, op.as_strategy(generation_mode=mode,
+                                               path_parameters={n: world.ids[n] for n in names}))
+
+
+def call(op, case, world: World):
+    """Send ``case`` as the operation's role; return the response (the request's session is ended, as in
+    production: the test keeps one app context, which the WSGI requests share)."""
+    headers = auth_headers(op, world)
+    try:
+        return case.call(headers=headers), headers
+    finally:
+        db.session.rollback()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    for sub in getattr(exc, "exceptions", ()):
+        text += "\n  " + str(sub)
+    return text[:2000]
+
+
+def _runner(op, cases, on_case):
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=cases)
+    def run(case):
+        on_case(op, case)
+
+    return run
+
+
+def explore(ops, world: World, mode: GenerationMode, on_case) -> tuple[list[str], dict[str, float]]:
+    """Run ``on_case(op, case)`` on up to ``EXAMPLES`` cases of every operation; return the failures (one per
+    operation: the first, not shrunk) and the seconds each operation took."""
+    failures, seconds = [], {}
+    for op in ops:
+        started = time.perf_counter()
+
+        try:
+            _runner(op, strategy(op, world, mode), on_case)()
+        except Unsatisfiable:
+            pass  # nothing in this operation can be made invalid (GET /health has no input)
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected: one report for every operation
+            failures.append(f"{op.label}: {type(exc).__name__}: {_describe(exc)}")
+        seconds[op.label] = time.perf_counter() - started
+    return failures, seconds
+
+
+def test_every_operation_keeps_the_contract(app, world):
+    ops = load(app)
+    statuses: Counter = Counter()
+
+    def check(op, case):
+        response, headers = call(op, case, world)
+        # A 401 from an operation that needs a token would mean the token did not reach it.
+        secured = bool(op.definition.raw.get("security"))
+        statuses["401 with a token" if secured and response.status_code == 401 else response.status_code] += 1
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    failures, seconds = explore(ops, world, GenerationMode.POSITIVE, check)
+    slow = sorted(seconds.items(), key=lambda kv: -kv[1])[:5]
+    assert failures == [], "\n\n".join(failures) + f"\n\nslowest: {slow}"
+    # Every call carried its role's token, and many got through to a success.
+    assert statuses["401 with a token"] == 0, statuses
+    assert sum(n for status, n in statuses.items() if isinstance(status, int) and status < 300) >= len(ops), statuses
+    assert ledger.verify() == []
+
+
+def test_the_document_declares_every_answer(client):
+    """Each operation: a success response with its schema (or 204), its roles, and every error as
+    application/problem+json of the one Problem schema; no catch-all ``default``."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for name, response in spec["components"]["responses"].items():
+        assert response["content"] == {"application/problem+json": {"schema": problem}}, name
+    count = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            count += 1
+            label = f"{method.upper()} {path}"
+            assert op.get("x-roles"), label
+            assert "default" not in op["responses"], label
+            successes = {k: v for k, v in op["responses"].items() if k.startswith("2")}
+            assert successes, label
+            for status, response in successes.items():
+                assert status == "204" or all("schema" in media for media in response["content"].values()), label
+            errors = {k: v for k, v in op["responses"].items() if k[0] in "45"}
+            assert errors or path == "/api/v1/health", label  # liveness answers nothing else
+            for status, response in errors.items():
+                if "$ref" in response:
+                    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                assert response["content"] == {"application/problem+json": {"schema": problem}}, (label, status)
+    assert count >= 71
+
+
+# ---------------------------------------------------------------- one valid request per operation
+
+
+def _campaign(world: World) -> dict:
+    now = utcnow()
+    return {"name": "契约测试红包", "kind": "grab", "split": "random", "funder_id": 1,
+            "zone_ids": [world.ids["zone_id"]], "packet_count": 5, "budget_fen": 500,
+            "claim_starts_at": (now + timedelta(hours=1)).isoformat(),
+            "claim_ends_at": (now + timedelta(hours=2)).isoformat(),
+            "spend_ends_at": (now + timedelta(hours=3)).isoformat()}
+
+
+def valid_requests(world: World) -> dict[str, dict]:
+    """One request each operation accepts: its path parameters, query and body (defaults: the world's rows)."""
+    square = {"type": "Polygon", "coordinates": [[[113.60, 22.80], [113.61, 22.80], [113.61, 22.81],
+                                                  [113.60, 22.81], [113.60, 22.80]]]}
+    zone = {"code": "contract_zone", "name_zh": "契约区", "name_en": "Contract zone", "kind": "industrial_park",
+            "district": "南沙区", "geometry": square}
+    from zones.reports import THRESHOLDS
+
+    return {
+        "GET /api/v1/health": {},
+        "POST /api/v1/auth/register": {"body": {"phone": "+86 139-9999-0001", "password": "Passw0rd!"}},
+        "POST /api/v1/auth/login": {"body": {"phone": world.people[Role.CONSUMER].phone, "password": "Passw0rd!"}},
+        "POST /api/v1/auth/logout": {},
+        "GET /api/v1/me": {},
+        "GET /api/v1/wallets/me": {},
+        "POST /api/v1/wallets/me/upgrade": None,  # the world's consumer is class 2 already: no valid upgrade
+        "POST /api/v1/wallets/me": None,  # the world's consumer has a wallet; opening one is in tests/backend
+        "POST /api/v1/wallets/me/topup": {"body": {"amount_fen": 100}},
+        "POST /api/v1/wallets/me/redeem": {"body": {"amount_fen": 100}},
+        "POST /api/v1/transfers": {"body": {"to_phone": world.people["funder"].phone, "amount_fen": 100}},
+        "GET /api/v1/wallets/me/transactions": {"query": {"limit": 2}},
+        "GET /api/v1/banks": {},
+        "GET /api/v1/banks/{code}/settlements/{day}": {},
+        "POST /api/v1/merchants": {"body": {
+            "name_zh": "契约糖水铺", "name_en": "Contract Dessert", "uscc": valid_uscc(), "mcc": "5814",
+            "scenario": "food", "address": "广州市荔湾区恩宁路1号", "latitude": 23.1191, "longitude": 113.2437,
+            "bank_code": "ICBC"}},
+        "GET /api/v1/merchants": {"query": {"limit": 5}},
+        "GET /api/v1/merchants/{merchant_id}": {},
+        "POST /api/v1/merchants/{merchant_id}/review": None,  # set up in tests/merchants (needs a pending one)
+        "POST /api/v1/merchants/{merchant_id}/cashiers": {"body": {"phone": "13799990002", "password": "Passw0rd!"}},
+        "GET /api/v1/merchants/{merchant_id}/cashiers": {},
+        "GET /api/v1/merchants/{merchant_id}/static-qr": {},
+        "GET /api/v1/merchants/{merchant_id}/statements/{day}": {},
+        "POST /api/v1/orders": {"body": {"merchant_id": world.ids["merchant_id"], "amount_fen": 1_000}},
+        "GET /api/v1/orders": {"query": {"merchant_id": world.ids["merchant_id"]}},
+        "GET /api/v1/orders/{order_id}": {},
+        "GET /api/v1/orders/{order_id}/qr.png": {},
+        "POST /api/v1/orders/{order_id}/cancel": None,  # the world's order is paid; cancelling is in tests/payments
+        "GET /api/v1/orders/{order_id}/events": {},
+        "POST /api/v1/orders/{order_id}/refunds": {"body": {"amount_fen": 100}},
+        "POST /api/v1/payments/preview": {"body": {"payload": world.ids["static_payload"]}},
+        "POST /api/v1/payments": {"body": {"payload": world.ids["static_payload"], "amount_fen": 100}},
+        "POST /api/v1/charges": None,  # needs a pay code of the moment: tests/payments
+        "POST /api/v1/paycodes/devices": {"body": {"name": "契约手机"}},
+        "GET /api/v1/paycodes/devices": {},
+        "POST /api/v1/paycodes/devices/{device_id}/sync": {},
+        "DELETE /api/v1/paycodes/devices/{device_id}": {},
+        "GET /api/v1/keys": {},
+        "GET /api/v1/zones": {"query": {"with_outline": "true"}},
+        "POST /api/v1/zones": {"body": zone},
+        "GET /api/v1/zones/{zone_id}": {},
+        "PUT /api/v1/zones/{zone_id}": None,  # replacing a seeded zone's outline: tests/zones
+        "PATCH /api/v1/zones/{zone_id}": {"body": {"name_en": "Yongqingfang"}},
+        "GET /api/v1/zones/{zone_id}/managers": {},
+        "POST /api/v1/zones/{zone_id}/managers": {"body": {"user_id": world.people[Role.ZONE_MANAGER].id}},
+        "DELETE /api/v1/zones/{zone_id}/managers/{user_id}": {},
+        "GET /api/v1/zones/locate": {"query": {"lat": 23.1184, "lon": 113.2446}},
+        "GET /api/v1/zones/{zone_id}/merchants": {},
+        "GET /api/v1/zones/{zone_id}/kpis": {},
+        "GET /api/v1/zones/ranking": {},
+        "POST /api/v1/zones/{zone_id}/reports": None,  # builds a PDF: tests/zones/test_reports
+        "GET /api/v1/zones/{zone_id}/reports": {},
+        "GET /api/v1/zones/{zone_id}/reports/{report_id}": {"query": {"format": "csv"}},
+        "GET /api/v1/zones/application-thresholds": {},
+        "PUT /api/v1/zones/application-thresholds": {
+            "body": {k: default for k, (default, _, _) in THRESHOLDS.items()}},
+        "GET /api/v1/zones/application-summary": {},
+        "POST /api/v1/campaigns": {"body": {**_campaign(world), "funder_id": world.ids["funder_id"]}},
+        "GET /api/v1/campaigns": {},
+        "GET /api/v1/campaigns/{campaign_id}": {},
+        "POST /api/v1/campaigns/{campaign_id}/launch": {"path": {"campaign_id": world.ids["draft_id"]}},
+        "POST /api/v1/campaigns/{campaign_id}/claims": {"as": "funder", "body": {}},
+        "POST /api/v1/campaigns/{campaign_id}/registrations": None,  # needs an open lottery: tests/campaigns
+        "GET /api/v1/campaigns/{campaign_id}/registrations": {},
+        "GET /api/v1/campaigns/{campaign_id}/draw": {"path": {"campaign_id": world.ids["lottery_id"]}},
+        "POST /api/v1/campaigns/{campaign_id}/draw": {"path": {"campaign_id": world.ids["lottery_id"]}},
+        "GET /api/v1/campaigns/{campaign_id}/stats": {},
+        "GET /api/v1/campaigns/{campaign_id}/settlement": {},
+        "POST /api/v1/campaigns/simulate": {"body": {"kind": "grab", "zone_ids": [world.ids["zone_id"]],
+                                                     "packet_count": 5, "budget_fen": 500, "trials": 10}},
+        "GET /api/v1/campaigns/funders": {},
+        "POST /api/v1/campaigns/funders": {"body": {"name": "契约基金", "phone": world.people[Role.CONSUMER].phone}},
+        "GET /api/v1/wallets/me/red-packets": {},
+        "GET /api/v1/wallets/me/coupons": {},
+    }
+
+
+def test_every_documented_success_is_what_the_server_answers(app, world):
+    ops = {op.label: op for op in load(app)}
+    requests = valid_requests(world)
+    missing = sorted(set(ops) - set(requests))
+    assert missing == [], f"add a valid request for each new operation to valid_requests(): {missing}"
+    failures = []
+    for label, spec in requests.items():
+        if spec is None:
+            continue
+        op = ops[label]
+        names = [p.name for p in op.path_parameters]
+        path = {n: world.ids[n] for n in names} | spec.get("path", {})
+        headers = dict(world.people[spec["as"]].auth) if "as" in spec else auth_headers(op, world)
+        if any(p.name == "Idempotency-Key" for p in op.headers):
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        kwargs = {"body": spec["body"], "media_type": "application/json"} if "body" in spec else {}
+        case = op.Case(path_parameters=path, query=spec.get("query"), headers=headers, **kwargs)
+        try:
+            response = case.call()
+        finally:
+            db.session.rollback()
+        try:
+            assert 200 <= response.status_code < 300, response.text[:500]
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - collected: one report for every operation
+            failures.append(f"{label}: {type(exc).__name__}: {str(exc)[:1500]}")
+    assert failures == [], "\n\n".join(failures)
+    assert ledger.verify() == []
+
+
+# ---------------------------------------------------------------- hostile input (issue #21.4)
+
+
+#: Values that no field of the document allows, whatever its type: wrong types, numbers past every id and
+#: amount range, text no database column may hold (NUL, a lone surrogate), and long or odd unicode.
+HOSTILE_VALUES = [
+    2**63, 10**30, -1, 1.5, True, None, [], {}, [1, [2, [3]]], "1", "",
+    "\u0000", "\ud800", "\u202e\u0646\U0001f4a9\u0301" * 100, "x" * 100_000,
+]
+#: Path parameters no route may take.
+HOSTILE_PATH_VALUES = [2**63, 10**30, 2**31, -1, 0, "00", "1e3", "\u0663", "\x00", "\ud800", "x" * 2_000]
+#: Bodies that are not the object any operation takes.
+HOSTILE_BODIES = [[], "x", 123, None, {"": None}, {"\u0000": 1}, [{}] * 10_000]
+#: JSON texts no decoder should choke on: an integer too long for Python to convert, NaN, a stray byte.
+HOSTILE_TEXTS = ['{"amount_fen": 1' + "0" * 5_000 + "}", '{"amount_fen": NaN}', '{"a": 1e999999}',
+                 "{\"a\": \"\udcff\"}", '{"a": 1', ""]
+#: Nested deeper than a JSON decoder's recursion (issue #21.2) and larger than any request should be:
+#: bounding depth and size (400/413) is helper f3's part of #21; these are sent once it lands.
+DEEP_JSON = "[" * 5_000 + "]" * 5_000
+HUGE_JSON = '{"amount_fen": 100, "memo": "' + "x" * (8 * 1024 * 1024) + '"}'
+MONEY_OPS = ("POST /api/v1/transfers", "POST /api/v1/payments", "POST /api/v1/wallets/me/topup")
+
+
+NO_BODY = object()
+
+
+class RawText(str):
+    """A body sent as it is, not encoded as JSON."""
+
+
+class Mislabelled(RawText):
+    """A body sent as text/plain."""
+
+
+def hostile_cases(ops, world: World):
+    """(op, path, query, body, must_refuse) for every operation: each field of its valid request (or of an
+    empty object) set to each hostile value the document forbids there, bodies that are not the object it takes,
+    hostile path ids (all of which must be refused), and hostile query values (which must not break it)."""
+    requests = valid_requests(world)
+    for op in ops:
+        valid = requests.get(op.label) or {}
+        names = [p.name for p in op.path_parameters]
+        path = {n: world.ids.get(n, 1) for n in names} | valid.get("path", {})
+        body = dict(valid.get("body") or {})
+        query = dict(valid.get("query") or {})
+        if op.body:
+            allowed = body_validator(op)
+            for name in sorted(set(body) | set(_properties(op))):
+                for value in HOSTILE_VALUES:
+                    mutated = {**body, name: value}
+                    if not _allows(allowed, mutated):  # what the document allows is not hostile
+                        yield op, path, query, mutated, True
+            for hostile in HOSTILE_BODIES:
+                yield op, path, query, hostile, True
+            yield op, path, query, Mislabelled(json.dumps(body)), True  # valid, but not sent as JSON
+            for text in HOSTILE_TEXTS:
+                if text or op.definition.raw["requestBody"]["required"]:  # no body is {}: fine where none is needed
+                    yield op, path, query, RawText(text), True
+        for name in sorted(set(query) | {p.name for p in op.query}):
+            for value in HOSTILE_VALUES:
+                if value is None or isinstance(value, (list, dict)):
+                    continue  # a query string holds text
+                yield op, path, {**query, name: value}, body if op.body else NO_BODY, False
+        for name in names:
+            for value in HOSTILE_PATH_VALUES:
+                yield op, {**path, name: value}, query, body if op.body else NO_BODY, True
+
+
+def _allows(validator, body) -> bool:
+    try:
+        return validator.is_valid(body)
+    except UnicodeEncodeError:
+        return False  # a lone surrogate is no Unicode text, which every string of the document is
+
+
+def _body_schema(op) -> dict:
+    for alternative in op.body:
+        return alternative.definition.get("schema", {})
+    return {}
+
+
+def _properties(op) -> dict:
+    schema = _body_schema(op)
+    if "$ref" in schema:
+        schema = op.schema.raw_schema["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema.get("properties", {})
+
+
+def _nullable_as_type(node):
+    """OpenAPI 3.0's ``nullable: true`` as JSON Schema's ``type: [..., "null"]``."""
+    if isinstance(node, dict):
+        node = {k: _nullable_as_type(v) for k, v in node.items()}
+        if node.pop("nullable", False) and "type" in node:
+            node["type"] = [node["type"], "null"]
+        return node
+    if isinstance(node, list):
+        return [_nullable_as_type(v) for v in node]
+    return node
+
+
+def body_validator(op):
+    """A validator of the operation's JSON body as the document describes it (formats included)."""
+    import jsonschema_rs
+
+    root = {**_body_schema(op), "components": _nullable_as_type(op.schema.raw_schema["components"])}
+    return jsonschema_rs.Draft4Validator(_nullable_as_type(root), validate_formats=True)
+
+
+def _transfers() -> int:
+    count = db.session.execute(sa.text("SELECT count(*) FROM transfers")).scalar_one()
+    db.session.rollback()
+    return count
+
+
+def _transfers_since(count: int) -> list:
+    """The transfers after the first ``count`` (what moved, and why)."""
+    rows = db.session.execute(sa.text("SELECT id, code, amount_fen, memo FROM transfers ORDER BY id")).all()
+    db.session.rollback()
+    return [tuple(r) for r in rows[count:]]
+
+
+def _query_string(query: dict) -> str:
+    return urlencode({k: str(v) for k, v in query.items()}, errors="surrogatepass")
+
+
+def test_hostile_input_moves_no_money(app, world, client):
+    """Schemathesis' negative mode on every operation, then every field, body and path id of every operation
+    set to hostile values: never a server error, whatever the document forbids refused, and not one fen moves."""
+    ops = load(app)
+    before = ledger_snapshot()
+
+    def no_server_error(op, case):
+        if case.body is NOT_SET and op.body and not op.definition.raw["requestBody"].get("required", True):
+            # No body where none is required is a valid request, whatever else the case breaks that the
+            # server may not look at: a refund without a body refunds everything, as documented.
+            return
+        moved_before = _transfers()
+        response, headers = call(op, case, world)
+        if _transfers() != moved_before:
+            raise AssertionError(f"money moved: {case.as_curl_command(headers=headers)}\n{response.text[:300]}\n"
+                                 f"{_transfers_since(moved_before)}")
+        case.validate_response(response, checks=[not_a_server_error], headers=headers)
+
+    failures, _ = explore(ops, world, GenerationMode.NEGATIVE, no_server_error)
+    sent = 0
+    for op, path, query, body, must_refuse in hostile_cases(ops, world):
+        headers = {**auth_headers(op, world), "Idempotency-Key": uuid.uuid4().hex}
+        url = op.path.format(**{k: quote(str(v), safe="", errors="surrogatepass") for k, v in path.items()})
+        # The stdlib escapes a lone surrogate (\\ud800), as a hostile client would send it.
+        kwargs = {}
+        if body is not NO_BODY:
+            data = body.encode("utf-8", "surrogateescape") if isinstance(body, RawText) else json.dumps(body)
+            mimetype = "text/plain" if isinstance(body, Mislabelled) else "application/json"
+            kwargs = {"data": data, "content_type": mimetype}
+        what = f"{op.label} {path} {query} {str(body)[:150]}…{str(body)[-150:]}"
+        sent += 1
+        moved_before = _transfers()
+        try:
+            resp = client.open(f"{url}?{_query_string(query)}", method=op.method.upper(), headers=headers, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - TESTING propagates what production answers with a 500
+            failures.append(f"{what}: {type(exc).__name__}: {exc}"[:600])
+            db.session.rollback()
+            continue
+        if resp.status_code >= 500 or (must_refuse and resp.status_code < 400) or _transfers() != moved_before:
+            failures.append(f"{what}: {resp.status_code} {resp.get_data(as_text=True)[:300]} "
+                            f"{_transfers_since(moved_before)}")
+    # Deep and huge bodies: bounding JSON depth and size before parsing (400/413) is helper f3's part of
+    # issue #21 (a body nested 5,000 levels raises RecursionError in the decoder today), so their status is left
+    # out of the assertions here until it lands; whatever they answer, they must move no money.
+    for op in ops:
+        if op.body:
+            for raw in (DEEP_JSON, HUGE_JSON) if op.label in MONEY_OPS else (DEEP_JSON,):
+                headers = {**auth_headers(op, world), "Idempotency-Key": uuid.uuid4().hex}
+                url = op.path.format(**{n: world.ids.get(n, 1) for n in (p.name for p in op.path_parameters)})
+                try:
+                    client.open(url, method=op.method.upper(), headers=headers, data=raw,
+                                content_type="application/json")
+                except RecursionError:
+                    db.session.rollback()
+    assert failures == [], f"{len(failures)} of {sent} failed:\n" + "\n".join(failures[:60])
+    assert ledger_snapshot() == before
+    db.session.rollback()
+    verified = app.test_cli_runner().invoke(args=["ledger", "verify"])  # what an operator runs
+    assert verified.exit_code == 0, verified.output
