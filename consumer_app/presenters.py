@@ -15,9 +15,9 @@ from datetime import datetime
 
 from payclient import fmt
 from payclient.errors import ApiError, NetworkError, NotFoundError
-from payclient.money import MoneyError, format_fen, parse_yuan
 from payclient.scan import UnreadableImage, classify, decode_image
 from payclient.services import Services, installation_id
+from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 __all__ = [
     "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",

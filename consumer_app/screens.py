@@ -9,9 +9,9 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 
 from consumer_app import presenters as p
 from payclient import fmt
-from payclient.money import format_fen
 from payclient.ui.i18n import tr
 from payclient.ui.theme import COLORS, Banner, ListRow, RoundButton, SyScreen
+from suiyuan_protocol.money import format_fen
 
 
 def _make(cls, **values):

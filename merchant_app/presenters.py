@@ -17,9 +17,9 @@ from payclient.api import watch_order
 from payclient.errors import ApiError
 from payclient.keypad import AmountEntry
 from payclient.models import Merchant, Order
-from payclient.money import MoneyError, format_fen, parse_yuan
 from payclient.scan import UnreadableImage, classify, decode_image, normalize_paycode
 from payclient.services import Services
+from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 __all__ = [
     "CampaignsPresenter", "ChargePresenter", "CollectPresenter", "LoginPresenter", "OrderRowVM", "PosterPresenter",

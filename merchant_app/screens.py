@@ -7,9 +7,9 @@ from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, Str
 
 from merchant_app import presenters as p
 from payclient import fmt
-from payclient.money import format_fen
 from payclient.ui.i18n import tr
 from payclient.ui.theme import ListRow, SyScreen
+from suiyuan_protocol.money import format_fen
 
 
 class MScreen(SyScreen):

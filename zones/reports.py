@@ -29,7 +29,7 @@ from backend.extensions import db
 from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.sql import insert_for
-from payclient.money import format_fen
+from suiyuan_protocol.money import format_fen
 from zones import kpis, registry
 from zones.models import (
     ZONE_KIND_NAMES,

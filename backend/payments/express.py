@@ -34,7 +34,7 @@ from backend.payments import funding, keys
 from backend.payments.models import OrderKind, OrderStatus
 from backend.payments.service import Settled, merchant_id_of_payload
 from backend.wallets.models import WalletStatus
-from payclient import codec
+from suiyuan_protocol import codec
 
 _OPEN = text("""
 WITH key AS (
@@ -80,7 +80,7 @@ def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str,
     except codec.CodecError:
         return None
     merchant_id = merchant_id_of_payload(payload)
-    reference = payload.additional.get("05")
+    reference = payload.reference
     if not payload.is_dynamic or merchant_id is None or not reference:
         return None
     provider = funding.provider()

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from backend.auth.models import Role
-from payclient import codec
 from payclient.api import ApiClient, watch_order
 from payclient.device import DeviceStore
 from payclient.errors import (
@@ -22,6 +21,7 @@ from payclient.errors import (
 )
 from payclient.models import Order, Payment, Wallet
 from payclient.scan import KeyRing
+from suiyuan_protocol import codec
 from tests.factories import PASSWORD
 from tests.payclient.live import settle
 

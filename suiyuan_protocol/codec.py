@@ -85,10 +85,13 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from payclient.money import MoneyError, fen_to_yuan_str, yuan_str_to_fen
+from suiyuan_protocol import profile
+from suiyuan_protocol.money import MoneyError, fen_to_yuan_str, yuan_str_to_fen
+from suiyuan_protocol.profile import SIG_GUID, SIG_TAGS
 
 if TYPE_CHECKING:  # cryptography is only needed by callers that sign or verify
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -105,17 +108,17 @@ __all__ = [
     "Signature",
     "build",
     "crc16_ccitt_false",
+    "looks_like_payload",
     "parse",
     "parse_tlv",
     "sign",
     "signed_message",
+    "suiyuan_payload",
     "verify",
 ]
 
-#: GUID (sub-tag 00) that marks templates 91 and 92 as Suiyuan signature templates.
-SIG_GUID = "cn.suiyuan.sig"
-#: The unreserved template tags that carry the signature, in order.
-SIG_TAGS = ("91", "92")
+#: Every payload starts with tag 00 (payload format indicator) = "01".
+PAYLOAD_PREFIX = "000201"
 
 MAX_VALUE_LEN = 99
 KEY_ID_MAX = 25
@@ -205,7 +208,83 @@ class MerchantPayload:
     @property
     def is_dynamic(self) -> bool:
         """True for a dynamic (single-use, amount-carrying) code, 01 = "12"."""
-        return self.initiation == "12"
+        return self.initiation == profile.DYNAMIC
+
+    # Suiyuan's fields, named (see :mod:`suiyuan_protocol.profile` for where they live).
+
+    @property
+    def reference(self) -> str | None:
+        """The order reference (62.05), or ``None``."""
+        return self.additional.get(profile.REFERENCE_LABEL)
+
+    @property
+    def terminal(self) -> str | None:
+        """Who made the code (62.07), or ``None``."""
+        return self.additional.get(profile.TERMINAL_LABEL)
+
+    @property
+    def suiyuan_account(self) -> dict[str, str] | None:
+        """Our merchant account template (26 with our GUID), or ``None`` if the code is not ours."""
+        account = self.merchant_accounts.get(profile.ACCOUNT_TAG) or {}
+        return account if account.get(profile.GUID) == profile.ACCOUNT_GUID else None
+
+    @property
+    def merchant_number(self) -> str | None:
+        """The merchant number in our account template (``M`` + 9 digits as written), or ``None``."""
+        return (self.suiyuan_account or {}).get(profile.ACCOUNT_MERCHANT_NUMBER)
+
+    @property
+    def merchant_id(self) -> int | None:
+        """The merchant id our account template names, or ``None`` if the code is not ours."""
+        return profile.merchant_id_of_number(self.merchant_number)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """The expiry our order template (80) carries, or ``None`` (static code, or not ours)."""
+        tpl = self.unreserved.get(profile.ORDER_TAG) or {}
+        seconds = tpl.get(profile.ORDER_EXPIRES_AT, "")
+        if tpl.get(profile.GUID) != profile.ORDER_GUID or not seconds.isdigit():
+            return None
+        return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def suiyuan_payload(*, merchant_id: int, bank_code: str, name: str, city: str, name_zh: str, city_zh: str,
+                    mcc: str | None, amount_fen: int | None = None, reference: str | None = None,
+                    expires_at: datetime | None = None, terminal: str | None = None) -> MerchantPayload:
+    """Return the (unsigned) payload of one of our codes: static without an amount, dynamic with one.
+
+    Names are cut to what their fields hold (25 characters, a city 15).
+    """
+    additional = {}
+    if reference:
+        additional[profile.REFERENCE_LABEL] = reference
+    if terminal:
+        additional[profile.TERMINAL_LABEL] = terminal
+    unreserved = {}
+    if expires_at is not None:
+        unreserved[profile.ORDER_TAG] = {profile.GUID: profile.ORDER_GUID,
+                                         profile.ORDER_EXPIRES_AT: str(int(expires_at.timestamp()))}
+    account = {profile.GUID: profile.ACCOUNT_GUID,
+               profile.ACCOUNT_MERCHANT_NUMBER: profile.format_merchant_number(merchant_id),
+               profile.ACCOUNT_BANK_CODE: bank_code}
+    return MerchantPayload(
+        initiation=profile.DYNAMIC if amount_fen is not None else profile.STATIC,
+        merchant_accounts={profile.ACCOUNT_TAG: account},
+        mcc=mcc,
+        currency=profile.CURRENCY_CNY,
+        amount_fen=amount_fen,
+        country=profile.COUNTRY_CN,
+        name=name[:25],
+        city=city[:15],
+        additional=additional,
+        alt_language=AltLanguage("ZH", name_zh[:25], city_zh[:15]),
+        unreserved=unreserved,
+    )
+
+
+def looks_like_payload(text: str) -> bool:
+    """True if ``text`` starts as every EMVCo payload does (a quick test, not a parse)."""
+    return (text or "").strip().startswith(PAYLOAD_PREFIX)
 
 
 # --------------------------------------------------------------------------- CRC
