@@ -45,7 +45,7 @@ ORDER_TAG = "80"
 ORDER_GUID = "cn.suiyuan.order"
 ORDER_EXPIRES_AT = "01"
 
-#: The signature templates (see the codec's module docstring), each with sub 00 = :data:`SIG_GUID`.
+#: The signature templates (see ``docs/ARCHITECTURE.md``), each with sub 00 = :data:`SIG_GUID`.
 SIG_GUID = "cn.suiyuan.sig"
 SIG_TAGS = ("91", "92")
 

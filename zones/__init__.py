@@ -2,7 +2,7 @@
 
 Registry and outlines, where merchants are, KPIs kept as payments settle,
 periodic reports and the application summary. It reads the core's tables and
-hears its signals (``backend.hooks``); the core never imports it.
+hears its signals (``backend.hooks``); the core imports it only where ``create_app`` registers it.
 """
 
 

@@ -1,87 +1,14 @@
-"""Zone KPIs: what each figure means, how it is kept up to date, how it is rebuilt from the ledger.
+"""Zone KPIs: what each figure means, and what the live counting and the rebuild share.
 
-Definitions — per zone and per local day (``Asia/Shanghai``, the app's
-``TIMEZONE``). A merchant's payments count in the zone it is placed in now
-(``zone_merchants``); merchants in no zone count nowhere.
+Per zone and local day (``Asia/Shanghai``); a merchant's payments count in the zone it is placed in now.
+``payment_*`` are paid orders at full price (every leg), ``refund_*`` refunds on their own day,
+``active_wallets`` distinct payers, ``wallets_opened`` wallets whose first-ever payment was here,
+``merchants_accepting`` distinct merchants paid, ``subsidy_fen`` the legs from ``campaign``/``restricted``
+accounts that share the order's batch, ``subsidy_driven_fen`` the full price of subsidised payments.
 
-``payment_count`` / ``payment_fen``
-    Orders paid at the zone's merchants, on the local day of the order's
-    payment transfer (= ``orders.paid_at``), and their full price
-    (``orders.amount_fen``: every leg — the consumer's balance plus any red
-    packet or coupon — so the figure is what consumers spent).
-``refund_count`` / ``refund_fen``
-    Refunds of those merchants' orders, on the day of the refund (not of the
-    order). ``net_fen = payment_fen - refund_fen``.
-``average_ticket_fen``
-    ``payment_fen / payment_count``, rounded half up to a whole fen (0 when no payment).
-``active_wallets``
-    Distinct wallets (payers) that paid at the zone's merchants that day. For
-    a period: distinct wallets over the whole period, not the sum of the days.
-``wallets_opened``
-    Wallets whose *first-ever* merchant payment — the lowest payment transfer
-    id over all their paid orders, anywhere in the city — was made at one of
-    the zone's merchants that day. A wallet is opened at an operator bank,
-    which has no location, and a wallet that is opened but never used
-    promotes nothing; what a zone can claim is bringing a wallet into use.
-    Each wallet is credited to at most one zone, once, so sums over zones and
-    days never double count (a zone's "new users").
-``merchants_accepting``
-    Distinct merchants of the zone that accepted at least one payment that
-    day (for a period: distinct over the period). ``merchants_enrolled``,
-    reported beside it, is the number of approved merchants placed in the zone now.
-Scenario coverage
-    A scenario (食住行游购娱医) is covered in a period when at least one
-    merchant of that scenario in the zone accepted a payment in the period;
-    the others are missing. ``scenarios_enrolled`` says which have at least
-    an approved merchant, to tell "no merchant" from "no use".
-``subsidy_fen``
-    The part of those payments that campaigns paid (red packets, coupon
-    discounts): payment legs into the merchant's wallet that share the
-    order's batch (``transfers.batch_id`` = the order reference) and are
-    debited from a ``campaign`` or ``restricted`` account.
-``subsidised_payment_count`` / ``subsidy_driven_fen``
-    The payments with any subsidy leg, and their full price: the consumption
-    the subsidy drove. ``campaign_leverage = subsidy_driven_fen / subsidy_fen``.
-
-How the campaigns plug-in feeds the subsidy columns: it does not call zones.
-It pays its part of an order as legs that (1) credit the merchant's wallet,
-(2) carry the order's reference as ``batch_id`` and (3) debit a ``campaign``
-(budget) or ``restricted`` (red-packet) account — which is what
-``backend.payments.funding`` does for every ``SubsidyLeg`` a provider
-returns. The figures then come from the ledger like every other figure, so
-the live update and the rebuild agree. Until campaigns exist they are 0.
-
-Keeping up to date: settled payments are counted in batches, off the
-payment path. The ``payment_settled`` receiver appends the order id to a
-Redis list and, when no batch is already due, schedules ``apply_pending``
-``BATCH_DELAY`` ahead — one Redis round trip per payment, at most about one
-job a second however busy the merchants are (inline at once on the embedded
-default, so figures are live there too). ``apply_pending`` pops up to ``BATCH`` ids at a time and counts them
-in one transaction with a handful of multi-row statements. A payment is
-counted once — ``zone_kpi_applied`` records its transfer in the same
-transaction as the increments, so a job run twice, an id listed twice, or a
-sweep that finds it again changes nothing — and the aggregates move by
-atomic UPSERTs (``x = x + :d``), in a fixed order of tables and keys so
-concurrent batches wait for each other instead of deadlocking; "first payer
-of the day" and "first payment at this merchant today" are unique keys,
-never read-modify-write. Ids lost with Redis (a restart) or with a worker
-killed mid-batch are found by ``sweep`` (every minute, from ``backend.cron``):
-orders paid in the last ``SWEEP_WINDOW`` whose payment is not yet counted.
-Refunds are rare and are counted one job per refunded order
-(``apply_refunds``). A dashboard reads days (``zone_kpi_daily``), never
-transactions.
-
-Rebuilding: ``rebuild(day_from, day_to, zone_ids)`` (``flask zones
-rebuild-kpis``) recomputes the same tables from the ledger (transfers, with
-orders and refunds saying which merchant and payer) in one transaction that
-first locks the aggregate tables against the live updates, and must agree
-exactly with them. It reads the window only: payments by ``orders.paid_at``
-and refunds by ``refunds.created_at`` (both indexed, and each the instant of
-its transfer, written with it), the window's payments once, and each payer
-of the window once (by ``orders.payer_user_id``) to tell a first payment
-ever. It is also what repairs a receiver that failed (receivers are logged
-and swallowed, never allowed to undo a payment) and what follows a merchant
-into its new zone when an outline changes.
+``zones.counting`` keeps the daily tables current as payments settle, ``zones.rebuild`` recomputes them
+from the ledger (and must agree exactly), ``zones.queries`` reads them. The full definitions, how a
+payment is counted exactly once and why the rebuild locks the tables: ``docs/ARCHITECTURE.md`` (Zone KPIs).
 """
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
 
 from backend.clock import local_today, local_zone
 from backend.extensions import db
-from backend.jobs import with_app
 from backend.payments.service import local_day_bounds
 from zones import placement
 from zones.kpis import (
@@ -252,12 +251,3 @@ def rebuild_everything(zone_ids: list[int] | None = None) -> dict:
     """Rebuild from the first paid order to today (the zones given, or all); commit."""
     first = first_activity_day() or local_today()
     return rebuild(min(first, local_today()), local_today(), zone_ids)
-
-
-@with_app
-def rebuild_job(day_from_iso: str | None = None, day_to_iso: str | None = None,
-                zone_ids: list[int] | None = None) -> dict:
-    """Job: ``rebuild`` over the given days (default: from the first payment to today). Safe to run twice."""
-    day_from = date.fromisoformat(day_from_iso) if day_from_iso else (first_activity_day() or local_today())
-    day_to = date.fromisoformat(day_to_iso) if day_to_iso else local_today()
-    return rebuild(day_from, day_to, zone_ids)

@@ -137,17 +137,6 @@ def _after_outline_change(zone_id: int, old_bbox) -> None:
     enqueue(replace_around_zone, zone_id, list(old_bbox) if old_bbox and None not in old_bbox else None)
 
 
-def merchant_counts(zone_ids: list[int] | None = None) -> dict[int, int]:
-    """Return {zone_id: approved merchants placed in it}."""
-    q = (select(ZoneMerchant.zone_id, func.count())
-         .join(Merchant, Merchant.id == ZoneMerchant.merchant_id)
-         .where(Merchant.status == MerchantStatus.APPROVED, ZoneMerchant.zone_id.is_not(None))
-         .group_by(ZoneMerchant.zone_id))
-    if zone_ids is not None:
-        q = q.where(ZoneMerchant.zone_id.in_(zone_ids))
-    return dict(db.session.execute(q).all())
-
-
 # ---------------------------------------------------------------- managers
 
 

@@ -27,7 +27,7 @@ from suiyuan_protocol import codec
 from tests.apps import harness as h
 from tests.payclient.live import settle
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # real windows
 
 
 def payments() -> int:

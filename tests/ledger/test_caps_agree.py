@@ -95,6 +95,7 @@ def _pg_transfer(debit: int, credit: int, amount: int, limited: bool, today) -> 
     return row.transfer_id is not None
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(case=debit_cases())
 def test_the_three_debit_rules_agree(accounts, case):
@@ -120,6 +121,7 @@ def test_the_three_debit_rules_agree(accounts, case):
     assert len(set(verdicts.values())) == 1, (case, verdicts)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(case=credit_cases())
 def test_the_three_credit_rules_agree(accounts, case):
