@@ -7,46 +7,26 @@ variables; ``create_app(config)`` may override any key for tests.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from payclient import money
+from suiyuan_protocol import money
+from suiyuan_protocol.profile import (  # noqa: F401 - the server's names for the shared rules
+    OFFLINE_MAX_PAYMENTS,
+    OFFLINE_SINGLE_CAP_FEN,
+    STATIC_QR_DAILY_CAP_FEN,
+    WALLET_TIERS,
+    TierLimits,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
-
-@dataclass(frozen=True)
-class TierLimits:
-    """Limits of one wallet class, in fen; ``None`` means no limit."""
-
-    balance_cap_fen: int | None
-    single_cap_fen: int | None
-    day_cap_fen: int | None
-    year_cap_fen: int | None
-
-
-YUAN = 100
-
-#: The e-CNY wallet tiers (controllable anonymity). The one table of limits:
-#: wallets copy a tier's row onto their ledger account when opened or upgraded,
-#: and the ledger enforces it inside the money transaction.
-WALLET_TIERS: dict[int, TierLimits] = {
-    4: TierLimits(10_000 * YUAN, 2_000 * YUAN, 5_000 * YUAN, 50_000 * YUAN),
-    3: TierLimits(20_000 * YUAN, 5_000 * YUAN, 10_000 * YUAN, None),
-    2: TierLimits(500_000 * YUAN, 50_000 * YUAN, 100_000 * YUAN, None),
-    1: TierLimits(None, None, None, None),
-}
-
-#: PBOC barcode rules: static-QR payments per consumer per day.
-STATIC_QR_DAILY_CAP_FEN = 500 * YUAN
-#: e-CNY offline mode: one payment at most ¥500, at most 10 payments before the wallet syncs.
-OFFLINE_SINGLE_CAP_FEN = 500 * YUAN
-OFFLINE_MAX_PAYMENTS = 10
-
+# The wallet tiers and the static-QR and offline caps are wire rules the apps explain too: their one
+# definition is suiyuan_protocol.profile. Wallets copy a tier's row onto their ledger account when
+# opened or upgraded, and the ledger enforces it inside the money transaction.
 #: The largest amount any single request may name; more is a 422 naming the field. The one
-#: definition is ``payclient.money.MAX_AMOUNT_FEN`` (the class-2 wallet's single-payment cap);
+#: definition is ``suiyuan_protocol.money.MAX_AMOUNT_FEN`` (the class-2 wallet's single-payment cap);
 #: a deployment may set ``AMOUNT_MAX_FEN``, at most what a QR amount field can carry.
 MAX_AMOUNT_FEN = money.MAX_AMOUNT_FEN
 

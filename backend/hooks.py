@@ -3,7 +3,7 @@
 Signals (sent after the transaction commits; a failing receiver is logged and
 never undoes the request):
 
-- ``payment_settled(order_id, merchant_id, amount_fen, payer_user_id, transfer_id)``
+- ``payment_settled(order_id, merchant_id, amount_fen, payer_user_id, transfer_id, subsidy_fen)``
 - ``refund_settled(order_id, amount_fen)``
 - ``merchant_approved(merchant_id)``
 

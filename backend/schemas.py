@@ -9,14 +9,14 @@ from flask import current_app, has_app_context
 from marshmallow import fields, validate
 
 from backend.config import amount_max_fen
-from payclient.money import format_fen
+from suiyuan_protocol.money import format_fen
 
 
 class AmountRange(validate.Range):
     """``min``..the maximum amount: the app's ``AMOUNT_MAX_FEN``, read when a request is checked.
 
     Outside a request (building the OpenAPI document) it is the environment's
-    ``AMOUNT_MAX_FEN`` or the one default, ``payclient.money.MAX_AMOUNT_FEN``.
+    ``AMOUNT_MAX_FEN`` or the one default, ``suiyuan_protocol.money.MAX_AMOUNT_FEN``.
     """
 
     def __init__(self, min_fen: int):

@@ -5,9 +5,9 @@ database of its own) in steps — by default to 10k, 100k and 1M paid orders —
 and at each size times, in process and wall clock, what a zone dashboard, the
 pilot office and the nightly jobs run:
 
-- ``zones.kpis.totals_by_zone``, ``ranking``, ``daily`` (the busiest zone) and
+- ``zones.queries.totals_by_zone``, ``ranking``, ``daily`` (the busiest zone) and
   ``zone_kpis`` over the 30 days, all read from the daily aggregates;
-- ``zones.kpis.rebuild`` of the 30 days, and of one day, from the ledger;
+- ``zones.rebuild.rebuild`` of the 30 days, and of one day, from the ledger;
 - ``backend.payments.statements.build_statement`` for the busiest
   merchant-day, and for a *probe* merchant-day whose size never changes while
   that merchant's history grows with the ledger (it tells "grows with the
@@ -25,7 +25,7 @@ holds after every step (checked, and reported). Payments are spread over the
 30 local days before today, over several hundred merchants (a skewed few are
 busy; one in ten stands outside every zone) and thousands of wallets. The
 zone aggregates are then brought up to date by the project's own
-``zones.kpis.rebuild``.
+``zones.rebuild.rebuild``.
 
 The machine is shared and noisy, so each size also measures two baselines in
 the same run: a ``SELECT 1`` round trip and a CPU-bound PostgreSQL query
@@ -97,19 +97,19 @@ PROBE_INDEX = 1
 #: Each operation: its label, what it does (from its code), and the size (a key of ``counts``) of the payments
 #: it is about, if any; the figures and plans say how its work grows.
 OPERATIONS = {
-    "totals_by_zone": ("`zones.kpis.totals_by_zone`, every zone, 30 days",
+    "totals_by_zone": ("`zones.queries.totals_by_zone`, every zone, 30 days",
                        "sums `zone_kpi_daily` (zones × days rows) and counts distinct wallets in "
                        "`zone_daily_payers` and distinct merchants in `zone_merchant_daily` over the period", None),
-    "ranking": ("`zones.kpis.ranking` by payment_fen, 30 days",
+    "ranking": ("`zones.queries.ranking` by payment_fen, 30 days",
                 "runs `totals_by_zone` for every zone, then sorts in Python", None),
-    "daily": ("`zones.kpis.daily`, busiest zone, 30 days",
+    "daily": ("`zones.queries.daily`, busiest zone, 30 days",
               "reads one zone's `zone_kpi_daily` rows and counts scenarios per day in `zone_merchant_daily`", None),
-    "zone_kpis": ("`zones.kpis.zone_kpis`, busiest zone, 30 days",
+    "zone_kpis": ("`zones.queries.zone_kpis`, busiest zone, 30 days",
                   "runs `daily` and `totals_by_zone` for one zone", None),
-    "rebuild_30d": ("`zones.kpis.rebuild`, 30 days",
+    "rebuild_30d": ("`zones.rebuild.rebuild`, 30 days",
                     "recomputes the aggregates from orders ⋈ transfers (with a subsidy sub-query per payment and "
                     "each wallet's first payment ever), deletes the old ones and inserts the new", "payments"),
-    "rebuild_1d": ("`zones.kpis.rebuild`, one day", "does the same for one day", "payments_probe_day"),
+    "rebuild_1d": ("`zones.rebuild.rebuild`, one day", "does the same for one day", "payments_probe_day"),
     "statement_busy": ("`build_statement`, busiest merchant-day",
                        "loads the merchant-day's orders and refunds, and sums the merchant's ledger credits and "
                        "debits of the day to check them", "busiest_merchant_day_payments"),
@@ -159,7 +159,7 @@ def place_in_zones(merchant_ids: list[int], rng: random.Random) -> None:
     give them the scenarios in turn, and place them with the registry; commit."""
     from backend.extensions import db
     from backend.merchants.models import SCENARIOS, Merchant
-    from zones import geometry, registry
+    from zones import geometry, placement, registry
 
     outlines = [geometry.load(z.boundary_geojson) for z in registry.all_zones() if z.boundary_geojson]
     scenarios = list(SCENARIOS)
@@ -171,7 +171,7 @@ def place_in_zones(merchant_ids: list[int], rng: random.Random) -> None:
             lat, lon = _point_in(outlines[i % len(outlines)], rng)
         rows.append({"id": merchant_id, "latitude": lat, "longitude": lon, "scenario": scenarios[i % len(scenarios)]})
     db.session.execute(update(Merchant), rows)
-    registry.place_unplaced()
+    placement.place_unplaced()
     db.session.commit()
 
 
@@ -511,7 +511,7 @@ def measure(pop: Population, shape: Shape, window: Window) -> dict:
     from backend.extensions import db
     from backend.ledger.service import verify
     from backend.payments.statements import build_statement
-    from zones import kpis
+    from zones import queries, rebuild
     from zones.models import Zone
 
     figures: dict[str, dict] = {}
@@ -523,16 +523,16 @@ def measure(pop: Population, shape: Shape, window: Window) -> dict:
         print(f"  {name}: {figures[name]['ms']:.1f} ms (runs {figures[name]['runs_ms']})", flush=True)
 
     d_from, d_to, d_probe = window.day_from, window.day_to, window.probe_day
-    run("rebuild_30d", lambda: kpis.rebuild(d_from, d_to), shape.job_repeats)
-    run("rebuild_1d", lambda: kpis.rebuild(d_probe, d_probe), shape.job_repeats)
+    run("rebuild_30d", lambda: rebuild.rebuild(d_from, d_to), shape.job_repeats)
+    run("rebuild_1d", lambda: rebuild.rebuild(d_probe, d_probe), shape.job_repeats)
     vacuum("zone_kpi_applied", "zone_merchant_daily", "zone_daily_payers", "zone_kpi_daily")
     sizes = counts(pop, window)
     base = baseline()
     zone_id = sizes["busiest_zone_id"]
-    run("totals_by_zone", lambda: kpis.totals_by_zone(d_from, d_to), shape.read_repeats)
-    run("ranking", lambda: kpis.ranking(d_from, d_to), shape.read_repeats)
-    run("daily", lambda: kpis.daily(zone_id, d_from, d_to), shape.read_repeats)
-    run("zone_kpis", lambda: kpis.zone_kpis(db.session.get(Zone, zone_id), d_from, d_to), shape.read_repeats)
+    run("totals_by_zone", lambda: queries.totals_by_zone(d_from, d_to), shape.read_repeats)
+    run("ranking", lambda: queries.ranking(d_from, d_to), shape.read_repeats)
+    run("daily", lambda: queries.daily(zone_id, d_from, d_to), shape.read_repeats)
+    run("zone_kpis", lambda: queries.zone_kpis(db.session.get(Zone, zone_id), d_from, d_to), shape.read_repeats)
     day_iso = d_probe.isoformat()
     run("statement_busy", lambda: build_statement(sizes["busiest_merchant_id"], day_iso), shape.job_repeats)
     run("statement_probe", lambda: build_statement(pop.probe_merchant_id, day_iso), shape.job_repeats)
@@ -666,7 +666,7 @@ def write_markdown(r: dict, path: Path, json_name: str = "growth.json") -> None:
         f"One scratch ledger grown by bulk SQL to each size: dynamic-QR orders paid by {shape['wallets']:,} wallets "
         f"at {shape['merchants']} merchants (placed in the zones by the registry; one in {shape['outside_every']} "
         f"outside them all; a few busy), spread over the {shape['days']} local days {r['window']['from']} .. "
-        f"{r['window']['to']}, each with its payment transfer, plus weekly top-ups; then `zones.kpis.rebuild`. "
+        f"{r['window']['to']}, each with its payment transfer, plus weekly top-ups; then `zones.rebuild.rebuild`. "
         "Every figure is the median wall-clock time of a few runs, in process (app context → PostgreSQL on "
         "loopback). Statements and the one-day rebuild look at the last day; the *probe* merchant-day holds "
         f"{shape['probe_payments']} payments at every size while that merchant's history grows with the ledger.",

@@ -1,52 +1,13 @@
 """The claim gate: one atomic Redis Lua step per claim attempt, rebuilt from PostgreSQL at will.
 
-Per campaign (keys share the hash tag ``{id}``, so they live on one Redis
-Cluster slot):
-
-- ``ready``    a generation marker; absent = Redis was flushed or restarted
-  (or never built): the gate must be rebuilt before anyone passes;
-- ``packets``  list of ``"seq:amount"`` not yet handed out;
-- ``claims``   hash user id → ``"seq:amount:t"`` (t = ms when handed out,
-  0 for claims rebuilt from PostgreSQL);
-- ``devices``  hash device id → claims through that device;
-- ``lock``     the rebuild lock (SET NX PX), ``drained`` "PostgreSQL says
-  every packet is claimed", ``recheck`` throttles that question;
-- ``stopped``  "paused" or "cancelled" while the campaign is (PostgreSQL's
-  status, written by pause/resume/cancel and by every rebuild; ``reconcile``
-  repairs it, and a claim that finds it stale repairs it too).
-
-TAKE (atomic): not ready → "rebuild"; stopped → "stopped"; the user has a claims entry →
-"already"; the device's count ≥ cap → "device_cap"; LPOP a packet, none →
-"sold_out"; else record the user's entry, count the device, return the packet.
-
-PostgreSQL is the truth: a packet is paid iff a ``campaign_claims`` row names
-it, unique per (campaign, packet) and per (campaign, user). The caller writes
-that row and the ledger transfer in one transaction and commits before it
-answers 200. Every window between TAKE and COMMIT resolves safely:
-
-- the transaction fails → RELEASE: if the user's entry is still the one this
-  attempt made, delete it, uncount the device and push the packet back;
-  otherwise (the gate was rebuilt meanwhile, and the rebuild already treated
-  the packet as unclaimed) do nothing, so nothing is pushed twice;
-- the packet turns out to be paid already (a rebuild resurrected a packet
-  whose transaction was still in flight) → the unique (campaign, packet)
-  index refuses the row; the attempt drops that packet and takes the next;
-- the user turns out to be paid already (same cause) → the unique
-  (campaign, user) index refuses it; the packet goes back, the user's real
-  claim is written into the gate, the answer is "already claimed";
-- the device turns out to be at its cap (same cause: the rebuilt count
-  missed an in-flight claim) → the ``campaign_devices`` counter, raised in
-  the claim's transaction only while below the cap, refuses it; the packet
-  goes back, the device's real count is written into the gate;
-- the worker dies between TAKE and COMMIT → the packet sits in the user's
-  entry, unpaid. ``reconcile`` (on "sold out" while PostgreSQL still has
-  unclaimed packets, and every minute from cron) finds entries older than
-  the grace period that PostgreSQL does not know and rebuilds.
-
-REBUILD: under the lock, read the claims and then the unclaimed packets from
-PostgreSQL (claims first, so a claim committing in between can only make a
-packet look claimed, never resurrect it) and install them with one Lua
-script that replaces every key and sets ``ready`` last, atomically.
+Per campaign (keys share the hash tag ``{id}``): ``ready`` (absent = rebuild before anyone passes),
+``packets`` not yet handed out, ``claims`` user → packet, ``devices`` claims per device, the rebuild's
+``lock``/``drained``/``recheck``, and ``stopped`` ("paused"/"cancelled", PostgreSQL's status, written by
+pause/resume/cancel and every rebuild). TAKE hands a packet out atomically (or says rebuild, stopped,
+already, device_cap, sold_out); the caller writes the ``campaign_claims`` row and the transfer in one transaction,
+and RELEASE undoes a TAKE whose transaction failed. PostgreSQL is the truth: unique (campaign, packet) and
+(campaign, user) rows decide, and REBUILD reinstalls the gate from them (claims first, ``ready`` last).
+How every window between TAKE and COMMIT resolves safely: ``docs/ARCHITECTURE.md`` (The claim gate).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from consumer_app.presenters import _Base
 from payclient import fmt
-from payclient.money import format_fen
+from suiyuan_protocol.money import format_fen
 
 
 def left_text(tr, c) -> str:

@@ -15,9 +15,10 @@ from datetime import datetime
 
 from payclient import fmt
 from payclient.errors import ApiError, NetworkError, NotFoundError
-from payclient.money import MoneyError, format_fen, parse_yuan
+from payclient.presenter import LoginFlow, Presenter, WrongApp
 from payclient.scan import UnreadableImage, classify, decode_image
 from payclient.services import Services, installation_id
+from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 __all__ = [
     "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
@@ -26,37 +27,18 @@ __all__ = [
 ]
 
 
-class WrongApp(Exception):
-    """The account is not a consumer's (a merchant or staff account)."""
-
-
-class _Base:
-    def __init__(self, services: Services, view):
-        self.s = services
-        self.view = view
-
-    @property
-    def tr(self):
-        return self.s.tr
-
-    def _fail(self, exc: Exception) -> None:
-        self.view.show_busy(False)
-        if isinstance(exc, WrongApp):
-            self.view.show_error(self.tr("c.err.not_consumer"))
-            return
-        if isinstance(exc, ApiError) and exc.status == 401 and self.s.api.signed_in and exc.code != "bad_credentials":
-            self.s.api.tokens.clear()
-            self.view.show_error(self.tr.error(exc))
-            self.view.go("login")
-            return
-        self.view.show_error(self.tr.error(exc))
+class _Base(Presenter):
+    def explain(self, exc: Exception) -> str | None:
+        return self.tr("c.err.not_consumer") if isinstance(exc, WrongApp) else None
 
 
 # ---------------------------------------------------------------- signing in
 
 
-class LoginPresenter(_Base):
+class LoginPresenter(_Base, LoginFlow):
     """View: ``show_busy(bool)``, ``show_error(text)``, ``go(screen)``, ``show_login_alert(title, text)``."""
+
+    roles = ("consumer",)
 
     def restore(self) -> str:
         """Return the first screen: home when a session is stored (checked in the background), else login."""
@@ -72,19 +54,8 @@ class LoginPresenter(_Base):
             self.s.api.tokens.clear()
             self.view.go("login")
 
-    def login(self, phone: str, password: str) -> None:
-        phone = phone.strip()
-        if not phone or not password:
-            self.view.show_error(self.tr("err.required"))
-            return
-        self.view.show_busy(True)
-        self.s.runner.submit(self._login, phone, password, on_done=self._logged_in, on_error=self._fail)
-
     def _login(self, phone: str, password: str):
-        result = self.s.api.login(phone, password)
-        if result.user.role != "consumer":
-            self.s.api.logout()
-            raise WrongApp(result.user.role)
+        result = self._sign_in(phone, password)
         try:
             return result.user, self.s.api.wallet()
         except NotFoundError as exc:
@@ -96,9 +67,7 @@ class LoginPresenter(_Base):
         user, wallet = result
         self.view.show_busy(False)
         self.view.go("home" if wallet is not None else "open_wallet")
-        alert = fmt.login_alert(self.tr, user)
-        if alert:  # strangers tried this account: the owner should know
-            self.view.show_login_alert(*alert)
+        self._warn_owner(user)
 
     def register(self, phone: str, password: str, name: str = "") -> None:
         phone = phone.strip()

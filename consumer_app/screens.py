@@ -9,9 +9,10 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 
 from consumer_app import presenters as p
 from payclient import fmt
-from payclient.money import format_fen
 from payclient.ui.i18n import tr
-from payclient.ui.theme import COLORS, Banner, ListRow, RoundButton, SyScreen
+from payclient.ui.screen import AppScreen
+from payclient.ui.theme import COLORS, Banner, ListRow, RoundButton
+from suiyuan_protocol.money import format_fen
 
 
 def _make(cls, **values):
@@ -31,26 +32,8 @@ def _fill_rows(box, rows) -> None:
         box.add_widget(_make(Factory.LimitRow, label=label, value=value))
 
 
-class CScreen(SyScreen):
-    """Common view methods; ``shell`` is set when the screen is added."""
-
-    shell = ObjectProperty(None)
-    presenter = ObjectProperty(None)
-
-    def go(self, name: str) -> None:
-        self.shell.go(name)
-
-    def show_busy(self, busy: bool) -> None:
-        self.shell.set_busy(busy)
-
-    def show_error(self, text: str) -> None:
-        self.shell.error(text)
-
-    def show_login_alert(self, title: str, text: str) -> None:
-        self.shell.alert(title, text)
-
-    def toggle_lang(self) -> None:
-        self.shell.services.toggle_lang()
+class CScreen(AppScreen):
+    """The consumer app's screens (``consumer.kv`` lays them out)."""
 
 
 class CLoginScreen(CScreen):

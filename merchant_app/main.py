@@ -4,28 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kivy.lang import Builder
-
 from merchant_app import presenters as p
 from merchant_app import screens as s
 from merchant_app.strings import STRINGS
-from payclient.services import Services
 from payclient.ui.app import SuiyuanApp
-from payclient.ui.i18n import tr
 from payclient.ui.shell import Shell
-
-KV = Path(__file__).with_name("merchant.kv")
-PREPAID_KV = Path(__file__).with_name("prepaid.kv")
-_kv_loaded = False
-
-
-def load_kv() -> None:
-    global _kv_loaded
-    if not _kv_loaded:
-        tr.add(STRINGS)
-        Builder.load_file(str(KV))
-        Builder.load_file(str(PREPAID_KV))
-        _kv_loaded = True
 
 
 class MerchantShell(Shell):
@@ -35,16 +18,8 @@ class MerchantShell(Shell):
     home_screen = "collect"
 
     def build_screens(self) -> None:
-        sv: Services = self.services
-
-        def add(screen, presenter_cls=None):
-            screen.shell = self
-            if presenter_cls is not None:
-                screen.presenter = presenter_cls(sv, screen)
-            self.sm.add_widget(screen)
-            return screen
-
-        self._login = add(s.MLoginScreen(name="login"), p.LoginPresenter)
+        add = self.add_screen
+        add(s.MLoginScreen(name="login"), p.LoginPresenter)
         collect = add(s.MCollectScreen(name="collect"), p.CollectPresenter)
         qr = add(s.MCollectQrScreen(name="collect_qr"))
         qr.collect = collect.presenter
@@ -53,7 +28,7 @@ class MerchantShell(Shell):
         add(s.MTodayScreen(name="today"), p.TodayPresenter)
         add(s.MOrderScreen(name="order"), p.RefundPresenter)
         more = add(s.MMoreScreen(name="more"), p.LoginPresenter)
-        more.policy = p.RefundPolicyPresenter(sv, more)
+        more.policy = p.RefundPolicyPresenter(self.services, more)
         add(s.MPosterScreen(name="poster"), p.PosterPresenter)
         add(s.MCampaignsScreen(name="campaigns"), p.CampaignsPresenter)
         from merchant_app import prepaid, prepaid_screens
@@ -68,18 +43,11 @@ class MerchantShell(Shell):
             remember = False
         super().go(name, remember=remember)
 
-    def start(self) -> None:
-        self.sm.current = self._login.presenter.restore()
-
 
 class MerchantApp(SuiyuanApp):
     app_id = "suiyuan-merchant"
-
-    def load_app_kv(self) -> None:
-        load_kv()
-
-    def make_shell(self, services: Services) -> MerchantShell:
-        return MerchantShell(services)
-
-    def window_title(self) -> str:
-        return "穗元商户 Suiyuan Merchant"
+    kv_path = Path(__file__).with_name("merchant.kv")
+    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"),)
+    strings = STRINGS
+    shell_class = MerchantShell
+    title_text = "穗元商户 Suiyuan Merchant"

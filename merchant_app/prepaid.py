@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from merchant_app.presenters import _Base
 from payclient import fmt
 from payclient.errors import ApiError
-from payclient.money import MoneyError, format_fen, parse_yuan
 from payclient.scan import decode_image
+from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 CODE_PREFIX = "PPC"
 

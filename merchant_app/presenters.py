@@ -17,9 +17,10 @@ from payclient.api import watch_order
 from payclient.errors import ApiError
 from payclient.keypad import AmountEntry
 from payclient.models import Merchant, Order
-from payclient.money import MoneyError, format_fen, parse_yuan
+from payclient.presenter import LoginFlow, Presenter, WrongApp
 from payclient.scan import UnreadableImage, classify, decode_image, normalize_paycode
 from payclient.services import Services
+from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 __all__ = [
     "CampaignsPresenter", "ChargePresenter", "CollectPresenter", "LoginPresenter", "OrderRowVM", "PosterPresenter",
@@ -29,23 +30,11 @@ __all__ = [
 STAFF_ROLES = ("merchant_owner", "cashier")
 
 
-class WrongApp(Exception):
-    """Not a merchant owner's or cashier's account."""
-
-
 class NoShop(Exception):
     """The account has no approved shop."""
 
 
-class _Base:
-    def __init__(self, services: Services, view):
-        self.s = services
-        self.view = view
-
-    @property
-    def tr(self):
-        return self.s.tr
-
+class _Base(Presenter):
     @property
     def merchant(self) -> Merchant:
         return self.s.state["merchant"]
@@ -54,35 +43,30 @@ class _Base:
     def is_owner(self) -> bool:
         return self.s.state.get("role") == "merchant_owner"
 
-    def _fail(self, exc: Exception) -> None:
-        self.view.show_busy(False)
+    def explain(self, exc: Exception) -> str | None:
         if isinstance(exc, WrongApp):
-            self.view.show_error(self.tr("m.err.not_staff"))
-        elif isinstance(exc, NoShop):
-            self.view.show_error(self.tr("m.err.no_shop"))
-        elif isinstance(exc, UnreadableImage):
-            self.view.show_error(self.tr("err.image_unreadable"))
-        elif isinstance(exc, ApiError) and exc.status == 401 and exc.code != "bad_credentials":
-            self.s.api.tokens.clear()
-            self.view.show_error(self.tr.error(exc))
-            self.view.go("login")
-        else:
-            self.view.show_error(self.tr.error(exc))
-
+            return self.tr("m.err.not_staff")
+        if isinstance(exc, NoShop):
+            return self.tr("m.err.no_shop")
+        if isinstance(exc, UnreadableImage):
+            return self.tr("err.image_unreadable")
+        return None
 
 
 # ---------------------------------------------------------------- log in
 
 
-class LoginPresenter(_Base):
+class LoginPresenter(_Base, LoginFlow):
     """View: ``show_busy``, ``show_error``, ``go``, ``show_login_alert(title, text)``."""
+
+    roles = STAFF_ROLES
 
     def restore(self) -> str:
         """Return the first screen (log-in); with a stored session the shop is fetched in the
         background and the app moves on to collecting."""
         if self.s.api.signed_in:
             self.view.show_busy(True)
-            self.s.runner.submit(self._shop, on_done=self._ready, on_error=self._restore_failed)
+            self.s.runner.submit(self._shop, on_done=self._logged_in, on_error=self._restore_failed)
         return "login"
 
     def _restore_failed(self, exc: Exception) -> None:
@@ -90,19 +74,8 @@ class LoginPresenter(_Base):
         self.s.api.tokens.clear()
         self.view.go("login")
 
-    def login(self, phone: str, password: str) -> None:
-        phone = phone.strip()
-        if not phone or not password:
-            self.view.show_error(self.tr("err.required"))
-            return
-        self.view.show_busy(True)
-        self.s.runner.submit(self._login, phone, password, on_done=self._ready, on_error=self._fail)
-
     def _login(self, phone: str, password: str):
-        result = self.s.api.login(phone, password)
-        if result.user.role not in STAFF_ROLES:
-            self.s.api.logout()
-            raise WrongApp(result.user.role)
+        result = self._sign_in(phone, password)
         _user, shop = self._shop()
         return result.user, shop  # the log-in answer's user: it carries the log-in alerts
 
@@ -113,14 +86,12 @@ class LoginPresenter(_Base):
             raise NoShop()
         return user, shops[0]
 
-    def _ready(self, result) -> None:
+    def _logged_in(self, result) -> None:
         user, shop = result
         self.s.state.update(merchant=shop, role=user.role, user=user)
         self.view.show_busy(False)
         self.view.go("collect")
-        alert = fmt.login_alert(self.tr, user)
-        if alert:  # strangers tried this account: the owner should know
-            self.view.show_login_alert(*alert)
+        self._warn_owner(user)
 
     def logout(self) -> None:
         self.s.state.clear()

@@ -7,29 +7,14 @@ from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, Str
 
 from merchant_app import presenters as p
 from payclient import fmt
-from payclient.money import format_fen
 from payclient.ui.i18n import tr
-from payclient.ui.theme import ListRow, SyScreen
+from payclient.ui.screen import AppScreen
+from payclient.ui.theme import ListRow
+from suiyuan_protocol.money import format_fen
 
 
-class MScreen(SyScreen):
-    shell = ObjectProperty(None)
-    presenter = ObjectProperty(None)
-
-    def go(self, name: str) -> None:
-        self.shell.go(name)
-
-    def show_busy(self, busy: bool) -> None:
-        self.shell.set_busy(busy)
-
-    def show_error(self, text: str) -> None:
-        self.shell.error(text)
-
-    def show_login_alert(self, title: str, text: str) -> None:
-        self.shell.alert(title, text)
-
-    def toggle_lang(self) -> None:
-        self.shell.services.toggle_lang()
+class MScreen(AppScreen):
+    """The merchant app's screens (``merchant.kv`` lays them out); ``state`` holds the shop and role."""
 
     @property
     def state(self) -> dict:

@@ -1,8 +1,8 @@
 """Stage an app for an Android build with buildozer (``python -m payclient.android consumer``).
 
 Buildozer packages one folder with a ``main.py`` at its root, but the apps
-share ``payclient``. This copies the app package, ``payclient`` (with the CJK
-font) and the app's ``buildozer.spec`` into one folder and writes the
+share ``payclient`` and ``suiyuan_protocol``. This copies the app package, both of
+those (``payclient`` with the CJK font) and the app's ``buildozer.spec`` into one folder and writes the
 ``main.py`` that starts the app; then run ``buildozer android debug`` there.
 """
 
@@ -22,6 +22,8 @@ from {package}.main import {cls}  # noqa: E402
 
 {cls}().run()
 '''
+#: The packages every app needs besides its own.
+SHARED = ("payclient", "suiyuan_protocol")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "android.py", "buildozer.spec", ".buildozer", "bin")
 
 
@@ -32,7 +34,8 @@ def stage(app: str, out: Path) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copytree(ROOT / package, out / package, ignore=_IGNORE)
-    shutil.copytree(ROOT / "payclient", out / "payclient", ignore=_IGNORE)
+    for shared in SHARED:
+        shutil.copytree(ROOT / shared, out / shared, ignore=_IGNORE)
     shutil.copy2(ROOT / package / "buildozer.spec", out / "buildozer.spec")
     (out / "main.py").write_text(MAIN.format(package=package, cls=cls), encoding="utf-8")
     return out

@@ -6,8 +6,8 @@ import base64
 import time
 from dataclasses import dataclass
 
-from payclient import paycode
 from payclient.storage import MemoryStore
+from suiyuan_protocol import paycode
 
 __all__ = ["PaycodeDevice", "DeviceStore"]
 

@@ -248,7 +248,7 @@ class Catalog:
     def error(self, exc: BaseException) -> str:
         """Return a person's explanation of what went wrong."""
         from payclient.errors import ApiError, NetworkError
-        from payclient.money import AmountTooLarge, MoneyError, format_fen
+        from suiyuan_protocol.money import AmountTooLarge, MoneyError, format_fen
 
         if isinstance(exc, NetworkError):
             return self.t("err.network_pending" if exc.pending_key else "err.network")

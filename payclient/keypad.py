@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payclient.money import MAX_AMOUNT_FEN, format_fen, parse_yuan
+from suiyuan_protocol.money import MAX_AMOUNT_FEN, format_fen, parse_yuan
 
 __all__ = ["AmountEntry"]
 
@@ -12,7 +12,7 @@ class AmountEntry:
 
     Keys: ``"0"``–``"9"``, ``"00"``, ``"."``, ``"del"`` (backspace), ``"clear"``.
     A key that would make the amount invalid (a second dot, a third decimal, an
-    amount over ``max_fen``, by default the one maximum :data:`payclient.money.MAX_AMOUNT_FEN`)
+    amount over ``max_fen``, by default the one maximum :data:`suiyuan_protocol.money.MAX_AMOUNT_FEN`)
     is ignored, so the text is always a valid amount or empty.
     """
 

@@ -121,11 +121,6 @@ class Outbox:
             rows = self._db.execute(f"SELECT {self._COLS} FROM outbox ORDER BY created_at").fetchall()
         return [self._entry(r) for r in rows]
 
-    def discard(self, key: str) -> None:
-        """Forget an entry (only for one the person chose to abandon)."""
-        with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE key = ?", (key,))
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -13,11 +13,11 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from payclient import codec, paycode
 from payclient.storage import MemoryStore
+from suiyuan_protocol import codec, paycode
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KeyRing", "QrCheck", "UnreadableImage", "classify", "decode_image", "inspect_merchant_code",
            "normalize_paycode"]
-
-ORDER_GUID = "cn.suiyuan.order"
-ACCOUNT_GUID = "cn.suiyuan.pay"
 
 
 class UnreadableImage(ValueError):
@@ -82,7 +79,7 @@ def normalize_paycode(text: str) -> str:
 def classify(text: str) -> str:
     """Return ``"merchant_qr"``, ``"paycode"`` or ``"unknown"`` for a scanned or pasted text."""
     t = (text or "").strip()
-    if t.startswith("000201"):
+    if codec.looks_like_payload(t):
         return "merchant_qr"
     digits = normalize_paycode(t)
     if len(digits) == paycode.CODE_LENGTH and digits.startswith(paycode.PREFIX) and len(t) <= 2 * len(digits):
@@ -109,13 +106,6 @@ class QrCheck:
         return self.problem is None
 
 
-def expiry_of(payload: codec.MerchantPayload) -> datetime | None:
-    tpl = payload.unreserved.get("80") or {}
-    if tpl.get("00") != ORDER_GUID or not tpl.get("01", "").isdigit():
-        return None
-    return datetime.fromtimestamp(int(tpl["01"]), UTC)
-
-
 def inspect_merchant_code(text: str, public_keys: Mapping[str, Ed25519PublicKey],
                           now: float | None = None) -> QrCheck:
     """Check a scanned merchant code on the device; return a :class:`QrCheck` (never raises for bad input)."""
@@ -128,12 +118,12 @@ def inspect_merchant_code(text: str, public_keys: Mapping[str, Ed25519PublicKey]
             parsed = codec.parse(text.strip())
         except codec.CodecError:
             parsed = None
-        return QrCheck(problem, parsed, expiry_of(parsed) if parsed else None, exc.reason)
+        return QrCheck(problem, parsed, parsed.expires_at if parsed else None, exc.reason)
     except TypeError as exc:
         return QrCheck("malformed", None, None, str(exc))
-    if (payload.merchant_accounts.get("26") or {}).get("00") != ACCOUNT_GUID:
+    if payload.suiyuan_account is None:
         return QrCheck("not_ours", payload, None, "not a Suiyuan merchant code")
-    expires = expiry_of(payload)
+    expires = payload.expires_at
     if expires is not None and expires.timestamp() <= (time.time() if now is None else now):
         return QrCheck("expired", payload, expires, "the code has expired")
     return QrCheck(None, payload, expires)

@@ -147,7 +147,7 @@ EXPECTED_JOBS = {
     "backend.payments.tasks.expire_orders": (60, None),
     "backend.payments.tasks.purge_idempotency_keys": (None, "15 * * * *"),
     "campaigns.tasks.scan_campaigns": (60, None),
-    "zones.kpis.sweep": (60, None),
+    "zones.counting.sweep": (60, None),
     "zones.reports.build_weekly_reports": (None, "0 1 * * 1"),
     "zones.reports.build_monthly_reports": (None, "0 1 1 * *"),
 }

@@ -2,7 +2,7 @@
 
 Registry and outlines, where merchants are, KPIs kept as payments settle,
 periodic reports and the application summary. It reads the core's tables and
-hears its signals (``backend.hooks``); the core never imports it.
+hears its signals (``backend.hooks``); the core imports it only where ``create_app`` registers it.
 """
 
 
@@ -17,7 +17,7 @@ def init_app(app, api) -> None:
         register_seeder,
     )
     from zones import (
-        kpis,
+        counting,
         models,  # noqa: F401  (registers the tables)
         reports,
         seed,
@@ -29,12 +29,12 @@ def init_app(app, api) -> None:
     register_seeder(app, "reference", seed.seed_reference)
     register_seeder(app, "demo", seed.seed_demo)
     # Signals are process-wide; connecting the same function again (another app) is a no-op.
-    payment_settled.connect(kpis.on_payment_settled)
-    refund_settled.connect(kpis.on_refund_settled)
-    merchant_approved.connect(kpis.on_merchant_approved)
+    payment_settled.connect(counting.on_payment_settled)
+    refund_settled.connect(counting.on_refund_settled)
+    merchant_approved.connect(counting.on_merchant_approved)
     register_cli(app, zones_cli)
     # Count any recent payment whose id was lost on its way to the KPI batch (Redis restart, killed worker).
-    register_periodic(app, kpis.sweep, interval=60)
+    register_periodic(app, counting.sweep, interval=60)
     # Every zone's periodic scenario report (场景定期报送): last week's on Mondays and last month's on the
     # 1st, at 09:00 in Guangzhou (01:00 UTC), when the period's last local day is over.
     register_periodic(app, reports.build_weekly_reports, cron="0 1 * * 1")

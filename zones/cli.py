@@ -32,13 +32,13 @@ def _zone_ids(codes: tuple[str, ...]) -> list[int] | None:
 def rebuild_kpis(day_from, day_to, codes):
     """Recompute the zones' daily KPI tables from the ledger (replaces what the live updates wrote)."""
     from backend.clock import local_today
-    from zones import kpis
+    from zones import rebuild
 
-    start: date = day_from.date() if day_from else (kpis.first_activity_day() or local_today())
+    start: date = day_from.date() if day_from else (rebuild.first_activity_day() or local_today())
     end: date = day_to.date() if day_to else local_today()
     if start > end:
         raise click.BadParameter("--from is after --to", param_hint="--from")
-    done = kpis.rebuild(start, end, _zone_ids(codes))
+    done = rebuild.rebuild(start, end, _zone_ids(codes))
     click.echo(f"rebuilt {done['from']}..{done['to']}: {done['zone_days']} zone-days, "
                f"{done['merchant_days']} merchant-days")
 
@@ -47,9 +47,9 @@ def rebuild_kpis(day_from, day_to, codes):
 def place_merchants():
     """Place every approved merchant that has no zone placement yet."""
     from backend.extensions import db
-    from zones import registry
+    from zones import placement
 
-    n = registry.place_unplaced()
+    n = placement.place_unplaced()
     db.session.commit()
     click.echo(f"placed {n} merchant(s)")
 

@@ -41,9 +41,9 @@ from reportlab.platypus import (  # noqa: E402
 
 from backend.clock import local_zone, utcnow  # noqa: E402
 from backend.merchants.models import SCENARIOS  # noqa: E402
-from payclient.money import format_fen  # noqa: E402
+from suiyuan_protocol.money import format_fen  # noqa: E402
 from zones.models import ZONE_KIND_NAMES  # noqa: E402
-from zones.reports import LABELS, PERIOD_NAMES, SCENARIO_EN, display, summary_value  # noqa: E402
+from zones.wording import LABELS, PERIOD_NAMES, SCENARIO_EN, display, summary_value  # noqa: E402
 
 FONT_PATH = Path(__file__).resolve().parents[1] / "payclient" / "fonts" / "wqy-microhei.ttc"
 FONT = "WQYMicroHei"

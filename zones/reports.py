@@ -29,8 +29,8 @@ from backend.extensions import db
 from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.sql import fen_sum, insert_for
-from payclient.money import format_fen
-from zones import kpis, registry
+from suiyuan_protocol.money import format_fen
+from zones import kpis, queries, registry
 from zones.models import (
     ZONE_KIND_NAMES,
     ReportPeriod,
@@ -40,57 +40,9 @@ from zones.models import (
     ZoneReport,
     ZoneThreshold,
 )
+from zones.wording import DAILY_KEYS, LABELS, PERIOD_NAMES, SCENARIO_EN, SUMMARY_KEYS, summary_value
 
-SCENARIO_EN = {"food": "Food", "lodging": "Lodging", "transport": "Transport", "tourism": "Tourism",
-               "shopping": "Shopping", "entertainment": "Entertainment", "medical": "Medical"}
-
-#: key → (Chinese label, English label, unit)
-LABELS = {
-    "payment_count": ("支付笔数", "Payments", "count"),
-    "payment_fen": ("交易金额", "Payment volume", "fen"),
-    "refund_count": ("退款笔数", "Refunds", "count"),
-    "refund_fen": ("退款金额", "Refund volume", "fen"),
-    "net_fen": ("净交易额", "Net volume", "fen"),
-    "average_ticket_fen": ("客单价", "Average ticket", "fen"),
-    "active_wallets": ("活跃钱包", "Active wallets", "count"),
-    "wallets_opened": ("新开钱包（首笔消费）", "Wallets opened (first payment)", "count"),
-    "merchants_accepting": ("受理商户", "Merchants accepting", "count"),
-    "merchants_enrolled": ("入驻商户", "Merchants enrolled", "count"),
-    "scenarios_covered": ("场景覆盖", "Scenarios covered", "of 7"),
-    "subsidy_fen": ("补贴支出", "Subsidy spent", "fen"),
-    "subsidised_payment_count": ("补贴交易笔数", "Subsidised payments", "count"),
-    "subsidy_driven_fen": ("带动消费", "Volume driven by subsidy", "fen"),
-    "campaign_leverage": ("补贴杠杆", "Campaign leverage", "ratio"),
-}
-SUMMARY_KEYS = ("payment_count", "payment_fen", "refund_count", "refund_fen", "net_fen", "average_ticket_fen",
-                "active_wallets", "wallets_opened", "merchants_accepting", "merchants_enrolled", "scenarios_covered",
-                "subsidy_fen", "subsidised_payment_count", "subsidy_driven_fen", "campaign_leverage")
-DAILY_KEYS = ("payment_count", "payment_fen", "refund_count", "refund_fen", "net_fen", "average_ticket_fen",
-              "active_wallets", "wallets_opened", "merchants_accepting", "scenarios_covered", "subsidy_fen",
-              "subsidy_driven_fen")
-PERIOD_NAMES = {ReportPeriod.WEEKLY: ("周报", "Weekly"), ReportPeriod.MONTHLY: ("月报", "Monthly")}
 CSV_COLUMNS = ("section", "day", "scenario", "merchant", "key", "指标", "metric", "value", "unit")
-
-
-def summary_value(totals: dict, key: str):
-    """Return the value of a summary figure from period totals."""
-    if key == "scenarios_covered":
-        return totals["scenario_coverage"]["covered_count"]
-    return totals[key]
-
-
-def display(key: str, value) -> str:
-    """Return a figure as a person reads it (¥ for fen, "5 / 7" for coverage)."""
-    unit = LABELS[key][2]
-    if value is None:
-        return "—"
-    if unit == "fen":
-        return format_fen(int(value))
-    if unit == "of 7":
-        return f"{value} / 7"
-    if unit == "ratio":
-        return f"{value:.2f}×"
-    return f"{int(value):,}"
 
 
 # ---------------------------------------------------------------- periods
@@ -154,7 +106,7 @@ def top_merchants(zone_id: int, day_from: date, day_to: date, limit: int = 10) -
 def report_figures(zone: Zone, period: str, start: date) -> dict:
     """Return everything a report shows, computed from the daily aggregates."""
     start, end = period_bounds(period, start)
-    figures = kpis.zone_kpis(zone, start, end)
+    figures = queries.zone_kpis(zone, start, end)
     prev_start = previous_start(period, start)
     prev_end = start - timedelta(days=1)
     figures["zone"].update(kind=zone.kind, district=zone.district)
@@ -162,7 +114,7 @@ def report_figures(zone: Zone, period: str, start: date) -> dict:
         period=period,
         partial=end >= local_today(),
         previous={"from": prev_start.isoformat(), "to": prev_end.isoformat(),
-                  "totals": kpis.totals_by_zone(prev_start, prev_end, [zone.id])[zone.id]},
+                  "totals": queries.totals_by_zone(prev_start, prev_end, [zone.id])[zone.id]},
         top_merchants=top_merchants(zone.id, start, end),
     )
     return figures
@@ -371,9 +323,9 @@ def application_summary(day_from: date | None, day_to: date | None) -> dict:
     limits = thresholds()
     day_to = day_to or local_today() - timedelta(days=1)
     day_from = day_from or day_to - timedelta(days=limits["window_days"] - 1)
-    kpis.check_span(day_from, day_to)
+    queries.check_span(day_from, day_to)
     zones = registry.all_zones()
-    totals = kpis.totals_by_zone(day_from, day_to, [z.id for z in zones])
+    totals = queries.totals_by_zone(day_from, day_to, [z.id for z in zones])
     items = []
     for z in zones:
         t = totals[z.id]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from backend.clock import utcnow
 from backend.extensions import db
-from zones import geometry, registry
+from zones import geometry, placement
 from zones.models import PLAN_ZONES, Zone, ZoneManager
 
 #: The outlines of the plan's zones (a GeoJSON FeatureCollection; its "source" member says where they came from).
@@ -56,7 +56,7 @@ def seed_demo(users_by_phone: dict, managers: dict[str, tuple[str, ...]]) -> lis
             if not exists:
                 db.session.add(ZoneManager(user_id=user.id, zone_id=zone.id))
                 done.append(f"{phone} manages {code}")
-    if registry.place_unplaced():
+    if placement.place_unplaced():
         done.append("placed the demo merchants in their zones")
     db.session.commit()
     return done

@@ -22,7 +22,7 @@ from backend.clock import as_utc
 from backend.http import respond
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
 from backend.schemas import BINARY, Id, PageQuery, Phone, StrictSchema
-from zones import geometry, kpis, registry, reports
+from zones import geometry, kpis, queries, registry, reports
 from zones import responses as out
 from zones.models import ZONE_KIND_NAMES, ZONE_KINDS, ReportPeriod, ReportStatus, Zone
 
@@ -92,7 +92,7 @@ class PeriodQuery(StrictSchema):
 
 
 class RankingQuery(PeriodQuery):
-    by = fields.String(load_default="payment_fen", validate=validate.OneOf(kpis.RANKING_METRICS))
+    by = fields.String(load_default="payment_fen", validate=validate.OneOf(queries.RANKING_METRICS))
 
 
 class SummaryQuery(StrictSchema):
@@ -297,8 +297,8 @@ def zone_merchants(args, zone_id):
 def zone_kpis(args, zone_id):
     """The zone's figures by local day and for the period (definitions: the zones.kpis module)."""
     zone = registry.zone_for(current_user(), zone_id)
-    day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
-    return respond(kpis.zone_kpis(zone, day_from, day_to), 200)
+    day_from, day_to = queries.default_span(args.get("day_from"), args.get("day_to"))
+    return respond(queries.zone_kpis(zone, day_from, day_to), 200)
 
 
 @blp.route("/zones/ranking", methods=["GET"])
@@ -307,8 +307,8 @@ def zone_kpis(args, zone_id):
 @blp.response(200, out.RankingSchema)
 def ranking(args):
     """All zones ranked by one figure over the period (pilot office)."""
-    day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
-    return respond(kpis.ranking(day_from, day_to, args["by"]), 200)
+    day_from, day_to = queries.default_span(args.get("day_from"), args.get("day_to"))
+    return respond(queries.ranking(day_from, day_to, args["by"]), 200)
 
 
 # ---------------------------------------------------------------- reports

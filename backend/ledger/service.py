@@ -39,10 +39,11 @@ from sqlalchemy import (
 
 from backend.clock import local_today, utcnow
 from backend.config import TierLimits
-from backend.errors import Conflict, NotFound, Unprocessable
+from backend.errors import Conflict, DomainError, NotFound, Unprocessable
 from backend.extensions import db
 from backend.ledger.models import Account, AccountKind, Transfer
 from backend.sql import fen_sum
+from suiyuan_protocol.money import format_fen
 
 A = Account.__table__
 T = Transfer.__table__
@@ -165,24 +166,44 @@ def _credit_stmt(account_id: int, amount: int):
     return update(A).where(and_(*cond)).values(balance_fen=A.c.balance_fen + amount).returning(A.c.balance_fen)
 
 
-def _explain_debit_failure(account_id: int, amount: int, today: date) -> None:
-    row = _get(account_id)
+def debit_refusal(row, amount: int, today: date, limited: bool) -> DomainError | None:
+    """Return why debiting ``amount`` from the account ``row`` would be refused, or ``None``.
+
+    The Python statement of the rule that ``_debit_stmt`` (SQLite, and PostgreSQL's re-check) and
+    ``_CHECK`` (PostgreSQL's one-statement transfer) write in SQL; tests/ledger/test_caps_agree.py
+    checks the three agree over generated accounts on both engines.
+    """
     if not row.allow_negative and row.balance_fen < amount:
-        raise InsufficientFunds(
-            f"The balance is ¥{row.balance_fen / 100:.2f}; ¥{amount / 100:.2f} is needed.",
-            balance_fen=row.balance_fen,
-        )
+        return InsufficientFunds(f"The balance is {format_fen(row.balance_fen)}; {format_fen(amount)} is needed.",
+                                 balance_fen=row.balance_fen)
+    if not limited:
+        return None
     if row.single_cap_fen is not None and amount > row.single_cap_fen:
-        raise LimitExceeded("The amount is above this wallet's one-payment limit.", limit="single",
-                            limit_fen=row.single_cap_fen)
+        return LimitExceeded("The amount is above this wallet's one-payment limit.", limit="single",
+                             limit_fen=row.single_cap_fen)
     spent_day = row.day_spent_fen if row.spend_day == today else 0
     if row.day_cap_fen is not None and spent_day + amount > row.day_cap_fen:
-        raise LimitExceeded("The payment would pass this wallet's daily limit.", limit="day",
-                            limit_fen=row.day_cap_fen, remaining_fen=max(0, row.day_cap_fen - spent_day))
+        return LimitExceeded("The payment would pass this wallet's daily limit.", limit="day",
+                             limit_fen=row.day_cap_fen, remaining_fen=max(0, row.day_cap_fen - spent_day))
     spent_year = row.year_spent_fen if row.spend_year == today.year else 0
     if row.year_cap_fen is not None and spent_year + amount > row.year_cap_fen:
-        raise LimitExceeded("The payment would pass this wallet's yearly limit.", limit="year",
-                            limit_fen=row.year_cap_fen, remaining_fen=max(0, row.year_cap_fen - spent_year))
+        return LimitExceeded("The payment would pass this wallet's yearly limit.", limit="year",
+                             limit_fen=row.year_cap_fen, remaining_fen=max(0, row.year_cap_fen - spent_year))
+    return None
+
+
+def credit_refusal(row, amount: int) -> DomainError | None:
+    """Return why crediting ``amount`` to the account ``row`` would be refused, or ``None`` (see above)."""
+    if row.balance_cap_fen is not None and row.balance_fen + amount > row.balance_cap_fen:
+        return LimitExceeded("The receiving wallet would pass its balance limit.", limit="balance",
+                             limit_fen=row.balance_cap_fen, code="payee_limit_exceeded")
+    return None
+
+
+def _explain_debit_failure(account_id: int, amount: int, today: date, limited: bool) -> None:
+    refusal = debit_refusal(_get(account_id), amount, today, limited)
+    if refusal is not None:
+        raise refusal
     # Nothing explains the refusal now: the row changed under a racing transaction. Safe to retry.
     raise Conflict("The account changed while this was being processed; try again.", code="concurrent_update")
 
@@ -225,11 +246,11 @@ def transfer(
         if account_id == debit_account_id:
             new = db.session.execute(_debit_stmt(account_id, amount_fen, limited, today)).scalar_one_or_none()
             if new is None:
-                _explain_debit_failure(account_id, amount_fen, today)
+                _explain_debit_failure(account_id, amount_fen, today, limited)
         else:
             new = db.session.execute(_credit_stmt(account_id, amount_fen)).scalar_one_or_none()
             if new is None:
-                _refuse_credit(account_id)
+                _refuse_credit(account_id, amount_fen)
         balances[account_id] = new
     transfer_id = db.session.execute(
         insert(T)
@@ -253,10 +274,11 @@ def transfer(
     )
 
 
-def _refuse_credit(account_id: int) -> None:
-    row = _get(account_id)
-    raise LimitExceeded("The receiving wallet would pass its balance limit.", limit="balance",
-                        limit_fen=row.balance_cap_fen, code="payee_limit_exceeded")
+def _refuse_credit(account_id: int, amount: int) -> None:
+    refusal = credit_refusal(_get(account_id), amount)
+    if refusal is not None:
+        raise refusal
+    raise Conflict("The account changed while this was being processed; try again.", code="concurrent_update")
 
 
 # One round trip per transfer on PostgreSQL. Two chained UPDATEs move the
@@ -265,6 +287,8 @@ def _refuse_credit(account_id: int) -> None:
 # rows are always locked in ascending id order and opposite transfers cannot
 # deadlock. The INSERT happens only if both rows passed; a refusal leaves a
 # half-applied UPDATE that the caller's rollback discards.
+# _CHECK writes in SQL the rules _debit_stmt/_credit_stmt write with SQLAlchemy and
+# debit_refusal/credit_refusal in Python; tests/ledger/test_caps_agree.py holds the three together.
 _SET = """
         balance_fen = balance_fen + CASE WHEN id = :credit THEN :amount ELSE -:amount END,
         day_spent_fen = CASE WHEN id = :debit AND :limited
@@ -326,20 +350,20 @@ def _transfer_pg(debit: int, credit: int, amount: int, code: str, limited: bool,
     if (row.debit_balance if lower == debit else row.credit_balance) is None:
         # The lower row was refused; nothing was written.
         if lower == debit:
-            _explain_debit_failure(debit, amount, today)
-        _refuse_credit(credit)
+            _explain_debit_failure(debit, amount, today, limited)
+        _refuse_credit(credit, amount)
     # The lower row moved but the higher one was judged on the statement's
     # snapshot, which is stale if the first UPDATE had to wait for a lock. Check
     # it again on its own (a fresh snapshot; still after the lower row's lock).
     if higher == debit:
         new = db.session.execute(_debit_stmt(debit, amount, limited, today)).scalar_one_or_none()
         if new is None:
-            _explain_debit_failure(debit, amount, today)
+            _explain_debit_failure(debit, amount, today, limited)
         balances = {debit: new, credit: row.credit_balance}
     else:
         new = db.session.execute(_credit_stmt(credit, amount)).scalar_one_or_none()
         if new is None:
-            _refuse_credit(credit)
+            _refuse_credit(credit, amount)
         balances = {debit: row.debit_balance, credit: new}
     transfer_id = db.session.execute(insert(T).values(
         code=code, debit_account_id=debit, credit_account_id=credit, amount_fen=amount, reversed_fen=0,

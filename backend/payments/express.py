@@ -3,17 +3,19 @@
 On PostgreSQL, a dynamic-QR payment that no plug-in subsidises is settled in
 four round trips instead of a dozen: (1) the Idempotency-Key row is inserted
 and the order, its merchant and the payer's wallet are read and checked in
-one statement; (2) the ledger transfer (``ledger.transfer``, the same one
-statement with the wallet tier limits as always); (3) the order is claimed
-and the response recorded under the key in one statement; (4) COMMIT.
+one statement; (2) the ledger transfer (``ledger.transfer``, as on the
+general path); (3) the order is claimed and the response recorded under the
+key in one statement; (4) COMMIT.
 
 It only ever says yes. Anything unusual — the key used before, the order not
 payable, a limit refused, a lost race, a subsidy that may apply, SQLite —
 rolls back whatever it did and returns ``None``, and the caller takes the
 general path (``service.pay_scanned`` inside ``idempotency.run``), which
 gives the precise refusal and records it. So refusals, replays and their
-wording have one implementation, and the money rules (the transfer and the
-order's transition guard) are the same statements on both paths.
+wording have one implementation, and the transfer is the ledger's on both
+paths. The order's transition guard (created → paid, before expiry) is
+written twice, in ``_CLAIM_AND_RECORD`` below and in ``service.pay_scanned``:
+change them together.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from backend.payments import funding, keys
 from backend.payments.models import OrderKind, OrderStatus
 from backend.payments.service import Settled, merchant_id_of_payload
 from backend.wallets.models import WalletStatus
-from payclient import codec
+from suiyuan_protocol import codec
 
 _OPEN = text("""
 WITH key AS (
@@ -80,7 +82,7 @@ def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str,
     except codec.CodecError:
         return None
     merchant_id = merchant_id_of_payload(payload)
-    reference = payload.additional.get("05")
+    reference = payload.reference
     if not payload.is_dynamic or merchant_id is None or not reference:
         return None
     provider = funding.provider()

@@ -104,7 +104,7 @@ _cache = _KeyCache()
 
 
 def public_keys(kid: str | None = None) -> dict[str, Ed25519PublicKey]:
-    """Return kid → public key for ``payclient.codec.verify`` (``kid``: the one the caller needs)."""
+    """Return kid → public key for ``suiyuan_protocol.codec.verify`` (``kid``: the one the caller needs)."""
     return _cache.get(kid)
 
 

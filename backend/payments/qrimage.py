@@ -10,7 +10,7 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
 
-from payclient.money import format_fen
+from suiyuan_protocol.money import format_fen
 
 FONT_PATH = Path(__file__).resolve().parents[2] / "payclient" / "fonts" / "wqy-microhei.ttc"
 RED = (200, 16, 46)

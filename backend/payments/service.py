@@ -18,7 +18,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.models import Role, User
 from backend.clock import as_utc, local_today, local_zone, utcnow
-from backend.config import OFFLINE_MAX_PAYMENTS, OFFLINE_SINGLE_CAP_FEN, STATIC_QR_DAILY_CAP_FEN
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
 from backend.ledger import service as ledger
@@ -39,13 +38,9 @@ from backend.payments.models import (
 from backend.secrets_box import open_sealed, seal
 from backend.sql import fen_sum, insert_for
 from backend.wallets.service import wallet_of
-from payclient import codec, paycode
+from suiyuan_protocol import codec, paycode, profile
+from suiyuan_protocol.profile import OFFLINE_MAX_PAYMENTS, OFFLINE_SINGLE_CAP_FEN, STATIC_QR_DAILY_CAP_FEN
 
-#: The GUID of our merchant account template (tag 26) in every code we issue.
-ACCOUNT_GUID = "cn.suiyuan.pay"
-#: Our order template (tag 80): sub 01 = expiry as Unix seconds, so an app can
-#: tell an expired code before paying, even offline.
-ORDER_GUID = "cn.suiyuan.order"
 PAYCODE_PURPOSE = "paycode-device-secret"
 
 
@@ -58,7 +53,7 @@ class QrRefused(Unprocessable):
 
 def merchant_number(merchant_id: int) -> str:
     """Return the merchant number printed in codes (``M`` + 9 digits)."""
-    return f"M{merchant_id:09d}"
+    return profile.format_merchant_number(merchant_id)
 
 
 def _new_reference() -> str:
@@ -67,28 +62,10 @@ def _new_reference() -> str:
 
 def _payload(merchant: Merchant, *, amount_fen: int | None, reference: str | None,
              expires_at=None, terminal: str | None = None) -> codec.MerchantPayload:
-    additional = {}
-    if reference:
-        additional["05"] = reference
-    if terminal:
-        additional["07"] = terminal
-    bank_code = merchant_bank_code(merchant)
-    unreserved = {}
-    if expires_at is not None:
-        unreserved["80"] = {"00": ORDER_GUID, "01": str(int(expires_at.timestamp()))}
-    return codec.MerchantPayload(
-        initiation="12" if amount_fen is not None else "11",
-        merchant_accounts={"26": {"00": ACCOUNT_GUID, "01": merchant_number(merchant.id), "02": bank_code}},
-        mcc=merchant.mcc,
-        currency="156",
-        amount_fen=amount_fen,
-        country="CN",
-        name=merchant.name_en[:25],
-        city=(merchant.city or "Guangzhou")[:15],
-        additional=additional,
-        alt_language=codec.AltLanguage("ZH", merchant.name_zh[:25], "广州"),
-        unreserved=unreserved,
-    )
+    return codec.suiyuan_payload(
+        merchant_id=merchant.id, bank_code=merchant_bank_code(merchant), mcc=merchant.mcc,
+        name=merchant.name_en, city=merchant.city or "Guangzhou", name_zh=merchant.name_zh, city_zh="广州",
+        amount_fen=amount_fen, reference=reference, expires_at=expires_at, terminal=terminal)
 
 
 def merchant_bank_code(merchant: Merchant) -> str:
@@ -213,7 +190,7 @@ def _explain_bad_signature(text: str, exc: codec.CodecError) -> QrRefused:
         scanned = codec.parse(text)
     except codec.CodecError:
         return QrRefused(exc.reason, code="qr_bad_signature")
-    reference = scanned.additional.get("05")
+    reference = scanned.reference
     order = db.session.execute(select(Order).where(Order.reference == reference)).scalar_one_or_none() \
         if reference else None
     if order is not None and order.payload:
@@ -251,11 +228,7 @@ def verify_scanned(text: str) -> codec.MerchantPayload:
 
 def merchant_id_of_payload(payload: codec.MerchantPayload) -> int | None:
     """Return the merchant id a code names in our account template, or ``None`` if it is not ours."""
-    account = payload.merchant_accounts.get("26") or {}
-    number = account.get("01", "")
-    if account.get("00") != ACCOUNT_GUID or not number.startswith("M") or not number[1:].isdigit():
-        return None
-    return int(number[1:])
+    return payload.merchant_id
 
 
 def merchant_of_payload(payload: codec.MerchantPayload) -> Merchant:
@@ -374,7 +347,7 @@ def pay_scanned(user: User, text: str, amount_fen: int | None) -> Settled:
 
 
 def _pay_dynamic(user, payload, merchant, payer_account) -> Settled:
-    reference = payload.additional.get("05")
+    reference = payload.reference
     order = db.session.execute(select(Order).where(Order.reference == reference)).scalar_one_or_none()
     if order is None or order.merchant_id != merchant.id or order.amount_fen != payload.amount_fen:
         raise QrRefused("This code does not match any order of the merchant.", code="order_not_found")

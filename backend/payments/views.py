@@ -22,7 +22,7 @@ from backend.payments import breakdown, events, express, keys, refund_approval, 
 from backend.payments.models import Order, OrderKind, OrderStatus, PaycodeDevice
 from backend.schemas import BINARY, Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
-from payclient import paycode
+from suiyuan_protocol import paycode
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Collecting e-CNY: QR orders, payments")
 
@@ -437,7 +437,7 @@ def preview(args):
     price = payload.amount_fen if payload.is_dynamic else args["amount_fen"]
     payable = True
     if payload.is_dynamic:
-        order = db.session.execute(select(Order).where(Order.reference == payload.additional.get("05"))) \
+        order = db.session.execute(select(Order).where(Order.reference == payload.reference)) \
             .scalar_one_or_none()
         if order is not None:
             order = service.expire_if_due(order)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.lang import Builder
 
 from payclient.api import DEFAULT_BASE_URL
 from payclient.i18n import Catalog
@@ -34,11 +35,32 @@ def configure_window(width: int = 412, height: int = 860) -> None:
     Config.set("kivy", "exit_on_escape", "0")
 
 
+_loaded_kv: set[Path] = set()
+
+
+def load_kv(kv_path: Path, strings: dict | None = None) -> None:
+    """Add an app's ``strings`` to the catalog and load its ``.kv``, once per process."""
+    if kv_path in _loaded_kv:
+        return
+    if strings:
+        tr.add(strings)
+    Builder.load_file(str(kv_path))
+    _loaded_kv.add(kv_path)
+
+
 class SuiyuanApp(App):
     """Base of ConsumerApp and MerchantApp: builds services (files under ``data_dir``) and the shell."""
 
     kv_file = None  # the apps load their .kv explicitly (two apps may share one process in tests)
     app_id = "suiyuan"
+    #: The app's layout (loaded once per process, after its ``strings`` are added to the catalog).
+    kv_path: Path | None = None
+    strings: dict | None = None
+    #: Further layouts (a plug-in's screens), loaded after ``kv_path``.
+    extra_kv_paths: tuple[Path, ...] = ()
+    #: The shell class that adds the app's screens, and the window's title.
+    shell_class = None
+    title_text = "Suiyuan"
 
     def __init__(self, api_url: str | None = None, data_dir: str | os.PathLike | None = None,
                  services: Services | None = None, **kwargs):
@@ -53,10 +75,12 @@ class SuiyuanApp(App):
         return Path(self._data_dir) if self._data_dir else Path(self.user_data_dir)
 
     def load_app_kv(self) -> None:
-        raise NotImplementedError
+        load_kv(self.kv_path, self.strings)
+        for path in self.extra_kv_paths:
+            load_kv(path)
 
     def make_shell(self, services: Services):
-        raise NotImplementedError
+        return self.shell_class(services)
 
     def build_shell(self):
         """Return the app's shell (tests put it on the window without ``run()``)."""
@@ -75,7 +99,7 @@ class SuiyuanApp(App):
         return frame
 
     def window_title(self) -> str:
-        return "Suiyuan"
+        return self.title_text
 
     def on_start(self):
         self.shell.start()

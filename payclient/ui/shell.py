@@ -117,6 +117,18 @@ class Shell(FloatLayout):
     def build_screens(self) -> None:
         raise NotImplementedError
 
+    def add_screen(self, screen, presenter_cls=None):
+        """Add ``screen`` (wired to this shell, with a ``presenter_cls(services, screen)`` if given); return it."""
+        screen.shell = self
+        if presenter_cls is not None:
+            screen.presenter = presenter_cls(self.services, screen)
+        self.sm.add_widget(screen)
+        return screen
+
+    def start(self) -> None:
+        """Show the first screen, which the log-in presenter picks from the stored session."""
+        self.sm.current = self.screen("login").presenter.restore()
+
     def screen(self, name: str):
         return self.sm.get_screen(name)
 

@@ -13,9 +13,9 @@ from backend.extensions import db
 from backend.ledger.models import Transfer
 from consumer_app import presenters as p
 from consumer_app.strings import STRINGS
-from payclient import codec
 from payclient.api import ApiClient
 from payclient.scan import inspect_merchant_code
+from suiyuan_protocol import codec
 from tests.apps.conftest import FakeView
 from tests.payclient.live import settle
 

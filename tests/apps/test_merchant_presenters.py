@@ -11,10 +11,10 @@ from backend.auth.models import Role
 from backend.merchants.models import MerchantStatus
 from merchant_app import presenters as p
 from merchant_app.strings import STRINGS
-from payclient import codec
 from payclient.api import ApiClient
 from payclient.barcode import code128c_modules
 from payclient.device import DeviceStore
+from suiyuan_protocol import codec
 from tests.apps.conftest import FakeView
 from tests.payclient.live import settle
 

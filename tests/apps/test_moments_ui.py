@@ -16,7 +16,7 @@ from tests.apps import harness as h
 from tests.apps.test_ui import _tab, balance, log_in, shots  # noqa: F401 - shots is a fixture
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # real windows
 
 
 # ---------------------------------------------------------------- measuring typed text

@@ -22,12 +22,12 @@ from sqlalchemy import func, select
 
 from backend.extensions import db
 from backend.ledger.models import Transfer
-from payclient import codec
 from payclient.api import ApiClient
+from suiyuan_protocol import codec
 from tests.apps import harness as h
 from tests.payclient.live import settle
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # real windows
 
 
 def payments() -> int:

@@ -25,7 +25,7 @@ from backend.extensions import db
 from backend.merchants.models import Merchant, MerchantStatus
 from campaigns.models import Campaign
 from tests.factories import PASSWORD
-from zones import registry
+from zones import placement
 from zones.models import Zone, ZoneManager
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -57,7 +57,7 @@ def shops(factory, points, scenarios, names):
     for (lat, lon), scenario, (zh, en) in zip(points, scenarios, names, strict=True):
         owner = factory.user(Role.MERCHANT_OWNER)
         m = factory.merchant(owner=owner, scenario=scenario, latitude=lat, longitude=lon, name_zh=zh, name_en=en)
-        registry.place_merchant(m.id)
+        placement.place_merchant(m.id)
         db.session.commit()
         out.append((owner, m))
     return out

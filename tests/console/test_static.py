@@ -90,8 +90,8 @@ def test_every_value_the_api_names_has_a_label():
     from backend.auth.models import Role
     from backend.merchants.models import SCENARIOS, MerchantStatus
     from campaigns.models import CampaignKind, CampaignStatus
-    from zones.kpis import RANKING_METRICS
     from zones.models import ZONE_KINDS, ReportStatus
+    from zones.queries import RANKING_METRICS
 
     expected = ([f"role.{r}" for r in Role.ALL] + [f"scenario.{s}" for s in SCENARIOS]
                 + [f"status.{s}" for s in MerchantStatus.ALL] + [f"zone_kind.{k}" for k in ZONE_KINDS]

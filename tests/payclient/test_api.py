@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
 from backend.auth.models import Role
-from payclient import codec
+from payclient import fmt
 from payclient.api import ApiClient, watch_order
 from payclient.device import DeviceStore
 from payclient.errors import (
@@ -22,6 +23,7 @@ from payclient.errors import (
 )
 from payclient.models import Order, Payment, Wallet
 from payclient.scan import KeyRing
+from suiyuan_protocol import codec
 from tests.factories import PASSWORD
 from tests.payclient.live import settle
 
@@ -128,7 +130,9 @@ def test_merchant_calls(connect, shop):
     assert c.static_qr_png(mid)[:8] == b"\x89PNG\r\n\x1a\n"
     cashier = c.add_cashier(mid, "13712340000", "Cash2026ok", display_name="小周", refund_limit_fen=5_000)
     assert [x.phone for x in c.cashiers(mid)] == [cashier.phone]
-    assert "orders" in c.statement(mid, time.strftime("%Y-%m-%d")) or True
+    today = datetime.now(fmt.LOCAL_ZONE).date().isoformat()  # the server's day, not this machine's
+    statement = c.statement(mid, today)
+    assert (statement["merchant"]["id"], statement["day"], statement["provisional"]) == (mid, today, True)
 
 
 def test_order_pay_refund_and_events(connect, factory, shop):

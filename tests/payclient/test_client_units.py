@@ -11,16 +11,16 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from payclient import codec
 from payclient.api import _sse
 from payclient.barcode import code128c_modules, code128c_symbols
 from payclient.errors import ConflictError, NetworkError, ServerError, ValidationError, from_problem
 from payclient.i18n import Catalog
 from payclient.keypad import AmountEntry
-from payclient.money import MAX_AMOUNT_FEN
 from payclient.outbox import Outbox
 from payclient.scan import classify, inspect_merchant_code
 from payclient.storage import FileTokenStore, JsonFile
+from suiyuan_protocol import codec
+from suiyuan_protocol.money import MAX_AMOUNT_FEN
 
 
 def test_sse_parser_skips_comments_and_joins_split_chunks():
@@ -147,7 +147,7 @@ def test_catalog_errors_in_both_languages():
 
 def test_an_amount_over_the_maximum_is_explained_with_the_maximum():
     from payclient.i18n import Catalog
-    from payclient.money import MoneyError, parse_yuan
+    from suiyuan_protocol.money import MoneyError, parse_yuan
 
     tr = Catalog()
     with pytest.raises(MoneyError) as err:

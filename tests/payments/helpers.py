@@ -26,7 +26,7 @@ from backend.ledger.models import Account, Transfer
 from backend.ledger.service import TransferCode
 from backend.merchants.models import Merchant
 from backend.merchants.uscc import check_char
-from payclient import paycode
+from suiyuan_protocol import paycode
 from tests.factories import PASSWORD, Person
 
 API = "/api/v1"

@@ -1,6 +1,6 @@
 """One maximum amount on every money field: max accepted where the wallet allows, more refused with a 422.
 
-The maximum is ``payclient.money.MAX_AMOUNT_FEN`` (the class-2 wallet's single-payment cap, ¥50,000),
+The maximum is ``suiyuan_protocol.money.MAX_AMOUNT_FEN`` (the class-2 wallet's single-payment cap, ¥50,000),
 configurable on the server as ``AMOUNT_MAX_FEN``. Each field is tried with the maximum, one fen more,
 10^12 (once a 500: the QR amount field overflowed) and 2^63 (past a BigInteger column).
 """
@@ -15,8 +15,8 @@ from functools import cached_property
 import pytest
 
 from backend.config import amount_max_fen
-from payclient import paycode
-from payclient.money import MAX_AMOUNT_FEN, QR_AMOUNT_CEILING_FEN, format_fen
+from suiyuan_protocol import paycode
+from suiyuan_protocol.money import MAX_AMOUNT_FEN, QR_AMOUNT_CEILING_FEN, format_fen
 from tests.campaigns.helpers import campaign_body, make_world
 from tests.payments.helpers import (
     Api,

@@ -30,7 +30,7 @@ from backend.payments import express, keys
 from backend.payments import service as payments
 from backend.payments.models import Order
 from backend.wallets.models import Wallet, WalletStatus
-from payclient import codec
+from suiyuan_protocol import codec
 from tests.payments.helpers import PROBLEM, new_order, ok, open_shop, pay, static_payload
 from tests.payments.test_refusals import (
     damaged_crc,

@@ -14,7 +14,7 @@ from backend.clock import utcnow
 from backend.extensions import db
 from backend.merchants.models import Merchant, MerchantStatus
 from backend.payments import service as payments
-from payclient import codec
+from suiyuan_protocol import codec
 from tests.payments.helpers import (
     PaycodeClock,
     add_cashier,

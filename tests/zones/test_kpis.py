@@ -19,7 +19,7 @@ from backend.payments.models import Order, Refund
 from tests.backend.helpers import assert_problem, url
 from tests.zones.helpers import TEA_HOUSE, onboard, pay_over_http, placement, refund_over_http
 from tests.zones.traffic import expected_from_ledger, generate, sqlite_without_fsync
-from zones import kpis
+from zones import counting, kpis, rebuild
 from zones.models import ZoneDailyPayer, ZoneKpiApplied, ZoneKpiDaily, ZoneMerchantDaily
 
 #: Merchants per zone, by scenario: Tianhe Road covers all seven, the others miss some.
@@ -100,8 +100,8 @@ def test_kpis_of_a_month_equal_the_ledger_and_the_rebuild_reproduces_them(app, c
     # Counting again changes nothing: every receiver is idempotent.
     before = stored(day_from, day_to)
     for order_id in db.session.execute(select(Order.id).order_by(Order.id).limit(300)).scalars():
-        kpis.apply_payment(order_id)
-        kpis.apply_refunds(order_id)
+        counting.apply_payment(order_id)
+        counting.apply_refunds(order_id)
     assert stored(day_from, day_to) == before
 
     # Wipe the aggregates; the rebuild command recomputes them from the ledger, exactly.
@@ -117,11 +117,11 @@ def test_kpis_of_a_month_equal_the_ledger_and_the_rebuild_reproduces_them(app, c
 
     # A rebuild over data that is already right (one zone, part of the month) changes nothing either.
     mid = month.month_start + timedelta(days=10)
-    kpis.rebuild(mid, mid + timedelta(days=5), [zone_ids["beijinglu"]])
+    rebuild.rebuild(mid, mid + timedelta(days=5), [zone_ids["beijinglu"]])
     assert stored(day_from, day_to) == expected
     # And live counting after a rebuild finds everything already counted.
     for order_id in db.session.execute(select(Order.id).order_by(Order.id.desc()).limit(100)).scalars():
-        assert kpis.apply_payment(order_id) is False
+        assert counting.apply_payment(order_id) is False
     assert stored(day_from, day_to) == expected
 
     # The ranking reads the same aggregates: every zone, ordered by the figure asked for.
@@ -163,7 +163,7 @@ def test_a_payment_and_a_refund_over_http_count_in_their_zone_at_once(app, clien
     assert body["totals"]["scenario_coverage"]["covered"] == ["tourism"]
     assert body["totals"]["campaign_leverage"] is None
     before = stored(local_today(), local_today())
-    kpis.rebuild(local_today(), local_today())
+    rebuild.rebuild(local_today(), local_today())
     assert stored(local_today(), local_today()) == before
 
     path = url(f"/zones/{zone_ids['yongqingfang']}/kpis")
@@ -183,7 +183,7 @@ def work_through(real_redis) -> None:
     scheduler = RQScheduler([queue()], connection=real_redis)
     scheduler.acquire_locks()
     try:
-        time.sleep(kpis.BATCH_DELAY.total_seconds() + 0.1)
+        time.sleep(counting.BATCH_DELAY.total_seconds() + 0.1)
         scheduler.enqueue_scheduled_jobs()
     finally:
         scheduler.release_locks()
@@ -222,17 +222,17 @@ def test_payments_settled_meanwhile_are_counted_in_one_batch_job(app, client, fa
                                (4_000, other, None), (5_000, shop, None)]:
         pay_over_http(client, factory, where, amount, consumer=who)
     assert ScheduledJobRegistry(queue=queue()).count == 1
-    assert real_redis.llen(kpis.PENDING_KEY) == 5
+    assert real_redis.llen(counting.PENDING_KEY) == 5
     work_through(real_redis)
     assert FailedJobRegistry(queue=queue()).count == 0
-    assert real_redis.llen(kpis.PENDING_KEY) == 0
+    assert real_redis.llen(counting.PENDING_KEY) == 0
     counted = stored(local_today(), local_today())
     (row,) = counted.values()
     assert {k: row[k] for k in ("payment_count", "payment_fen", "active_wallets", "wallets_opened",
                                 "merchants_accepting")} == {
         "payment_count": 5, "payment_fen": 15_000, "active_wallets": 3, "wallets_opened": 3,
         "merchants_accepting": 2}
-    kpis.rebuild(local_today(), local_today())
+    rebuild.rebuild(local_today(), local_today())
     assert stored(local_today(), local_today()) == counted
     # The next payment queues the next job (the batch cleared its flag before reading the list).
     pay_over_http(client, factory, shop, 600, consumer=payer)
@@ -249,12 +249,12 @@ def test_the_sweep_counts_payments_whose_ids_were_lost(app, client, factory, rea
         pay_over_http(client, factory, shop, amount, consumer=payer)
     real_redis.flushdb()  # the listed ids and the queued job are gone
     assert stored(local_today(), local_today()) == {}
-    assert kpis.sweep() == 3
+    assert counting.sweep() == 3
     (row,) = stored(local_today(), local_today()).values()
     assert (row["payment_count"], row["payment_fen"], row["active_wallets"]) == (3, 6_600, 1)
-    assert kpis.sweep() == 0  # counted once
+    assert counting.sweep() == 0  # counted once
     before = stored(local_today(), local_today())
-    kpis.rebuild(local_today(), local_today())
+    rebuild.rebuild(local_today(), local_today())
     assert stored(local_today(), local_today()) == before
 
 
@@ -275,12 +275,12 @@ def test_a_failed_count_never_undoes_the_payment_and_the_rebuild_command_repairs
         raise RuntimeError("database hiccup")
 
     records = Records()
-    logging.getLogger("zones.kpis").addHandler(records)
-    monkeypatch.setattr(kpis, "_count_payments", broken)
+    logging.getLogger("zones.counting").addHandler(records)
+    monkeypatch.setattr(counting, "_count_payments", broken)
     try:
         pay_over_http(client, factory, shop, 4_200)  # the payment itself succeeds
     finally:
-        logging.getLogger("zones.kpis").removeHandler(records)
+        logging.getLogger("zones.counting").removeHandler(records)
     assert any("zones job apply_pending" in line and "database hiccup" in line for line in records.lines)
     assert stored(local_today(), local_today()) == {}
     monkeypatch.undo()

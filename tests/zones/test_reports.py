@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from backend.clock import local_today, utcnow
 from backend.extensions import db
 from backend.jobs import enqueue
-from payclient.money import format_fen
+from suiyuan_protocol.money import format_fen
 from tests.backend.helpers import assert_problem, url
 from tests.conftest import unavailable
 from tests.zones.test_kpis import ZONE_PLAN, month_before_last

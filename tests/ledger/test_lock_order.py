@@ -1,4 +1,5 @@
-"""Regressions from the money-path review: stale snapshots and multi-leg lock order on PostgreSQL."""
+"""On PostgreSQL a transfer re-checks a row judged on a stale snapshot, and use cases with several legs
+lock accounts in id order."""
 
 from __future__ import annotations
 

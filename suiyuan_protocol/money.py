@@ -19,6 +19,8 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
+from suiyuan_protocol.profile import WALLET_TIERS
+
 __all__ = [
     "MAX_AMOUNT_FEN",
     "QR_AMOUNT_CEILING_FEN",
@@ -34,7 +36,7 @@ __all__ = [
 #: wallet's single-payment cap, ¥50,000. The one definition: the server refuses more with a
 #: 422 naming the field (a deployment may configure ``AMOUNT_MAX_FEN``, at most
 #: :data:`QR_AMOUNT_CEILING_FEN`), the keypad stops there and :func:`parse_yuan` refuses more.
-MAX_AMOUNT_FEN = 50_000 * 100
+MAX_AMOUNT_FEN = WALLET_TIERS[2].single_cap_fen
 
 #: The most an EMVCo amount field (tag 54, 13 characters: "9999999999.99") can carry.
 QR_AMOUNT_CEILING_FEN = 999_999_999_999

@@ -1,79 +1,18 @@
 """EMVCo merchant-presented QR payload codec, with Suiyuan's Ed25519 signature.
 
-Wire format
------------
-A payload is a run of TLV fields, each ``ID(2 digits) LEN(2 digits) VALUE``. LEN
-counts *characters* (a Chinese character counts 1) and is 01-99. Tag 00 ("01")
-comes first and tag 63 (CRC) comes last; the CRC is CRC-16/CCITT-FALSE (poly
-0x1021, init 0xFFFF, no reflection, xorout 0) over the UTF-8 bytes of everything
-up to and including ``"6304"``, written as four uppercase hex digits.
+A payload is TLV fields (``ID LEN VALUE``, LEN in characters), tag 00 first and the CRC-16/CCITT-FALSE
+(tag 63) last. :func:`parse` checks CRC, structure and every field and keeps the original order so
+``build(parse(text)) == text``; :func:`build` writes tags in ascending order. Our codes carry an Ed25519
+signature split over unreserved templates 91/92 (GUID ``profile.SIG_GUID``), over the payload's text
+without those templates and the CRC field (:func:`signed_message`); :func:`verify` checks it against the
+bytes as scanned. What our own fields mean is :mod:`suiyuan_protocol.profile`; read them through
+``MerchantPayload``'s named properties and build ours with :func:`suiyuan_payload`.
 
-Tags understood (``MerchantPayload`` attribute in brackets):
-
-====== ================================================== =======================
-00     payload format indicator, always "01"              (implicit)
-01     point of initiation: "11" static, "12" dynamic     ``initiation``
-02-25  primitive merchant account (card networks)         ``network_accounts``
-26-51  merchant account templates, sub 00 = GUID          ``merchant_accounts``
-52     merchant category code, 4 digits                   ``mcc``
-53     currency, ISO 4217 numeric, "156" = CNY            ``currency``
-54     amount in yuan, "23.72" (<= 13 chars)              ``amount_fen`` (int fen)
-55     tip indicator "01" prompt / "02" fixed / "03" %    ``tip_indicator``
-56     fixed tip in yuan (needs 55 = "02")                ``tip_fixed_fen``
-57     tip percentage "00.01"-"99.99" (needs 55 = "03")   ``tip_percent``
-58     country, 2 uppercase letters                       ``country``
-59     merchant name (<= 25)                              ``name``
-60     merchant city (<= 15)                              ``city``
-61     postal code (<= 10)                                ``postal_code``
-62     additional data template (01-08 <= 25, 09 <= 3)    ``additional``
-63     CRC, last                                          (computed)
-64     language template: 00 lang, 01 name, 02 city       ``alt_language``
-65-79  reserved for future use, kept verbatim             ``rfu``
-80-99  unreserved templates, sub 00 = GUID                ``unreserved``
-====== ================================================== =======================
-
-:func:`build` writes fields in ascending tag order with 63 last. :func:`parse`
-records the original top-level order in ``MerchantPayload.order`` and the
-original amount text, so ``build(parse(text)) == text`` for any valid input
-that is not changed in between (the EMVCo sample puts 64 before 54).
-
-Signature templates
--------------------
-A CRC proves integrity, not authenticity: anyone can print a sticker with a
-valid CRC. Suiyuan's dynamic codes therefore carry an Ed25519 signature. A
-64-byte signature is 86 base64url characters, which together with a GUID and
-key id exceeds the 99-character limit of one template, so it is split over two
-unreserved templates, each starting with the GUID as EMVCo requires::
-
-    91 = 00 "cn.suiyuan.sig"  01 key id (1-25 chars [A-Za-z0-9._-])
-         02 base64url(signature[0:32]) without padding (43 chars)
-    92 = 00 "cn.suiyuan.sig"  02 base64url(signature[32:64]) without padding (43 chars)
-
-Template 91 is at most 94 characters and 92 is 65. Templates 91/92 whose sub 00
-is not our GUID are someone else's and are kept in ``unreserved`` untouched
-(the EMVCo sample has one); a code carrying only one of our two templates, or a
-malformed one, is rejected with ``bad_signature``.
-
-Signed message: the UTF-8 bytes of the payload text with our two signature
-templates and the CRC field (``6304XXXX``) removed, fields otherwise exactly as
-encoded and in the order encoded. For a fresh payload that is
-``build(payload_without_signature)[:-8]``; see :func:`signed_message`.
-:func:`verify` recomputes it from the received text itself, so it checks the
-exact bytes the consumer scanned. Base64url is decoded canonically (re-encoding
-must give back the same characters), so a signature has exactly one spelling.
-
-Errors
-------
-Every rejection is a :class:`CodecError` with a stable ``code``:
-
-``crc_mismatch``, ``bad_length``, ``bad_tag``, ``duplicate_tag``,
-``missing_format_indicator``, ``missing_crc``, ``field_too_long``,
-``bad_value``, ``missing_field``, and from :func:`verify`/signature decoding
-``unsigned``, ``unknown_key``, ``bad_signature``. ``tag`` names the offending
-field; nested fields are written ``"62.01"``.
-
-Passing a wrong Python type to :func:`build` (a float amount, an int name)
-raises ``TypeError``: that is a programming error, not bad input.
+Every rejection is a :class:`CodecError` with a stable ``code`` (``crc_mismatch``, ``bad_length``,
+``bad_tag``, ``duplicate_tag``, ``missing_format_indicator``, ``missing_crc``, ``field_too_long``,
+``bad_value``, ``missing_field``, ``unsigned``, ``unknown_key``, ``bad_signature``) and the offending
+``tag`` (``"62.01"`` inside a template). A wrong Python type given to :func:`build` is a ``TypeError``.
+The tag table and the signature layout in full: ``docs/ARCHITECTURE.md`` (The QR codec).
 """
 
 from __future__ import annotations
@@ -85,10 +24,13 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from payclient.money import MoneyError, fen_to_yuan_str, yuan_str_to_fen
+from suiyuan_protocol import profile
+from suiyuan_protocol.money import MoneyError, fen_to_yuan_str, yuan_str_to_fen
+from suiyuan_protocol.profile import SIG_GUID, SIG_TAGS
 
 if TYPE_CHECKING:  # cryptography is only needed by callers that sign or verify
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -105,17 +47,17 @@ __all__ = [
     "Signature",
     "build",
     "crc16_ccitt_false",
+    "looks_like_payload",
     "parse",
     "parse_tlv",
     "sign",
     "signed_message",
+    "suiyuan_payload",
     "verify",
 ]
 
-#: GUID (sub-tag 00) that marks templates 91 and 92 as Suiyuan signature templates.
-SIG_GUID = "cn.suiyuan.sig"
-#: The unreserved template tags that carry the signature, in order.
-SIG_TAGS = ("91", "92")
+#: Every payload starts with tag 00 (payload format indicator) = "01".
+PAYLOAD_PREFIX = "000201"
 
 MAX_VALUE_LEN = 99
 KEY_ID_MAX = 25
@@ -205,7 +147,83 @@ class MerchantPayload:
     @property
     def is_dynamic(self) -> bool:
         """True for a dynamic (single-use, amount-carrying) code, 01 = "12"."""
-        return self.initiation == "12"
+        return self.initiation == profile.DYNAMIC
+
+    # Suiyuan's fields, named (see :mod:`suiyuan_protocol.profile` for where they live).
+
+    @property
+    def reference(self) -> str | None:
+        """The order reference (62.05), or ``None``."""
+        return self.additional.get(profile.REFERENCE_LABEL)
+
+    @property
+    def terminal(self) -> str | None:
+        """Who made the code (62.07), or ``None``."""
+        return self.additional.get(profile.TERMINAL_LABEL)
+
+    @property
+    def suiyuan_account(self) -> dict[str, str] | None:
+        """Our merchant account template (26 with our GUID), or ``None`` if the code is not ours."""
+        account = self.merchant_accounts.get(profile.ACCOUNT_TAG) or {}
+        return account if account.get(profile.GUID) == profile.ACCOUNT_GUID else None
+
+    @property
+    def merchant_number(self) -> str | None:
+        """The merchant number in our account template (``M`` + 9 digits as written), or ``None``."""
+        return (self.suiyuan_account or {}).get(profile.ACCOUNT_MERCHANT_NUMBER)
+
+    @property
+    def merchant_id(self) -> int | None:
+        """The merchant id our account template names, or ``None`` if the code is not ours."""
+        return profile.merchant_id_of_number(self.merchant_number)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """The expiry our order template (80) carries, or ``None`` (static code, or not ours)."""
+        tpl = self.unreserved.get(profile.ORDER_TAG) or {}
+        seconds = tpl.get(profile.ORDER_EXPIRES_AT, "")
+        if tpl.get(profile.GUID) != profile.ORDER_GUID or not seconds.isdigit():
+            return None
+        return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def suiyuan_payload(*, merchant_id: int, bank_code: str, name: str, city: str, name_zh: str, city_zh: str,
+                    mcc: str | None, amount_fen: int | None = None, reference: str | None = None,
+                    expires_at: datetime | None = None, terminal: str | None = None) -> MerchantPayload:
+    """Return the (unsigned) payload of one of our codes: static without an amount, dynamic with one.
+
+    Names are cut to what their fields hold (25 characters, a city 15).
+    """
+    additional = {}
+    if reference:
+        additional[profile.REFERENCE_LABEL] = reference
+    if terminal:
+        additional[profile.TERMINAL_LABEL] = terminal
+    unreserved = {}
+    if expires_at is not None:
+        unreserved[profile.ORDER_TAG] = {profile.GUID: profile.ORDER_GUID,
+                                         profile.ORDER_EXPIRES_AT: str(int(expires_at.timestamp()))}
+    account = {profile.GUID: profile.ACCOUNT_GUID,
+               profile.ACCOUNT_MERCHANT_NUMBER: profile.format_merchant_number(merchant_id),
+               profile.ACCOUNT_BANK_CODE: bank_code}
+    return MerchantPayload(
+        initiation=profile.DYNAMIC if amount_fen is not None else profile.STATIC,
+        merchant_accounts={profile.ACCOUNT_TAG: account},
+        mcc=mcc,
+        currency=profile.CURRENCY_CNY,
+        amount_fen=amount_fen,
+        country=profile.COUNTRY_CN,
+        name=name[:25],
+        city=city[:15],
+        additional=additional,
+        alt_language=AltLanguage("ZH", name_zh[:25], city_zh[:15]),
+        unreserved=unreserved,
+    )
+
+
+def looks_like_payload(text: str) -> bool:
+    """True if ``text`` starts as every EMVCo payload does (a quick test, not a parse)."""
+    return (text or "").strip().startswith(PAYLOAD_PREFIX)
 
 
 # --------------------------------------------------------------------------- CRC
@@ -671,7 +689,7 @@ def signed_message(payload: MerchantPayload) -> bytes:
 def sign(payload: MerchantPayload, key_id: str, private_key: Ed25519PrivateKey) -> str:
     """Sign ``payload`` with ``private_key`` and return the full QR text.
 
-    The result has templates 91/92 (see the module docstring) carrying
+    The result has templates 91/92 (see ``docs/ARCHITECTURE.md``) carrying
     ``key_id`` and the signature over :func:`signed_message`, and the CRC over
     everything. An existing ``payload.signature`` is replaced.
 

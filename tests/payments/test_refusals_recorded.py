@@ -1,4 +1,4 @@
-"""Regressions from the money-path review: refusals recorded under their key, privacy of charges."""
+"""Refusals are recorded under their Idempotency-Key and replayed, and say no more than the asker may know."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Tests for payclient.money: reading typed yuan and formatting integer fen."""
+"""Tests for suiyuan_protocol.money: reading typed yuan and formatting integer fen."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payclient.money import (
+from suiyuan_protocol.money import (
     MAX_AMOUNT_FEN,
     QR_AMOUNT_CEILING_FEN,
     MoneyError,

@@ -1,4 +1,5 @@
-"""Regressions from the money-path review: the card edge, redemption payout, lockout."""
+"""Top-ups and redemptions at the card-network edge: a voided top-up stays refused, one key per user,
+and a redemption is paid out even when its first enqueue failed."""
 
 from __future__ import annotations
 
@@ -92,4 +93,3 @@ def test_a_redemption_is_paid_out_even_if_the_first_enqueue_failed(app, client, 
     assert payouts == [retry.get_json()["transfer_id"]]
 
 
-# The trickle-of-guesses regression (a window never extended) moved to test_login_throttle.py.

@@ -1,4 +1,4 @@
-"""Tests for payclient.codec: EMVCo merchant QR parsing/building and Suiyuan signatures."""
+"""Tests for suiyuan_protocol.codec: EMVCo merchant QR parsing/building and Suiyuan signatures."""
 
 import dataclasses
 import string
@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from payclient.codec import (
+from suiyuan_protocol.codec import (
     SIG_GUID,
     AltLanguage,
     CodecError,
