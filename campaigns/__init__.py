@@ -11,6 +11,7 @@ def init_app(app, api) -> None:
     from backend.payments import funding
     from campaigns import (
         checks,
+        lifecycle,
         models,  # noqa: F401  (registers the tables)
         seed,
         tasks,
@@ -27,3 +28,4 @@ def init_app(app, api) -> None:
     # settlement) and reconcile live claim gates with PostgreSQL.
     register_periodic(app, tasks.scan_campaigns, interval=60)
     register_ledger_check(app, "campaigns", checks.verify)
+    lifecycle.schedule_draws_with(tasks.schedule_draw)

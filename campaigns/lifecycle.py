@@ -86,11 +86,19 @@ def advance(campaign_id: int) -> str:
     if target == CampaignStatus.ENDED:
         move(campaign_id, CampaignStatus.ENDED, (CampaignStatus.LIVE, CampaignStatus.PAUSED), paused_at=None)
     db.session.commit()
-    if target == CampaignStatus.ENDED and row.kind == CampaignKind.LOTTERY:
-        from campaigns import tasks
-
-        tasks.schedule_draw(campaign_id, at=draw_due_at(get(campaign_id)))
+    if target == CampaignStatus.ENDED and row.kind == CampaignKind.LOTTERY and _draw_scheduler is not None:
+        _draw_scheduler(campaign_id, at=draw_due_at(get(campaign_id)))
     return db.session.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()
+
+
+_draw_scheduler = None
+
+
+def schedule_draws_with(func) -> None:
+    """Have ``advance`` call ``func(campaign_id, at=…)`` when a lottery's registration ends (``tasks`` sets it
+    in ``init_app``, so this module imports no module that imports it back; the minute scan draws anyway)."""
+    global _draw_scheduler
+    _draw_scheduler = func
 
 
 def advance_due(campaign_ids_query=None) -> int:

@@ -144,7 +144,7 @@ def override(user, pm: PrepaidMerchant, grade: str | None, reason: str) -> Grade
     ``ValidationFailed`` (``reason``).
     """
     from backend.auth.models import Role
-    from prepaid.service import regulator_industries
+    from prepaid.rules import regulator_industries
 
     if not (user.role == Role.PILOT_ADMIN or (user.role == Role.INDUSTRY_REGULATOR
                                               and pm.industry in regulator_industries(user.id))):

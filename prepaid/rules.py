@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backend.clock import utcnow
 from backend.errors import Unprocessable
 from backend.extensions import db
-from prepaid.models import PrepaidRule
+from prepaid.models import PrepaidRule, RegulatorIndustry
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,9 @@ def seed_reference() -> None:
         if rule.code not in have:
             db.session.add(PrepaidRule(code=rule.code, value=rule.default, updated_at=utcnow()))
     db.session.commit()
+
+
+def regulator_industries(user_id: int) -> set[str]:
+    """Return the industries a regulator supervises."""
+    return set(db.session.execute(select(RegulatorIndustry.industry).where(RegulatorIndustry.user_id == user_id))
+               .scalars())

@@ -44,6 +44,7 @@ from prepaid.models import (
     RegulatorIndustry,
     Release,
 )
+from prepaid.rules import regulator_industries
 
 #: Why money moved (``transfers.code``).
 PURCHASE = "prepaid_purchase"  # consumer wallet → the contract's escrow
@@ -77,12 +78,6 @@ def due(units_left: int, price_fen: int, units_total: int) -> int:
 
 
 # ---------------------------------------------------------------- who sees what
-
-
-def regulator_industries(user_id: int) -> set[str]:
-    """Return the industries a regulator supervises."""
-    return set(db.session.execute(select(RegulatorIndustry.industry).where(RegulatorIndustry.user_id == user_id))
-               .scalars())
 
 
 def visible_merchants(user: User):

@@ -201,11 +201,11 @@ def test_every_prepaid_operation_documents_success_and_problems(client):
 
 
 def test_plans_near_me_are_those_of_merchants_placed_in_the_zone(w, factory):
-    from zones import registry
+    from zones import placement
     from zones.models import Zone
 
     publish(w, w.gym_owner, w.gym)  # the gym is at the factory's default spot, in Yongqingfang
-    registry.place_merchant(w.gym_merchant_id)
+    placement.place_merchant(w.gym_merchant_id)
     db.session.commit()
     consumer = factory.consumer()
     zone = {z.code: z.id for z in db.session.execute(select(Zone)).scalars()}
