@@ -64,3 +64,13 @@ consumer-app: install
 
 merchant-app: install
 	SUIYUAN_API=$(SUIYUAN_API) $(BIN)/python -m merchant_app
+
+## make cluster: HAProxy in front of two app nodes (gunicorn + RQ worker each, one rq cron), a PostgreSQL primary
+## and a streaming replica of the project's own, a private Redis, all on 127.0.0.1; prints the URL. `make
+## cluster-down` stops it and deletes its data (instance/cluster/). Needs Debian's haproxy (see .ci/run).
+.PHONY: cluster cluster-down
+cluster: install
+	$(BIN)/python -m bench.cluster up
+
+cluster-down:
+	$(BIN)/python -m bench.cluster down
