@@ -1,10 +1,12 @@
 """Heavy read-only work on a PostgreSQL replica (``READ_DATABASE_URL``), with a fallback to the primary.
 
 Zone KPIs, rankings and reports read many rows and change none; on a busy day they should not take the
-primary's CPU from the payments. Code that only reads wraps its queries in :func:`replica_reads`::
+primary's CPU from the payments. Code that only reads runs through :func:`read_heavy`::
 
-    with replica_reads():
-        return kpis.zone_kpis(zone, day_from, day_to)
+    figures = read_heavy(kpis.zone_kpis, zone, day_from, day_to)
+
+which runs it inside :func:`replica_reads` and, should the replica fail under it (it stopped since the last
+lag check), once more on the primary: a read-only function is safe to run twice.
 
 Inside the block the app's one session (``db.session``) sends its reads to the replica's engine
 (:class:`RoutingSession`); everything else — outside the block, or any flush, insert, update or delete even
@@ -23,14 +25,16 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_sqlalchemy.session import Session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _reading: contextvars.ContextVar[sa.Engine | None] = contextvars.ContextVar("suiyuan_replica_reads", default=None)
 
@@ -158,6 +162,35 @@ def replica_reads() -> Iterator[bool]:
         yield True
     finally:
         _reading.reset(token)
+
+
+def read_heavy(func: Callable[..., T], *args, **kwargs) -> T:
+    """Return ``func(*args, **kwargs)`` computed on the replica when it serves reads, else on the primary.
+
+    ``func`` must only read. If the replica fails during it, the replica is marked down until its next lag
+    check, the session's transaction is rolled back (nothing was written: ``func`` only reads) and ``func``
+    runs again on the primary.
+    """
+    if _reading.get() is not None:
+        return func(*args, **kwargs)
+    app = current_app._get_current_object()
+    with replica_reads() as on_replica:
+        if not on_replica:
+            return func(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            failed = exc
+    from backend.extensions import db
+
+    log.warning("replica failed during a read, reading the primary: %s", str(failed).splitlines()[0][:200])
+    rep = _replica(app)
+    with rep.lock:
+        rep.status = ReplicaStatus(True, None, rep.status.max_lag_s if rep.status else None,
+                                   error=str(failed).splitlines()[0][:200], checked_at=time.monotonic())
+    rep.engine.dispose()  # its pooled connections lead to the failed server
+    db.session.rollback()
+    return func(*args, **kwargs)
 
 
 def reading_replica() -> bool:

@@ -142,3 +142,40 @@ def test_without_a_replica_everything_reads_the_primary(app, client):
     with readdb.replica_reads() as on_replica:
         assert on_replica is False and not readdb.reading_replica()
     assert client.get("/api/v1/health").json == {"status": "ok"}
+
+
+def test_a_replica_that_fails_during_a_read_is_replaced_by_the_primary_for_that_read(app, client, factory,
+                                                                                    monkeypatch, tmp_path):
+    """The lag check passed a moment ago, then the replica went away: the request still answers, from the primary."""
+    admin = factory.user(Role.PILOT_ADMIN)
+    zone_id = db.session.execute(sa.select(Zone.id).order_by(Zone.id)).scalars().first()
+    primary = db.engine.url
+    if primary.get_backend_name() == "sqlite":
+        url = sa.make_url(f"sqlite:///{tmp_path / 'doomed.db'}")
+    else:
+        url = primary.set(database=f"suiyuan_doomed_{os.getpid()}_{uuid.uuid4().hex[:6]}")
+        admin_engine = sa.create_engine(primary.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    monkeypatch.setitem(app.config, "READ_DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setitem(app.config, "READ_LAG_CHECK_SECONDS", 3600)  # no new check before the read
+    try:
+        assert readdb.replica_status().serving_reads
+        if url.get_backend_name() == "sqlite":
+            # An empty database where the replica was: its first query fails (no such table).
+            (tmp_path / "doomed.db").unlink()
+        else:
+            app.extensions["suiyuan_replica"].engine.dispose()
+            with admin_engine.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+        assert kpi_fen(client, admin, zone_id) == 0
+        status = readdb.replica_status()
+        assert not status.serving_reads and status.error  # marked down until its next check
+    finally:
+        rep = app.extensions.pop("suiyuan_replica", None)
+        if rep is not None:
+            rep.engine.dispose()
+        if url.get_backend_name() != "sqlite":
+            with admin_engine.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            admin_engine.dispose()

@@ -21,7 +21,7 @@ from backend.auth.service import current_user, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
-from backend.readdb import replica_reads
+from backend.readdb import read_heavy
 from backend.schemas import PageQuery, StrictSchema
 from zones import geometry, kpis, registry, reports
 from zones.models import ZONE_KIND_NAMES, ZONE_KINDS, ReportPeriod, ReportStatus, Zone
@@ -278,8 +278,8 @@ def zone_kpis(args, zone_id):
     """The zone's figures by local day and for the period (definitions: the zones.kpis module)."""
     zone = registry.zone_for(current_user(), zone_id)
     day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
-    with replica_reads():  # heavy and read-only: the replica when it is fresh (backend/readdb.py)
-        return respond(kpis.zone_kpis(zone, day_from, day_to), 200)
+    # Heavy and read-only: the replica while it is fresh (backend/readdb.py).
+    return respond(read_heavy(kpis.zone_kpis, zone, day_from, day_to), 200)
 
 
 @blp.route("/zones/ranking", methods=["GET"])
@@ -288,8 +288,7 @@ def zone_kpis(args, zone_id):
 def ranking(args):
     """All zones ranked by one figure over the period (pilot office)."""
     day_from, day_to = kpis.default_span(args.get("day_from"), args.get("day_to"))
-    with replica_reads():
-        return respond(kpis.ranking(day_from, day_to, args["by"]), 200)
+    return respond(read_heavy(kpis.ranking, day_from, day_to, args["by"]), 200)
 
 
 # ---------------------------------------------------------------- reports
