@@ -91,6 +91,7 @@ class Cluster:
     workers: int = int(os.environ.get("CLUSTER_GUNICORN_WORKERS", "2"))
     threads: int = int(os.environ.get("CLUSTER_GUNICORN_THREADS", "8"))
     seed_demo: bool = True
+    extra_env: dict = field(default_factory=dict)  # e.g. READ_MAX_LAG_SECONDS for every process of the cluster
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(36))
     pids: dict = field(default_factory=dict)  # name -> pid (each the leader of its own process group)
 
@@ -142,6 +143,7 @@ class Cluster:
         env.update(DATABASE_URL=self.database_url, READ_DATABASE_URL=self.read_database_url,
                    REDIS_URL=self.redis_url, SECRET_KEY=self.secret_key, SUIYUAN_ENV="production",
                    FLASK_APP="backend:create_app", PYTHONPATH=str(ROOT))
+        env.update(self.extra_env)
         return env
 
     # ---------------------------------------------------------------- state file
@@ -372,6 +374,23 @@ backend nodes
 
     def __exit__(self, *exc) -> None:
         self.down()
+
+    def sql(self, port: int, query: str) -> list:
+        """Run ``query`` on the cluster's PostgreSQL at ``port`` (primary or replica); return its rows."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DB_NAME}",
+                                  isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(sa.text(query))
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def stop_replica(self) -> None:
+        subprocess.run(_as_pg_user([pg_bindir() / "pg_ctl", "-D", self.replica_dir, "-m", "immediate", "-w",
+                                    "stop"]), check=True, capture_output=True)
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         """Run a ``flask`` command against the cluster's primary (e.g. ``ledger verify``)."""
