@@ -468,7 +468,7 @@ def main(argv=None) -> int:
     c.up()
     print(f"""Suiyuan cluster up: {c.url}/api/v1/   (HAProxy → node a {c.node_url('a')}, node b {c.node_url('b')})
   primary   {c.database_url}
-  replica   {c.read_database_url}   (READ_DATABASE_URL: KPIs, rankings, reports, statements)
+  replica   {c.read_database_url}   (READ_DATABASE_URL: zone KPIs, rankings, report figures)
   redis     {c.redis_url}
   logs      {c.log_dir}
 Stop it with `make cluster-down`.""")
