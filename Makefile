@@ -41,9 +41,11 @@ run: seed
 test: install-dev
 	$(BIN)/python -m pytest
 
-## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md.
+## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md. Then the
+## cluster run (bench/cluster_bench.py, when haproxy is installed): through HAProxy on two nodes ÷ one node.
 bench: install-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cluster_bench
 
 ## make faults: one fault per run (worker kills, Redis/PostgreSQL restarts, dropped connections) under load,
 ## then prove no money was lost or doubled; writes docs/FAULTS.md. Restarts the machine's Redis and PostgreSQL.

@@ -179,3 +179,14 @@ def test_a_replica_that_fails_during_a_read_is_replaced_by_the_primary_for_that_
             with admin_engine.connect() as c:
                 c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
             admin_engine.dispose()
+
+
+def test_flask_doctor_shows_the_replica_and_warns_when_it_does_not_serve(app, replica, monkeypatch):
+    from backend.doctor import _replica, configuration
+
+    assert ("READ_DATABASE_URL", app.config["READ_DATABASE_URL"]) in configuration(app)  # no password to mask
+    [check] = _replica(app)
+    assert (check.name, check.status) == ("replica", "ok") and "serving reads" in check.detail
+    monkeypatch.setattr(readdb, "measure_lag", lambda engine: 30.0)
+    [check] = _replica(app)
+    assert check.status == "warn" and "past the bound" in check.detail and "primary" in check.detail

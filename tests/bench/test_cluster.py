@@ -216,3 +216,24 @@ def test_two_nodes_behind_haproxy_with_a_replica():
         assert [n for n in c.pids if n.startswith("rq-cron")] == ["rq-cron"]
         print(f"cluster up in {up_s:.1f} s; {len(answers)} transfers, retries after the kill: {dict(retries)}")
     assert not cluster.dir.exists()
+
+
+def test_the_cluster_bench_section_replaces_its_previous_self_in_benchmarks_md(tmp_path):
+    from bench.cluster_bench import BEGIN, END, write_section
+
+    run = {"when": "2026-12-03T09:00:00+00:00", "quick": False, "ledger_verify": "ok",
+           "shape": {"nodes": 2, "gunicorn_workers_per_node": 2, "gunicorn_threads": 8, "rq_workers_per_node": 1},
+           "payments_haproxy": [{"payments_per_s": 150.0, "cpu_ms_per_payment": {"gunicorn": 4.0, "all": 6.0}}],
+           "payments_node": [{"payments_per_s": 200.0, "cpu_ms_per_payment": {"gunicorn": 3.6, "all": 5.2}}],
+           "claims_haproxy": {"claimants": 4000, "packets": 1000, "claims_per_s": 400.0},
+           "claims_node": {"claimants": 4000, "packets": 1000, "claims_per_s": 500.0},
+           "ratios": {"payments_haproxy_vs_node": 0.75, "claims_haproxy_vs_node": 0.8}}
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\nthe main run\n")
+    write_section(run, path)
+    write_section({**run, "ratios": {"payments_haproxy_vs_node": 0.7, "claims_haproxy_vs_node": 0.9}}, path)
+    text = path.read_text()
+    assert text.startswith("# Benchmarks\n\nthe main run\n")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert "| 0.7 (best ÷ best) |" in text and "0.75" not in text
+    assert "load balancer's tax, not a gain" in text
