@@ -1,7 +1,8 @@
 """The cluster of ``make cluster`` (bench/cluster.py), end to end on the real engines (#18).
 
 HAProxy in front of two app nodes, a PostgreSQL primary with a streaming replica, one Redis: a merchant listening
-on node B hears a payment made through node A; a logout on A is refused on B; KPIs come from the replica (and
+on node B hears a payment made through node A; a logout on A is refused on B; a red-packet claim on A holds on B
+(the consumer's and the device's); KPIs come from the replica (and
 from the primary once the replica is gone); node A is killed under a small load of idempotent transfers and
 nothing is lost or doubled (client answers, idempotency records, balances, ``flask ledger verify``).
 
@@ -143,6 +144,23 @@ def test_two_nodes_behind_haproxy_with_a_replica():
         assert requests.post(a + "/api/v1/auth/logout", headers=second, timeout=10).status_code == 204
         refused = requests.get(b + "/api/v1/me", headers=second, timeout=10)
         assert refused.status_code == 401, refused.text
+
+        # ---- one claim gate for the cluster: a claim on A holds on B, for the consumer and for the device
+        campaign_id = c.sql(c.pg_port, "SELECT id FROM campaigns ORDER BY id LIMIT 1")[0][0]
+        claimer_a, claimer_b = login(a, "13800000003"), login(b, "13800000003")
+        other_b = login(b, "13800000002")
+
+        def claim(node, headers, key):
+            return requests.post(f"{node}/api/v1/campaigns/{campaign_id}/claims", json={}, timeout=10,
+                                 headers={**headers, "Idempotency-Key": key, "X-Device-Id": "cluster-phone-1"})
+
+        won = claim(a, claimer_a, "claim-a")
+        assert won.status_code == 201, won.text
+        again = claim(b, claimer_b, "claim-b")
+        assert again.status_code == 409 and again.json()["code"] == "already_claimed", again.text
+        assert again.json()["packet_seq"] == won.json()["packet_seq"]  # the packet A handed out, as B sees it
+        same_device = claim(b, other_b, "claim-c")
+        assert same_device.status_code == 409 and same_device.json()["code"] == "device_cap", same_device.text
 
         # ---- KPIs: node B reads them from the replica while it serves, from the primary once it is gone
         zone_id = c.sql(c.pg_port, "SELECT zone_id FROM zone_merchants WHERE merchant_id = 1")[0][0]
