@@ -41,10 +41,12 @@ run: seed
 test: install-dev
 	$(BIN)/python -m pytest
 
-## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md.
+## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md. Then the
+## cluster run (bench/cluster_bench.py, when haproxy is installed): through HAProxy on two nodes ÷ one node.
 bench: install-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.payouts
+	$(BIN)/python -m bench.cluster_bench
 
 ## make faults: one fault per run (worker kills, Redis/PostgreSQL restarts, dropped connections) under load,
 ## then prove no money was lost or doubled; writes docs/FAULTS.md. Restarts the machine's Redis and PostgreSQL.
@@ -65,3 +67,13 @@ consumer-app: install
 
 merchant-app: install
 	SUIYUAN_API=$(SUIYUAN_API) $(BIN)/python -m merchant_app
+
+## make cluster: HAProxy in front of two app nodes (gunicorn + RQ worker each, one rq cron), a PostgreSQL primary
+## and a streaming replica of the project's own, a private Redis, all on 127.0.0.1; prints the URL. `make
+## cluster-down` stops it and deletes its data (instance/cluster/). Needs Debian's haproxy (see .ci/run).
+.PHONY: cluster cluster-down
+cluster: install
+	$(BIN)/python -m bench.cluster up
+
+cluster-down:
+	$(BIN)/python -m bench.cluster down

@@ -66,6 +66,10 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A streaming replica for heavy read-only work (backend/readdb.py); unset: everything reads the primary.
+        "READ_DATABASE_URL": env.get("READ_DATABASE_URL") or None,
+        "READ_MAX_LAG_SECONDS": float(env.get("READ_MAX_LAG_SECONDS", 10)),
+        "READ_LAG_CHECK_SECONDS": float(env.get("READ_LAG_CHECK_SECONDS", 1)),
         # None selects the in-process Redis emulation and inline jobs.
         "REDIS_URL": env.get("REDIS_URL") or None,
         "TIMEZONE": env.get("SUIYUAN_TIMEZONE", "Asia/Shanghai"),

@@ -31,6 +31,8 @@ def configuration(app: Flask) -> list[tuple[str, str]]:
         ("DATABASE_URL", preflight.masked_url(str(c.get("SQLALCHEMY_DATABASE_URI") or ""))),
         ("REDIS_URL", preflight.masked_url(c["REDIS_URL"]) if c.get("REDIS_URL")
          else "(not set: in-process emulation, jobs run inline)"),
+        ("READ_DATABASE_URL", preflight.masked_url(c["READ_DATABASE_URL"]) if c.get("READ_DATABASE_URL")
+         else "(not set: heavy reads on the primary)"),
     ]
     return rows + [(k, str(c.get(k))) for k in SHOWN]
 
@@ -83,6 +85,19 @@ def _redis(app: Flask) -> list[Check]:
     return out
 
 
+def _replica(app: Flask) -> list[Check]:
+    """The read replica, if one is configured: a warning, never a failure (reads fall back to the primary)."""
+    from backend import readdb
+
+    status = readdb.replica_status(app)
+    if not status.configured:
+        return []
+    if status.serving_reads:
+        return [Check("replica", "ok", f"lag {status.lag_s:.1f} s (bound {status.max_lag_s:.0f} s): serving reads")]
+    why = status.error or f"lag {status.lag_s:.1f} s is past the bound of {status.max_lag_s:.0f} s"
+    return [Check("replica", "warn", f"{why}: heavy reads go to the primary")]
+
+
 def checks(app: Flask) -> list[Check]:
     """Return the findings: configuration problems, then each service."""
     out = [Check("configuration", "FAIL", p) for p in preflight.config_problems(app.config)]
@@ -91,6 +106,7 @@ def checks(app: Flask) -> list[Check]:
     with app.app_context():
         out += _database(app)
         out += _redis(app)
+        out += _replica(app)
     return out
 
 

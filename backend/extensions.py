@@ -11,6 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
 from backend.apidocs import SuiyuanApi
+from backend.readdb import RoutingSession
 
 # Stable constraint names so migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -21,7 +22,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# RoutingSession: reads inside ``backend.readdb.replica_reads()`` go to READ_DATABASE_URL; everything else as usual.
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"class_": RoutingSession})
 migrate = Migrate()
 api = SuiyuanApi()
 

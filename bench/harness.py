@@ -68,6 +68,8 @@ def _group(pid: int) -> str | None:
         return "redis"
     if comm == "wrk":
         return "wrk"
+    if comm == "haproxy":
+        return "haproxy"
     return None
 
 

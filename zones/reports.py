@@ -28,6 +28,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
+from backend.readdb import read_heavy
 from backend.sql import fen_sum, insert_for
 from suiyuan_protocol.money import format_fen
 from zones import kpis, queries, registry
@@ -203,7 +204,8 @@ def build_report(zone_id: int, period: str, start_iso: str, requested_by_user_id
     report_id = _claim_row(zone_id, period, start, end, requested_by_user_id)
     db.session.commit()
     try:
-        figures = report_figures(zone, period, start)
+        # Heavy and read-only: the replica while it is fresh (backend/readdb.py); the row is written on the primary.
+        figures = read_heavy(report_figures, zone, period, start)
         body_pdf = pdf.render(figures)
         body_csv = to_csv(figures)
     except Exception as exc:

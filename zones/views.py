@@ -21,6 +21,7 @@ from backend.auth.service import current_user, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
+from backend.readdb import read_heavy
 from backend.schemas import BINARY, Id, PageQuery, Phone, StrictSchema
 from zones import geometry, kpis, queries, registry, reports
 from zones import responses as out
@@ -298,7 +299,8 @@ def zone_kpis(args, zone_id):
     """The zone's figures by local day and for the period (definitions: the zones.kpis module)."""
     zone = registry.zone_for(current_user(), zone_id)
     day_from, day_to = queries.default_span(args.get("day_from"), args.get("day_to"))
-    return respond(queries.zone_kpis(zone, day_from, day_to), 200)
+    # Heavy and read-only: the replica while it is fresh (backend/readdb.py).
+    return respond(read_heavy(queries.zone_kpis, zone, day_from, day_to), 200)
 
 
 @blp.route("/zones/ranking", methods=["GET"])
@@ -308,7 +310,7 @@ def zone_kpis(args, zone_id):
 def ranking(args):
     """All zones ranked by one figure over the period (pilot office)."""
     day_from, day_to = queries.default_span(args.get("day_from"), args.get("day_to"))
-    return respond(queries.ranking(day_from, day_to, args["by"]), 200)
+    return respond(read_heavy(queries.ranking, day_from, day_to, args["by"]), 200)
 
 
 # ---------------------------------------------------------------- reports
