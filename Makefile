@@ -44,6 +44,7 @@ test: install-dev
 ## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md.
 bench: install-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.transit
 
 ## make faults: one fault per run (worker kills, Redis/PostgreSQL restarts, dropped connections) under load,
 ## then prove no money was lost or doubled; writes docs/FAULTS.md. Restarts the machine's Redis and PostgreSQL.

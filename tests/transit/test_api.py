@@ -227,3 +227,22 @@ def test_openapi_documents_every_transit_endpoint(client):
             assert any(c.startswith("2") for c in codes), (path, method)
             if path not in ("/api/v1/transit/fares", "/api/v1/transit/issuer-keys", "/api/v1/transit/cards"):
                 assert any(c[0] in "45" for c in codes), (path, method, codes)
+
+
+def test_spending_beyond_what_was_loaded(world, factory):
+    # Someone who extracted the card's key signs records as if ¥100 more had been loaded: refused as
+    # beyond what was loaded, the card blacklisted, the loss recorded; the genuine record is paid.
+    kim = factory.consumer(balance_fen=100_000)
+    card = world.issue(kim)
+    world.load(kim, card, 1_000)
+    t = world.terminal("BUS-1")
+    t.tap(card, at("2026-03-02", "08:00"))
+    card.balance_fen += 10_000
+    card.loaded_fen += 10_000  # a load the issuer never signed
+    t.tap(card, at("2026-03-02", "08:30"))
+    r = world.upload(t.pending_batch())
+    assert r.json["accepted"] == 1
+    assert [x["reason"] for x in r.json["rejected"]] == ["beyond_loaded"]
+    s = world.server_card(kim, card)
+    assert (s["status"], s["spent_fen"], s["loss_fen"], s["balance_fen"]) == ("blacklisted", 200, 200, 800)
+    assert world.verify_ledger() == []
