@@ -19,6 +19,7 @@ import re
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ def run(cards: int, taps: int, pgbench_seconds: int) -> dict:
     from bench.fixtures import consumers
     from bench.run import pgbench_tps
     from payclient.transit.card import HardCard
+    from payclient.transit.fares import GUANGZHOU
     from payclient.transit.records import CardCertificate, LoadAuthorisation, b64, unb64
     from payclient.transit.terminal import Terminal
     from transit import service
@@ -76,6 +78,10 @@ def run(cards: int, taps: int, pgbench_seconds: int) -> dict:
                 chips.append(chip)
             gates = [Terminal(tid, "bus", "B1", Path(tmp) / f"{tid}.sqlite", issuer_keys=keys, durable=False)
                      for tid, _ in terminals]
+            # Uncapped fares, so that every tap is a record to settle (capping is tested elsewhere).
+            uncapped = replace(GUANGZHOU, day_cap_fen=None, month_cap_fen=None).to_json()
+            for g in gates:
+                g.apply_fares(uncapped)
             rng = random.Random(1)
             for k in range(taps):
                 gates[rng.randrange(5)].tap(chips[rng.randrange(cards)], 1_772_409_600 + k)
