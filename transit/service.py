@@ -263,7 +263,7 @@ def unload(user: User, card_id: str, record_json: dict) -> tuple[dict, int]:
 
 def report_lost(user: User, card_id: str) -> dict:
     """Blacklist a lost card now; its provable balance is refunded once the hold for offline records is
-    over. Idempotent. Does not commit."""
+    over. Idempotent. Commits; returns the card as its owner sees it."""
     card = my_card(user, card_id, lock=True)
     if card.status != CardStatus.LOST:
         _move(card, CardStatus.LOST)
@@ -271,8 +271,9 @@ def report_lost(user: User, card_id: str) -> dict:
         card.reported_lost_at = now
         card.refund_due_at = now + current_app.config["TRANSIT_LOST_REFUND_HOLD"]
         _blacklist(card, "lost")
-        db.session.flush()
-    return card_json(card)
+    body = card_json(card)
+    db.session.commit()
+    return body
 
 
 def refund_lost_cards(now: datetime | None = None) -> int:

@@ -199,11 +199,7 @@ def unload_card(args, card_id):
 def report_lost(card_id):
     """Report a card lost: it is blacklisted at once and the balance the server can prove is left goes back
     to your soft wallet after the hold for offline records (``refund_due_at``). Idempotent."""
-    body = service.report_lost(current_user(), card_id)
-    from backend.extensions import db
-
-    db.session.commit()
-    return respond(body, 200)
+    return respond(service.report_lost(current_user(), card_id), 200)
 
 
 # ---------------------------------------------------------------- terminals
@@ -254,11 +250,7 @@ def fares():
 @blp.response(200, description="`keys`: kid → base64url Ed25519 public key")
 def issuer_keys():
     """The issuer keys that sign card certificates and loads (validators verify cards with them)."""
-    keys = service.issuer_keys_json()
-    from backend.extensions import db
-
-    db.session.commit()
-    return respond({"keys": keys}, 200)
+    return respond({"keys": service.issuer_keys_json()}, 200)
 
 
 @blp.route("/transit/incidents", methods=["GET"])

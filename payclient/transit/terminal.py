@@ -16,7 +16,7 @@ from pathlib import Path
 
 from payclient.transit.card import CardRefused, HardCard
 from payclient.transit.fares import DEFAULT_RULES, FareRules, FareState, price
-from payclient.transit.records import PaymentRecord, unb64
+from payclient.transit.records import PaymentRecord, b64, unb64
 
 MODES = ("bus", "metro_in", "metro_out")
 
@@ -81,6 +81,8 @@ class Terminal:
             self.blacklist, self.blacklist_version = set(data["card_ids"]), data["version"]
         if "fares" in saved:
             self.rules = FareRules.from_json(json.loads(saved["fares"]))
+        if "issuer_keys" in saved:
+            self.issuer_keys = {k: unb64(v, "issuer_keys") for k, v in json.loads(saved["issuer_keys"]).items()}
 
     def close(self) -> None:
         self.db.close()
@@ -98,6 +100,11 @@ class Terminal:
         """Use a downloaded fare table."""
         self.rules = FareRules.from_json(data)
         self._save_meta("fares", data)
+
+    def apply_issuer_keys(self, keys: dict[str, bytes]) -> None:
+        """Use (and keep) the downloaded issuer keys that certify cards."""
+        self.issuer_keys = dict(keys)
+        self._save_meta("issuer_keys", {k: b64(v) for k, v in keys.items()})
 
     def _save_meta(self, name: str, value: dict) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, json.dumps(value)))
