@@ -521,6 +521,18 @@ def _settle(records: list[PaymentRecord], uploader: str, operator_id: int | None
 # ---------------------------------------------------------------- reports
 
 
+def records_of(user: User, card_id: str, limit: int = 20, before: int | None = None) -> list[dict]:
+    """The card's settled records (journeys and unloads), highest counter first."""
+    card = my_card(user, card_id)
+    R = TransitRecord
+    stmt = select(R).where(R.card_pk == card.id).order_by(R.counter.desc()).limit(limit)
+    if before:
+        stmt = stmt.where(R.counter < before)
+    return [{"counter": r.counter, "kind": r.kind, "amount_fen": r.amount_fen, "terminal_id": r.terminal_id,
+             "trip": r.trip, "at": _iso(r.at), "settled_at": _iso(r.settled_at)}
+            for r in db.session.execute(stmt).scalars()]
+
+
 def incidents(limit: int = 100, before: int | None = None) -> list[TransitIncident]:
     stmt = select(TransitIncident).order_by(TransitIncident.id.desc()).limit(limit)
     if before:

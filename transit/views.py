@@ -150,6 +150,22 @@ def get_card(card_id):
     return respond(service.card_json(service.my_card(current_user(), card_id)), 200)
 
 
+class RecordsQuery(StrictSchema):
+    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Counters below this"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+@blp.route("/transit/cards/<string:card_id>/records", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(RecordsQuery, location="query")
+@blp.response(200, description="`items`: settled records (counter, kind, amount, terminal, trip, times)")
+@blp.alt_response(404, description="`card_not_found`")
+@blp.alt_response(422, description="Field errors (`before`, `limit`)")
+def list_records(args, card_id):
+    """The card's last synced records — journeys with their fares — newest first."""
+    return respond({"items": service.records_of(current_user(), card_id, args["limit"], args.get("before"))}, 200)
+
+
 @blp.route("/transit/cards/<string:card_id>/loads", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(LoadSchema)

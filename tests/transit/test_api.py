@@ -36,6 +36,9 @@ def test_issue_load_tap_settle_unload(world, client, factory):
     s = world.server_card(alice, card)
     assert (s["balance_fen"], s["spent_fen"], s["last_counter"], s["ytc_number"]) == (49_500, 500, 2, "3101234567")
     assert s["balance_fen"] == card.balance_fen
+    journeys = client.get(f"/api/v1/transit/cards/{card.card_id}/records", headers=alice.auth).json["items"]
+    assert [(j["counter"], j["amount_fen"], j["trip"]) for j in journeys] == [
+        (2, 300, "metro:L3-TYXL>L3-KC"), (1, 200, "bus:B1")]
     metro = world.operators["广州地铁"]
     assert factory.balance(metro["account_id"]) == 300
     # Unload ¥100 back to the soft wallet: the card signs an unload record to the issuer.
