@@ -23,7 +23,8 @@ from payclient.services import Services, installation_id
 __all__ = [
     "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
     "PaycodePresenter", "PreviewVM", "QUICK_TOPUPS_FEN", "TopupPresenter", "TxnVM", "UpgradePresenter", "WalletVM",
-    "WrongApp", "CampaignVM", "CampaignsPresenter", "lottery_line", "PerkVM", "PerksPresenter", "campaign_vm", "countdown_text",
+    "WrongApp", "CampaignVM", "CampaignsPresenter", "PerkVM", "PerksPresenter", "campaign_vm", "countdown_text",
+    "lottery_line",
 ]
 
 
@@ -802,7 +803,9 @@ class CampaignsPresenter(_Base):
                 c = self.s.api.campaign(t.campaign_id)
             except NotFoundError:
                 continue
-            if c.status != "settled":
+            if c.status == "settled":  # spent or reclaimed: the secret is published in the draw, drop ours
+                self.s.lottery.forget(self.owner(), c.id)
+            else:
                 items.append(c)
                 seen.add(c.id)
         if zone_id is not None:

@@ -126,7 +126,10 @@ def reveal_due(api, tickets: LotteryTickets, owner: str, campaigns, now: datetim
         if c is None or t.revealed_at or t.refused:
             continue
         closes, draw_at = reveal_window(c)
-        if closes is None or draw_at is None or not closes <= at < draw_at or c.drawn_at or c.status == "cancelled":
+        if c.drawn_at or c.status in ("cancelled", "settled") or (draw_at is not None and at >= draw_at):
+            tickets.update(owner, t.campaign_id, refused="window_over")  # nothing to reveal into any more
+            continue
+        if closes is None or draw_at is None or at < closes:
             continue
         try:
             answer = api.reveal_lottery(t.campaign_id, t.secret)

@@ -204,9 +204,12 @@ def test_reveal_due_sends_only_inside_the_window_and_keeps_the_secret_on_disk(tm
     assert lot.reveal_due(api, tickets, "5", [_campaign(status="live")], at(9, 59)) == [] and api.sent == []
     assert lot.reveal_due(_Api(NetworkError("offline")), tickets, "5", [_campaign()], at(10, 1)) == []
     assert tickets.get("5", 7).revealed_at is None  # tried again at the next load
-    assert lot.reveal_due(api, tickets, "5", [_campaign()], at(10, 10)) == []  # too late
     assert lot.reveal_due(api, tickets, "5", [_campaign()], at(10, 1)) == [7] and api.sent == [(7, t.secret)]
     assert lot.reveal_due(api, tickets, "5", [_campaign()], at(10, 2)) == [] and len(api.sent) == 1
+    late = lot.LotteryTickets(MemoryStore())
+    late.issue("5", 7)
+    assert lot.reveal_due(api, late, "5", [_campaign()], at(10, 10)) == [] and len(api.sent) == 1  # too late
+    assert late.get("5", 7).refused == "window_over"  # not fetched again at every start
     other = lot.LotteryTickets(MemoryStore())
     other.issue("5", 7)
     refusal = ApiError(409, "not_registered", "x")

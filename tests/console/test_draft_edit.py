@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from campaigns import service as campaign_service
-from tests.console.test_console import BEIJING, YONGQINGFANG, manager_of, shops, text_of, wait_text, zone_id
 from tests.console.test_campaign_stopping import campaign
+from tests.console.test_console import BEIJING, YONGQINGFANG, manager_of, shops, text_of, wait_text, zone_id
 from tests.factories import PASSWORD
 
 
@@ -21,7 +21,8 @@ def test_a_draft_is_edited_in_the_wizard(console, factory, http):
     draft = http.ok("POST", "/campaigns", manager, status=201, json={
         "name": "永庆坊周末红包", "kind": "grab", "split": "fixed", "funder_id": funder.id, "zone_ids": [yq],
         "merchant_ids": [shop.id], "packet_count": 10, "budget_fen": 1_000, "scenarios": ["food"],
-        "claim_starts_at": (now + timedelta(hours=1)).isoformat(), "claim_ends_at": (now + timedelta(days=1)).isoformat(),
+        "claim_starts_at": (now + timedelta(hours=1)).isoformat(),
+        "claim_ends_at": (now + timedelta(days=1)).isoformat(),
         "spend_ends_at": (now + timedelta(days=3)).isoformat()})
 
     page = console.page("desktop")
@@ -33,8 +34,10 @@ def test_a_draft_is_edited_in_the_wizard(console, factory, http):
     # Prefilled from GET /campaigns/{id}; the kind is fixed once created.
     assert page.input_value("#c-name") == "永庆坊周末红包"
     assert (page.input_value("#c-count"), page.input_value("#c-budget")) == ("10", "10.00")
-    assert page.is_checked("input[name='split'][value='fixed']") and page.is_checked("input[name='scenarios'][value='food']")
-    assert page.is_checked("input[name='kind'][value='grab']") and page.is_disabled("input[name='kind'][value='coupon']")
+    assert page.is_checked("input[name='split'][value='fixed']")
+    assert page.is_checked("input[name='scenarios'][value='food']")
+    assert page.is_checked("input[name='kind'][value='grab']")
+    assert page.is_disabled("input[name='kind'][value='coupon']")
     assert page.input_value("#c-funder") == str(funder.id)
     assert page.input_value("#c-spend-ends").startswith((now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
 
