@@ -42,6 +42,25 @@ def amount_max_fen(raw: str | None) -> int:
     return value
 
 
+#: Lotteries: seconds registrants have after registration closes to reveal their secrets (the draw runs
+#: then). Bounded: at least a minute so a phone that was briefly offline can still reveal, at most a day so
+#: winners are not kept waiting.
+REVEAL_S_BOUNDS = (60, 86_400)
+DEFAULT_REVEAL_S = 600
+
+
+def campaign_reveal_s(raw: str | None) -> int:
+    """Return the lottery reveal window (``CAMPAIGN_REVEAL_S``), default 600 s.
+
+    Raises ``ValueError`` for anything but an integer within ``REVEAL_S_BOUNDS``.
+    """
+    value = DEFAULT_REVEAL_S if raw in (None, "") else int(raw)
+    low, high = REVEAL_S_BOUNDS
+    if not low <= value <= high:
+        raise ValueError(f"CAMPAIGN_REVEAL_S must be {low}..{high} seconds, not {value}")
+    return value
+
+
 def database_url(raw: str | None) -> str:
     """Return a SQLAlchemy URL, defaulting to the embedded SQLite file.
 
@@ -84,6 +103,7 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "JSON_MAX_DEPTH": int(env.get("JSON_MAX_DEPTH", 32)),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
+        "CAMPAIGN_REVEAL_S": campaign_reveal_s(env.get("CAMPAIGN_REVEAL_S")),
         "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

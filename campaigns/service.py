@@ -737,9 +737,12 @@ def my_part(user_id: int, campaign_id: int) -> dict:
     """Return the consumer's own part in a campaign: their claim and registration, if any."""
     claim_row = db.session.execute(select(Claim).where(Claim.campaign_id == campaign_id, Claim.user_id == user_id)) \
         .scalar_one_or_none()
-    registered = db.session.execute(select(Registration.id).where(
-        Registration.campaign_id == campaign_id, Registration.user_id == user_id)).first() is not None
-    return {"claimed": claim_row is not None, "registered": registered,
+    reg = db.session.execute(select(Registration.commitment, Registration.revealed_at).where(
+        Registration.campaign_id == campaign_id, Registration.user_id == user_id)).first()
+    return {"claimed": claim_row is not None, "registered": reg is not None,
+            # lotteries: the commitment sent at registration and when its secret was revealed (the app shows it)
+            "commitment": reg.commitment if reg else None,
+            "revealed_at": as_utc(reg.revealed_at).isoformat() if reg and reg.revealed_at else None,
             "claim": {"claim_id": claim_row.id, "amount_fen": claim_row.amount_fen, "status": claim_row.status}
             if claim_row else None}
 

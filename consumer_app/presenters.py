@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payclient import fmt
+from payclient import lottery as lot
 from payclient.errors import ApiError, NetworkError, NotFoundError
 from payclient.presenter import LoginFlow, Presenter, WrongApp
 from payclient.scan import UnreadableImage, classify, decode_image
@@ -24,6 +25,7 @@ __all__ = [
     "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
     "PaycodePresenter", "PreviewVM", "QUICK_TOPUPS_FEN", "TopupPresenter", "TxnVM", "UpgradePresenter", "WalletVM",
     "WrongApp", "CampaignVM", "CampaignsPresenter", "PerkVM", "PerksPresenter", "campaign_vm", "countdown_text",
+    "lottery_line",
 ]
 
 
@@ -129,6 +131,9 @@ class HomePresenter(_Base):
 
     def _load(self):
         resumed = self.s.api.resume_pending()
+        user = self.s.api.user
+        if user is not None:  # lottery secrets whose reveal window is open go out with the other pending work
+            lot.reveal_pending(self.s.api, self.s.lottery, str(user.id))
         return self.s.api.wallet(), resumed
 
     def _loaded(self, result) -> None:
@@ -671,9 +676,25 @@ class CampaignVM:
     spend: str
     action: str
     can_act: bool
+    lottery: str = ""  # a registrant's standing: committed, revealed, missed reveal, won…
+    lottery_state: str = ""  # one of payclient.lottery.STATES ("" when not registered for a lottery)
 
 
-def campaign_vm(tr, c, *, verb_only: bool = False) -> CampaignVM:
+def lottery_line(tr, c, state: str, ticket=None) -> str:
+    """What a registrant reads about their part in a lottery (``state`` from ``payclient.lottery.ticket_state``)."""
+    draw_at = fmt.day_time(lot._time(c.draw_at))
+    closes = fmt.day_time(c.window("registration_ends_at"))
+    text = tr(f"c.lot.{state}", draw_at=draw_at, closes=closes,
+              amount=format_fen(((c.me or {}).get("claim") or {}).get("amount_fen") or 0))
+    if state in ("won", "lost"):
+        me = c.me or {}
+        revealed = me.get("revealed_at") or (ticket and ticket.revealed_at)
+        if me.get("commitment") or ticket:
+            text += tr("c.lot.drawn_revealed" if revealed else "c.lot.drawn_missed")
+    return text
+
+
+def campaign_vm(tr, c, *, verb_only: bool = False, ticket=None, now=None) -> CampaignVM:
     """How a campaign card reads, for a consumer (``c.me`` says what they already did)."""
     me = c.me or {}
     if c.kind == "coupon":
@@ -691,6 +712,16 @@ def campaign_vm(tr, c, *, verb_only: bool = False) -> CampaignVM:
         when = tr(f"c.camp.status.{c.status}")
     spend = tr("c.camp.spend_until", at=fmt.day_time(c.window("spend_ends_at")))
     claim = me.get("claim") or {}
+    state = lot.ticket_state(c, ticket, now) if c.kind == "lottery" and (me.get("registered") or ticket) else ""
+    if state:
+        line = lottery_line(tr, c, state, ticket)
+        if c.drawn_at:  # the draw is public: anyone can recompute it
+            action, can = tr("c.lot.verify"), True
+        elif state == "reveal_open":
+            action, can = tr("c.lot.reveal_now"), True
+        else:
+            action, can = tr("c.camp.registered"), False
+        return CampaignVM(c.id, c.name, c.kind, kind_label, detail, when, spend, action, can, line, state)
     if me.get("claimed"):
         action = tr("c.camp.claimed_amount", amount=format_fen(claim["amount_fen"])) \
             if c.kind != "coupon" and claim.get("amount_fen") else tr("c.camp.claimed")
@@ -726,15 +757,32 @@ class CampaignsPresenter(_Base):
         wanted = zone_id or self.zone_id or self.s.settings.load().get("zone_id")
         self.s.runner.submit(self._load, wanted, on_done=self._loaded, on_error=self._fail)
 
+    def owner(self) -> str:
+        user = self.s.api.user
+        return str(user.id) if user else "-"
+
     def _load(self, wanted):
         zones = self.s.api.zones()
         ids = [z.id for z in zones]
         zone_id = wanted if wanted in ids else (ids[0] if ids else None)
-        items = []
+        # My lotteries first, whatever zone is selected: registered, waiting for the reveal, drawn.
+        items, seen = [], set()
+        for t in self.s.lottery.of(self.owner()):
+            try:
+                c = self.s.api.campaign(t.campaign_id)
+            except NotFoundError:
+                continue
+            if c.status == "settled":  # spent or reclaimed: the secret is published in the draw, drop ours
+                self.s.lottery.forget(self.owner(), c.id)
+            else:
+                items.append(c)
+                seen.add(c.id)
         if zone_id is not None:
             for c in self.s.api.campaigns(zone_id=zone_id):
-                if c.status in ("live", "scheduled"):
+                if c.status in ("live", "scheduled") and c.id not in seen:
                     items.append(self.s.api.campaign(c.id))  # with my part: claimed, registered
+        # The reveal: after registration closed, before the draw, with nothing for the person to do.
+        lot.reveal_due(self.s.api, self.s.lottery, self.owner(), [c for c in items if c.kind == "lottery"])
         return zones, zone_id, items
 
     def _loaded(self, result) -> None:
@@ -743,7 +791,29 @@ class CampaignsPresenter(_Base):
         self.zone_id = zone_id
         self.campaigns = {c.id: c for c in items}
         self.view.show_zones([(z.id, self.tr.pick(z.name_zh, z.name_en)) for z in zones], zone_id)
-        self.view.show_campaigns([campaign_vm(self.tr, c) for c in items])
+        self.view.show_campaigns(self.cards())
+
+    def cards(self, now=None) -> list[CampaignVM]:
+        owner = self.owner()
+        return [campaign_vm(self.tr, c, ticket=self.s.lottery.get(owner, c.id), now=now)
+                for c in self.campaigns.values()]
+
+    def tick(self, now=None) -> bool:
+        """Called every few seconds while the list is shown: reload when a lottery on it reached its reveal
+        window or its draw time (so the secret is revealed and the result shown without a tap)."""
+        due = False
+        for vm in self.cards(now):
+            c = self.campaigns[vm.campaign_id]
+            if vm.lottery_state == "reveal_open":
+                due = True
+            elif vm.lottery_state in ("committed", "revealed", "missed", "none") and not c.drawn_at:
+                closes, draw_at = lot.reveal_window(c)
+                at = now or datetime.now(closes.tzinfo if closes else None)
+                due = due or any(t is not None and at >= t for t in (
+                    closes if vm.lottery_state == "committed" else None, draw_at))
+        if due:
+            self.load(self.zone_id)
+        return due
 
     def select_zone(self, zone_id: int) -> None:
         data = self.s.settings.load()
@@ -756,13 +826,39 @@ class CampaignsPresenter(_Base):
         if c is None:
             return
         self.view.show_busy(True)
-        if c.kind == "lottery":
-            self.s.runner.submit(self.s.api.register_lottery, campaign_id, self.device_id(),
+        if c.kind == "lottery" and c.drawn_at:
+            self.view.show_busy(False)
+            self.view.open_url(self.s.api.draw_url(campaign_id))
+        elif c.kind == "lottery" and (c.me or {}).get("registered"):
+            self.s.runner.submit(lambda: lot.reveal_due(self.s.api, self.s.lottery, self.owner(), [c]),
+                                 on_done=lambda _r: self._done(self.tr("c.lot.revealed_msg", name=c.name)),
+                                 on_error=self._fail)
+        elif c.kind == "lottery":
+            ticket = self.s.lottery.issue(self.owner(), campaign_id)  # on the device before it is sent
+            self.s.runner.submit(self._register, c, ticket,
                                  on_done=lambda _r: self._done(self.tr("c.camp.registered_msg", name=c.name)),
                                  on_error=self._fail)
         else:
             self.s.runner.submit(self.s.api.claim, campaign_id, self.device_id(),
                                  on_done=lambda r: self._done(self._claimed_text(c, r)), on_error=self._fail)
+
+    def _register(self, c, ticket):
+        """Register committing to the device's secret. A retry after a lost answer sends the same commitment;
+        a refusal other than "already registered with it" drops the secret (there is nothing to reveal)."""
+        owner = self.owner()
+        try:
+            answer = self.s.api.register_lottery(c.id, self.device_id(), ticket.commitment)
+        except ApiError as exc:
+            if exc.code == "already_registered":
+                mine = (self.s.api.campaign(c.id).me or {}).get("commitment")
+                if mine == ticket.commitment:
+                    return self.s.lottery.update(owner, c.id, registered=True)
+                self.s.lottery.forget(owner, c.id)  # registered earlier with no secret or another device's
+            else:
+                self.s.lottery.forget(owner, c.id)
+            raise
+        self.s.lottery.update(owner, c.id, registered=True)
+        return answer
 
     def _claimed_text(self, c, r) -> str:
         until = fmt.day_time(r.spend_ends_at)

@@ -353,9 +353,28 @@ class CUpgradeScreen(CScreen):
 
 class CCampaignsScreen(CScreen):
     empty = BooleanProperty(False)
+    _tick = None
 
     def on_pre_enter(self, *_):
         self.presenter.load()
+
+    def on_enter(self, *_):
+        from kivy.clock import Clock
+
+        # A lottery's reveal window and draw pass while the list is open: reveal and show the result by itself.
+        self._tick = Clock.schedule_interval(lambda _dt: self.presenter.tick(), 15)
+
+    def on_leave(self, *_):
+        if self._tick:
+            self._tick.cancel()
+            self._tick = None
+
+    def open_url(self, url: str) -> None:
+        """The published draw, for anyone to recompute (``python -m campaigns.verify_draw``)."""
+        import webbrowser
+
+        webbrowser.open(url)
+        self.shell.message(url)
 
     def show_zones(self, zones, selected) -> None:
         box = self.ids.zones
@@ -377,7 +396,7 @@ class CCampaignsScreen(CScreen):
         for vm in items:
             card = _make(Factory.CCampaignCard, campaign_id=vm.campaign_id, title=vm.title, kind=vm.kind,
                          kind_label=vm.kind_label, detail=vm.detail, when=vm.when, spend=vm.spend,
-                         action=vm.action, can_act=vm.can_act)
+                         action=vm.action, can_act=vm.can_act, lottery=vm.lottery, lottery_state=vm.lottery_state)
             card.ids.act.bind(on_release=lambda _b, cid=vm.campaign_id: self.presenter.act(cid))
             box.add_widget(card)
         self.empty = not items

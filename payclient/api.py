@@ -500,10 +500,26 @@ class ApiClient:
         body = {"device_id": device_id} if device_id else {}
         return ClaimResult.from_json(self._money(f"/campaigns/{campaign_id}/claims", body))
 
-    def register_lottery(self, campaign_id: int, device_id: str | None = None) -> dict:
-        """Register for a lottery draw (moves no money). Refusal: already_registered."""
+    def register_lottery(self, campaign_id: int, device_id: str | None = None, commitment: str | None = None) -> dict:
+        """Register for a lottery draw (moves no money), committing to ``commitment`` = sha256(secret) when
+        given (see ``payclient.lottery``). Refusal: already_registered."""
         body = {"device_id": device_id} if device_id else {}
+        if commitment:
+            body["commitment"] = commitment
         return self._call("POST", f"/campaigns/{campaign_id}/registrations", json=body)
+
+    def reveal_lottery(self, campaign_id: int, secret_hex: str) -> dict:
+        """Reveal the secret committed to at registration (after registration closed, before ``draw_at``).
+        Refusals: reveal_not_open, not_registered, no_commitment, campaign_cancelled; 422 secret."""
+        return self._call("POST", f"/campaigns/{campaign_id}/registrations/reveal", json={"secret": secret_hex})
+
+    def draw_url(self, campaign_id: int) -> str:
+        """Where anyone can read a lottery's published draw (to recompute with ``campaigns.verify_draw``)."""
+        return f"{self.base_url}/campaigns/{campaign_id}/draw"
+
+    def draw(self, campaign_id: int) -> dict:
+        """The lottery's published draw document."""
+        return self._call("GET", f"/campaigns/{campaign_id}/draw")
 
     def my_red_packets(self) -> tuple[list[MyRedPacket], int]:
         """My red packets (earliest spend deadline first) and the total still spendable, in fen."""

@@ -530,6 +530,9 @@ class Campaign:
     stackable: bool = False
     windows: dict = field(default_factory=dict)
     me: dict | None = None
+    draw_at: str | None = None  # lotteries: the end of the reveal window, when the draw runs
+    drawn_at: str | None = None
+    seed_sha256: str | None = None
 
     def window(self, name: str) -> datetime | None:
         """``claim_ends_at``, ``registration_ends_at``, ``spend_ends_at``… as a datetime."""

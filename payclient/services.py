@@ -10,6 +10,7 @@ from typing import Any
 from payclient.api import ApiClient
 from payclient.device import DeviceStore
 from payclient.i18n import Catalog
+from payclient.lottery import LotteryTickets
 from payclient.outbox import Outbox
 from payclient.scan import KeyRing
 from payclient.storage import FileTokenStore, JsonFile, MemoryStore, MemoryTokenStore
@@ -39,6 +40,7 @@ class Services:
     keyring: KeyRing = field(default_factory=KeyRing)
     devices: DeviceStore = field(default_factory=DeviceStore)
     settings: MemoryStore = field(default_factory=MemoryStore)
+    lottery: LotteryTickets = field(default_factory=lambda: LotteryTickets(MemoryStore()))
     state: dict[str, Any] = field(default_factory=dict)  # this session: the shop, the order on screen…
 
     @classmethod
@@ -52,7 +54,7 @@ class Services:
         if settings.load().get("lang") in ("zh", "en"):
             tr.set_lang(settings.load()["lang"])
         return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), DeviceStore(JsonFile(d / "paycode.json")),
-                   settings)
+                   settings, lottery=LotteryTickets(JsonFile(d / "lottery.json")))
 
     @classmethod
     def in_memory(cls, api_url: str, runner: Runner, tr: Catalog | None = None) -> Services:

@@ -24,6 +24,7 @@ const ROUTES = [
   { path: /^\/campaigns$/, roles: [ZONE, OFFICE], page: campaigns.list, nav: 'campaigns' },
   { path: /^\/campaigns\/new$/, roles: [ZONE, OFFICE], page: campaigns.wizard, nav: 'campaigns' },
   { path: /^\/campaigns\/(\d+)$/, roles: [ZONE, OFFICE], page: campaigns.monitor, nav: 'campaigns', params: ['campaignId'] },
+  { path: /^\/campaigns\/(\d+)\/edit$/, roles: [ZONE, OFFICE], page: campaigns.wizard, nav: 'campaigns', params: ['campaignId'] },
   { path: /^\/ranking$/, roles: [OFFICE], page: office.ranking, nav: 'ranking' },
   { path: /^\/summary$/, roles: [OFFICE], page: office.summary, nav: 'summary' },
   { path: /^\/reports$/, roles: [OFFICE], page: office.reports, nav: 'reports' },

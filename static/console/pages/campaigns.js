@@ -77,8 +77,10 @@ export async function list(ctx) {
         { label: t('campaigns.packets'), num: true, render: (c) => num(c.packet_count) },
         { label: t('campaigns.window'), render: (c) => windowOf(c) },
         { label: t('common.actions'), render: (c) => (c.status === 'draft'
-          ? h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: (e) => launch(c, e.currentTarget, status, ctx) },
-            t('campaigns.launch'))
+          ? h('div', { class: 'btn-row' },
+            h('a', { class: 'btn btn-small', href: `#/campaigns/${c.id}/edit`, dataset: { editCampaign: c.id } }, t('campaigns.edit')),
+            h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: (e) => launch(c, e.currentTarget, status, ctx) },
+              t('campaigns.launch')))
           : h('a', { class: 'btn btn-small', href: `#/campaigns/${c.id}` }, t('campaigns.open_monitor'))) },
       ],
       rows: items,
@@ -127,10 +129,25 @@ function checkedValues(form, name) {
   return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 }
 
+/** Fen as a form value the person can edit ("888.00"), integers only. */
+function fenInput(fen) {
+  return fen === null || fen === undefined ? '' : `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+/** The wizard: a new campaign (#/campaigns/new), or a draft to edit (#/campaigns/{id}/edit: prefilled, saved by PATCH). */
 export async function wizard(ctx) {
   const { view } = ctx;
-  const [zones, funders] = await Promise.all([api.get('/zones', { managed: true }), api.get('/campaigns/funders')]);
+  const editId = (ctx.params || {}).campaignId || null;
+  const [zones, funders, existing] = await Promise.all([api.get('/zones', { managed: true }), api.get('/campaigns/funders'),
+    editId ? api.get(`/campaigns/${editId}`) : null]);
   if (!ctx.isCurrent()) return;
+  if (existing && existing.status !== 'draft') {
+    clear(view).append(pageHeader(t('wizard.edit_title', { name: existing.name })),
+      h('div', { class: 'banner banner-warn', role: 'alert', id: 'edit-not-draft' }, h('p', { class: 'banner-title' },
+        t('wizard.not_draft', { status: t(`campaign_status.${existing.status}`) }))),
+      h('a', { class: 'btn', href: `#/campaigns/${existing.id}` }, t('campaigns.open_monitor')));
+    return;
+  }
 
   const stepper = h('ol', { class: 'stepper' }, ['details', 'forecast', 'launch'].map((s, i) => h('li', { dataset: { step: s } },
     h('span', { class: 'step-num' }, String(i + 1)), t(`wizard.step_${s}`))));
@@ -177,8 +194,11 @@ export async function wizard(ctx) {
       h('div', { class: 'field' }, h('label', { for: 'c-opens' }, opensLabel), opens),
       h('div', { class: 'field' }, h('label', { for: 'c-closes' }, closesLabel), closes),
       field(t('wizard.spend_ends'), spendEnds, t('wizard.time_hint'))),
-    h('div', { class: 'wizard-actions' }, h('a', { class: 'btn btn-ghost', href: '#/campaigns' }, t('common.cancel')),
-      h('button', { type: 'submit', class: 'btn btn-primary', id: 'wizard-forecast' }, t('wizard.to_forecast'))));
+    h('div', { class: 'wizard-actions' }, h('a', { class: 'btn btn-ghost', href: editId ? `#/campaigns/${editId}` : '#/campaigns' },
+      t('common.cancel')),
+    editId ? h('button', { type: 'button', class: 'btn', id: 'wizard-save', onclick: (e) => saveDraft(e.currentTarget) },
+      t('wizard.save_draft')) : null,
+    h('button', { type: 'submit', class: 'btn btn-primary', id: 'wizard-forecast' }, t('wizard.to_forecast'))));
 
   const forecastSlot = h('div', {});
   const forecast = h('div', { class: 'wizard-step', id: 'wizard-forecast-step', hidden: true });
@@ -188,9 +208,60 @@ export async function wizard(ctx) {
 
   let chart = null;
   ctx.onCleanup(() => chart?.destroy());
-  let draft = null; // the campaign once created (a failed launch is retried on the same draft)
+  let draft = existing; // the campaign once created (a failed launch is retried on the same draft)
 
   function kind() { return checkedValues(details, 'kind')[0]; }
+
+  function setChecks(group, values) {
+    const wanted = values.map(String);
+    details.querySelectorAll(`input[name="${group}"]`).forEach((i) => { i.checked = wanted.includes(i.value); });
+  }
+
+  /** Fill the form from a draft as the API gives it; its kind cannot change (delete the draft instead). */
+  function prefill(c) {
+    name.value = c.name;
+    setChecks('kind', [c.kind]);
+    details.querySelectorAll('input[name="kind"]').forEach((i) => { i.disabled = true; });
+    if (c.split) setChecks('split', [c.split]);
+    setChecks('zone_ids', c.zone_ids);
+    if (c.funder) funder.value = String(c.funder.id);
+    count.value = String(c.packet_count);
+    if (c.budget_fen !== null) budget.value = fenInput(c.budget_fen);
+    if (c.discount_fen !== null) discount.value = fenInput(c.discount_fen);
+    if (c.min_spend_fen !== null) minSpend.value = fenInput(c.min_spend_fen);
+    stackable.checked = !!c.stackable;
+    deviceCap.value = c.device_cap === null || c.device_cap === undefined ? '' : String(c.device_cap);
+    setChecks('wallet_classes', c.eligibility.wallet_classes);
+    setChecks('scenarios', c.scenarios || []);
+    const w = c.windows;
+    opens.value = localInputValue(0, new Date(w.claim_starts_at || w.registration_starts_at));
+    closes.value = localInputValue(0, new Date(w.claim_ends_at || w.registration_ends_at));
+    spendEnds.value = localInputValue(0, new Date(w.spend_ends_at));
+  }
+
+  /** The edit of a draft: every field but kind (scenarios sent even when none, so they can be cleared). */
+  function editBody(b) {
+    const out = { ...b, scenarios: b.scenarios || [] };
+    delete out.kind;
+    if (!('device_cap' in out)) out.device_cap = null;
+    return out;
+  }
+
+  async function saveDraft(btn) {
+    clearFormError(details, slot);
+    try {
+      const b = readBody();
+      btn.disabled = true;
+      draft = await request('PATCH', `/campaigns/${editId}`, { body: editBody(b) });
+      if (!ctx.isCurrent()) return;
+      toast(t('wizard.saved', { name: draft.name }));
+      ctx.navigate(`#/campaigns/${editId}`);
+    } catch (err) {
+      showFormError(details, slot, err);
+    } finally {
+      btn.disabled = false;
+    }
+  }
 
   function syncKind() {
     const k = kind();
@@ -203,6 +274,7 @@ export async function wizard(ctx) {
     opens.dataset.field = lottery ? 'registration_starts_at' : 'claim_starts_at';
     closes.dataset.field = lottery ? 'registration_ends_at' : 'claim_ends_at';
   }
+  if (existing) prefill(existing);
   details.addEventListener('change', (e) => { if (e.target.name === 'kind') syncKind(); });
   syncKind();
 
@@ -368,7 +440,8 @@ export async function wizard(ctx) {
     launchBtn.disabled = true;
     clear(launchSlot);
     try {
-      if (!draft) draft = await api.post('/campaigns', body);
+      if (editId) draft = await request('PATCH', `/campaigns/${editId}`, { body: editBody(body) });
+      else if (!draft) draft = await api.post('/campaigns', body);
       // One key per launch attempt: a network retry of the same attempt could reuse it; a refusal needs a new one.
       await api.post(`/campaigns/${draft.id}/launch`, undefined, { idempotencyKey: newIdempotencyKey(`launch-${draft.id}`) });
       toast(t('campaigns.launched', { name: draft.name }));
@@ -382,7 +455,7 @@ export async function wizard(ctx) {
   });
 
   details.prepend(h('h2', { tabindex: '-1' }, t('wizard.details_title')), slot);
-  clear(view).append(pageHeader(t('wizard.title')), stepper, h('div', { class: 'card wizard-card' }, details, forecast, confirm));
+  clear(view).append(pageHeader(existing ? t('wizard.edit_title', { name: existing.name }) : t('wizard.title')), stepper, h('div', { class: 'card wizard-card' }, details, forecast, confirm));
   showStep('details');
   name.focus();
   if (!funders.items.length) slot.append(h('div', { class: 'banner banner-warn', role: 'alert' }, h('p', { class: 'banner-title' }, t('wizard.no_funders'))));
@@ -555,6 +628,7 @@ export async function monitor(ctx) {
     if (s === 'draft') {
       actions.append(h('button', { type: 'button', class: 'btn btn-primary', id: 'monitor-launch',
         onclick: (e) => launch(c, e.currentTarget, actionSlot, ctx) }, t('campaigns.launch')),
+      h('a', { class: 'btn', id: 'monitor-edit', href: `#/campaigns/${c.id}/edit` }, t('campaigns.edit')),
       h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'monitor-delete', onclick: (e) => act(e.currentTarget,
         () => confirmDialog({ id: 'delete-dialog', title: t('stop.delete_title', { name: c.name }), danger: true, opener: e.currentTarget,
           body: [h('p', {}, t('stop.delete_intro'))], labelOf: () => t('stop.delete_confirm'),
