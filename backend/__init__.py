@@ -51,10 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Plug-ins: the only place backend imports them.
     import campaigns
+    import protection
     import zones
 
     zones.init_app(app, api)
     campaigns.init_app(app, api)
+    protection.init_app(app, api)
 
     from backend import apidocs, cli
 

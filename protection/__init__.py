@@ -1,0 +1,23 @@
+"""Consumer protection and emergency response: a plug-in of the backend (registered in ``create_app``).
+
+Freezes of wallets, merchants and pay-code devices, the platform's read-only
+switch, incidents with their timeline, the append-only audit log and
+identity look-ups. It implements the core's money gate (``backend.guards``):
+every money-moving use case asks it before moving money. The core never
+imports it.
+"""
+
+
+def init_app(app, api) -> None:
+    """Register the blueprint, the money-gate check, the auditor and the read-only error handler."""
+    from backend import guards
+    from protection import (
+        gate,
+        models,  # noqa: F401  (registers the tables)
+    )
+    from protection.views import blp
+
+    api.register_blueprint(blp)
+    guards.register(app, gate.check_move)
+    guards.register_auditor(app, gate.audit_now)
+    app.register_error_handler(gate.ReadOnlyMode, gate.render_read_only)

@@ -1,0 +1,120 @@
+"""Protection's side of the core money gate (``backend.guards``): freezes and the read-only switch.
+
+One SQL statement per movement answers both questions (is the platform
+read-only, is any party frozen), so the gate costs one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app
+from sqlalchemy import and_, false, literal, or_, select, union_all
+
+from backend.clock import as_utc, utcnow
+from backend.errors import DomainError, problem_response
+from backend.extensions import db
+from backend.guards import MoneyMove
+from protection.models import Freeze, FreezeTarget, PlatformState
+
+F = Freeze.__table__
+P = PlatformState.__table__
+
+
+class Frozen(DomainError):
+    """A party of the movement is frozen (423 Locked): final for this request, recorded under its key."""
+
+    status = 423
+    code = "frozen"
+    title = "Frozen"
+
+
+class ReadOnlyMode(Exception):
+    """The platform is read-only: no new money moves, balances stay readable.
+
+    Deliberately not a ``DomainError``: ``idempotency.run`` records domain
+    refusals as the key's final answer, but this refusal is temporary, so the
+    same request retried after the switch is off must run. It propagates out of
+    the use case (rolling back whatever was begun) and is rendered by
+    :func:`render_read_only` as a 503 problem.
+    """
+
+    def __init__(self, since):
+        super().__init__("the platform is read-only")
+        self.since = since
+
+    def to_problem(self) -> dict:
+        """Return the problem+json body."""
+        return {
+            "type": "/api/v1/problems#platform_read_only",
+            "title": "Read-only",
+            "status": 503,
+            "detail": "Payments and transfers are paused by the pilot office while an incident is handled; "
+                      "balances and history can still be viewed. Try again later.",
+            "code": "platform_read_only",
+            "read_only_since": as_utc(self.since).isoformat() if self.since else None,
+        }
+
+
+def render_read_only(exc: ReadOnlyMode):
+    """Error handler: roll back what the request began and answer 503 with Retry-After."""
+    db.session.rollback()
+    return problem_response(exc.to_problem(), 503, {"Retry-After": str(current_app.config.get(
+        "PROTECTION_READ_ONLY_RETRY_AFTER_S", 60))})
+
+
+_FROZEN_TEXT = {
+    FreezeTarget.WALLET: ("wallet_frozen", "This wallet is frozen: it cannot pay, receive or exchange money now. "
+                                           "Its balance stays visible. Contact your operator bank."),
+    FreezeTarget.MERCHANT: ("merchant_frozen", "This merchant is frozen: it cannot receive payments or refund "
+                                               "now. Its balance stays visible."),
+    FreezeTarget.DEVICE: ("device_frozen", "Payment codes from this device are frozen; use another way to pay."),
+}
+
+
+def _query(move: MoneyMove):
+    parties = []
+    if move.user_ids:
+        parties.append(and_(F.c.target_kind == FreezeTarget.WALLET, F.c.user_id.in_(move.user_ids)))
+    if move.merchant_ids:
+        parties.append(and_(F.c.target_kind == FreezeTarget.MERCHANT, F.c.target_id.in_(move.merchant_ids)))
+    if move.device_id is not None:
+        parties.append(and_(F.c.target_kind == FreezeTarget.DEVICE, F.c.target_id == move.device_id))
+    platform = select(literal("platform").label("kind"), literal(0).label("target_id"), P.c.changed_at.label("at")) \
+        .where(P.c.id == 1, P.c.read_only)
+    frozen = select(F.c.target_kind, F.c.target_id, F.c.frozen_at).where(
+        F.c.lifted_at.is_(None), or_(*parties) if parties else false())
+    return union_all(platform, frozen)
+
+
+def check_move(move: MoneyMove) -> None:
+    """The money gate's check: raise ``ReadOnlyMode`` or ``Frozen`` (wallet/merchant/device_frozen)."""
+    rows = db.session.execute(_query(move)).all()
+    if not rows:
+        return
+    for kind, _target, at in rows:
+        if kind == "platform":
+            raise ReadOnlyMode(at)
+    kind, target_id, at = rows[0]
+    code, detail = _FROZEN_TEXT[kind]
+    raise Frozen(detail, code=code, target_kind=kind, target_id=target_id,
+                 frozen_since=as_utc(at).isoformat() if at else None)
+
+
+def read_only_now() -> bool:
+    """Return whether the platform is read-only at this instant."""
+    return bool(db.session.execute(select(P.c.read_only).where(P.c.id == 1)).scalar_one_or_none())
+
+
+def audit_now(*, action: str, actor_user_id: int | None, target_kind: str | None, target_id: str | None,
+              reason: str | None, detail: dict) -> None:
+    """The core's auditor (``backend.guards.audit``): append one audit line in the caller's transaction."""
+    from backend.auth.models import User
+    from protection.models import AuditEntry
+
+    actor = db.session.get(User, actor_user_id) if actor_user_id is not None else None
+    db.session.add(AuditEntry(at=utcnow(), actor_user_id=actor_user_id, actor_role=actor.role if actor else None,
+                              action=action, target_kind=target_kind, target_id=target_id, reason=reason,
+                              detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)))
+    db.session.flush()
+
