@@ -24,7 +24,7 @@ from backend.auth.models import Role, User
 from backend.clock import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.guards import MoneyMove, MoveKind
+from backend.guards import MoneyMove, MoveKind, audit
 from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
@@ -413,6 +413,10 @@ def launch(user: User, campaign_id: int, render: Callable[[Campaign], dict], *, 
         if not _move(campaign.id, CampaignStatus.SCHEDULED, account_id=account_id, launched_at=escrow.created_at,
                      escrow_transfer_id=escrow.id, **seed_values):
             raise illegal(campaign, CampaignStatus.SCHEDULED)
+        # A staff action on money: in the audit log, in the same transaction as the escrow.
+        audit("campaign_launch", actor_user_id=user.id, target_kind="campaign", target_id=campaign.id,
+              detail={"budget_fen": campaign.budget_fen, "funder_id": campaign.funder_id,
+                      "escrow_transfer_id": escrow.id})
         amounts = ([campaign.discount_fen] * campaign.packet_count if campaign.kind == CampaignKind.COUPON
                    else splitter.split(campaign.split, campaign.budget_fen, campaign.packet_count))
         db.session.execute(insert(Packet), [{"campaign_id": campaign.id, "seq": i + 1, "amount_fen": a}
