@@ -1,7 +1,8 @@
 """Protection's side of the core money gate (``backend.guards``): freezes and the read-only switch.
 
-One SQL statement per movement answers both questions (is the platform
-read-only, is any party frozen), so the gate costs one round trip.
+One SQL statement per movement answers every question (is the platform
+read-only, is any party frozen, is the payee on the confirmed fraud list), so
+the gate costs one round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from backend.clock import as_utc, utcnow
 from backend.errors import DomainError, problem_response
 from backend.extensions import db
 from backend.guards import MoneyMove
-from protection.models import Freeze, FreezeTarget, PlatformState
+from protection import registry
+from protection.models import FraudEntry, Freeze, FreezeTarget, PlatformState
 
 F = Freeze.__table__
 P = PlatformState.__table__
@@ -27,6 +29,14 @@ class Frozen(DomainError):
     status = 423
     code = "frozen"
     title = "Frozen"
+
+
+class PayeeReported(DomainError):
+    """The payee is on the confirmed fraud list: final for this request."""
+
+    status = 422
+    code = "payee_reported_fraud"
+    title = "Payee reported as fraud"
 
 
 class ReadOnlyMode(Exception):
@@ -84,18 +94,28 @@ def _query(move: MoneyMove):
         .where(P.c.id == 1, P.c.read_only)
     frozen = select(F.c.target_kind, F.c.target_id, F.c.frozen_at).where(
         F.c.lifted_at.is_(None), or_(*parties) if parties else false())
-    return union_all(platform, frozen)
+    reported = registry.gate_clause(move)
+    if reported is None:
+        return union_all(platform, frozen)
+    fraud = select(literal("fraud").label("kind"), FraudEntry.id, FraudEntry.reviewed_at).where(reported)
+    return union_all(platform, frozen, fraud)
 
 
 def check_move(move: MoneyMove) -> None:
-    """The money gate's check: raise ``ReadOnlyMode`` or ``Frozen`` (wallet/merchant/device_frozen)."""
+    """The money gate's check: raise ``ReadOnlyMode``, ``Frozen`` (wallet/merchant/device_frozen) or
+    ``PayeeReported`` (a payment or transfer to a confirmed fraud entry)."""
     rows = db.session.execute(_query(move)).all()
     if not rows:
         return
     for kind, _target, at in rows:
         if kind == "platform":
             raise ReadOnlyMode(at)
-    kind, target_id, at = rows[0]
+    frozen = [r for r in rows if r[0] != "fraud"]
+    if not frozen:
+        raise PayeeReported("This payee was confirmed as fraudulent after reports: the payment is stopped to "
+                            "protect you. If you were asked to pay it, report it to your bank.",
+                            entry_id=rows[0][1])
+    kind, target_id, at = frozen[0]
     code, detail = _FROZEN_TEXT[kind]
     raise Frozen(detail, code=code, target_kind=kind, target_id=target_id,
                  frozen_since=as_utc(at).isoformat() if at else None)

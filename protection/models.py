@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -132,3 +132,73 @@ class AuditEntry(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
+
+
+class FraudKind:
+    QR_PAYLOAD = "qr_payload"
+    MERCHANT = "merchant"
+    WALLET = "wallet"
+    PHONE = "phone"
+    URL = "url"
+
+    ALL = (QR_PAYLOAD, MERCHANT, WALLET, PHONE, URL)
+
+
+class EntryStatus:
+    PENDING = "pending"  # reported, not yet reviewed
+    CONFIRMED = "confirmed"  # on the published list; payments and transfers to it are refused
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # was confirmed, taken off the list
+
+    ALL = (PENDING, CONFIRMED, REJECTED, WITHDRAWN)
+    TRANSITIONS = {PENDING: {CONFIRMED, REJECTED}, REJECTED: {CONFIRMED}, CONFIRMED: {WITHDRAWN},
+                   WITHDRAWN: {CONFIRMED}}
+
+    @classmethod
+    def sources_of(cls, target: str) -> tuple[str, ...]:
+        """Return the states from which ``target`` may be reached."""
+        return tuple(s for s, targets in cls.TRANSITIONS.items() if target in targets)
+
+
+class FraudEntry(db.Model):
+    """One reported thing (a code, merchant, wallet, phone number or web host), however many reports it has.
+
+    ``value`` is normalised (``payclient.fraud.normalize``) and ``value_hash`` is what the published list
+    carries. Our own merchants and wallets also carry their ids, so the money gate matches them directly.
+    """
+
+    __tablename__ = "protection_fraud_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('qr_payload', 'merchant', 'wallet', 'phone', 'url')", name="kind_known"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'rejected', 'withdrawn')", name="status_known"),
+        UniqueConstraint("value_hash", name="uq_protection_fraud_entries_value_hash"),
+        Index("ix_protection_fraud_entries_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    value: Mapped[str] = mapped_column(String(1000))
+    value_hash: Mapped[str] = mapped_column(String(64))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)  # a wallet's owner
+    #: Whose customer the subject is (its reviewers may decide); ``None``: any reviewer or the pilot office.
+    bank_id: Mapped[int | None] = mapped_column(ForeignKey("operator_banks.id"))
+    status: Mapped[str] = mapped_column(String(10), default=EntryStatus.PENDING)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FraudReport(db.Model):
+    """One consumer's report (举报) of an entry: once per reporter and entry."""
+
+    __tablename__ = "protection_fraud_reports"
+    __table_args__ = (UniqueConstraint("entry_id", "reporter_user_id", name="uq_protection_fraud_reports_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("protection_fraud_entries.id"), index=True)
+    reporter_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

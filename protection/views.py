@@ -10,7 +10,7 @@ the audit log. The audit log has no endpoint that changes it.
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
@@ -19,8 +19,18 @@ from backend.auth.service import current_user, public, requires
 from backend.clock import as_utc
 from backend.http import respond
 from backend.schemas import PageQuery, StrictSchema
-from protection import service
-from protection.models import INCIDENT_KINDS, SEVERITIES, Freeze, FreezeTarget, Incident, IncidentStatus
+from protection import registry, service
+from protection.models import (
+    INCIDENT_KINDS,
+    SEVERITIES,
+    EntryStatus,
+    FraudEntry,
+    FraudKind,
+    Freeze,
+    FreezeTarget,
+    Incident,
+    IncidentStatus,
+)
 
 blp = Blueprint("protection", __name__, url_prefix="/api/v1/protection",
                 description="Consumer protection: freezes, read-only switch, incidents, audit, identity look-ups")
@@ -274,3 +284,100 @@ def lookup_identity(args):
     body = service.lookup_identity(current_user(), wallet_id=args["wallet_id"], order_id=args["order_id"],
                                    reason=args["reason"], case_ref=args["case_ref"])
     return respond(body, 201)
+
+
+# ---------------------------------------------------------------- fraud registry
+
+
+class ReportSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(FraudKind.ALL))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=1000), metadata={
+        "description": "The code's text, a merchant number (M + 9 digits), a wallet number, a phone number or a "
+                       "web address"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class EntryQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(EntryStatus.ALL))
+    kind = fields.String(validate=validate.OneOf(FraudKind.ALL))
+
+
+class EntryReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(tuple(registry.DECISIONS)))
+    reason = REASON
+
+
+class ScanSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+def entry_json(e: FraudEntry) -> dict:
+    return {"id": e.id, "kind": e.kind, "value": e.value, "hash": e.value_hash, "status": e.status,
+            "report_count": e.report_count, "merchant_id": e.merchant_id, "user_id": e.user_id,
+            "first_reported_at": _iso(e.first_reported_at), "reviewed_by_user_id": e.reviewed_by_user_id,
+            "reviewed_at": _iso(e.reviewed_at), "review_reason": e.review_reason}
+
+
+@blp.route("/reports", methods=["POST"])
+@requires()
+@blp.arguments(ReportSchema)
+@blp.response(201, description="`entry_id`, `status` (pending until reviewed), `report_count`")
+@blp.alt_response(200, description="This person had already reported it: nothing changed")
+@blp.alt_response(422, description="`invalid_value` (field `value`), `validation_failed`")
+def report(args):
+    """Report (举报) a payment code, merchant, wallet, phone number or web address as a scam."""
+    entry, new = registry.report(current_user(), args["kind"], args["value"], args["note"])
+    return respond({"entry_id": entry.id, "kind": entry.kind, "status": entry.status,
+                    "report_count": entry.report_count}, 201 if new else 200)
+
+
+@blp.route("/reports", methods=["GET"])
+@requires(*STAFF)
+@blp.arguments(EntryQuery, location="query")
+@blp.response(200, description="`items`: reported entries with their counts, newest first")
+@blp.alt_response(403, description="`role_forbidden`")
+def list_reports(args):
+    """Reported entries to review (reviewers: their bank's merchants and wallets, and phone numbers, web
+    addresses and codes that belong to no bank)."""
+    rows = registry.entries(current_user(), args.get("status"), args.get("kind"), args["limit"], args.get("before"))
+    return respond({"items": [entry_json(e) for e in rows]}, 200)
+
+
+@blp.route("/reports/<int:entry_id>/review", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(EntryReviewSchema)
+@blp.response(200, description="The entry: `confirmed` entries are refused as payees and published")
+@blp.alt_response(404, description="`entry_not_found`")
+@blp.alt_response(409, description="`illegal_transition`")
+@blp.alt_response(422, description="`reason_required`, `validation_failed`")
+def review_report(args, entry_id):
+    """Confirm, reject or withdraw a reported entry, with a reason (audited)."""
+    entry = registry.review(current_user(), entry_id, args["decision"], args["reason"])
+    return respond(entry_json(entry), 200)
+
+
+@blp.route("/registry", methods=["GET"])
+@public
+@blp.response(200, description="`version` and `entries` (`kind`, `hash` = SHA-256 of `kind:normalised value`, "
+                               "see `payclient.fraud`); `ETag` = the version")
+@blp.alt_response(304, description="Not modified: the `If-None-Match` ETag is current")
+def fraud_registry():
+    """The confirmed fraud list, for the apps' offline checks (cache it; revalidate with If-None-Match)."""
+    body, etag = registry.published()
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if etag in [t.strip() for t in (request.headers.get("If-None-Match") or "").split(",")]:
+        return Response(status=304, headers=headers)
+    resp = respond(body, 200)
+    resp.headers.update(headers)
+    return resp
+
+
+@blp.route("/scan-checks", methods=["POST"])
+@requires()
+@blp.arguments(ScanSchema)
+@blp.response(200, description="`kind` (genuine, phishing_url, lookalike, unknown_key, reported_payee, expired, "
+                               "damaged, not_a_payment_code), `safe`, `title_zh`, `detail`")
+@blp.alt_response(422, description="`validation_failed`")
+def scan_check(args):
+    """Classify a scanned text before paying, with the live keys and fraud list (moves no money)."""
+    return respond(registry.assess(args["text"]).to_json(), 200)
