@@ -14,7 +14,6 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from backend.auth.models import Role, User
 from backend.banks.models import OperatorBank

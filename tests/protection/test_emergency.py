@@ -154,7 +154,8 @@ def test_the_read_only_switch_refuses_money_keeps_balances_and_is_retryable(api,
     assert ok(api.get("/protection/status"))["read_only"] is False
     refused(api.call("PUT", "/protection/read-only", factory.user(Role.BANK_REVIEWER),
                      json={"read_only": True, "reason": "演练只读模式"}), 403, "role_forbidden")
-    state = ok(api.call("PUT", "/protection/read-only", pilot, json={"read_only": True, "reason": "账务核对异常，暂停"}))
+    state = ok(api.call("PUT", "/protection/read-only", pilot,
+                        json={"read_only": True, "reason": "账务核对异常，暂停"}))
     assert state["read_only"] and state["since"]
     with ledger_untouched():
         resp = pay(api, consumer, order["payload"], key="retry-me")

@@ -3,9 +3,8 @@
 Revision ID: p16_0001
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'p16_0001'
 down_revision = '0003'

@@ -3,9 +3,8 @@
 Revision ID: p16_0002
 Revises: p16_0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'p16_0002'
 down_revision = 'p16_0001'
