@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 
 from flask import current_app
-from sqlalchemy import and_, false, literal, or_, select, union_all
+from sqlalchemy import DateTime, Integer, String, select, text
 
 from backend.clock import as_utc, utcnow
 from backend.errors import DomainError, problem_response
 from backend.extensions import db
 from backend.guards import MoneyMove
 from protection import registry
-from protection.models import FraudEntry, Freeze, FreezeTarget, PlatformState
+from protection.models import FreezeTarget, PlatformState
 
-F = Freeze.__table__
 P = PlatformState.__table__
 
 
@@ -82,29 +81,35 @@ _FROZEN_TEXT = {
 }
 
 
-def _query(move: MoneyMove):
-    parties = []
-    if move.user_ids:
-        parties.append(and_(F.c.target_kind == FreezeTarget.WALLET, F.c.user_id.in_(move.user_ids)))
-    if move.merchant_ids:
-        parties.append(and_(F.c.target_kind == FreezeTarget.MERCHANT, F.c.target_id.in_(move.merchant_ids)))
-    if move.device_id is not None:
-        parties.append(and_(F.c.target_kind == FreezeTarget.DEVICE, F.c.target_id == move.device_id))
-    platform = select(literal("platform").label("kind"), literal(0).label("target_id"), P.c.changed_at.label("at")) \
-        .where(P.c.id == 1, P.c.read_only)
-    frozen = select(F.c.target_kind, F.c.target_id, F.c.frozen_at).where(
-        F.c.lifted_at.is_(None), or_(*parties) if parties else false())
-    reported = registry.gate_clause(move)
-    if reported is None:
-        return union_all(platform, frozen)
-    fraud = select(literal("fraud").label("kind"), FraudEntry.id, FraudEntry.reviewed_at).where(reported)
-    return union_all(platform, frozen, fraud)
+# One statement, built once (the gate runs on every payment): absent parties are NULL and match nothing.
+_GATE = text("""
+SELECT 'platform' AS kind, 0 AS target_id, changed_at AS at FROM protection_platform WHERE id = 1 AND read_only
+UNION ALL
+SELECT target_kind, target_id, frozen_at FROM protection_freezes
+WHERE lifted_at IS NULL AND (
+       (target_kind = 'wallet' AND user_id IN (:user_a, :user_b))
+    OR (target_kind = 'merchant' AND target_id IN (:merchant_a, :merchant_b))
+    OR (target_kind = 'device' AND target_id = :device))
+UNION ALL
+SELECT 'fraud', id, reviewed_at FROM protection_fraud_entries
+WHERE :payee_checked AND status = 'confirmed'
+  AND (merchant_id = :payee_merchant OR user_id = :payee_user OR value_hash IN (:hash_a, :hash_b))
+""").columns(kind=String, target_id=Integer, at=DateTime(timezone=True))
+
+
+def _params(move: MoneyMove) -> dict:
+    users, merchants = move.user_ids + (None, None), move.merchant_ids + (None, None)
+    hashes = registry.payee_hashes(move) + [None, None]
+    return {"user_a": users[0], "user_b": users[1], "merchant_a": merchants[0], "merchant_b": merchants[1],
+            "device": move.device_id, "payee_checked": move.kind in registry.PAYEE_CHECKED,
+            "payee_merchant": move.to_merchant_id, "payee_user": move.to_user_id,
+            "hash_a": hashes[0], "hash_b": hashes[1]}
 
 
 def check_move(move: MoneyMove) -> None:
     """The money gate's check: raise ``ReadOnlyMode``, ``Frozen`` (wallet/merchant/device_frozen) or
     ``PayeeReported`` (a payment or transfer to a confirmed fraud entry)."""
-    rows = db.session.execute(_query(move)).all()
+    rows = db.session.execute(_GATE, _params(move)).all()
     if not rows:
         return
     for kind, _target, at in rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.auth.models import Role, User
@@ -156,23 +156,11 @@ def assess(text: str) -> fraud.Verdict:
     return verdict
 
 
-def gate_clause(move: MoneyMove):
-    """Return a condition on the entries matching the payee of ``move`` (None when nothing is checked)."""
-    if move.kind not in PAYEE_CHECKED:
-        return None
-    parts = []
-    if move.to_merchant_id is not None:
-        parts.append(FraudEntry.merchant_id == move.to_merchant_id)
-    if move.to_user_id is not None:
-        parts.append(FraudEntry.user_id == move.to_user_id)
+def payee_hashes(move: MoneyMove) -> list[str]:
+    """Return the published hashes naming the payee of ``move`` (the scanned code, the phone paid)."""
     hashes = []
     if move.payload:
         hashes.append(fraud.entry_hash(FraudKind.QR_PAYLOAD, move.payload.strip()))
     if move.payee_phone:
         hashes.append(fraud.entry_hash(FraudKind.PHONE, move.payee_phone))
-    if hashes:
-        parts.append(FraudEntry.value_hash.in_(hashes))
-    if not parts:
-        return None
-    return and_(FraudEntry.status == EntryStatus.CONFIRMED, or_(*parts))
-
+    return hashes
