@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 CHECKS_KEY = "suiyuan.money_gate"
+CONFIRMATIONS_KEY = "suiyuan.money_gate.confirmations"
 AUDITOR_KEY = "suiyuan.auditor"
 
 
@@ -90,6 +91,24 @@ def check(move: MoneyMove) -> None:
     Raises whatever ``DomainError`` the first refusing check raises.
     """
     for check_func in current_app.extensions.get(CHECKS_KEY, ()):
+        check_func(move)
+
+
+def register_confirmation(app, check_func: Check) -> None:
+    """Have ``check_func`` asked by :func:`confirm`: after the movement was posted (so the ledger's own
+    refusals — funds, limits — come first), still inside its transaction, which a refusal rolls back.
+    For warnings a consumer may confirm (risk prompts) rather than hard refusals."""
+    checks = app.extensions.setdefault(CONFIRMATIONS_KEY, [])
+    if check_func not in checks:
+        checks.append(check_func)
+
+
+def confirm(move: MoneyMove) -> None:
+    """Run every registered confirmation check on a movement just posted (uncommitted); return nothing.
+
+    Raises the first refusal; the caller's transaction must then be rolled back (``idempotency.run`` does).
+    """
+    for check_func in current_app.extensions.get(CONFIRMATIONS_KEY, ()):
         check_func(move)
 
 

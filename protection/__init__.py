@@ -14,10 +14,14 @@ def init_app(app, api) -> None:
     from protection import (
         gate,
         models,  # noqa: F401  (registers the tables)
+        risk,
     )
     from protection.views import blp
 
     api.register_blueprint(blp)
-    guards.register(app, gate.check_move)
+    guards.register(app, gate.check_move)  # read-only, freezes, confirmed fraud: refusals come first
+    # Warnings a consumer confirms with a token, after the ledger accepted the transfer; they apply only
+    # where PROTECTION_RISK_CHECKS is on (see protection.risk).
+    guards.register_confirmation(app, risk.check)
     guards.register_auditor(app, gate.audit_now)
     app.register_error_handler(gate.ReadOnlyMode, gate.render_read_only)

@@ -213,3 +213,14 @@ class FraudReport(db.Model):
     reporter_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RiskConfirmation(db.Model):
+    """A used risk-confirmation token (its id): a token confirms one transfer, once."""
+
+    __tablename__ = "protection_risk_confirmations"
+
+    jti: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    rules: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -321,3 +321,24 @@ def lookup_identity(staff: User, *, wallet_id: int | None, order_id: int | None,
         "masked": {"phone": mask_phone(owner.phone), "name": mask_name(wallet.real_name)},
         "order_id": order_id,
     }
+
+
+# ---------------------------------------------------------------- Confirmation of Payee
+
+
+def payee_check(payer: User, phone: str) -> dict:
+    """Return the masked holder of the wallet registered to ``phone``, for the payer to check before a transfer.
+
+    Raises ``ValidationFailed`` (field ``phone``) or ``NotFound`` (payee_not_found).
+    """
+    from backend.auth.service import normalize_phone
+
+    number = normalize_phone(phone, field="phone")
+    row = db.session.execute(select(Wallet, User).join(User, User.id == Wallet.user_id)
+                             .where(User.phone == number)).one_or_none()
+    if row is None or row[1].id == payer.id:
+        raise NotFound("No e-CNY wallet is registered to that phone number.", code="payee_not_found", field="phone")
+    wallet, owner = row
+    return {"masked_name": mask_name(wallet.real_name or owner.display_name) or None,
+            "masked_phone": mask_phone(owner.phone), "verified_name": wallet.real_name is not None,
+            "wallet_class": wallet.wallet_class}

@@ -381,3 +381,22 @@ def fraud_registry():
 def scan_check(args):
     """Classify a scanned text before paying, with the live keys and fraud list (moves no money)."""
     return respond(registry.assess(args["text"]).to_json(), 200)
+
+
+# ---------------------------------------------------------------- Confirmation of Payee
+
+
+class PayeeQuery(StrictSchema):
+    phone = fields.String(required=True, metadata={"description": "The phone number about to be paid"})
+
+
+@blp.route("/payee-check", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(PayeeQuery, location="query")
+@blp.response(200, description="`masked_name` (李*明; the ID-verified name when there is one), `masked_phone`, "
+                               "`verified_name`, `wallet_class`")
+@blp.alt_response(404, description="`payee_not_found`")
+@blp.alt_response(422, description="`validation_failed` (field `phone`)")
+def payee_check(args):
+    """Confirmation of Payee: whose wallet a phone number reaches, masked, before a transfer."""
+    return respond(service.payee_check(current_user(), args["phone"]), 200)

@@ -18,6 +18,7 @@ from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocess
 from backend.extensions import db
 from backend.guards import MoneyMove, MoveKind
 from backend.guards import check as money_gate
+from backend.guards import confirm as confirm_move
 from backend.jobs import with_app
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
@@ -248,8 +249,10 @@ def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | No
     if payee is None or payee.status != WalletStatus.ACTIVE:
         raise NotFound("No active e-CNY wallet is registered to that phone number.", code="payee_not_found",
                        field="to_phone")
-    money_gate(MoneyMove(MoveKind.TRANSFER, amount_fen, actor_user_id=user.id, from_user_id=user.id,
-                         to_user_id=payee.user_id, payee_phone=phone))
+    move = MoneyMove(MoveKind.TRANSFER, amount_fen, actor_user_id=user.id, from_user_id=user.id,
+                     to_user_id=payee.user_id, payee_phone=phone)
+    money_gate(move)
     posted = ledger.transfer(wallet.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER,
                              memo=memo, actor_user_id=user.id)
+    confirm_move(move)  # risk warnings the payer must confirm, once funds and limits are known to allow it
     return posted, payee
