@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, String, select, text
+from sqlalchemy import DateTime, Integer, String, text
 
 from backend.clock import as_utc, utcnow
 from backend.errors import DomainError, problem_response
 from backend.extensions import db
-from backend.guards import MoneyMove
+from backend.guards import MoneyMove, MoveKind
 from protection import registry
-from protection.models import FreezeTarget, PlatformState
-
-P = PlatformState.__table__
+from protection.models import FreezeTarget
 
 
 class Frozen(DomainError):
@@ -121,14 +119,14 @@ def check_move(move: MoneyMove) -> None:
                             "protect you. If you were asked to pay it, report it to your bank.",
                             entry_id=rows[0][1])
     kind, target_id, at = frozen[0]
+    if move.kind == MoveKind.CHARGE and kind != FreezeTarget.MERCHANT:
+        # The cashier charging a pay code must not learn that the consumer's wallet is frozen (as they never
+        # learn its balance or limits); the consumer's own app tells them.
+        raise Frozen("The consumer's wallet cannot pay this; ask them to check their app.",
+                     code="payer_cannot_pay", status=422)
     code, detail = _FROZEN_TEXT[kind]
     raise Frozen(detail, code=code, target_kind=kind, target_id=target_id,
                  frozen_since=as_utc(at).isoformat() if at else None)
-
-
-def read_only_now() -> bool:
-    """Return whether the platform is read-only at this instant."""
-    return bool(db.session.execute(select(P.c.read_only).where(P.c.id == 1)).scalar_one_or_none())
 
 
 def audit_now(*, action: str, actor_user_id: int | None, target_kind: str | None, target_id: str | None,
