@@ -9,13 +9,16 @@ imports it.
 
 
 def init_app(app, api) -> None:
-    """Register the blueprint, the money-gate check, the auditor and the read-only error handler."""
+    """Register the blueprint, the money-gate checks, the auditor, the read-only error handler and
+    ``flask protection``."""
     from backend import guards
+    from backend.hooks import register_cli
     from protection import (
         gate,
         models,  # noqa: F401  (registers the tables)
         risk,
     )
+    from protection.cli import protection_cli
     from protection.views import blp
 
     api.register_blueprint(blp)
@@ -25,3 +28,4 @@ def init_app(app, api) -> None:
     guards.register_confirmation(app, risk.check)
     guards.register_auditor(app, gate.audit_now)
     app.register_error_handler(gate.ReadOnlyMode, gate.render_read_only)
+    register_cli(app, protection_cli)

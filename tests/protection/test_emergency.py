@@ -208,3 +208,21 @@ def test_every_protection_endpoint_documents_its_responses(api):
         assert any(c.startswith("2") for c in codes), (path, method)
         if path not in ("/api/v1/protection/status", "/api/v1/protection/registry"):  # public, no input
             assert any(c.startswith("4") for c in codes), (path, method)
+
+
+def test_the_read_only_switch_works_from_the_shell_too(app, factory):
+    pilot, reviewer = factory.user(Role.PILOT_ADMIN), factory.user(Role.BANK_REVIEWER)
+    run = app.test_cli_runner().invoke
+    assert "read-only: off" in run(args=["protection", "read-only", "status"]).output
+    refused_run = run(args=["protection", "read-only", "on", "--reason", "接口故障", "--as", reviewer.phone])
+    assert refused_run.exit_code != 0 and "role_forbidden" in refused_run.output
+    assert run(args=["protection", "read-only", "on", "--as", pilot.phone]).exit_code != 0  # no reason
+    done = run(args=["protection", "read-only", "on", "--reason", "接口故障，命令行切换", "--as", pilot.phone])
+    assert done.exit_code == 0 and "read-only: on" in done.output
+    assert "接口故障" in run(args=["protection", "read-only", "status"]).output
+    assert run(args=["protection", "read-only", "off", "--reason", "恢复正常", "--as", pilot.phone]).exit_code == 0
+    from backend.extensions import db
+    from protection.models import AuditEntry
+
+    actions = [a for (a,) in db.session.query(AuditEntry.action).order_by(AuditEntry.id)]
+    assert actions == ["read_only_on", "read_only_off"]
