@@ -506,10 +506,18 @@ def batch_lines(args, batch_id):
                     "next_after_line": rows[-1].line_no if more and rows else None}, 200)
 
 
+class BatchEventSchema(StrictSchema):
+    """One server-sent event (text/event-stream): ``progress`` on each change, ``end`` when closed."""
+
+    event = fields.String(required=True, validate=validate.OneOf(("progress", "end")))
+    data = fields.String(required=True, metadata={"description": 'JSON: {"id", "status", "progress"}'})
+
+
 @blp.route("/batches/<id(bits=32):batch_id>/events", methods=["GET"])
 @requires(*STAFF)
-@blp.response(200, description="text/event-stream: `progress` events (the batch's progress object) on each "
-                               "change, then `end` when the batch is closed or rejected (or after the timeout)",
+@blp.response(200, BatchEventSchema,
+              description="text/event-stream: `progress` events (the batch's progress object) on each "
+                          "change, then `end` when the batch is closed or rejected (or after the timeout)",
               content_type="text/event-stream")
 @problems(*AUTH, (404, "batch_not_found"))
 def batch_events(batch_id):
