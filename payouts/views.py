@@ -235,7 +235,7 @@ class BatchQuery(StrictSchema):
 
 
 class ApproveSchema(StrictSchema):
-    expected_total_fen = Fen(positive=False, required=True,
+    expected_total_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=ID_MAX[64]),
                                         metadata={"description": "The report's total_fen, restated"})
     expected_line_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=ID_MAX[32]),
                                          metadata={"description": "The report's valid_count, restated"})
