@@ -51,13 +51,24 @@ def id_param_schema(converter: IdConverter) -> dict:
     return id_doc(converter.bits)
 
 
+def _takes_a_form() -> bool:
+    """Whether the request's view documents a form or file body (``@blp.arguments(…, location="files")``)."""
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    parameters = (getattr(view, "_apidoc", None) or {}).get("arguments", {}).get("parameters", ())
+    return any(p.get("in") in ("files", "form") for p in parameters)
+
+
 def refuse_unreadable_body() -> Response | None:
     """Before any view: a body that is not JSON is refused (415), not read as an empty object — a refund
-    sent as a form would otherwise refund everything. Requests without a body are not affected."""
+    sent as a form would otherwise refund everything. Requests without a body are not affected, nor a
+    multipart form sent to a view that documents one (a file upload)."""
     from webargs.flaskparser import is_json_request
 
     if request.method in ("POST", "PUT", "PATCH") and (request.content_length or request.headers.get(
-            "Transfer-Encoding")) and not is_json_request(request):
+            "Transfer-Encoding")) and not is_json_request(request) and not (
+            request.mimetype == "multipart/form-data" and _takes_a_form()):
         body = {"type": "about:blank", "title": "Unsupported Media Type", "status": 415,
                 "code": "unsupported_media_type", "detail": "Send the body as JSON (Content-Type: application/json).",
                 "errors": [{"field": "Content-Type", "reason": f"{request.mimetype or 'none'} is not JSON"}]}

@@ -266,10 +266,17 @@ def register(args, campaign_id):
                     "commitment": reg.commitment, "created_at": _iso(reg.created_at)}, 201)
 
 
+class RevealedSchema(StrictSchema):
+    campaign_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    commitment = fields.String(required=True, metadata={"description": "sha256 of the secret, hex"})
+    revealed_at = fields.DateTime(required=True)
+
+
 @blp.route("/campaigns/<id(bits=32):campaign_id>/registrations/reveal", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(RevealSchema)
-@documented(200, "The secret is recorded; it enters the draw",
+@documented(200, "The secret is recorded; it enters the draw", RevealedSchema,
             _404="No such campaign", _409="reveal_not_open, not_registered, no_commitment, not_a_lottery, "
             "campaign_cancelled", _422="The secret is not 64 hex digits or does not hash to your commitment")
 def reveal(args, campaign_id):

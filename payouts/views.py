@@ -21,7 +21,7 @@ from backend.extensions import db
 from backend.http import respond
 from backend.jobs import enqueue
 from backend.payments import events
-from backend.schemas import Fen, ProblemSchema, StrictSchema
+from backend.schemas import ID_MAX, Fen, Id, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from payouts import service, tasks
 from payouts.models import Batch, BatchStatus, Category, FundTransferStatus, LineStatus, MemberRole, OrgKind, Purpose
@@ -136,7 +136,7 @@ class MemberListSchema(StrictSchema):
 
 
 class TopupSchema(StrictSchema):
-    amount_fen = Fen(validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
+    amount_fen = Fen(required=True, validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
 
 
 class TopupResultSchema(StrictSchema):
@@ -224,20 +224,20 @@ class ReportSchema(StrictSchema):
 class LineQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(LineStatus.ALL))
     flagged = fields.Boolean(load_default=False)
-    after_line = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_line = fields.Integer(load_default=0, validate=validate.Range(min=0, max=ID_MAX[32]))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class BatchQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(BatchStatus.ALL))
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = Id(strict=False)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ApproveSchema(StrictSchema):
-    expected_total_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+    expected_total_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=ID_MAX[64]),
                                         metadata={"description": "The report's total_fen, restated"})
-    expected_line_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+    expected_line_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=ID_MAX[32]),
                                          metadata={"description": "The report's valid_count, restated"})
 
 
@@ -246,7 +246,7 @@ class RejectSchema(StrictSchema):
 
 
 class LineIdsSchema(StrictSchema):
-    line_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+    line_ids = fields.List(Id(),
                            validate=validate.Length(min=1, max=100_000),
                            metadata={"description": "Only these failed lines (default: every failed line)"})
 
@@ -278,7 +278,7 @@ class PayslipPageSchema(StrictSchema):
 
 
 class PayslipQuery(StrictSchema):
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = Id(strict=False)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
@@ -506,10 +506,18 @@ def batch_lines(args, batch_id):
                     "next_after_line": rows[-1].line_no if more and rows else None}, 200)
 
 
+class BatchEventSchema(StrictSchema):
+    """One server-sent event (text/event-stream): ``progress`` on each change, ``end`` when closed."""
+
+    event = fields.String(required=True, validate=validate.OneOf(("progress", "end")))
+    data = fields.String(required=True, metadata={"description": 'JSON: {"id", "status", "progress"}'})
+
+
 @blp.route("/batches/<id(bits=32):batch_id>/events", methods=["GET"])
 @requires(*STAFF)
-@blp.response(200, description="text/event-stream: `progress` events (the batch's progress object) on each "
-                               "change, then `end` when the batch is closed or rejected (or after the timeout)",
+@blp.response(200, BatchEventSchema,
+              description="text/event-stream: `progress` events (the batch's progress object) on each "
+                          "change, then `end` when the batch is closed or rejected (or after the timeout)",
               content_type="text/event-stream")
 @problems(*AUTH, (404, "batch_not_found"))
 def batch_events(batch_id):
@@ -642,6 +650,7 @@ MEMBER_UNIT_COLUMNS = ("org_id", "name", "kind", "district", "scenarios_landed",
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(MemberUnitQuery, location="query")
 @blp.response(200, MemberUnitListSchema, description="JSON, or text/csv with ?format=csv")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 @problems(*AUTH, (422, "validation_failed"))
 def member_units(args):
     """The member units tracker: each unit's e-CNY scenarios landed (salary, allowance, subsidy,
@@ -666,8 +675,8 @@ def member_units(args):
 
 
 class FundTransferCreateSchema(StrictSchema):
-    to_org_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    amount_fen = Fen(validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
+    to_org_id = Id(required=True)
+    amount_fen = Fen(required=True, validate=validate.Range(min=1, max=TOPUP_MAX_FEN))
     purpose_code = fields.String(required=True, validate=validate.OneOf(Purpose.ALL),
                                  metadata={"description": ", ".join(f"{k} ({zh})" for k, (zh, _) in
                                                                     Purpose.LABELS.items())})

@@ -16,7 +16,7 @@ from backend.clock import as_utc
 from backend.extensions import db
 from backend.http import respond
 from backend.jobs import enqueue
-from backend.schemas import Fen, PageQuery, ProblemSchema, StrictSchema
+from backend.schemas import Fen, Id, PageQuery, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from prepaid import rules, service, tasks
 from prepaid.models import (
@@ -52,7 +52,7 @@ def problems(*statuses: int):
 
 
 class PrepaidApplySchema(StrictSchema):
-    merchant_id = fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     industry = fields.String(required=True, validate=validate.OneOf(tuple(INDUSTRIES)),
                              metadata={"description": ", ".join(f"{k} ({v})" for k, v in INDUSTRIES.items())})
 
@@ -86,7 +86,7 @@ class PrepaidRegulatorSchema(StrictSchema):
 
 
 class PrepaidSplitPartySchema(StrictSchema):
-    merchant_id = fields.Integer(strict=True, metadata={"description": "An approved merchant (e.g. brand HQ)"})
+    merchant_id = Id(metadata={"description": "An approved merchant (e.g. brand HQ)"})
     wallet_phone = fields.String(metadata={"description": "A person's wallet (e.g. a coach)"})
     share_bp = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000),
                               metadata={"description": "Basis points; all shares add up to 10000"})
@@ -130,13 +130,13 @@ class PrepaidMerchantListQuery(PageQuery):
 
 
 class PrepaidPlanListQuery(PageQuery):
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     industry = fields.String(validate=validate.OneOf(tuple(INDUSTRIES)))
-    zone_id = fields.Integer(metadata={"description": "Only plans of merchants placed in this zone (near me)"})
+    zone_id = Id(strict=False, metadata={"description": "Only plans of merchants placed in this zone (near me)"})
 
 
 class PrepaidContractListQuery(PageQuery):
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     status = fields.String(validate=validate.OneOf(("active", "completed", "refunded", "pending", "confirmed",
                                                     "declined")),
                            metadata={"description": "contracts: active/completed/refunded; requests: "
@@ -170,7 +170,7 @@ class MerchantStatusOut(StrictSchema):
 
 class PlanOut(StrictSchema):
     id = fields.Integer()
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     merchant_name_zh = fields.String()
     industry = fields.String()
     kind = fields.String()
@@ -194,7 +194,7 @@ class ContractOut(StrictSchema):
     number = fields.String()
     code = fields.String(metadata={"description": "Only for the consumer: shown as a QR for the merchant to scan"})
     plan_id = fields.Integer()
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     merchant_id = fields.Integer()
     consumer_user_id = fields.Integer()
     kind = fields.String()
@@ -231,7 +231,7 @@ class ReleaseOut(StrictSchema):
 
 class ClosureOut(StrictSchema):
     id = fields.Integer()
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     target_status = fields.String()
     reason = fields.String()
     status = fields.String(metadata={"description": "running or done"})
@@ -643,7 +643,7 @@ def refund(contract_id):
 
 
 class StatementOut(StrictSchema):
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     day = fields.String()
     escrow_start_fen = fields.Integer()
     sold_fen = fields.Integer()
@@ -664,6 +664,7 @@ class StatementOut(StrictSchema):
 @requires(Role.MERCHANT_OWNER, Role.BANK_REVIEWER, Role.INDUSTRY_REGULATOR, Role.PILOT_ADMIN)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
 @blp.response(200, StatementOut)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 @problems(404, 422)
 def statement(prepaid_merchant_id, day):
     """The day's prepaid statement (统一对账): escrow at start, sold, released, refunded, escrow at end, tied out
@@ -719,7 +720,7 @@ class PrepaidComplaintSchema(StrictSchema):
 class ComplaintOut(StrictSchema):
     id = fields.Integer()
     contract_id = fields.Integer()
-    prepaid_merchant_id = fields.Integer()
+    prepaid_merchant_id = Id(strict=False)
     text = fields.String()
     created_at = fields.String()
 
@@ -804,6 +805,7 @@ SUPERVISION_COLUMNS = ("prepaid_merchant_id", "merchant_id", "name_zh", "industr
 @requires(*REVIEWERS)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "csv"]}}])
 @blp.response(200, SupervisionOut)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 @problems(422)
 def supervision(args=None):
     """The regulator's overview: outstanding prepaid liabilities per merchant and industry, 30-day sales, release

@@ -97,6 +97,8 @@ class MerchantSchema(StrictSchema):
     bank_code = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(MerchantStatus.ALL))
     verified = fields.Boolean(required=True)
+    refund_approval_above_fen = fields.Integer(allow_none=True, metadata={
+        "description": "The shop's own staff: refunds above this need the owner's password; null: never"})
     uscc = fields.String()
     owner_user_id = fields.Integer()
     review_reason = fields.String(allow_none=True)
@@ -237,7 +239,7 @@ class RefundPolicySchema(StrictSchema):
 @blp.route("/merchants/<id(bits=32):merchant_id>/refund-policy", methods=["PUT"])
 @requires(Role.MERCHANT_OWNER)
 @blp.arguments(RefundPolicySchema)
-@blp.response(200, description="The merchant, with `refund_approval_above_fen`")
+@blp.response(200, MerchantSchema, description="The merchant, with `refund_approval_above_fen`")
 @blp.alt_response(403, description="`not_your_merchant`, `password_wrong` (field `password`)")
 @blp.alt_response(404, description="`merchant_not_found`")
 @blp.alt_response(429, description="`password_locked`: too many wrong passwords (Retry-After)")
