@@ -59,7 +59,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import payouts
     import prepaid
     import transit
-    import protection
     import zones
 
     zones.init_app(app, api)
@@ -67,7 +66,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     payouts.init_app(app, api)
     prepaid.init_app(app, api)
     transit.init_app(app, api)
-    protection.init_app(app, api)
 
     from backend import apidocs, cli
 
