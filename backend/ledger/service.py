@@ -528,7 +528,7 @@ def transfer_many(debit_account_id: int, legs: list[Leg], *, actor_user_id: int 
     db.session.execute(select(A.c.id).where(A.c.id.in_(ids)).order_by(A.c.id).with_for_update()).all()
     today = local_today()
     if db.session.execute(_debit_stmt(debit_account_id, total, False, today)).scalar_one_or_none() is None:
-        _explain_debit_failure(debit_account_id, total, today)
+        _explain_debit_failure(debit_account_id, total, today, False)
     credits = select(func.unnest(bindparam("cids", type_=ARRAY(BigInteger))).label("id"),
                      func.unnest(bindparam("amounts", type_=ARRAY(BigInteger))).label("amount")).subquery()
     moved = db.session.execute(
@@ -538,7 +538,8 @@ def transfer_many(debit_account_id: int, legs: list[Leg], *, actor_user_id: int 
         {"cids": list(per_account), "amounts": list(per_account.values())},
     ).scalars().all()
     if len(moved) != len(per_account):
-        _refuse_credit(min(set(per_account) - set(moved)))
+        refused = min(set(per_account) - set(moved))
+        _refuse_credit(refused, per_account[refused])
     now = utcnow()
     return list(db.session.execute(
         insert(T).returning(T.c.id, sort_by_parameter_order=True),
