@@ -13,15 +13,17 @@ Runs when haproxy, redis-server and PostgreSQL's server programs are installed (
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import requests
 
-from bench.cluster import ROOT, Cluster, missing_tools
+from bench.cluster import Cluster, missing_tools
 from tests.conftest import unavailable
 
 PASSWORD = "Suiyuan2026"  # the demo logins (`flask seed`)
@@ -114,7 +116,11 @@ def test_two_nodes_behind_haproxy_with_a_replica():
         unavailable("cluster tools", ", ".join(missing) + " (Debian: haproxy, redis-server, postgresql; .ci/run)")
     started = time.monotonic()
     # A generous lag bound so the paused replica below keeps serving reads while the test looks at them.
-    cluster = Cluster.on_free_ports(ROOT / "instance" / f"cluster-test-{uuid.uuid4().hex[:6]}", workers=1,
+    # Under the system's temp directory, not the checkout: PostgreSQL runs as the postgres user, which must be
+    # able to reach its data directory (a checkout inside a private 0700 folder would stop it).
+    parent = Path(tempfile.mkdtemp(prefix="suiyuan-cluster-test-"))
+    parent.chmod(0o755)
+    cluster = Cluster.on_free_ports(parent / f"cluster-{uuid.uuid4().hex[:6]}", workers=1,
                                     extra_env={"READ_MAX_LAG_SECONDS": "120"})
     with cluster as c:
         up_s = time.monotonic() - started
