@@ -47,6 +47,7 @@ bench: install-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.payouts
 	$(BIN)/python -m bench.cluster_bench
+	$(BIN)/python -m bench.transit
 
 ## make faults: one fault per run (worker kills, Redis/PostgreSQL restarts, dropped connections) under load,
 ## then prove no money was lost or doubled; writes docs/FAULTS.md. Restarts the machine's Redis and PostgreSQL.

@@ -58,12 +58,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import campaigns
     import payouts
     import prepaid
+    import transit
     import zones
 
     zones.init_app(app, api)
     campaigns.init_app(app, api)
     payouts.init_app(app, api)
     prepaid.init_app(app, api)
+    transit.init_app(app, api)
 
     from backend import apidocs, cli
 

@@ -1,0 +1,281 @@
+"""``/transit/…``: hard wallets, loads and unloads, lost cards, terminals' batches, blacklist, fares."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend import idempotency
+from backend.auth.models import Role
+from backend.auth.service import current_user, public, requires
+from backend.errors import ValidationFailed
+from backend.http import respond
+from backend.schemas import Fen, StrictSchema
+from backend.wallets.views import IDEMPOTENCY_DOC
+from suiyuan_protocol.transit.fares import DEFAULT_RULES
+from suiyuan_protocol.transit.records import ISSUER_TERMINAL
+from suiyuan_protocol.transit.terminal import MODES
+from transit import service
+from transit.models import OperatorKind
+
+blp = Blueprint("transit", __name__, url_prefix="/api/v1",
+                description="Transit: hard wallets (硬钱包), offline validators, settlement, blacklist, fares")
+
+TERMINAL_DOC = {"parameters": [{"in": "header", "name": "X-Terminal-Key", "required": True,
+                                "schema": {"type": "string", "maxLength": 100},
+                                "description": "The key the terminal was given when it was registered"}]}
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,39}$", error="1–40 letters, digits and : . _ -")
+
+
+class OperatorSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "广州地铁"})
+    kind = fields.String(required=True, validate=validate.OneOf(OperatorKind.ALL))
+
+
+class TerminalSchema(StrictSchema):
+    terminal_id = fields.String(required=True, validate=[ID, validate.NoneOf([ISSUER_TERMINAL])],
+                                metadata={"example": "M-TYXL-IN-01"})
+    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    place = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                          metadata={"description": "Station code (metro) or route (bus)", "example": "L3-TYXL"})
+
+
+class IssueCardSchema(StrictSchema):
+    card_id = fields.String(required=True, validate=validate.Regexp(r"^HW[0-9A-F]{16}$",
+                                                                    error="HW and 16 uppercase hex digits"))
+    public_key = fields.String(required=True, validate=validate.Length(min=43, max=44),
+                               metadata={"description": "The card's Ed25519 public key, base64url (32 bytes)"})
+    ytc_number = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(r"^\d{8,20}$"),
+                               metadata={"description": "Yangchengtong (羊城通) card number to bind, optional"})
+
+
+class LoadSchema(StrictSchema):
+    amount_fen = Fen(required=True)
+
+
+class UnloadSchema(StrictSchema):
+    record = fields.Dict(required=True, metadata={"description": "The unload record the card signed"})
+
+
+class BatchSchema(StrictSchema):
+    terminal_id = fields.String(required=True, validate=ID)
+    batch_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    records = fields.List(fields.Dict(), required=True,
+                          validate=validate.Length(min=1, max=service.MAX_BATCH_RECORDS))
+
+
+class IncidentQuery(StrictSchema):
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+# ---------------------------------------------------------------- operators and terminals
+
+
+@blp.route("/transit/operators", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(OperatorSchema)
+@blp.response(201, description="The operator and its receiving `account_id`")
+@blp.alt_response(409, description="`operator_exists` (field `name`)")
+@blp.alt_response(422, description="Field errors")
+def create_operator(args):
+    """Register a transit operator (a merchant of its own kind: metro, bus or taxi) with its own account."""
+    op = service.create_operator(args["name"], args["kind"])
+    return respond({"id": op.id, "name": op.name, "kind": op.kind, "account_id": op.account_id}, 201)
+
+
+@blp.route("/transit/operators/<int:operator_id>/terminals", methods=["POST"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(TerminalSchema)
+@blp.response(201, description="The terminal and its upload `key` (shown this once)")
+@blp.alt_response(404, description="`operator_not_found`")
+@blp.alt_response(409, description="`terminal_exists` (field `terminal_id`)")
+@blp.alt_response(422, description="Field errors")
+def register_terminal(args, operator_id):
+    """Register a validator of an operator; its key authenticates its uploads and downloads."""
+    t, key = service.register_terminal(operator_id, args["terminal_id"], args["mode"], args["place"])
+    return respond({"terminal_id": t.terminal_id, "operator_id": t.operator_id, "mode": t.mode,
+                    "place": t.place, "key": key}, 201)
+
+
+@blp.route("/transit/operators/<int:operator_id>/statements/<string:day>", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.response(200, description="Records and amounts settled that day, per terminal")
+@blp.alt_response(404, description="`operator_not_found`")
+@blp.alt_response(422, description="`day` is not YYYY-MM-DD")
+def statement(operator_id, day):
+    """An operator's settlement statement for one Guangzhou day."""
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed("The day is YYYY-MM-DD.", field="day") from None
+    return respond(service.operator_statement(operator_id, d), 200)
+
+
+# ---------------------------------------------------------------- hard wallets
+
+
+@blp.route("/transit/cards", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(IssueCardSchema)
+@blp.response(201, description="The hard wallet, its `certificate` and the `issuer_keys` to install on the card")
+@blp.alt_response(404, description="`wallet_not_open`")
+@blp.alt_response(409, description="`card_exists`, `key_in_use`, `ytc_number_in_use` (with the field)")
+@blp.alt_response(422, description="Field errors (`public_key` not 32 bytes of base64url)")
+def issue_card(args):
+    """Issue a hard wallet bound to your soft wallet (optionally to a Yangchengtong number): register the
+    card's public key and get the issuer's certificate the card shows to offline validators."""
+    card, cert = service.issue_card(current_user(), args["card_id"], args["public_key"], args["ytc_number"])
+    return respond({**service.card_json(card), "certificate": cert, "issuer_keys": service.issuer_keys_json()},
+                   201)
+
+
+@blp.route("/transit/cards", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, description="`items`: your hard wallets")
+def list_cards():
+    """Your hard wallets with the balance the server knows (what their synced records leave)."""
+    return respond({"items": [service.card_json(c) for c in service.my_cards(current_user())]}, 200)
+
+
+@blp.route("/transit/cards/<string:card_id>", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, description="The hard wallet")
+@blp.alt_response(404, description="`card_not_found`")
+def get_card(card_id):
+    """One of your hard wallets."""
+    return respond(service.card_json(service.my_card(current_user(), card_id)), 200)
+
+
+class RecordsQuery(StrictSchema):
+    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Counters below this"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+@blp.route("/transit/cards/<string:card_id>/records", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(RecordsQuery, location="query")
+@blp.response(200, description="`items`: settled records (counter, kind, amount, terminal, trip, times)")
+@blp.alt_response(404, description="`card_not_found`")
+@blp.alt_response(422, description="Field errors (`before`, `limit`)")
+def list_records(args, card_id):
+    """The card's last synced records — journeys with their fares — newest first."""
+    return respond({"items": service.records_of(current_user(), card_id, args["limit"], args.get("before"))}, 200)
+
+
+@blp.route("/transit/cards/<string:card_id>/loads", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(LoadSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, description="`authorisation`: the issuer-signed load the card applies; the card")
+@blp.alt_response(404, description="`card_not_found`, `wallet_not_open`")
+@blp.alt_response(409, description="`card_not_active`, `idempotency_key_reused`")
+@blp.alt_response(422, description="`insufficient_funds` (soft wallet), `payee_limit_exceeded` (card above "
+                                   "¥1,000), field errors")
+def load_card(args, card_id):
+    """Load value from your soft wallet onto the hard wallet (圈存); idempotent."""
+    user = current_user()
+    body, status = idempotency.run(user.id, {"card_id": card_id, **args},
+                                   lambda: service.load(user, card_id, args["amount_fen"]))
+    return respond(body, status)
+
+
+@blp.route("/transit/cards/<string:card_id>/loads", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.response(200, description="`items`: every signed load, in order")
+@blp.alt_response(404, description="`card_not_found`")
+def list_loads(card_id):
+    """Every load of the card, signed again for a card that missed one."""
+    return respond({"items": service.loads_of(current_user(), card_id)}, 200)
+
+
+@blp.route("/transit/cards/<string:card_id>/unloads", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.arguments(UnloadSchema)
+@blp.doc(**IDEMPOTENCY_DOC)
+@blp.response(201, description="The card after the unload")
+@blp.alt_response(404, description="`card_not_found`")
+@blp.alt_response(409, description="`idempotency_key_reused`")
+@blp.alt_response(422, description="`record_refused` (with `reason`), field errors naming `record.<field>`")
+def unload_card(args, card_id):
+    """Return value from the hard wallet to your soft wallet: send the unload record the card signed."""
+    user = current_user()
+    body, status = idempotency.run(user.id, {"card_id": card_id, **args},
+                                   lambda: service.unload(user, card_id, args["record"]))
+    return respond(body, status)
+
+
+@blp.route("/transit/cards/<string:card_id>/lost", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.response(200, description="The card, blacklisted, with `refund_due_at`")
+@blp.alt_response(404, description="`card_not_found`")
+def report_lost(card_id):
+    """Report a card lost: it is blacklisted at once and the balance the server can prove is left goes back
+    to your soft wallet after the hold for offline records (``refund_due_at``). Idempotent."""
+    return respond(service.report_lost(current_user(), card_id), 200)
+
+
+# ---------------------------------------------------------------- terminals
+
+
+@blp.route("/transit/batches", methods=["POST"])
+@public  # no bearer token: terminals authenticate with X-Terminal-Key where noted
+@blp.arguments(BatchSchema)
+@blp.doc(**TERMINAL_DOC)
+@blp.response(201, description="`accepted`, `duplicates`, `rejected` (card, counter, reason), `settled_fen`, "
+                               "`blacklist_version`")
+@blp.alt_response(200, description="The same batch again: the first answer, with `replayed` true")
+@blp.alt_response(401, description="`terminal_key_missing`, `terminal_key_invalid`")
+@blp.alt_response(403, description="`terminal_mismatch`: the key is another terminal's")
+@blp.alt_response(409, description="`batch_id_reused`: the same batch id with other records")
+@blp.alt_response(422, description="A malformed record (field `records.<i>.<field>`); nothing is settled")
+def upload_batch(args):
+    """Upload a terminal's card-signed records. Idempotent per record: the same batch twice, overlapping
+    batches, batches out of order or days late settle each record once. Double-spending (same counter,
+    other contents), counter gaps, forged signatures, replayed records and spending beyond what was loaded
+    are refused with a reason, the card blacklisted and the incident recorded."""
+    terminal = service.terminal_for_key(request.headers.get("X-Terminal-Key"))
+    body, status = service.settle_batch(terminal, args)
+    return respond(body, status)
+
+
+@blp.route("/transit/blacklist", methods=["GET"])
+@public  # no bearer token: terminals authenticate with X-Terminal-Key where noted
+@blp.doc(**TERMINAL_DOC)
+@blp.response(200, description="`version` and `card_ids` (with `entries` giving reasons)")
+@blp.alt_response(401, description="`terminal_key_missing`, `terminal_key_invalid`")
+def blacklist():
+    """The blacklist terminals download when online."""
+    service.terminal_for_key(request.headers.get("X-Terminal-Key"))
+    return respond(service.blacklist_json(), 200)
+
+
+@blp.route("/transit/fares", methods=["GET"])
+@public
+@blp.response(200, description="The fare table (distance bands, stations, bus fares, discount, caps)")
+def fares():
+    """The fare table validators price taps with (Guangzhou's rules by default)."""
+    return respond(DEFAULT_RULES.to_json(), 200)
+
+
+@blp.route("/transit/issuer-keys", methods=["GET"])
+@public
+@blp.response(200, description="`keys`: kid → base64url Ed25519 public key")
+def issuer_keys():
+    """The issuer keys that sign card certificates and loads (validators verify cards with them)."""
+    return respond({"keys": service.issuer_keys_json()}, 200)
+
+
+@blp.route("/transit/incidents", methods=["GET"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(IncidentQuery, location="query")
+@blp.response(200, description="`items`: incidents, newest first")
+def list_incidents(args):
+    """Double-spending and fraud seen in uploaded records, with the evidence and the loss."""
+    items = service.incidents(args["limit"], args.get("before"))
+    return respond({"items": [{"id": i.id, "card_id": i.card_id, "kind": i.kind, "counter": i.counter,
+                               "terminal_id": i.terminal_id, "loss_fen": i.loss_fen,
+                               "created_at": i.created_at.isoformat()} for i in items]}, 200)
