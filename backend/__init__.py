@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import payouts
     import prepaid
     import transit
+    import protection
     import zones
 
     zones.init_app(app, api)
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     payouts.init_app(app, api)
     prepaid.init_app(app, api)
     transit.init_app(app, api)
+    protection.init_app(app, api)
 
     from backend import apidocs, cli
 

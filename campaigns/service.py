@@ -23,6 +23,8 @@ from backend.auth.models import Role, User
 from backend.clock import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind, audit
+from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
 from backend.ledger.service import InsufficientFunds, TransferCode
@@ -362,6 +364,10 @@ def launch(user: User, campaign_id: int, render: Callable[[Campaign], dict], *, 
             raise illegal(campaign, CampaignStatus.SCHEDULED)
         if as_utc(campaign.closes_at) <= now():
             raise ValidationFailed("The campaign's window has already closed.", code="window_past")
+        funder_user_id = db.session.execute(
+            select(Wallet.user_id).join(Funder, Funder.wallet_id == Wallet.id).where(Funder.id == campaign.funder_id)
+        ).scalar_one()
+        money_gate(MoneyMove(MoveKind.ESCROW, campaign.budget_fen, actor_user_id=user.id, from_user_id=funder_user_id))
         account_id = ledger.open_account(AccountKind.CAMPAIGN)
         try:
             escrow = ledger.transfer(funder_account(campaign.funder_id), account_id, campaign.budget_fen,
@@ -377,6 +383,10 @@ def launch(user: User, campaign_id: int, render: Callable[[Campaign], dict], *, 
         if not move(campaign.id, CampaignStatus.SCHEDULED, account_id=account_id, launched_at=escrow.created_at,
                      escrow_transfer_id=escrow.id, **seed_values):
             raise illegal(campaign, CampaignStatus.SCHEDULED)
+        # A staff action on money: in the audit log, in the same transaction as the escrow.
+        audit("campaign_launch", actor_user_id=user.id, target_kind="campaign", target_id=campaign.id,
+              detail={"budget_fen": campaign.budget_fen, "funder_id": campaign.funder_id,
+                      "escrow_transfer_id": escrow.id})
         amounts = ([campaign.discount_fen] * campaign.packet_count if campaign.kind == CampaignKind.COUPON
                    else splitter.split(campaign.split, campaign.budget_fen, campaign.packet_count))
         db.session.execute(insert(Packet), [{"campaign_id": campaign.id, "seq": i + 1, "amount_fen": a}
@@ -485,6 +495,7 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
         _check_open(c, "claim")
         check_device(device_id, c.device_cap if via == "gate" else None)  # staff grants name no device
         check_consumer(user_id, c.wallet_classes, c.wallet_opened_after)
+        money_gate(MoneyMove(MoveKind.CLAIM, actor_user_id=user_id, to_user_id=user_id))
         return _take_and_record(c, user_id, device_id, via, pending), 201
 
     try:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payclient import fmt
+from payclient import fmt, fraud
 from payclient import lottery as lot
 from payclient.errors import ApiError, NetworkError, NotFoundError
 from payclient.presenter import LoginFlow, Presenter, WrongApp
@@ -253,7 +253,7 @@ def paid_vm(tr, payment, *, title: str = "") -> PaidVM:
 
 _LOCAL_PROBLEMS = {"unsigned": "qr_unsigned", "bad_signature": "qr_bad_signature", "unknown_key": "qr_unknown_key",
                    "crc_mismatch": "qr_crc_mismatch", "malformed": "qr_malformed", "not_ours": "qr_not_ours",
-                   "expired": "order_expired"}
+                   "expired": "order_expired", "reported_payee": "payee_reported_fraud"}
 
 
 class PayPresenter(_Base):
@@ -270,7 +270,9 @@ class PayPresenter(_Base):
     def submit_text(self, text: str) -> None:
         text = (text or "").strip()
         if classify(text) != "merchant_qr":
-            self.view.show_error(self.tr("err.not_a_merchant_code" if text else "err.required"))
+            phishing = text and fraud.assess(text, {}, self.s.fraud_lists.fraud_list()).kind == "phishing_url"
+            self.view.show_error(self.tr("err.phishing_url" if phishing else
+                                         "err.not_a_merchant_code" if text else "err.required"))
             return
         self.view.show_busy(True)
         self.s.runner.submit(self._check, text, on_done=self._checked, on_error=self._fail)
@@ -291,6 +293,13 @@ class PayPresenter(_Base):
 
     def _check(self, text: str):
         local = self.s.keyring.check(text, self.s.api)
+        try:
+            self.s.fraud_lists.refresh(self.s.api)
+        except (ApiError, NetworkError):
+            pass  # offline: the cached list still answers
+        verdict = fraud.assess(text, self.s.keyring.public_keys(), self.s.fraud_lists.fraud_list())
+        if verdict.kind == "reported_payee":
+            local = dataclasses.replace(local, problem="reported_payee", detail=verdict.detail)
         try:
             preview = self.s.api.preview(text)
         except (ApiError, NetworkError) as exc:
@@ -345,13 +354,14 @@ class PayPresenter(_Base):
                                                                "partially_refunded"):
             code = {"expired": "order_expired", "cancelled": "order_cancelled"}.get(preview.order_status,
                                                                                     "order_already_paid")
-        if isinstance(problem, NetworkError):
+        if isinstance(problem, NetworkError) and not local.problem:
             vm.problem, vm.warning_title, vm.warning = "network", tr("c.pay.warn_network"), tr("err.network")
         elif code in _ORDER_STATES and (preview is not None or not code.startswith("qr_")):
             self._order_state(vm, code, problem)
         elif code:
             vm.problem = code
-            vm.warning_title = tr("c.pay.warn_fake") if code.startswith("qr_") and code != "qr_crc_mismatch" \
+            vm.warning_title = tr("c.pay.warn_fraud") if code == "payee_reported_fraud" else \
+                tr("c.pay.warn_fake") if code.startswith("qr_") and code != "qr_crc_mismatch" \
                 else tr("c.pay.warn_cannot")
             vm.warning = tr.error(problem) if isinstance(problem, ApiError) else tr(f"err.{code}")
             vm.verified = False

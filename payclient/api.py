@@ -594,6 +594,32 @@ class ApiClient:
         """The public keys that sign QR codes (no token needed)."""
         return [PublicKey.from_json(k) for k in self._call("GET", "/keys")["keys"]]
 
+    # ------------------------------------------------------------------ protection
+
+    def fraud_list(self, etag: str | None = None) -> tuple[dict, str | None] | None:
+        """The published fraud list (no token needed): ``(body, etag)``, or ``None`` if ``etag`` is current (304)."""
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._send("GET", "/protection/registry",
+                                  headers={"If-None-Match": etag} if etag else None)
+            except _NETWORK_ERRORS as exc:
+                last = exc
+            else:
+                if resp.status_code == 304:
+                    return None
+                return self._body(resp), resp.headers.get("ETag")
+            time.sleep(self.backoff_s * 2 ** attempt)
+        raise NetworkError(f"Could not reach the Suiyuan server: {last}") from last
+
+    def report_fraud(self, kind: str, value: str, note: str = "") -> dict:
+        """Report (举报) a code, merchant, wallet, phone number or web address as a scam; return the entry."""
+        return self._call("POST", "/protection/reports", json={"kind": kind, "value": value, "note": note})
+
+    def scan_check(self, text: str) -> dict:
+        """Ask the server to classify a scanned text (``payclient.fraud.assess`` with the live list)."""
+        return self._call("POST", "/protection/scan-checks", json={"text": text})
+
 
 class EventStream:
     """Server-sent events of one order, as :class:`OrderEvent` s; ``close()`` from any thread stops it."""

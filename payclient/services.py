@@ -9,6 +9,7 @@ from typing import Any
 
 from payclient.api import ApiClient
 from payclient.device import DeviceStore
+from payclient.fraud import FraudListCache
 from payclient.i18n import Catalog
 from payclient.lottery import LotteryTickets
 from payclient.outbox import Outbox
@@ -38,6 +39,7 @@ class Services:
     runner: Runner
     tr: Catalog
     keyring: KeyRing = field(default_factory=KeyRing)
+    fraud_lists: FraudListCache = field(default_factory=FraudListCache)  # the confirmed scam list, for offline checks
     devices: DeviceStore = field(default_factory=DeviceStore)
     settings: MemoryStore = field(default_factory=MemoryStore)
     lottery: LotteryTickets = field(default_factory=lambda: LotteryTickets(MemoryStore()))
@@ -53,8 +55,8 @@ class Services:
                         device_id=installation_id(settings), device_tokens=JsonFile(d / "known_devices.json"))
         if settings.load().get("lang") in ("zh", "en"):
             tr.set_lang(settings.load()["lang"])
-        return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), DeviceStore(JsonFile(d / "paycode.json")),
-                   settings, lottery=LotteryTickets(JsonFile(d / "lottery.json")))
+        return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), FraudListCache(JsonFile(d / "fraud.json")),
+                   DeviceStore(JsonFile(d / "paycode.json")), settings, lottery=LotteryTickets(JsonFile(d / "lottery.json")))
 
     @classmethod
     def in_memory(cls, api_url: str, runner: Runner, tr: Catalog | None = None) -> Services:

@@ -29,6 +29,8 @@ from backend import idempotency
 from backend.clock import utcnow
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.service import TransferCode
 from backend.merchants.models import MerchantStatus
@@ -90,6 +92,9 @@ def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str,
     if provider is not None and (may_fund is None or may_fund(payer_user_id=user.id)):
         return None
     try:
+        # A refusal here sends the payment down the general path, which asks the gate again and records it.
+        money_gate(MoneyMove(MoveKind.PAYMENT, payload.amount_fen, actor_user_id=user.id, from_user_id=user.id,
+                             to_merchant_id=merchant_id, payload=payload_text))
         return _settle(user, payload, merchant_id, reference, key, digest, render)
     except DomainError:
         db.session.rollback()

@@ -20,6 +20,8 @@ from backend.auth.models import Role, User
 from backend.clock import as_utc, local_today, local_zone, utcnow
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.models import Transfer
 from backend.ledger.service import InsufficientFunds, TransferCode
@@ -335,6 +337,8 @@ def pay_scanned(user: User, text: str, amount_fen: int | None) -> Settled:
     payload = verify_scanned(text)
     merchant = merchant_of_payload(payload)
     payer_account = _payer_account(user)
+    money_gate(MoneyMove(MoveKind.PAYMENT, amount_fen if amount_fen is not None else payload.amount_fen,
+                         actor_user_id=user.id, from_user_id=user.id, to_merchant_id=merchant.id, payload=text))
     if payload.is_dynamic:
         if amount_fen is not None and amount_fen != payload.amount_fen:
             raise ValidationFailed("A dynamic code carries its own amount; do not send a different one.",
@@ -455,6 +459,8 @@ def charge(cashier: User, merchant_id: int, code: str, amount_fen: int, descript
     # Checked after the code itself, so that guessing cannot reveal which devices were revoked.
     if device.revoked_at is not None:
         raise Unprocessable("This payment code's device was revoked.", code="device_revoked", field="code")
+    money_gate(MoneyMove(MoveKind.CHARGE, amount_fen, actor_user_id=cashier.id, from_user_id=device.user_id,
+                         to_merchant_id=merchant.id, device_id=device.id))
     if amount_fen > OFFLINE_SINGLE_CAP_FEN:
         raise ledger.LimitExceeded("Payment codes pay at most ¥500 at a time; use a dynamic QR code.",
                                    code="offline_amount_cap", limit="offline_single",
@@ -516,6 +522,8 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
         raise Forbidden("This refund is above your cashier refund limit; ask the owner.",
                         code="refund_over_cashier_limit", limit_fen=staff.refund_limit_fen)
     refund_approval.require(merchant, order, amount, owner_approval)
+    money_gate(MoneyMove(MoveKind.REFUND, amount, actor_user_id=user.id, from_merchant_id=merchant.id,
+                         to_user_id=order.payer_user_id))
     new_refunded = Order.refunded_fen + amount
     moved = db.session.execute(
         update(Order.__table__)

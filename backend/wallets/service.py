@@ -16,6 +16,9 @@ from backend.clock import local_today, utcnow
 from backend.config import WALLET_TIERS, TierLimits
 from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
+from backend.guards import confirm as confirm_move
 from backend.jobs import with_app
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
@@ -178,6 +181,7 @@ def topup(user: User, amount_fen: int, reference: str) -> ledger.Posted:
     """
     wallet = _active_wallet_of(user)
     bank, token = _bank_and_card(wallet)
+    money_gate(MoneyMove(MoveKind.TOPUP, amount_fen, actor_user_id=user.id, to_user_id=user.id))
     # Check the cap before charging the card; the ledger checks again atomically.
     acct = db.session.get(Account, wallet.account_id)
     if acct.balance_cap_fen is not None and acct.balance_fen + amount_fen > acct.balance_cap_fen:
@@ -205,6 +209,7 @@ def redeem(user: User, amount_fen: int, reference: str) -> ledger.Posted:
     """Exchange e-CNY back into deposit money at the wallet's bank (runs inside ``idempotency.run``)."""
     wallet = _active_wallet_of(user)
     bank, token = _bank_and_card(wallet)
+    money_gate(MoneyMove(MoveKind.REDEEM, amount_fen, actor_user_id=user.id, from_user_id=user.id))
     # The card is credited by a job after this commits (``pay_out_redemption``),
     # so a failed commit can never have paid the card.
     return ledger.transfer(wallet.account_id, bank.issuance_account_id, amount_fen, TransferCode.REDEEM,
@@ -244,6 +249,10 @@ def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | No
     if payee is None or payee.status != WalletStatus.ACTIVE:
         raise NotFound("No active e-CNY wallet is registered to that phone number.", code="payee_not_found",
                        field="to_phone")
+    move = MoneyMove(MoveKind.TRANSFER, amount_fen, actor_user_id=user.id, from_user_id=user.id,
+                     to_user_id=payee.user_id, payee_phone=phone)
+    money_gate(move)
     posted = ledger.transfer(wallet.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER,
                              memo=memo, actor_user_id=user.id)
+    confirm_move(move)  # risk warnings the payer must confirm, once funds and limits are known to allow it
     return posted, payee

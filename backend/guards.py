@@ -1,0 +1,139 @@
+"""The money gate: what every money-moving use case asks before it moves money, without importing plug-ins.
+
+A use case describes the movement it is about to make (a :class:`MoneyMove`:
+who pays, who is paid, by which device, what was scanned) and calls
+:func:`check` inside its transaction, before the ledger is touched. Each
+registered check may refuse by raising a ``DomainError`` (a frozen wallet, the
+platform switched to read-only, a payee confirmed as fraudulent); the use case
+then writes nothing. With no check registered the gate costs nothing.
+
+The protection plug-in registers its checks in ``create_app``; prepaid
+releases, payouts and any later money-moving plug-in call :func:`check` too.
+
+The same module carries the audit hook: staff actions on money (and any
+look at a payer's identity) are reported with :func:`audit`, which hands them
+to the registered auditor inside the caller's transaction, so the action and
+its audit record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+CHECKS_KEY = "suiyuan.money_gate"
+CONFIRMATIONS_KEY = "suiyuan.money_gate.confirmations"
+AUDITOR_KEY = "suiyuan.auditor"
+
+
+class MoveKind:
+    """What kind of money movement is asked for (stable strings; plug-ins add theirs)."""
+
+    PAYMENT = "payment"  # a consumer pays a scanned merchant code
+    CHARGE = "charge"  # a merchant charges a consumer's pay code
+    TRANSFER = "transfer"  # wallet to wallet
+    TOPUP = "topup"
+    REDEEM = "redeem"
+    REFUND = "refund"  # a merchant refunds a payer
+    CLAIM = "claim"  # a consumer claims a red packet or coupon
+    ESCROW = "escrow"  # a funder's wallet pays a campaign budget
+    PAYOUT = "payout"
+    PREPAID_RELEASE = "prepaid_release"
+
+
+@dataclass(frozen=True)
+class MoneyMove:
+    """One movement about to happen. Parties are named by what the core knows at that moment:
+    consumer wallets by their owner's user id (one wallet per user), merchants by id, pay-code devices by id.
+
+    ``payload`` is the text a consumer scanned and ``payee_phone`` the number a transfer is sent to,
+    so checks can match them against registries.
+    """
+
+    kind: str
+    amount_fen: int | None = None
+    actor_user_id: int | None = None
+    from_user_id: int | None = None
+    to_user_id: int | None = None
+    from_merchant_id: int | None = None
+    to_merchant_id: int | None = None
+    device_id: int | None = None
+    payload: str | None = None
+    payee_phone: str | None = None
+
+    @property
+    def user_ids(self) -> tuple[int, ...]:
+        """The consumer wallets (by owner) on either side."""
+        return tuple(u for u in (self.from_user_id, self.to_user_id) if u is not None)
+
+    @property
+    def merchant_ids(self) -> tuple[int, ...]:
+        """The merchants on either side."""
+        return tuple(m for m in (self.from_merchant_id, self.to_merchant_id) if m is not None)
+
+
+Check = Callable[[MoneyMove], None]
+
+
+def register(app, check_func: Check) -> None:
+    """Have every money movement on ``app`` pass ``check_func`` (which raises a ``DomainError`` to refuse).
+    Registering the same function again is a no-op."""
+    checks = app.extensions.setdefault(CHECKS_KEY, [])
+    if check_func not in checks:
+        checks.append(check_func)
+
+
+def check(move: MoneyMove) -> None:
+    """Run every registered check on ``move`` in the caller's transaction; return nothing.
+
+    Raises whatever ``DomainError`` the first refusing check raises.
+    """
+    for check_func in current_app.extensions.get(CHECKS_KEY, ()):
+        check_func(move)
+
+
+def register_confirmation(app, check_func: Check) -> None:
+    """Have ``check_func`` asked by :func:`confirm`: after the movement was posted (so the ledger's own
+    refusals — funds, limits — come first), still inside its transaction, which a refusal rolls back.
+    For warnings a consumer may confirm (risk prompts) rather than hard refusals."""
+    checks = app.extensions.setdefault(CONFIRMATIONS_KEY, [])
+    if check_func not in checks:
+        checks.append(check_func)
+
+
+def confirm(move: MoneyMove) -> None:
+    """Run every registered confirmation check on a movement just posted (uncommitted); return nothing.
+
+    Raises the first refusal; the caller's transaction must then be rolled back (``idempotency.run`` does).
+    """
+    for check_func in current_app.extensions.get(CONFIRMATIONS_KEY, ()):
+        check_func(move)
+
+
+def active() -> bool:
+    """Return whether any check is registered (a fast path may skip the gate only when none is)."""
+    return bool(current_app.extensions.get(CHECKS_KEY))
+
+
+# ---------------------------------------------------------------- audit
+
+Auditor = Callable[..., None]
+
+
+def register_auditor(app, auditor: Auditor) -> None:
+    """Make ``auditor(action=, actor_user_id=, target_kind=, target_id=, reason=, detail=)`` the app's audit log."""
+    app.extensions[AUDITOR_KEY] = auditor
+
+
+def audit(action: str, *, actor_user_id: int | None, target_kind: str | None = None,
+          target_id: int | str | None = None, reason: str | None = None, detail: dict | None = None) -> None:
+    """Record a staff action in the audit log, in the caller's transaction (no commit); return nothing.
+
+    Without a registered auditor nothing is recorded.
+    """
+    auditor = current_app.extensions.get(AUDITOR_KEY)
+    if auditor is not None:
+        auditor(action=action, actor_user_id=actor_user_id, target_kind=target_kind,
+                target_id=None if target_id is None else str(target_id), reason=reason, detail=detail or {})
