@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend.auth.models import Role
 from consumer_app import presenters as p
 from consumer_app.strings import STRINGS
-from payclient import codec
 from payclient.api import ApiClient
 from protection import registry
+from suiyuan_protocol import codec
 from tests.factories import PASSWORD
 from tests.payclient.live import settle
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from payclient import codec
 from payclient.fraud import FraudList, assess, entry_hash, normalize, url_host
+from suiyuan_protocol import codec
 
 KEY = Ed25519PrivateKey.generate()
 ROGUE = Ed25519PrivateKey.generate()

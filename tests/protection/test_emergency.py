@@ -12,7 +12,7 @@ import pytest
 
 from backend.auth.models import Role
 from backend.ledger import service as ledger
-from payclient import paycode
+from suiyuan_protocol import paycode
 from tests.campaigns.helpers import create, grab, launch, live, make_world
 from tests.payments.helpers import (
     charge,

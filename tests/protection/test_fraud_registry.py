@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend.auth.models import Role
 from backend.ledger import service as ledger
-from payclient import codec
 from payclient.fraud import FraudListCache, assess
 from payclient.models import PublicKey
 from payclient.scan import KeyRing
+from suiyuan_protocol import codec
 from tests.payments.helpers import ledger_untouched, new_order, ok, open_shop, pay, refused, static_payload
 
 
