@@ -18,7 +18,7 @@ from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
 from backend.clock import as_utc
 from backend.http import respond
-from backend.schemas import PageQuery, StrictSchema
+from backend.schemas import Id, PageQuery, StrictSchema
 from protection import registry, service
 from protection.models import (
     INCIDENT_KINDS,
@@ -42,9 +42,9 @@ REASON = fields.String(required=True, validate=validate.Length(min=1, max=500),
 
 class FreezeSchema(StrictSchema):
     target_kind = fields.String(required=True, validate=validate.OneOf(FreezeTarget.ALL))
-    target_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    target_id = Id(required=True)
     reason = REASON
-    incident_id = fields.Integer(load_default=None, strict=True)
+    incident_id = Id(load_default=None)
 
 
 class LiftSchema(StrictSchema):
@@ -54,7 +54,7 @@ class LiftSchema(StrictSchema):
 class FreezeQuery(PageQuery):
     active = fields.Boolean(load_default=None)
     target_kind = fields.String(validate=validate.OneOf(FreezeTarget.ALL))
-    target_id = fields.Integer()
+    target_id = Id(strict=False)
 
 
 class ReadOnlySchema(StrictSchema):
@@ -83,7 +83,7 @@ class IncidentQuery(PageQuery):
 class AuditQuery(PageQuery):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     action = fields.String()
-    actor_user_id = fields.Integer()
+    actor_user_id = Id(strict=False)
     target_kind = fields.String()
     target_id = fields.String()
     since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; inclusive"})
@@ -91,8 +91,8 @@ class AuditQuery(PageQuery):
 
 
 class LookupSchema(StrictSchema):
-    wallet_id = fields.Integer(load_default=None, strict=True)
-    order_id = fields.Integer(load_default=None, strict=True)
+    wallet_id = Id(load_default=None)
+    order_id = Id(bits=64, load_default=None)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
                            metadata={"description": "Why this person's identity is needed (at least 8 characters)"})
     case_ref = fields.String(load_default=None, validate=validate.Length(max=64),
@@ -148,7 +148,7 @@ def list_freezes(args):
     return respond({"items": [freeze_json(r) for r in rows]}, 200)
 
 
-@blp.route("/freezes/<int:freeze_id>/lift", methods=["POST"])
+@blp.route("/freezes/<id(bits=32):freeze_id>/lift", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(LiftSchema)
 @blp.response(200, description="The lifted freeze: the target moves money again")
@@ -214,7 +214,7 @@ def list_incidents(args):
     return respond({"items": [incident_json(i) for i in rows]}, 200)
 
 
-@blp.route("/incidents/<int:incident_id>", methods=["GET"])
+@blp.route("/incidents/<id(bits=32):incident_id>", methods=["GET"])
 @requires(*STAFF)
 @blp.response(200, description="The incident with its timeline (detected, contained, resolved, notes)")
 @blp.alt_response(404, description="`incident_not_found`")
@@ -223,7 +223,7 @@ def get_incident(incident_id):
     return respond(incident_json(service.get_incident(current_user(), incident_id), with_timeline=True), 200)
 
 
-@blp.route("/incidents/<int:incident_id>/events", methods=["POST"])
+@blp.route("/incidents/<id(bits=32):incident_id>/events", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(IncidentEventSchema)
 @blp.response(201, description="The incident with its timeline")
@@ -343,7 +343,7 @@ def list_reports(args):
     return respond({"items": [entry_json(e) for e in rows]}, 200)
 
 
-@blp.route("/reports/<int:entry_id>/review", methods=["POST"])
+@blp.route("/reports/<id(bits=32):entry_id>/review", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(EntryReviewSchema)
 @blp.response(200, description="The entry: `confirmed` entries are refused as payees and published")

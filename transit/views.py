@@ -13,7 +13,7 @@ from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
 from backend.errors import ValidationFailed
 from backend.http import respond
-from backend.schemas import Fen, StrictSchema
+from backend.schemas import Fen, Id, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from suiyuan_protocol.transit.fares import DEFAULT_RULES
 from suiyuan_protocol.transit.records import ISSUER_TERMINAL
@@ -68,7 +68,7 @@ class BatchSchema(StrictSchema):
 
 
 class IncidentQuery(StrictSchema):
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = Id(strict=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -87,7 +87,7 @@ def create_operator(args):
     return respond({"id": op.id, "name": op.name, "kind": op.kind, "account_id": op.account_id}, 201)
 
 
-@blp.route("/transit/operators/<int:operator_id>/terminals", methods=["POST"])
+@blp.route("/transit/operators/<id(bits=32):operator_id>/terminals", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(TerminalSchema)
 @blp.response(201, description="The terminal and its upload `key` (shown this once)")
@@ -101,7 +101,7 @@ def register_terminal(args, operator_id):
                     "place": t.place, "key": key}, 201)
 
 
-@blp.route("/transit/operators/<int:operator_id>/statements/<string:day>", methods=["GET"])
+@blp.route("/transit/operators/<id(bits=32):operator_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.response(200, description="Records and amounts settled that day, per terminal")
 @blp.alt_response(404, description="`operator_not_found`")
