@@ -99,6 +99,149 @@ class LookupSchema(StrictSchema):
                              metadata={"description": "A case, complaint or incident reference"})
 
 
+# ---------------------------------------------------------------- answers (output, for the document)
+
+
+class FreezeOut(StrictSchema):
+    id = fields.Integer()
+    target_kind = fields.String()
+    target_id = fields.Integer()
+    active = fields.Boolean()
+    reason = fields.String()
+    incident_id = fields.Integer(allow_none=True)
+    frozen_by_user_id = fields.Integer()
+    frozen_at = fields.String()
+    lifted_by_user_id = fields.Integer(allow_none=True)
+    lifted_at = fields.String(allow_none=True)
+    lift_reason = fields.String(allow_none=True)
+
+
+class FreezeListOut(StrictSchema):
+    items = fields.List(fields.Nested(FreezeOut))
+
+
+class PlatformStatusOut(StrictSchema):
+    read_only = fields.Boolean()
+    since = fields.String(allow_none=True)
+
+
+class PlatformSwitchOut(PlatformStatusOut):
+    reason = fields.String(allow_none=True)
+    changed_by_user_id = fields.Integer(allow_none=True)
+    changed_at = fields.String(allow_none=True)
+
+
+class TimelineEventOut(StrictSchema):
+    status = fields.String(allow_none=True)
+    note = fields.String()
+    user_id = fields.Integer(allow_none=True)
+    at = fields.String()
+
+
+class ProtectionIncidentOut(StrictSchema):
+    id = fields.Integer()
+    title = fields.String()
+    kind = fields.String()
+    severity = fields.String()
+    status = fields.String()
+    bank_id = fields.Integer(allow_none=True)
+    opened_by_user_id = fields.Integer()
+    detected_at = fields.String()
+    contained_at = fields.String(allow_none=True)
+    resolved_at = fields.String(allow_none=True)
+
+
+class ProtectionIncidentTimelineOut(ProtectionIncidentOut):
+    timeline = fields.List(fields.Nested(TimelineEventOut))
+
+
+class ProtectionIncidentListOut(StrictSchema):
+    items = fields.List(fields.Nested(ProtectionIncidentOut))
+
+
+class AuditLineOut(StrictSchema):
+    id = fields.Integer()
+    at = fields.String()
+    actor_user_id = fields.Integer(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    action = fields.String()
+    target_kind = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    detail = fields.Dict()
+
+
+class AuditListOut(StrictSchema):
+    items = fields.List(fields.Nested(AuditLineOut))
+
+
+class MaskedOut(StrictSchema):
+    phone = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class IdentityOut(StrictSchema):
+    wallet_id = fields.Integer()
+    wallet_number = fields.String(allow_none=True)
+    wallet_class = fields.Integer()
+    bank_code = fields.String()
+    phone = fields.String()
+    real_name = fields.String(allow_none=True)
+    id_number_masked = fields.String(allow_none=True)
+    masked = fields.Nested(MaskedOut)
+    order_id = fields.Integer(allow_none=True)
+
+
+class FraudReportOut(StrictSchema):
+    entry_id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    report_count = fields.Integer()
+
+
+class FraudEntryOut(StrictSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    value = fields.String()
+    hash = fields.String()
+    status = fields.String()
+    report_count = fields.Integer()
+    merchant_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    first_reported_at = fields.String()
+    reviewed_by_user_id = fields.Integer(allow_none=True)
+    reviewed_at = fields.String(allow_none=True)
+    review_reason = fields.String(allow_none=True)
+
+
+class FraudEntryListOut(StrictSchema):
+    items = fields.List(fields.Nested(FraudEntryOut))
+
+
+class PublishedEntryOut(StrictSchema):
+    kind = fields.String()
+    hash = fields.String()
+
+
+class RegistryOut(StrictSchema):
+    version = fields.String()
+    entries = fields.List(fields.Nested(PublishedEntryOut))
+
+
+class VerdictOut(StrictSchema):
+    kind = fields.String()
+    safe = fields.Boolean()
+    title_zh = fields.String()
+    detail = fields.String()
+
+
+class PayeeOut(StrictSchema):
+    masked_name = fields.String(allow_none=True)
+    masked_phone = fields.String()
+    verified_name = fields.Boolean()
+    wallet_class = fields.Integer()
+
+
 def _iso(value):
     return as_utc(value).isoformat() if value else None
 
@@ -126,7 +269,8 @@ def incident_json(i: Incident, with_timeline: bool = False) -> dict:
 @blp.route("/freezes", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(FreezeSchema)
-@blp.response(201, description="The freeze: from now on the target moves no money (423 `*_frozen`)")
+@blp.response(201, FreezeOut,
+              description="The freeze: from now on the target moves no money (423 `*_frozen`)")
 @blp.alt_response(404, description="`target_not_found` (also another bank's customer), `incident_not_found`")
 @blp.alt_response(409, description="`already_frozen`")
 @blp.alt_response(422, description="`validation_failed`, `reason_required`")
@@ -139,7 +283,8 @@ def freeze(args):
 @blp.route("/freezes", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(FreezeQuery, location="query")
-@blp.response(200, description="`items`: freezes, newest first (reviewers: their bank's)")
+@blp.response(200, FreezeListOut,
+              description="`items`: freezes, newest first (reviewers: their bank's)")
 @blp.alt_response(403, description="`role_forbidden`")
 def list_freezes(args):
     """Freezes, active or lifted."""
@@ -151,7 +296,8 @@ def list_freezes(args):
 @blp.route("/freezes/<id(bits=32):freeze_id>/lift", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(LiftSchema)
-@blp.response(200, description="The lifted freeze: the target moves money again")
+@blp.response(200, FreezeOut,
+              description="The lifted freeze: the target moves money again")
 @blp.alt_response(404, description="`freeze_not_found`")
 @blp.alt_response(409, description="`already_lifted`")
 @blp.alt_response(422, description="`reason_required`")
@@ -169,7 +315,8 @@ def _state_json(state) -> dict:
 
 @blp.route("/status", methods=["GET"])
 @public
-@blp.response(200, description="`read_only` and `since`: while read-only, no money moves (503 "
+@blp.response(200, PlatformStatusOut,
+              description="`read_only` and `since`: while read-only, no money moves (503 "
                                "`platform_read_only`); balances and history stay readable")
 def status():
     """Whether the platform is read-only now (the apps show a banner)."""
@@ -179,7 +326,8 @@ def status():
 @blp.route("/read-only", methods=["PUT"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(ReadOnlySchema)
-@blp.response(200, description="The new state, with the reason")
+@blp.response(200, PlatformSwitchOut,
+              description="The new state, with the reason")
 @blp.alt_response(403, description="`role_forbidden`")
 @blp.alt_response(422, description="`validation_failed`, `reason_required`")
 def set_read_only(args):
@@ -195,7 +343,8 @@ def set_read_only(args):
 @blp.route("/incidents", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(IncidentSchema)
-@blp.response(201, description="The incident (status `detected`) with its timeline")
+@blp.response(201, ProtectionIncidentTimelineOut,
+              description="The incident (status `detected`) with its timeline")
 @blp.alt_response(422, description="`validation_failed`, `reason_required` (field `note`)")
 def open_incident(args):
     """Open an incident: what was detected, how bad, what kind."""
@@ -206,7 +355,8 @@ def open_incident(args):
 @blp.route("/incidents", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(IncidentQuery, location="query")
-@blp.response(200, description="`items`: incidents, newest first")
+@blp.response(200, ProtectionIncidentListOut,
+              description="`items`: incidents, newest first")
 @blp.alt_response(403, description="`role_forbidden`")
 def list_incidents(args):
     """Incidents (reviewers: their bank's and the pilot office's)."""
@@ -216,7 +366,8 @@ def list_incidents(args):
 
 @blp.route("/incidents/<id(bits=32):incident_id>", methods=["GET"])
 @requires(*STAFF)
-@blp.response(200, description="The incident with its timeline (detected, contained, resolved, notes)")
+@blp.response(200, ProtectionIncidentTimelineOut,
+              description="The incident with its timeline (detected, contained, resolved, notes)")
 @blp.alt_response(404, description="`incident_not_found`")
 def get_incident(incident_id):
     """One incident and its timeline."""
@@ -226,7 +377,8 @@ def get_incident(incident_id):
 @blp.route("/incidents/<id(bits=32):incident_id>/events", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(IncidentEventSchema)
-@blp.response(201, description="The incident with its timeline")
+@blp.response(201, ProtectionIncidentTimelineOut,
+              description="The incident with its timeline")
 @blp.alt_response(404, description="`incident_not_found`")
 @blp.alt_response(409, description="`illegal_transition` (detected → contained → resolved)")
 @blp.alt_response(422, description="`validation_failed`, `reason_required` (field `note`)")
@@ -249,7 +401,8 @@ def _audit_rows(args):
 @blp.route("/audit", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(AuditQuery, location="query")
-@blp.response(200, description="`items`: audit lines matching every filter, newest first")
+@blp.response(200, AuditListOut,
+              description="`items`: audit lines matching every filter, newest first")
 @blp.alt_response(403, description="`role_forbidden`")
 @blp.alt_response(422, description="`validation_failed`")
 def search_audit(args):
@@ -260,7 +413,8 @@ def search_audit(args):
 @blp.route("/audit.csv", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(AuditQuery, location="query")
-@blp.response(200, description="text/csv, UTF-8 with BOM (opens in Excel), same filters as `/audit`")
+@blp.response(200, {"type": "string"}, content_type="text/csv",
+              description="UTF-8 with BOM (opens in Excel), same filters as `/audit`")
 @blp.alt_response(403, description="`role_forbidden`")
 def export_audit(args):
     """Export the audit lines matching the filters as CSV."""
@@ -275,7 +429,8 @@ def export_audit(args):
 @blp.route("/identity-lookups", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(LookupSchema)
-@blp.response(201, description="The payer's identity (phone, name, wallet) — this look-up is in the audit log")
+@blp.response(201, IdentityOut,
+              description="The payer's identity (phone, name, wallet) — this look-up is in the audit log")
 @blp.alt_response(403, description="`role_forbidden` (merchants, zone managers, consumers)")
 @blp.alt_response(404, description="`wallet_not_found` (also another bank's customer), `order_not_found`")
 @blp.alt_response(422, description="`reason_required`, `validation_failed` (name exactly one subject)")
@@ -289,7 +444,7 @@ def lookup_identity(args):
 # ---------------------------------------------------------------- fraud registry
 
 
-class ReportSchema(StrictSchema):
+class FraudReportSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(FraudKind.ALL))
     value = fields.String(required=True, validate=validate.Length(min=1, max=1000), metadata={
         "description": "The code's text, a merchant number (M + 9 digits), a wallet number, a phone number or a "
@@ -320,9 +475,11 @@ def entry_json(e: FraudEntry) -> dict:
 
 @blp.route("/reports", methods=["POST"])
 @requires()
-@blp.arguments(ReportSchema)
-@blp.response(201, description="`entry_id`, `status` (pending until reviewed), `report_count`")
-@blp.alt_response(200, description="This person had already reported it: nothing changed")
+@blp.arguments(FraudReportSchema)
+@blp.response(201, FraudReportOut,
+              description="`entry_id`, `status` (pending until reviewed), `report_count`")
+@blp.alt_response(200, schema=FraudReportOut, success=True,
+                  description="This person had already reported it: nothing changed")
 @blp.alt_response(422, description="`invalid_value` (field `value`), `validation_failed`")
 def report(args):
     """Report (举报) a payment code, merchant, wallet, phone number or web address as a scam."""
@@ -334,7 +491,8 @@ def report(args):
 @blp.route("/reports", methods=["GET"])
 @requires(*STAFF)
 @blp.arguments(EntryQuery, location="query")
-@blp.response(200, description="`items`: reported entries with their counts, newest first")
+@blp.response(200, FraudEntryListOut,
+              description="`items`: reported entries with their counts, newest first")
 @blp.alt_response(403, description="`role_forbidden`")
 def list_reports(args):
     """Reported entries to review (reviewers: their bank's merchants and wallets, and phone numbers, web
@@ -346,7 +504,8 @@ def list_reports(args):
 @blp.route("/reports/<id(bits=32):entry_id>/review", methods=["POST"])
 @requires(*STAFF)
 @blp.arguments(EntryReviewSchema)
-@blp.response(200, description="The entry: `confirmed` entries are refused as payees and published")
+@blp.response(200, FraudEntryOut,
+              description="The entry: `confirmed` entries are refused as payees and published")
 @blp.alt_response(404, description="`entry_not_found`")
 @blp.alt_response(409, description="`illegal_transition`")
 @blp.alt_response(422, description="`reason_required`, `validation_failed`")
@@ -358,7 +517,8 @@ def review_report(args, entry_id):
 
 @blp.route("/registry", methods=["GET"])
 @public
-@blp.response(200, description="`version` and `entries` (`kind`, `hash` = SHA-256 of `kind:normalised value`, "
+@blp.response(200, RegistryOut,
+              description="`version` and `entries` (`kind`, `hash` = SHA-256 of `kind:normalised value`, "
                                "see `suiyuan_protocol.fraud`); `ETag` = the version")
 @blp.alt_response(304, description="Not modified: the `If-None-Match` ETag is current")
 def fraud_registry():
@@ -375,7 +535,8 @@ def fraud_registry():
 @blp.route("/scan-checks", methods=["POST"])
 @requires()
 @blp.arguments(ScanSchema)
-@blp.response(200, description="`kind` (genuine, phishing_url, lookalike, unknown_key, reported_payee, expired, "
+@blp.response(200, VerdictOut,
+              description="`kind` (genuine, phishing_url, lookalike, unknown_key, reported_payee, expired, "
                                "damaged, not_a_payment_code), `safe`, `title_zh`, `detail`")
 @blp.alt_response(422, description="`validation_failed`")
 def scan_check(args):
@@ -393,7 +554,8 @@ class PayeeQuery(StrictSchema):
 @blp.route("/payee-check", methods=["GET"])
 @requires(Role.CONSUMER)
 @blp.arguments(PayeeQuery, location="query")
-@blp.response(200, description="`masked_name` (李*明; the ID-verified name when there is one), `masked_phone`, "
+@blp.response(200, PayeeOut,
+              description="`masked_name` (李*明; the ID-verified name when there is one), `masked_phone`, "
                                "`verified_name`, `wallet_class`")
 @blp.alt_response(404, description="`payee_not_found`")
 @blp.alt_response(422, description="`validation_failed` (field `phone`)")

@@ -70,10 +70,11 @@ class World:
 
 
 @pytest.fixture
-def world(app, client, factory, monkeypatch) -> World:
+def world(app, client, factory, monkeypatch, tmp_path) -> World:
     """Every role, a paid order, a live red-packet campaign with a claim, a drawn lottery, a pay-code device,
     a ready zone report and a spare zone manager; a prepaid merchant with plans, contracts, release requests
-    and a closure; a payouts organisation with members, batches and fund transfers."""
+    and a closure; a payouts organisation with members, batches and fund transfers; transit operators, a
+    terminal with a batch to upload and loaded hard wallets; a freeze, an incident and a reported scam."""
     # Jobs run inline, as on the embedded default (CI exports REDIS_URL for the tests that want real Redis).
     monkeypatch.setitem(app.config, "REDIS_URL", None)
     # A payout batch's event stream ends a moment after its last change (the world's batch stays in review).
@@ -112,6 +113,8 @@ def world(app, client, factory, monkeypatch) -> World:
     db.session.commit()
     prepaid = _prepaid_world(api, factory, w, consumer, reviewer)
     payouts = _payouts_world(client, factory, w, consumer)
+    transit = _transit_world(client, factory, consumer, tmp_path)
+    protection = _protection_world(client, factory, reviewer)
     people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
               Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
               ANY_SIGNED_IN: w.pilot, "funder": w.funder, Role.INDUSTRY_REGULATOR: prepaid.pop("regulator"),
@@ -123,7 +126,8 @@ def world(app, client, factory, monkeypatch) -> World:
            "lottery_id": lottery["id"], "draft_id": draft["id"], "editable_id": editable["id"],
            "cancellable_id": cancellable["id"], "revealing_id": revealing["id"], "secret": secret,
            "reference": order["reference"], "funder_id": w.funder_id,
-           "static_payload": static_payload, **prepaid, **payouts}
+           "static_payload": static_payload, "wallet_id": factory.wallet(consumer).id,
+           **prepaid, **payouts, **transit, **protection}
 
     def fresh_token() -> str:
         token = issue_token(w.pilot.user)
@@ -217,6 +221,42 @@ def _payouts_world(client, factory, w, consumer) -> dict:
             # not path parameters: for the valid requests
             "other_org_id": other_org, "approvable_batch": to_approve, "rejectable_batch_id": to_reject["id"],
             "rejectable_ft_id": transfers[1]["id"]}
+
+
+def _transit_world(client, factory, consumer, tmp_path) -> dict:
+    """A metro operator and a bus operator with a terminal that served a tap not yet uploaded; the consumer's
+    hard wallets: one loaded with an unload record signed, one that tapped, one to report lost."""
+    from tests.payclient.transit.test_fares import at
+    from tests.transit.helpers import Transit
+
+    transit = Transit(client, factory, tmp_path)
+    metro = transit.operator("契约地铁", "metro")
+    bus = transit.terminal("CT-BUS-01", "bus", "B1", "契约公交", "bus")
+    card, rider, lost = (transit.issue(consumer) for _ in range(3))
+    for c in (card, rider):
+        assert transit.load(consumer, c, 10_000).status_code == 201
+    assert bus.tap(rider, at("2026-03-02", "08:00")).charge_fen > 0
+    return {"operator_id": metro["id"], "card_id": card.card_id,
+            # not path parameters: for the valid requests
+            "lost_card_id": lost.card_id, "terminal_key": transit.keys["CT-BUS-01"], "batch": bus.pending_batch(),
+            "unload_record": card.unload(1_000, at("2026-03-02", "20:00")).to_json()}
+
+
+def _protection_world(client, factory, reviewer) -> dict:
+    """Two wallets of the reviewer's bank (one frozen by the reviewer), an incident and a reported web address."""
+    def post(path, person, body):
+        resp = client.post(f"/api/v1/protection{path}", json=body, headers=person.auth)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    frozen, spare = (factory.wallet(factory.consumer()).id for _ in range(2))
+    freeze = post("/freezes", reviewer, {"target_kind": "wallet", "target_id": frozen, "reason": "契约测试：可疑交易"})
+    incident = post("/incidents", reviewer, {"title": "契约测试事件", "kind": "fraud_wave", "severity": "low",
+                                             "note": "发现可疑二维码"})
+    entry = post("/reports", factory.consumer(), {"kind": "url", "value": "http://e-cny-refund.example/pay"})
+    return {"freeze_id": freeze["id"], "incident_id": incident["id"], "entry_id": entry["entry_id"],
+            # not path parameters: for the valid requests
+            "spare_wallet_id": spare}
 
 
 def load(app):
@@ -532,7 +572,59 @@ def valid_requests(world: World) -> dict[str, dict]:
         "GET /api/v1/payouts/me/payslips/{line_id}": {},
         "GET /api/v1/payouts/me/preferences": {},
         "PUT /api/v1/payouts/me/preferences": {"body": {"overflow_to_bank": False}},
+        # transit
+        "POST /api/v1/transit/operators": {"body": {"name": "契约出租", "kind": "taxi"}},
+        "POST /api/v1/transit/operators/{operator_id}/terminals": {"body": {
+            "terminal_id": "CT-M-IN-01", "mode": "metro_in", "place": "L3-TYXL"}},
+        "GET /api/v1/transit/operators/{operator_id}/statements/{day}": {},
+        "POST /api/v1/transit/cards": {"body": {"card_id": "HW" + uuid.uuid4().hex[:16].upper(),
+                                                "public_key": _card_key(), "ytc_number": None}},
+        "GET /api/v1/transit/cards": {},
+        "GET /api/v1/transit/cards/{card_id}": {},
+        "GET /api/v1/transit/cards/{card_id}/records": {"query": {"limit": 5}},
+        "POST /api/v1/transit/cards/{card_id}/loads": {"body": {"amount_fen": 100}},
+        "GET /api/v1/transit/cards/{card_id}/loads": {},
+        "POST /api/v1/transit/cards/{card_id}/unloads": {"body": {"record": world.ids["unload_record"]}},
+        "POST /api/v1/transit/cards/{card_id}/lost": {"path": {"card_id": world.ids["lost_card_id"]}},
+        "POST /api/v1/transit/batches": {"headers": {"X-Terminal-Key": world.ids["terminal_key"]},
+                                         "body": world.ids["batch"]},
+        "GET /api/v1/transit/blacklist": {"headers": {"X-Terminal-Key": world.ids["terminal_key"]}},
+        "GET /api/v1/transit/fares": {},
+        "GET /api/v1/transit/issuer-keys": {},
+        "GET /api/v1/transit/incidents": {},
+        # protection
+        "POST /api/v1/protection/freezes": {"body": {"target_kind": "wallet", "target_id": world.ids["spare_wallet_id"],
+                                                     "reason": "契约测试：冻结"}},
+        "GET /api/v1/protection/freezes": {"query": {"active": "true"}},
+        "POST /api/v1/protection/freezes/{freeze_id}/lift": {"body": {"reason": "契约测试：核实无误"}},
+        "GET /api/v1/protection/status": {},
+        "PUT /api/v1/protection/read-only": {"body": {"read_only": False, "reason": "契约测试：恢复"}},
+        "POST /api/v1/protection/incidents": {"body": {"title": "契约测试：停电", "kind": "outage",
+                                                       "severity": "medium", "note": "机房断电"}},
+        "GET /api/v1/protection/incidents": {},
+        "GET /api/v1/protection/incidents/{incident_id}": {},
+        "POST /api/v1/protection/incidents/{incident_id}/events": {"body": {"status": "contained",
+                                                                            "note": "已下架可疑二维码"}},
+        "GET /api/v1/protection/audit": {"query": {"action": "freeze"}},
+        "GET /api/v1/protection/audit.csv": {},
+        "POST /api/v1/protection/identity-lookups": {"body": {"wallet_id": world.ids["wallet_id"],
+                                                              "reason": "契约测试：核实付款人身份"}},
+        "POST /api/v1/protection/reports": {"body": {"kind": "phone", "value": "13800138000", "note": "冒充客服"}},
+        "GET /api/v1/protection/reports": {},
+        "POST /api/v1/protection/reports/{entry_id}/review": {"body": {"decision": "confirm",
+                                                                       "reason": "契约测试：属实"}},
+        "GET /api/v1/protection/registry": {},
+        "POST /api/v1/protection/scan-checks": {"body": {"text": world.ids["static_payload"]}},
+        "GET /api/v1/protection/payee-check": {"query": {"phone": world.people["funder"].phone}},
     }
+
+
+def _card_key() -> str:
+    """A new hard wallet's Ed25519 public key, base64url."""
+    from suiyuan_protocol.transit.card import HardCard
+    from suiyuan_protocol.transit.records import b64
+
+    return b64(HardCard.create("HW0000000000000000").public_key)
 
 
 def test_every_documented_success_is_what_the_server_answers(app, world):
@@ -548,6 +640,7 @@ def test_every_documented_success_is_what_the_server_answers(app, world):
         names = [p.name for p in op.path_parameters]
         path = {n: world.ids[n] for n in names} | spec.get("path", {})
         headers = dict(world.people[spec["as"]].auth) if "as" in spec else auth_headers(op, world)
+        headers |= spec.get("headers", {})
         if any(p.name == "Idempotency-Key" for p in op.headers):
             headers["Idempotency-Key"] = uuid.uuid4().hex
         kwargs = ({"body": spec["body"], "media_type": spec.get("media_type", "application/json")}

@@ -165,6 +165,7 @@ def issue_card(user: User, card_id: str, public_key_b64: str, ytc_number: str | 
     (card_exists, key_in_use, ytc_number_in_use).
     """
     wallet = wallet_of(user)
+    kid, private = keys.signing_key()  # before anything is written: creating the first key commits
     try:
         raw = unb64(public_key_b64, "public_key")
     except RecordError as exc:
@@ -185,7 +186,6 @@ def issue_card(user: User, card_id: str, public_key_b64: str, ytc_number: str | 
                       created_at=utcnow())
     db.session.add(card)
     db.session.flush()
-    kid, private = keys.signing_key()
     cert = CardCertificate(card_id, b64(raw), kid).signed(private)
     db.session.commit()
     return card, cert.to_json()
@@ -216,6 +216,7 @@ def load(user: User, card_id: str, amount_fen: int) -> tuple[dict, int]:
     """Move ``amount_fen`` from the soft wallet to the hard wallet (圈存); return the issuer-signed load the
     card applies, and 201. Does not commit (the idempotency wrapper does). Raises ``Conflict``
     (card_not_active) or the ledger's refusals (insufficient_funds, payee_limit_exceeded)."""
+    kid, private = keys.signing_key()  # before the transfer: creating the first key commits the session
     card = my_card(user, card_id, lock=True)
     _require_active(card)
     wallet = wallet_of(user)
@@ -225,7 +226,6 @@ def load(user: User, card_id: str, amount_fen: int) -> tuple[dict, int]:
     posted = ledger.transfer(wallet.account_id, card.account_id, amount_fen, Code.LOAD, actor_user_id=user.id,
                              limited=False)
     seq = card.loads_count + 1
-    kid, private = keys.signing_key()
     auth = LoadAuthorisation(card.card_id, seq, amount_fen, kid).signed(private)
     db.session.add(CardLoad(card_pk=card.id, seq=seq, amount_fen=amount_fen, kid=kid, signature=auth.signature,
                             transfer_id=posted.id, created_at=utcnow()))

@@ -60,7 +60,7 @@ class UnloadSchema(StrictSchema):
     record = fields.Dict(required=True, metadata={"description": "The unload record the card signed"})
 
 
-class BatchSchema(StrictSchema):
+class TransitBatchSchema(StrictSchema):
     terminal_id = fields.String(required=True, validate=ID)
     batch_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
     records = fields.List(fields.Dict(), required=True,
@@ -72,13 +72,204 @@ class IncidentQuery(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+# ---------------------------------------------------------------- answers (output, for the document)
+
+
+class OperatorOut(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    account_id = fields.Integer()
+
+
+class TerminalOut(StrictSchema):
+    terminal_id = fields.String()
+    operator_id = fields.Integer()
+    mode = fields.String()
+    place = fields.String()
+    key = fields.String(metadata={"description": "The upload key, shown this once"})
+
+
+class OperatorStatementTerminalOut(StrictSchema):
+    terminal_id = fields.String()
+    records = fields.Integer()
+    amount_fen = fields.Integer()
+
+
+class OperatorStatementOut(StrictSchema):
+    operator_id = fields.Integer()
+    name = fields.String()
+    date = fields.String()
+    terminals = fields.List(fields.Nested(OperatorStatementTerminalOut))
+    records = fields.Integer()
+    amount_fen = fields.Integer()
+    balance_fen = fields.Integer()
+
+
+class CardLimitsOut(StrictSchema):
+    balance_cap_fen = fields.Integer()
+    single_payment_cap_fen = fields.Integer()
+
+
+class CardOut(StrictSchema):
+    card_id = fields.String()
+    ytc_number = fields.String(allow_none=True)
+    status = fields.String()
+    balance_fen = fields.Integer()
+    loaded_fen = fields.Integer()
+    spent_fen = fields.Integer()
+    unloaded_fen = fields.Integer()
+    refunded_fen = fields.Integer()
+    loss_fen = fields.Integer()
+    loads_count = fields.Integer()
+    last_counter = fields.Integer()
+    unaccounted_fen = fields.Integer(metadata={"description": "Declared spending whose records have not arrived"})
+    limits = fields.Nested(CardLimitsOut)
+    last_synced_at = fields.String(allow_none=True)
+    reported_lost_at = fields.String(allow_none=True)
+    refund_due_at = fields.String(allow_none=True)
+    refunded_at = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
+class CertificateOut(StrictSchema):
+    card_id = fields.String()
+    public_key = fields.String()
+    kid = fields.String()
+    signature = fields.String()
+
+
+KEYS = fields.Dict(keys=fields.String(), values=fields.String(),
+                   metadata={"description": "kid → base64url Ed25519 public key"})
+
+
+class IssuedCardOut(CardOut):
+    certificate = fields.Nested(CertificateOut)
+    issuer_keys = KEYS
+
+
+class CardListOut(StrictSchema):
+    items = fields.List(fields.Nested(CardOut))
+
+
+class RecordOut(StrictSchema):
+    counter = fields.Integer()
+    kind = fields.String()
+    amount_fen = fields.Integer()
+    terminal_id = fields.String()
+    trip = fields.String(metadata={"description": "The journey (entry and exit station, or the route)"})
+    at = fields.String(allow_none=True)
+    settled_at = fields.String(allow_none=True)
+
+
+class RecordListOut(StrictSchema):
+    items = fields.List(fields.Nested(RecordOut))
+
+
+class AuthorisationOut(StrictSchema):
+    card_id = fields.String()
+    seq = fields.Integer()
+    amount_fen = fields.Integer()
+    kid = fields.String()
+    signature = fields.String()
+
+
+class LoadOut(StrictSchema):
+    authorisation = fields.Nested(AuthorisationOut)
+    card = fields.Nested(CardOut)
+    transfer_id = fields.Integer()
+
+
+class LoadListOut(StrictSchema):
+    items = fields.List(fields.Nested(AuthorisationOut))
+
+
+class UnloadOut(StrictSchema):
+    card = fields.Nested(CardOut)
+    duplicate = fields.Boolean(metadata={"description": "The record had been settled already"})
+
+
+class RejectedOut(StrictSchema):
+    card_id = fields.String()
+    counter = fields.Integer()
+    reason = fields.String()
+
+
+class BatchOut(StrictSchema):
+    terminal_id = fields.String()
+    batch_id = fields.String()
+    received = fields.Integer()
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.List(fields.Nested(RejectedOut))
+    settled_fen = fields.Integer()
+    blacklist_version = fields.Integer()
+    replayed = fields.Boolean()
+
+
+class BlacklistEntryOut(StrictSchema):
+    card_id = fields.String()
+    reason = fields.String()
+
+
+class BlacklistOut(StrictSchema):
+    version = fields.Integer()
+    card_ids = fields.List(fields.String())
+    entries = fields.List(fields.Nested(BlacklistEntryOut))
+
+
+class DistanceBandOut(StrictSchema):
+    from_m = fields.Integer()
+    to_m = fields.Integer(allow_none=True)
+    step_m = fields.Integer()
+    step_fen = fields.Integer()
+
+
+class FaresOut(StrictSchema):
+    metro_base_fen = fields.Integer()
+    metro_base_m = fields.Integer()
+    metro_bands = fields.List(fields.Nested(DistanceBandOut))
+    stations = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()),
+                           metadata={"description": "Station code → [name, line, chainage in metres]"})
+    distances_m = fields.List(fields.List(fields.Raw()),
+                              metadata={"description": "[station, station, metres] overriding chainage"})
+    metro_max_m = fields.Integer()
+    metro_max_fen = fields.Integer()
+    bus_flat_fen = fields.Dict(keys=fields.String(), values=fields.Integer())
+    bus_default_fen = fields.Integer()
+    discount_after_rides = fields.Integer()
+    discount_percent = fields.Integer()
+    day_cap_fen = fields.Integer(allow_none=True)
+    month_cap_fen = fields.Integer(allow_none=True)
+    version = fields.String()
+
+
+class IssuerKeysOut(StrictSchema):
+    keys = KEYS
+
+
+class IncidentOut(StrictSchema):
+    id = fields.Integer()
+    card_id = fields.String()
+    kind = fields.String()
+    counter = fields.Integer(allow_none=True)
+    terminal_id = fields.String(allow_none=True)
+    loss_fen = fields.Integer()
+    created_at = fields.String()
+
+
+class IncidentListOut(StrictSchema):
+    items = fields.List(fields.Nested(IncidentOut))
+
+
 # ---------------------------------------------------------------- operators and terminals
 
 
 @blp.route("/transit/operators", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(OperatorSchema)
-@blp.response(201, description="The operator and its receiving `account_id`")
+@blp.response(201, OperatorOut,
+              description="The operator and its receiving `account_id`")
 @blp.alt_response(409, description="`operator_exists` (field `name`)")
 @blp.alt_response(422, description="Field errors")
 def create_operator(args):
@@ -90,7 +281,8 @@ def create_operator(args):
 @blp.route("/transit/operators/<id(bits=32):operator_id>/terminals", methods=["POST"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(TerminalSchema)
-@blp.response(201, description="The terminal and its upload `key` (shown this once)")
+@blp.response(201, TerminalOut,
+              description="The terminal and its upload `key` (shown this once)")
 @blp.alt_response(404, description="`operator_not_found`")
 @blp.alt_response(409, description="`terminal_exists` (field `terminal_id`)")
 @blp.alt_response(422, description="Field errors")
@@ -103,7 +295,8 @@ def register_terminal(args, operator_id):
 
 @blp.route("/transit/operators/<id(bits=32):operator_id>/statements/<string:day>", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
-@blp.response(200, description="Records and amounts settled that day, per terminal")
+@blp.response(200, OperatorStatementOut,
+              description="Records and amounts settled that day, per terminal")
 @blp.alt_response(404, description="`operator_not_found`")
 @blp.alt_response(422, description="`day` is not YYYY-MM-DD")
 def statement(operator_id, day):
@@ -121,7 +314,8 @@ def statement(operator_id, day):
 @blp.route("/transit/cards", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(IssueCardSchema)
-@blp.response(201, description="The hard wallet, its `certificate` and the `issuer_keys` to install on the card")
+@blp.response(201, IssuedCardOut,
+              description="The hard wallet, its `certificate` and the `issuer_keys` to install on the card")
 @blp.alt_response(404, description="`wallet_not_open`")
 @blp.alt_response(409, description="`card_exists`, `key_in_use`, `ytc_number_in_use` (with the field)")
 @blp.alt_response(422, description="Field errors (`public_key` not 32 bytes of base64url)")
@@ -135,7 +329,8 @@ def issue_card(args):
 
 @blp.route("/transit/cards", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.response(200, description="`items`: your hard wallets")
+@blp.response(200, CardListOut,
+              description="`items`: your hard wallets")
 def list_cards():
     """Your hard wallets with the balance the server knows (what their synced records leave)."""
     return respond({"items": [service.card_json(c) for c in service.my_cards(current_user())]}, 200)
@@ -143,7 +338,8 @@ def list_cards():
 
 @blp.route("/transit/cards/<string:card_id>", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.response(200, description="The hard wallet")
+@blp.response(200, CardOut,
+              description="The hard wallet")
 @blp.alt_response(404, description="`card_not_found`")
 def get_card(card_id):
     """One of your hard wallets."""
@@ -151,14 +347,16 @@ def get_card(card_id):
 
 
 class RecordsQuery(StrictSchema):
-    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Counters below this"})
+    before = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),  # the counter column is INTEGER
+                            metadata={"description": "Counters below this"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 @blp.route("/transit/cards/<string:card_id>/records", methods=["GET"])
 @requires(Role.CONSUMER)
 @blp.arguments(RecordsQuery, location="query")
-@blp.response(200, description="`items`: settled records (counter, kind, amount, terminal, trip, times)")
+@blp.response(200, RecordListOut,
+              description="`items`: settled records (counter, kind, amount, terminal, trip, times)")
 @blp.alt_response(404, description="`card_not_found`")
 @blp.alt_response(422, description="Field errors (`before`, `limit`)")
 def list_records(args, card_id):
@@ -170,7 +368,8 @@ def list_records(args, card_id):
 @requires(Role.CONSUMER)
 @blp.arguments(LoadSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
-@blp.response(201, description="`authorisation`: the issuer-signed load the card applies; the card")
+@blp.response(201, LoadOut,
+              description="`authorisation`: the issuer-signed load the card applies; the card")
 @blp.alt_response(404, description="`card_not_found`, `wallet_not_open`")
 @blp.alt_response(409, description="`card_not_active`, `idempotency_key_reused`")
 @blp.alt_response(422, description="`insufficient_funds` (soft wallet), `payee_limit_exceeded` (card above "
@@ -185,7 +384,8 @@ def load_card(args, card_id):
 
 @blp.route("/transit/cards/<string:card_id>/loads", methods=["GET"])
 @requires(Role.CONSUMER)
-@blp.response(200, description="`items`: every signed load, in order")
+@blp.response(200, LoadListOut,
+              description="`items`: every signed load, in order")
 @blp.alt_response(404, description="`card_not_found`")
 def list_loads(card_id):
     """Every load of the card, signed again for a card that missed one."""
@@ -196,7 +396,8 @@ def list_loads(card_id):
 @requires(Role.CONSUMER)
 @blp.arguments(UnloadSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
-@blp.response(201, description="The card after the unload")
+@blp.response(201, UnloadOut,
+              description="The card after the unload")
 @blp.alt_response(404, description="`card_not_found`")
 @blp.alt_response(409, description="`idempotency_key_reused`")
 @blp.alt_response(422, description="`record_refused` (with `reason`), field errors naming `record.<field>`")
@@ -210,7 +411,8 @@ def unload_card(args, card_id):
 
 @blp.route("/transit/cards/<string:card_id>/lost", methods=["POST"])
 @requires(Role.CONSUMER)
-@blp.response(200, description="The card, blacklisted, with `refund_due_at`")
+@blp.response(200, CardOut,
+              description="The card, blacklisted, with `refund_due_at`")
 @blp.alt_response(404, description="`card_not_found`")
 def report_lost(card_id):
     """Report a card lost: it is blacklisted at once and the balance the server can prove is left goes back
@@ -223,11 +425,13 @@ def report_lost(card_id):
 
 @blp.route("/transit/batches", methods=["POST"])
 @public  # no bearer token: terminals authenticate with X-Terminal-Key where noted
-@blp.arguments(BatchSchema)
+@blp.arguments(TransitBatchSchema)
 @blp.doc(**TERMINAL_DOC)
-@blp.response(201, description="`accepted`, `duplicates`, `rejected` (card, counter, reason), `settled_fen`, "
+@blp.response(201, BatchOut,
+              description="`accepted`, `duplicates`, `rejected` (card, counter, reason), `settled_fen`, "
                                "`blacklist_version`")
-@blp.alt_response(200, description="The same batch again: the first answer, with `replayed` true")
+@blp.alt_response(200, schema=BatchOut, success=True,
+                  description="The same batch again: the first answer, with `replayed` true")
 @blp.alt_response(401, description="`terminal_key_missing`, `terminal_key_invalid`")
 @blp.alt_response(403, description="`terminal_mismatch`: the key is another terminal's")
 @blp.alt_response(409, description="`batch_id_reused`: the same batch id with other records")
@@ -245,7 +449,8 @@ def upload_batch(args):
 @blp.route("/transit/blacklist", methods=["GET"])
 @public  # no bearer token: terminals authenticate with X-Terminal-Key where noted
 @blp.doc(**TERMINAL_DOC)
-@blp.response(200, description="`version` and `card_ids` (with `entries` giving reasons)")
+@blp.response(200, BlacklistOut,
+              description="`version` and `card_ids` (with `entries` giving reasons)")
 @blp.alt_response(401, description="`terminal_key_missing`, `terminal_key_invalid`")
 def blacklist():
     """The blacklist terminals download when online."""
@@ -255,7 +460,8 @@ def blacklist():
 
 @blp.route("/transit/fares", methods=["GET"])
 @public
-@blp.response(200, description="The fare table (distance bands, stations, bus fares, discount, caps)")
+@blp.response(200, FaresOut,
+              description="The fare table (distance bands, stations, bus fares, discount, caps)")
 def fares():
     """The fare table validators price taps with (Guangzhou's rules by default)."""
     return respond(DEFAULT_RULES.to_json(), 200)
@@ -263,7 +469,8 @@ def fares():
 
 @blp.route("/transit/issuer-keys", methods=["GET"])
 @public
-@blp.response(200, description="`keys`: kid → base64url Ed25519 public key")
+@blp.response(200, IssuerKeysOut,
+              description="`keys`: kid → base64url Ed25519 public key")
 def issuer_keys():
     """The issuer keys that sign card certificates and loads (validators verify cards with them)."""
     return respond({"keys": service.issuer_keys_json()}, 200)
@@ -272,7 +479,8 @@ def issuer_keys():
 @blp.route("/transit/incidents", methods=["GET"])
 @requires(Role.PILOT_ADMIN)
 @blp.arguments(IncidentQuery, location="query")
-@blp.response(200, description="`items`: incidents, newest first")
+@blp.response(200, IncidentListOut,
+              description="`items`: incidents, newest first")
 def list_incidents(args):
     """Double-spending and fraud seen in uploaded records, with the evidence and the loss."""
     items = service.incidents(args["limit"], args.get("before"))
