@@ -39,8 +39,9 @@ class MoveKind:
     REFUND = "refund"  # a merchant refunds a payer
     CLAIM = "claim"  # a consumer claims a red packet or coupon
     ESCROW = "escrow"  # a funder's wallet pays a campaign budget
-    PAYOUT = "payout"
-    PREPAID_RELEASE = "prepaid_release"
+    PAYOUT = "payout"  # an organisation's salary, subsidy or public-fund money (top-ups, batches, transfers)
+    PREPAID_PURCHASE = "prepaid_purchase"  # a consumer buys a prepaid plan (into the contract's escrow)
+    PREPAID_RELEASE = "prepaid_release"  # a contract's escrow pays its merchant for a use
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from backend.banks.models import OperatorBank
 from backend.clock import utcnow
 from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
 from backend.ledger.service import InsufficientFunds
@@ -218,6 +220,7 @@ def topup(user: User, org_id: int, amount_fen: int, reference: str) -> ledger.Po
     org = visible_org(user, org_id)
     if role_in(user, org_id) is None:
         raise Forbidden("Only the organisation's own staff top up its wallet.", code="not_a_member")
+    money_gate(MoneyMove(MoveKind.TOPUP, amount_fen, actor_user_id=user.id))  # before the bank is asked
     bank = db.session.get(OperatorBank, org.bank_id)
     bank_ref = f"org-topup:{org.id}:{user.id}:{reference}"
     card_network().debit(bank.code, org.bank_account_token, amount_fen, bank_ref)
@@ -546,6 +549,7 @@ def approve(user: User, batch_id: int, expected_total_fen: int, expected_line_co
         if (expected_total_fen, expected_line_count) != (batch.total_fen, batch.valid_count):
             raise Conflict("The control totals differ from the batch's payable lines.",
                            code="control_total_mismatch", total_fen=batch.total_fen, line_count=batch.valid_count)
+        money_gate(MoneyMove(MoveKind.PAYOUT, batch.total_fen, actor_user_id=user.id))
         org = db.session.get(Organisation, batch.org_id)
         account_id = ledger.open_account(AccountKind.PAYOUT)
         try:
@@ -798,6 +802,7 @@ def approve_fund_transfer(user: User, ft_id: int, *, run=_run_direct) -> tuple[d
         db.session.refresh(ft)
         if ft.status != FundTransferStatus.PENDING:
             raise Conflict(f"A {ft.status} transfer cannot be approved.", code="illegal_transition")
+        money_gate(MoneyMove(MoveKind.PAYOUT, ft.amount_fen, actor_user_id=user.id))
         src, dst = (db.session.get(Organisation, i) for i in (ft.from_org_id, ft.to_org_id))
         try:
             posted = ledger.transfer(src.account_id, dst.account_id, ft.amount_fen, PayoutCode.PUBLIC_FUNDS,

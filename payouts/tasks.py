@@ -30,6 +30,8 @@ from backend.banks.models import OperatorBank
 from backend.clock import utcnow
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
 from backend.jobs import enqueue, with_app
 from backend.ledger import service as ledger
 from backend.ledger.models import Account
@@ -46,6 +48,7 @@ CHUNK = 250
 
 @dataclass
 class _Payee:
+    user_id: int
     account_id: int
     status: str
     card_token: str | None
@@ -58,7 +61,8 @@ class _Payee:
 
 def _payees(wallet_ids) -> dict[int, _Payee]:
     stmt = (
-        select(Wallet.id, Wallet.account_id, Wallet.status, Wallet.card_token, OperatorBank.issuance_account_id,
+        select(Wallet.id, Wallet.user_id, Wallet.account_id, Wallet.status, Wallet.card_token,
+               OperatorBank.issuance_account_id,
                OperatorBank.code, PayeePreference.overflow_to_bank, Account.balance_fen, Account.balance_cap_fen)
         .join(OperatorBank, OperatorBank.id == Wallet.bank_id)
         .join(Account, Account.id == Wallet.account_id)
@@ -66,7 +70,7 @@ def _payees(wallet_ids) -> dict[int, _Payee]:
         .where(Wallet.id.in_(sorted(set(wallet_ids))))
         .order_by(Account.id)
     )
-    return {r.id: _Payee(r.account_id, r.status, r.card_token, r.issuance_account_id, r.code,
+    return {r.id: _Payee(r.user_id, r.account_id, r.status, r.card_token, r.issuance_account_id, r.code,
                          bool(r.overflow_to_bank), r.balance_fen, r.balance_cap_fen)
             for r in db.session.execute(stmt)}
 
@@ -81,6 +85,10 @@ def _split(line, payee: _Payee) -> tuple[int, int]:
     """Return (wallet part, bank part) of a line for this payee now; raise ``_Refused``."""
     if payee.status != WalletStatus.ACTIVE:
         raise _Refused("payee_wallet_frozen", "The payee's wallet is frozen.")
+    try:  # a wallet frozen through the money gate (protection) fails its line, which can be retried later
+        money_gate(MoneyMove(MoveKind.PAYOUT, line.amount_fen, to_user_id=payee.user_id))
+    except DomainError as exc:
+        raise _Refused(exc.code, str(exc.detail)) from None
     amount = line.amount_fen
     if payee.cap_fen is None or payee.balance_fen + amount <= payee.cap_fen:
         return amount, 0

@@ -22,6 +22,8 @@ from backend.auth.service import create_user
 from backend.clock import as_utc, utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
+from backend.guards import MoneyMove, MoveKind
+from backend.guards import check as money_gate
 from backend.ledger import service as ledger
 from backend.ledger.models import AccountKind
 from backend.merchants.models import Merchant, MerchantStaff, MerchantStatus
@@ -437,6 +439,8 @@ def purchase(consumer: User, plan_id: int) -> Contract:
     wallet = wallet_of(consumer)
     if wallet.status != WalletStatus.ACTIVE:
         raise Forbidden("This wallet is frozen.", code="wallet_frozen")
+    money_gate(MoneyMove(MoveKind.PREPAID_PURCHASE, plan.price_fen, actor_user_id=consumer.id,
+                         from_user_id=consumer.id, to_merchant_id=merchant.id))
     cap_rule = "anonymous_purchase_cap_fen" if wallet.wallet_class == 4 else "named_purchase_cap_fen"
     cap = rules.value(cap_rule)
     if plan.price_fen > cap:
@@ -508,6 +512,14 @@ def _take_units(contract_id: int, units: int, floor: int = 0) -> int | None:
     ).scalar_one_or_none()
 
 
+def gate_release(contract: Contract, actor_user_id: int | None) -> None:
+    """Ask the money gate before a use releases escrow: neither the contract's consumer nor its merchant may
+    be frozen, and the platform not read-only. (The daily release of a time pass is the contract's own
+    schedule, not a new movement, and is not asked.)"""
+    money_gate(MoneyMove(MoveKind.PREPAID_RELEASE, actor_user_id=actor_user_id,
+                         from_user_id=contract.consumer_user_id, to_merchant_id=contract.merchant_id))
+
+
 def release_units(contract: Contract, units: int, *, via: str, user_id: int | None, floor: int = 0) -> Release:
     """Release ``units`` of ``contract`` to its merchant and the split's parties, in the caller's transaction,
     leaving at least ``floor`` units.
@@ -558,6 +570,7 @@ def release_by_code(user: User, code: str, units: int) -> tuple[Release, Contrac
         raise Conflict("A time pass is released day by day, not by scanning.", code="time_pass", field="code")
     if as_utc(contract.expires_at) <= utcnow():
         raise Conflict("This contract has expired.", code="contract_expired")
+    gate_release(contract, user.id)
     release = release_units(contract, units, via="scan", user_id=user.id)
     db.session.refresh(contract)
     return release, contract
@@ -642,6 +655,8 @@ def refund_mine(consumer: User, contract_id: int) -> Contract:
     if consumer.role != Role.CONSUMER:
         raise Forbidden("Only the consumer who bought it can ask for a refund.", code="not_your_contract")
     kind = RefundKind.COOLING_OFF if utcnow() < as_utc(contract.cooling_off_ends_at) else RefundKind.LATE
+    # A frozen wallet receives nothing; a frozen merchant does not keep a consumer from their escrowed money.
+    money_gate(MoneyMove(MoveKind.REFUND, actor_user_id=consumer.id, to_user_id=consumer.id))
     return refund_contract(contract.id, kind, actor_user_id=consumer.id)
 
 
@@ -835,6 +850,7 @@ def answer_request(consumer: User, request_id: int, confirm: bool):
     release = None
     if confirm:
         _check_releasable(contract)
+        gate_release(contract, consumer.id)
         release = release_units(contract, req.units, via="scan", user_id=req.requested_by_user_id)
         db.session.execute(update(RR).where(RR.c.id == req.id).values(status=RequestStatus.CONFIRMED,
                                                                       release_id=release.id))

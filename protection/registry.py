@@ -22,13 +22,13 @@ from backend.merchants.models import Merchant
 from backend.payments import keys
 from backend.sql import insert_for
 from backend.wallets.models import Wallet
-from suiyuan_protocol import fraud
 from protection.models import EntryStatus, FraudEntry, FraudKind, FraudReport
+from suiyuan_protocol import fraud
 
 E = FraudEntry.__table__
 
 #: Movements that pay someone chosen by the payer: the payee is checked against the confirmed list.
-PAYEE_CHECKED = frozenset({MoveKind.PAYMENT, MoveKind.CHARGE, MoveKind.TRANSFER})
+PAYEE_CHECKED = frozenset({MoveKind.PAYMENT, MoveKind.CHARGE, MoveKind.TRANSFER, MoveKind.PREPAID_PURCHASE})
 
 
 def _normalize(kind: str, value: str) -> str:
