@@ -183,3 +183,38 @@ def test_pilot_office_registers_organisations_and_follows_member_units(console, 
     phone.goto(phone.url.split("#")[0] + "#/payouts/units")
     phone.wait_for_selector(f"#unit-{paying_id}")
     console.shot(phone, "payouts-units")
+
+
+def test_the_batch_page_follows_the_job_live_over_server_sent_events(console, factory, http, monkeypatch):
+    """With the job not yet run (as when the RQ worker is busy), the page shows the batch processing and
+    follows its event stream; when the job pays the lines, the page moves to the closed batch by itself."""
+    from payouts import tasks
+
+    monkeypatch.setattr("payouts.views.enqueue", lambda *args, **kwargs: None)  # the worker has not started it
+    pilot = factory.user(Role.PILOT_ADMIN)
+    org_id, staff = _org(http, pilot)
+    tokens = {role: http.ok("POST", "/auth/login", json={"phone": phone, "password": PASSWORD})["token"]
+              for role, phone in staff.items()}
+    http.ok("POST", f"{API}/organisations/{org_id}/topup", None, status=201, key=uuid.uuid4().hex,
+            json={"amount_fen": 100_000}, headers={"Authorization": f"Bearer {tokens['officer']}"})
+    payee = factory.consumer(display_name="李小明")
+    upload = http.session.post(f"{http.base}{API}/organisations/{org_id}/batches",
+                               headers={"Authorization": f"Bearer {tokens['officer']}"},
+                               data={"reference": "LIVE-1", "title": "四月补贴"},
+                               files={"file": ("b.csv", csv_bytes([[payee.phone, "李小明", "120", "subsidy", ""]]))},
+                               timeout=30)
+    batch = upload.json()
+    http.ok("POST", f"{API}/batches/{batch['id']}/approve", None, key=uuid.uuid4().hex,
+            json={"expected_total_fen": 12_000, "expected_line_count": 1},
+            headers={"Authorization": f"Bearer {tokens['approver']}"})
+
+    page = console.page()
+    console.login(page, staff["approver"], PASSWORD)
+    page.goto(page.url.split("#")[0] + f"#/payouts/batches/{batch['id']}")
+    page.wait_for_selector("#batch-progress[data-status=processing]")
+    assert page.locator("#batch-live").inner_text() == "正在实时更新…"
+    result = tasks.run_batch(batch["id"])  # the worker's turn
+    assert (result["paid"], result["status"]) == (1, "closed")
+    page.wait_for_selector("#batch-returned", timeout=20_000)  # the stream said closed: the page reloaded
+    assert page.locator("#line-2[data-status=paid]").count() == 1
+    assert factory.balance(payee) == 12_000
