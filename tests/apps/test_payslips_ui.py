@@ -56,3 +56,10 @@ def test_the_payslips_show_what_arrived_and_what_the_wallet_cap_refused(ui, app,
     assert "升级钱包" in cards[0].notice and not cards[1].notice
     assert screen.notice == "越秀区财政局 的津贴已到账 ¥680.00"
     shots("consumer-payslips", phone)
+
+    phone.back()  # the history marks the payouts too
+    h.idle(phone)
+    h.tap(phone.screen("home").ids.tile_history)
+    h.idle(phone)
+    rows = list(reversed(phone.screen("history").ids.rows.children))
+    assert [(r.title, r.value) for r in rows[:2]] == [("工资/补贴到账", "+¥680.00"), ("工资/补贴到账", "+¥3,850.50")]
