@@ -212,7 +212,7 @@ def test_the_batch_page_follows_the_job_live_over_server_sent_events(console, fa
     console.login(page, staff["approver"], PASSWORD)
     page.goto(page.url.split("#")[0] + f"#/payouts/batches/{batch['id']}")
     page.wait_for_selector("#batch-progress[data-status=processing]")
-    assert page.locator("#batch-live").inner_text() == "正在实时更新…"
+    page.wait_for_selector("#batch-live:has-text('正在实时更新')")
     result = tasks.run_batch(batch["id"])  # the worker's turn
     assert (result["paid"], result["status"]) == (1, "closed")
     page.wait_for_selector("#batch-returned", timeout=20_000)  # the stream said closed: the page reloaded

@@ -448,7 +448,7 @@ function linesSection(ctx, batch) {
 }
 
 export async function batchPage(ctx) {
-  const { view, params, user } = ctx;
+  const { view, params } = ctx;
   const id = params.batchId;
   const report = await api.get(`${BASE}/batches/${id}/report`);
   const batch = report.batch;
@@ -474,7 +474,6 @@ export async function batchPage(ctx) {
     batch.status === 'review' && org.my_role ? recoveryBlock(batch, reload) : null,
     reportBlock(report),
     lines.node);
-  await lines.load();
   if (batch.status === 'processing') {
     const ctl = new AbortController();
     ctx.onCleanup(() => ctl.abort());
@@ -486,7 +485,7 @@ export async function batchPage(ctx) {
       }
     }, ctl.signal).catch(() => { /* aborted on leaving the page, or the stream ended */ });
   }
-  if (user.role === 'pilot_admin') live.textContent = '';
+  await lines.load();
 }
 
 // ---------------------------------------------------------------- member units tracker (pilot office)
