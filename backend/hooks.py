@@ -18,7 +18,9 @@ import a plug-in:
   default (``backend/scheduler.py``);
 - ``flask`` command groups (``register_cli``);
 - invariants that ``flask ledger verify`` checks after conservation of money
-  (``register_ledger_check``).
+  (``register_ledger_check``);
+- sections of the periodic scenario report (``register_report_section``): the
+  report (zones/reports.py) adds each one's table to its PDF and CSV.
 
 Everything registered lives in ``app.extensions`` of the app it was
 registered on, so two apps (tests) never see each other's.
@@ -160,3 +162,26 @@ def run_ledger_checks(app) -> list[str]:
         finally:
             db.session.rollback()
     return problems
+
+
+# ---------------------------------------------------------------- sections of the periodic report
+
+REPORT_SECTIONS_KEY = "suiyuan.report_sections"
+
+
+def register_report_section(app, name: str, func: Callable) -> None:
+    """Have the periodic scenario report include ``func(zone_id, day_from, day_to)``'s section (called in an
+    app context while the report is built). The section is a JSON-able dict: ``key``, ``title_zh``,
+    ``title_en``, ``note_zh``, ``note_en``, ``columns`` (``[{"key", "zh", "en", "unit"}]``, the first one
+    naming the row) and ``rows`` (lists of values in that order; money in fen where ``unit`` is ``fen``).
+    Raises ``ValueError`` if ``name`` is taken by another section."""
+    sections = app.extensions.setdefault(REPORT_SECTIONS_KEY, {})
+    if sections.get(name, func) is not func:
+        raise ValueError(f"a report section named {name!r} is already registered")
+    sections[name] = func
+
+
+def report_sections(app) -> dict[str, Callable]:
+    """The registered report sections by name, in registration order."""
+    return dict(app.extensions.get(REPORT_SECTIONS_KEY, {}))
+

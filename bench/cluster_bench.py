@@ -146,14 +146,9 @@ def markdown(r: dict) -> str:
 
 
 def write_section(r: dict, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = markdown(r)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    from bench.harness import put_section
+
+    put_section(path, BEGIN, END, markdown(r))
 
 
 def main(argv=None) -> int:

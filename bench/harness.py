@@ -196,3 +196,15 @@ class Stack:
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def put_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Write ``section`` (which starts with ``begin`` and ends with ``end``) into the Markdown file at ``path``:
+    in place of the one between those markers, or appended; the rest of the file is kept."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")

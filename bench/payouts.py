@@ -27,7 +27,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from bench.harness import ROOT, Stack
+from bench.harness import ROOT, SECRET_KEY, Stack
 
 
 def _people(n: int):
@@ -129,13 +129,13 @@ def memory(org, officer, people, n_lines: int) -> dict:
             "seconds_traced": round(elapsed, 1)}
 
 
-def write_md(results: dict, path: Path) -> None:
+BEGIN, END = "<!-- payouts-bench:begin -->", "<!-- payouts-bench:end -->"
+
+
+def figures(results: dict) -> list[str]:
+    """The table of one run, and what explains it."""
     p, m = results["payouts"], results["memory"]
     lines = [
-        "# Payout batches",
-        "",
-        f"Measured by `python -m bench.payouts` on {results['when']} (in process, PostgreSQL; see the module doc).",
-        "",
         "| what | figure |",
         "|---|---|",
         f"| single payments (one committed ledger transfer each) | {results['single_payments_per_s']:,.0f} /s |",
@@ -146,10 +146,25 @@ def write_md(results: dict, path: Path) -> None:
     for row in m:
         lines.append(f"| peak Python memory validating {row['lines']:,} lines ({row['file_mib']} MiB file) | "
                      f"{row['peak_mib']} MiB |")
-    lines += ["", "A batch pays its lines in chunks of 250 through `ledger.transfer_many` (four statements per "
-              "chunk on PostgreSQL), which is why a line costs less than a single payment's own transaction; "
-              "memory stays flat because files are read row by row and stored 1,000 lines at a time."]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines + ["", "A batch pays its lines in chunks of 250 through `ledger.transfer_many` (four statements per "
+                    "chunk on PostgreSQL), which is why a line costs less than a single payment's own transaction; "
+                    "memory stays flat because files are read row by row and stored 1,000 lines at a time."]
+
+
+def write_md(results: dict, path: Path) -> None:
+    head = f"Measured by `python -m bench.payouts` on {results['when']} (in process, PostgreSQL; see the module doc)."
+    path.write_text("\n".join(["# Payout batches", "", head, "", *figures(results)]) + "\n", encoding="utf-8")
+
+
+def write_section(results: dict, path: Path) -> None:
+    """The "Payout batches" section of BENCHMARKS.md (between its markers; the rest of the file is kept)."""
+    from bench.harness import put_section
+
+    head = (f"Run {results['when']} by `make bench` (`python -m bench.payouts`), in process on one scratch "
+            "PostgreSQL database: both rates in the same run, so their ratio is the figure to watch "
+            "(the machine is shared and its absolute rates move from run to run).")
+    put_section(path, BEGIN, END, "\n".join([BEGIN, "## Payout batches: lines paid per second ÷ single payments per "
+                                               "second", "", head, "", *figures(results), END]))
 
 
 def main(argv=None) -> int:
@@ -164,7 +179,10 @@ def main(argv=None) -> int:
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": stack.database_url.replace("postgresql://",
                                                                                "postgresql+psycopg://"),
-                          "REDIS_URL": None, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
+                          # In process on purpose: the job runs inline (the in-process Redis), as the
+                          # explicit test mode allows; production's preflight would refuse it.
+                          "SUIYUAN_ENV": "test", "REDIS_URL": None, "SECRET_KEY": SECRET_KEY,
+                          "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
         with app.app_context():
             org, officer, approver = _world(app)
             people = _people(2_000)
@@ -181,6 +199,8 @@ def main(argv=None) -> int:
     (out / f"payouts{suffix}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
     write_md(results, out / f"PAYOUTS{suffix}.md")
+    if not args.quick:
+        write_section(results, out / "BENCHMARKS.md")
     print(json.dumps(results, indent=1, ensure_ascii=False))
     return 0
 

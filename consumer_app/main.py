@@ -14,7 +14,8 @@ from payclient.ui.shell import Shell
 class ConsumerShell(Shell):
     """Screens: login, register, open_wallet, home, scan, confirm, paid, paycode, history, topup, upgrade,
     campaigns (red packets and coupons by zone), perks (my red packets and coupons), prepaid (my prepaid cards
-    and plans on sale), prepaid_card (one card: its code, terms, hash and refund)."""
+    and plans on sale), prepaid_card (one card: its code, terms, hash and refund), payslips (工资/补贴到账: what
+    organisations paid me)."""
 
     def build_screens(self) -> None:
         add = self.add_screen
@@ -37,12 +38,15 @@ class ConsumerShell(Shell):
 
         add(prepaid_screens.CPrepaidScreen(name="prepaid"), prepaid.PrepaidPresenter)
         add(prepaid_screens.CPrepaidCardScreen(name="prepaid_card"), prepaid.PrepaidCardPresenter)
+        from consumer_app import payouts, payouts_screens
+
+        add(payouts_screens.CPayslipsScreen(name="payslips"), payouts.PayslipsPresenter)
 
 
 class ConsumerApp(SuiyuanApp):
     app_id = "suiyuan-consumer"
     kv_path = Path(__file__).with_name("consumer.kv")
-    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"),)
+    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("payouts.kv"))
     strings = STRINGS
     shell_class = ConsumerShell
     title_text = "穗元钱包 Suiyuan Wallet"

@@ -350,3 +350,9 @@ from consumer_app.prepaid_strings import PREPAID  # noqa: E402
 
 for _lang, _entries in PREPAID.items():
     STRINGS[_lang].update(_entries)
+
+# The pay-slip screen (payouts, issue #14) too.
+from consumer_app.payouts_strings import PAYOUTS  # noqa: E402
+
+for _lang, _entries in PAYOUTS.items():
+    STRINGS[_lang].update(_entries)

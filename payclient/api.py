@@ -44,6 +44,7 @@ from payclient.models import (
     OrdersPage,
     PaycodeDevice,
     Payment,
+    Payslip,
     Posted,
     PrepaidContract,
     PrepaidPlan,
@@ -587,6 +588,18 @@ class ApiClient:
         """A card's releases (核销), newest first."""
         data = self._call("GET", f"/prepaid/contracts/{contract_id}/releases")
         return [PrepaidRelease.from_json(r) for r in data["items"]]
+
+    # ------------------------------------------------------------------ payouts (工资/补贴到账)
+
+    def payslips(self, *, before: int | None = None, limit: int = 20) -> tuple[list[Payslip], int | None]:
+        """My pay slips (salaries, allowances, subsidies, reimbursements), newest first, and the cursor of the
+        next page (None: no more)."""
+        params = {"limit": limit, **({"before": before} if before else {})}
+        data = self._call("GET", "/payouts/me/payslips", params=params)
+        return [Payslip.from_json(p) for p in data["items"]], data.get("next_before")
+
+    def payslip(self, line_id: int) -> Payslip:
+        return Payslip.from_json(self._call("GET", f"/payouts/me/payslips/{line_id}"))
 
     # ------------------------------------------------------------------ keys
 

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = [
     "Bank", "Breakdown", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult", "Merchant",
     "MyCoupon", "MyRedPacket", "Order", "OrderEvent", "OrderMerchant", "OrderTotals", "OrdersPage", "PaycodeDevice",
-    "Payment", "PaymentLeg", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo", "RefundResult",
+    "Payment", "PaymentLeg", "Payslip", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo", "RefundResult",
     "StaticQr", "Transaction", "TransactionsPage", "User", "Wallet", "WalletLimits", "Zone",
 ]
 
@@ -680,3 +680,32 @@ class PrepaidRelease:
     @classmethod
     def from_json(cls, d: dict) -> PrepaidRelease:
         return _known(cls, d, created_at=parse_time(d.get("created_at")))
+
+
+# ---------------------------------------------------------------- payouts (工资/补贴到账)
+
+
+@dataclass(frozen=True)
+class Payslip:
+    """A salary, allowance, subsidy or reimbursement paid to me by an organisation (a payout line), with where
+    it went (wallet, and the part above the wallet's cap to my bank account) and, for a line that could not be
+    paid, a notice saying what to do."""
+
+    id: int
+    organisation: str
+    title: str
+    category: str
+    category_zh: str
+    amount_fen: int
+    status: str
+    memo: str | None = None
+    to_wallet_fen: int = 0
+    to_bank_fen: int = 0
+    transfer_id: int | None = None
+    paid_at: datetime | None = None
+    notice: dict | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> Payslip:
+        return _known(cls, d, paid_at=parse_time(d.get("paid_at")))
+

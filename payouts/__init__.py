@@ -3,9 +3,9 @@ the backend (registered in ``create_app``). Money moves only through ``backend.l
 
 
 def init_app(app, api) -> None:
-    """Register the tables, the blueprint, the batch sweep and the reserve invariant of ``flask ledger verify``
-    and the demo seeder."""
-    from backend.hooks import register_ledger_check, register_periodic, register_seeder
+    """Register the tables, the blueprint, the batch sweep, the reserve invariant of ``flask ledger verify``,
+    the demo seeder and the member units section of the periodic report."""
+    from backend.hooks import register_ledger_check, register_periodic, register_report_section, register_seeder
     from payouts import (
         models,  # noqa: F401  (registers the tables)
         seed,
@@ -19,3 +19,5 @@ def init_app(app, api) -> None:
     # A batch whose job died (worker killed, Redis restarted) is resumed within a minute.
     register_periodic(app, tasks.sweep, interval=60)
     register_seeder(app, "demo", seed.seed_demo)
+    # The pilot office's periodic report lists the member units of the leading group.
+    register_report_section(app, "payouts.member_units", service.report_section)

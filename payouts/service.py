@@ -909,3 +909,33 @@ def member_units(*, member_units_only: bool = True) -> list[dict]:
             "public_funds_sent_fen": sent.get(org.id, 0),
         })
     return out
+
+
+#: The member units section of the periodic report: (key, 中文, English, unit) of each column after the name.
+REPORT_COLUMNS = (
+    ("district", "所在区", "District", ""),
+    ("scenarios_landed", "已落地场景", "Scenarios landed", "count"),
+    ("target_met", "达标（≥1）", "Target met (≥1)", "yes/no"),
+    ("payees", "发放对象", "Payees", "people"),
+    ("payee_wallets_opened", "已开钱包", "Wallets opened", "people"),
+    ("lines_paid", "已发笔数", "Lines paid", "count"),
+    ("paid_fen", "已发金额", "Paid", "fen"),
+    ("public_funds_sent_fen", "公款划出", "Public funds sent", "fen"),
+)
+
+
+def report_section(zone_id: int, day_from, day_to) -> dict:
+    """The periodic report's section (``backend.hooks.register_report_section``): each member unit of the
+    leading group, whether it has landed a scenario and how many of its staff opened a wallet. City-wide and
+    as of the report's building (member units are not zones), the same in every zone's report."""
+    units = member_units()
+    return {
+        "key": "member_units", "title_zh": "领导小组成员单位落地情况", "title_en": "Leading-group member units",
+        "note_zh": f"全市，截至报告生成时；{sum(u['target_met'] for u in units)} / {len(units)} 个成员单位已落地"
+                   "至少一个数字人民币场景（工资、津贴、补贴、报销或公款划转）。",
+        "note_en": "City-wide, as of the report's building; the plan's target is at least one e-CNY scenario "
+                   "(salary, allowance, subsidy, reimbursement or public-fund transfer) per member unit.",
+        "columns": [{"key": "name", "zh": "成员单位", "en": "Member unit", "unit": ""},
+                    *({"key": k, "zh": zh, "en": en, "unit": unit} for k, zh, en, unit in REPORT_COLUMNS)],
+        "rows": [[u["name"], *(u[k] for k, *_ in REPORT_COLUMNS)] for u in units],
+    }

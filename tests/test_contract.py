@@ -551,6 +551,7 @@ def valid_requests(world: World) -> dict[str, dict]:
         "GET /api/v1/payouts/batches/{batch_id}/report": {},
         "GET /api/v1/payouts/batches/{batch_id}/lines": {},
         "GET /api/v1/payouts/batches/{batch_id}/events": {},
+        "GET /api/v1/payouts/batches/{batch_id}/export": {"query": {"status": "paid"}},
         "POST /api/v1/payouts/batches/{batch_id}/approve": {
             "as": "org_approver", "path": {"batch_id": world.ids["approvable_batch"]["id"]},
             "body": {"expected_total_fen": world.ids["approvable_batch"]["total_fen"],

@@ -282,6 +282,32 @@ def _image(png: bytes, width: float) -> Image:
     return img
 
 
+def _cell_value(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "fen":
+        return format_fen(value)
+    if isinstance(value, bool):
+        return "是 yes" if value else "否 no"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _section(sec: dict, s: dict, width: float) -> list:
+    """A plug-in's section (``backend.hooks.register_report_section``): title, note and its table."""
+    cols = sec["columns"]
+    rows = [[Paragraph(f"{c['zh']}<br/>{c['en']}", s["cell"]) for c in cols]]
+    for values in sec["rows"]:
+        rows.append([Paragraph(str(values[0]), s["cell"]),
+                     *(_cell_value(v, c.get("unit", "")) for c, v in zip(cols[1:], values[1:], strict=True))])
+    if len(rows) == 1:
+        rows.append(["无 none", *[""] * (len(cols) - 1)])
+    first = 0.3
+    widths = [width * first] + [width * (1 - first) / (len(cols) - 1)] * (len(cols) - 1)
+    return [Paragraph(f"{sec['title_zh']} {sec['title_en']}", s["h2"]),
+            Paragraph(f"{sec.get('note_zh', '')} {sec.get('note_en', '')}", s["sub"]), Spacer(1, 1 * mm),
+            _table(rows, widths), Spacer(1, 6 * mm)]
+
+
 def render(figures: dict) -> bytes:
     """Return the report as PDF bytes."""
     family = _setup()
@@ -347,6 +373,8 @@ def render(figures: dict) -> bytes:
     story += [PageBreak(), Paragraph("交易额前十商户 Top merchants by volume", s["h2"]),
               _table(rows, [width * 0.46, width * 0.2, width * 0.14, width * 0.2], numeric_from=2),
               Spacer(1, 6 * mm)]
+    for sec in figures.get("sections", ()):
+        story += _section(sec, s, width)
     definitions = [Paragraph("口径说明 Definitions", s["h2"])]
     for term, zh, en in DEFINITIONS:
         definitions.append(Paragraph(f'<font color="{RED}">{term}</font>：{zh}{en}', s["small"]))

@@ -117,8 +117,19 @@ def report_figures(zone: Zone, period: str, start: date) -> dict:
         previous={"from": prev_start.isoformat(), "to": prev_end.isoformat(),
                   "totals": queries.totals_by_zone(prev_start, prev_end, [zone.id])[zone.id]},
         top_merchants=top_merchants(zone.id, start, end),
+        sections=extra_sections(zone.id, start, end),
     )
     return figures
+
+
+def extra_sections(zone_id: int, day_from: date, day_to: date) -> list[dict]:
+    """The sections plug-ins add to the report (``backend.hooks.register_report_section``), e.g. the
+    payouts plug-in's member units of the leading group."""
+    from flask import current_app
+
+    from backend.hooks import report_sections
+
+    return [func(zone_id, day_from, day_to) for func in report_sections(current_app).values()]
 
 
 def to_csv(figures: dict) -> str:
@@ -149,6 +160,12 @@ def to_csv(figures: dict) -> str:
         name = f"{m['name_zh']} {m['name_en']}"
         for key in ("payment_count", "payment_fen"):
             row("top_merchant", key, m[key], scenario=m["scenario"], merchant=name)
+    for sec in figures.get("sections", ()):  # a plug-in's section: its row's name goes in the merchant column
+        first, *rest = sec["columns"]
+        for values in sec["rows"]:
+            for col, value in zip(rest, values[1:], strict=True):
+                w.writerow((sec["key"], "", "", values[0], col["key"], col["zh"], col["en"],
+                            "" if value is None else value, col.get("unit", "")))
     return "\ufeff" + out.getvalue()
 
 

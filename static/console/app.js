@@ -8,12 +8,14 @@ import * as zones from './pages/zones.js';
 import * as campaigns from './pages/campaigns.js';
 import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
+import * as payouts from './pages/payouts.js';
 
 const BANK = 'bank_reviewer';
 const ZONE = 'zone_manager';
 const OFFICE = 'pilot_admin';
 const REGULATOR = 'industry_regulator';
-export const STAFF_ROLES = [BANK, ZONE, OFFICE, REGULATOR];
+const ORG = 'org_staff';
+export const STAFF_ROLES = [BANK, ZONE, OFFICE, REGULATOR, ORG];
 
 // Each route: a pattern, the roles allowed, the page and the nav item it belongs to.
 const ROUTES = [
@@ -32,17 +34,24 @@ const ROUTES = [
   { path: /^\/prepaid$/, roles: [REGULATOR, OFFICE], page: prepaid.overview, nav: 'prepaid' },
   { path: /^\/prepaid\/merchants\/(\d+)$/, roles: [REGULATOR, OFFICE, BANK], page: prepaid.merchant, nav: 'prepaid',
     params: ['prepaidMerchantId'] },
+  // payouts/ (issue #14)
+  { path: /^\/payouts$/, roles: [ORG, OFFICE], page: payouts.home, nav: 'payouts' },
+  { path: /^\/payouts\/orgs\/(\d+)$/, roles: [ORG, OFFICE], page: payouts.organisation, nav: 'payouts', params: ['orgId'] },
+  { path: /^\/payouts\/batches\/(\d+)$/, roles: [ORG, OFFICE], page: payouts.batchPage, nav: 'payouts',
+    params: ['batchId'] },
+  { path: /^\/payouts\/units$/, roles: [OFFICE], page: payouts.memberUnits, nav: 'member_units' },
 ];
 
 const NAV = {
   [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
   [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
-    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid']],
+    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
+  [ORG]: [['payouts', '#/payouts']],
 };
 
-const HOME = { [BANK]: '#/review', [ZONE]: '#/zones', [OFFICE]: '#/ranking', [REGULATOR]: '#/prepaid' };
+const HOME = { [BANK]: '#/review', [ZONE]: '#/zones', [OFFICE]: '#/ranking', [REGULATOR]: '#/prepaid', [ORG]: '#/payouts' };
 
 export function homeOf(user) { return (user && HOME[user.role]) || '#/login'; }
 

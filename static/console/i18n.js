@@ -25,6 +25,11 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+/** Add a plug-in's own strings ({zh: {...}, en: {...}}), kept in its own locale files beside these. */
+export function extend(strings) {
+  for (const [name, dict] of Object.entries(strings)) Object.assign(DICTS[name], dict);
+}
+
 /** Whether a string exists (used for error codes the console explains in its own words). */
 export function has(key) { return key in DICTS[lang]; }
 

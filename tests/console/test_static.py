@@ -14,7 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
 CONSOLE = STATIC / "console"
-LOCALES = {name: json.loads((CONSOLE / "locales" / f"{name}.json").read_text(encoding="utf-8"))
+#: The console's strings, with a plug-in's own locale files (locales/<plug-in>.<lang>.json, added by i18n.extend).
+LOCALES = {name: {k: v for path in [CONSOLE / "locales" / f"{name}.json",
+                                    *sorted((CONSOLE / "locales").glob(f"*.{name}.json"))]
+                  for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
            for name in ("zh", "en")}
 SCRIPTS = sorted(CONSOLE.rglob("*.js"))
 

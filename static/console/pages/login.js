@@ -3,7 +3,7 @@ import { api, ApiError, session } from '../api.js';
 import { t } from '../i18n.js';
 import { clearFormError, errorBanner, field, h, showFormError } from '../ui.js';
 
-const STAFF = ['bank_reviewer', 'zone_manager', 'pilot_admin', 'industry_regulator'];
+const STAFF = ['bank_reviewer', 'zone_manager', 'pilot_admin', 'industry_regulator', 'org_staff'];
 
 export async function render({ view, notice, onLoggedIn }) {
   const phone = h('input', { id: 'login-phone', name: 'phone', type: 'tel', autocomplete: 'username', required: true,
