@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["Announcer", "EspeakEngine", "AndroidEngine", "SilentEngine", "SpeechSettings", "amount_words",
@@ -51,7 +50,8 @@ def _group_words(n: int, leading: bool = False) -> str:
 
 def integer_words(n: int) -> str:
     """Read a whole number as people say it: ``10`` → ``十``, ``10005`` → ``一万零五``,
-    ``20000`` → ``两万``, ``12000`` → ``一万二千``, ``100000`` → ``十万``. Raises ``ValueError`` below 0 or from 10^16 on."""
+    ``20000`` → ``两万``, ``12000`` → ``一万二千``, ``100000`` → ``十万``.
+    Raises ``ValueError`` below 0 or from 10^16 on."""
     if n < 0 or n >= 10 ** 16:
         raise ValueError(f"cannot read {n}")
     if n == 0:
@@ -224,21 +224,24 @@ class Announcer:
 
     ``announce(key, kind, amount_fen)`` queues a sentence unless ``key`` was heard before (the same
     order reported by its event stream and by the list of today's orders is said once). ``said`` keeps
-    what was said, in order. ``settings`` are read at each announcement, so switching off or turning the
-    volume down takes effect at once.
+    what was said, in order. The settings are read from ``store`` (the app's settings file) at each
+    announcement, so switching off or turning the volume down takes effect at once.
     """
 
     #: How many keys are remembered to drop repeats.
     memory = 2000
 
-    def __init__(self, engine=None, settings: Callable[[], SpeechSettings] | None = None):
+    def __init__(self, engine=None, store=None):
         self.engine = engine if engine is not None else SilentEngine()
-        self._settings = settings or SpeechSettings
+        self.store = store
         self._queue: queue.Queue = queue.Queue()
         self._seen: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.said: list[str] = []
+
+    def settings(self) -> SpeechSettings:
+        return SpeechSettings.load(self.store) if self.store is not None else SpeechSettings()
 
     def announce(self, key, kind: str, amount_fen: int) -> bool:
         """Queue the announcement of ``kind`` (``payment``/``refund``) of ``amount_fen`` under ``key``;
@@ -250,13 +253,21 @@ class Announcer:
             self._seen[key] = True
             while len(self._seen) > self.memory:
                 self._seen.popitem(last=False)
-            if not self._settings().enabled:
+            if not self.settings().enabled:
                 return False
             self._queue.put(text)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True, name="announcer")
                 self._thread.start()
         return True
+
+    def paid(self, order_id: int, amount_fen: int) -> bool:
+        """Say that order ``order_id`` was paid (once, however many times and ways it is reported)."""
+        return self.announce(("paid", order_id), "payment", amount_fen)
+
+    def refunded(self, order_id: int, refunded_total_fen: int, amount_fen: int) -> bool:
+        """Say a refund of ``amount_fen`` that brought the order's refunds to ``refunded_total_fen`` (once)."""
+        return self.announce(("refund", order_id, refunded_total_fen), "refund", amount_fen)
 
     def _run(self) -> None:
         while True:
@@ -269,7 +280,7 @@ class Announcer:
                         return
                 continue
             try:
-                settings = self._settings()
+                settings = self.settings()
                 if settings.enabled:
                     self.engine.speak(text, settings.volume)
                     self.said.append(text)

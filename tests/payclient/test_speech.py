@@ -133,7 +133,7 @@ def test_refund_is_announced_as_a_refund_after_its_payment():
 def test_switched_off_says_nothing_and_volume_is_passed_on():
     store = MemoryStore()
     engine = SlowEngine(0.0)
-    a = Announcer(engine, settings=lambda: SpeechSettings.load(store))
+    a = Announcer(engine, store)
     SpeechSettings(enabled=False, volume=30).save(store)
     assert a.announce(("order", 1, "paid"), "payment", 100) is False
     SpeechSettings(enabled=True, volume=30).save(store)
