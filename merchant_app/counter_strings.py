@@ -39,6 +39,7 @@ COUNTER = {
         "m.counter.save_printer": "保存打印机",
         "m.counter.on": "开",
         "m.counter.off": "关",
+        "m.charge.scan_title": "扫描顾客的付款码",
     },
     "en": {
         "m.receipt.title": "e-CNY payment receipt",
@@ -78,5 +79,6 @@ COUNTER = {
         "m.counter.save_printer": "Save printer",
         "m.counter.on": "On",
         "m.counter.off": "Off",
+        "m.charge.scan_title": "Scan the customer's pay code",
     },
 }

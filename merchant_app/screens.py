@@ -161,20 +161,11 @@ class MChargeScreen(MScreen):
         return picker
 
     def _camera(self):
-        from kivy.uix.modalview import ModalView
+        from payclient.ui.scanner import ScanView
 
-        from payclient.ui.scanner import CameraScanner
-
-        view = ModalView(size_hint=(.95, .7))
-        scanner = CameraScanner()
-
-        def found(_w, text):
-            view.dismiss()
-            self.presenter.charge(text)
-        scanner.bind(on_code=found)
-        view.add_widget(scanner)
-        view.bind(on_dismiss=lambda *_: scanner.stop())
-        view.open()
+        view = ScanView(on_text=self.presenter.charge, on_picture=self.presenter.scan_image,
+                        title=tr("m.charge.scan_title"))
+        view.open(animation=False)
         return view
 
     def show_charged(self, vm) -> None:

@@ -3,6 +3,7 @@ refunds, receipts printed as ESC/POS bytes (the library's dummy printer and a TC
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -18,8 +19,6 @@ from payclient.receipt import PAPER_CHARS, parse_printer, print_escpos, render_i
 from payclient.scan import decode_image
 from payclient.speech import SpeechSettings
 from tests.apps.conftest import FakeView
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 class Recorder:
@@ -217,10 +216,11 @@ def test_bad_printer_addresses(spec):
         parse_printer(spec)
 
 
-def test_rendered_receipt_image_carries_the_reference_as_a_qr(owner, world, shop_api, consumer_api):
+def test_rendered_receipt_image_carries_the_reference_as_a_qr(owner, world, shop_api, consumer_api, tmp_path):
     order = paid_order(owner, world, shop_api, consumer_api)
     image = render_image(c.receipt_doc(owner.tr, order))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    image.save(SHOTS / "merchant_receipt.png")
+    shots = Path(os.environ.get("SUIYUAN_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    image.save(shots / "merchant-receipt.png")
     assert decode_image(image) == [order.reference]
     assert image.width == 576 and image.height > 600
