@@ -253,6 +253,7 @@ class ChargedVM:
     time: str
     subsidy: str
     rows: tuple[tuple[str, str], ...] = ()  # the split: customer's wallet, red packet, coupon, received
+    order_id: int = 0
 
 
 def merchant_split(tr, b) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -328,7 +329,8 @@ class ChargePresenter(_Base):
         self.s.announcer.paid(o.id, o.amount_fen)
         self.entry = AmountEntry()
         note, rows = merchant_split(self.tr, payment.split)
-        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at), note, rows))
+        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at), note, rows,
+                                         o.id))
 
 
 # ---------------------------------------------------------------- today, refunds, poster
