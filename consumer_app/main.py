@@ -37,12 +37,15 @@ class ConsumerShell(Shell):
 
         add(prepaid_screens.CPrepaidScreen(name="prepaid"), prepaid.PrepaidPresenter)
         add(prepaid_screens.CPrepaidCardScreen(name="prepaid_card"), prepaid.PrepaidCardPresenter)
+        from consumer_app import receipts
+
+        add(s.CReceiptScreen(name="receipt"), receipts.ReceiptPresenter)
 
 
 class ConsumerApp(SuiyuanApp):
     app_id = "suiyuan-consumer"
     kv_path = Path(__file__).with_name("consumer.kv")
-    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"),)
+    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("receipt.kv"))
     strings = STRINGS
     shell_class = ConsumerShell
     title_text = "穗元钱包 Suiyuan Wallet"

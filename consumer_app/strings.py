@@ -348,3 +348,7 @@ from consumer_app.prepaid_strings import PREPAID  # noqa: E402
 
 for _lang, _entries in PREPAID.items():
     STRINGS[_lang].update(_entries)
+from consumer_app.receipt_strings import RECEIPT  # noqa: E402
+
+for _lang, _entries in RECEIPT.items():
+    STRINGS[_lang].update(_entries)
