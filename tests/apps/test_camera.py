@@ -37,20 +37,21 @@ FRAMES = {
 
 @pytest.mark.parametrize("kind", sorted(FRAMES))
 @pytest.mark.parametrize("text", [PAYCODE, MERCHANT_QR], ids=["paycode", "merchant_qr"])
-def test_the_viewfinder_reads_clean_blurred_and_rotated_frames(kind, text):
+def test_the_viewfinder_reads_clean_blurred_and_rotated_frames(kind, text, ui):
     from payclient.ui.scanner import CameraScanner
 
-    window = h.window()
+    ui("consumer")  # the window and theme as an app sets them up (the viewfinder lives in one)
     camera = SyntheticCamera([empty_frame(), empty_frame(), frame(text, **FRAMES[kind])])
-    scanner = CameraScanner(camera=camera, interval=0.05, size=(360, 360))
+    scanner = CameraScanner(camera=camera, interval=0.05)
     seen = []
     scanner.bind(on_code=lambda _w, t: seen.append(t))
-    window.add_widget(scanner)
+    frame_widget = h.mount(scanner)
     try:
         h.wait_until(lambda: seen, what=f"the {kind} code to be read")
         h.pump(5)
     finally:
-        window.remove_widget(scanner)
+        frame_widget.remove_widget(scanner)
+        h.window().remove_widget(frame_widget)
         scanner.stop()
     assert seen == [text]  # read once, then the camera stops
     if text == MERCHANT_QR:  # what the camera read is the genuine signed code, byte for byte
