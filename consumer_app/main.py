@@ -41,12 +41,16 @@ class ConsumerShell(Shell):
         from consumer_app import payouts, payouts_screens
 
         add(payouts_screens.CPayslipsScreen(name="payslips"), payouts.PayslipsPresenter)
+        from consumer_app import receipts
+
+        add(s.CReceiptScreen(name="receipt"), receipts.ReceiptPresenter)
 
 
 class ConsumerApp(SuiyuanApp):
     app_id = "suiyuan-consumer"
     kv_path = Path(__file__).with_name("consumer.kv")
-    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("payouts.kv"))
+    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("payouts.kv"),
+                      Path(__file__).with_name("receipt.kv"))
     strings = STRINGS
     shell_class = ConsumerShell
     title_text = "穗元钱包 Suiyuan Wallet"

@@ -251,6 +251,18 @@ def paid_vm(tr, payment, *, title: str = "") -> PaidVM:
         rows=tuple(split_rows(tr, split, paid=True)), title=title or tr("c.paid.title"))
 
 
+def shop_zone(api, shop) -> dict | None:
+    """The demonstration zone ``shop`` (a ``Merchant``) is in, by its location: ``{id, name_zh, name_en}``,
+    or ``None`` when it has no location, lies in no zone, or the server cannot be asked (a nicety)."""
+    if shop.latitude is None or shop.longitude is None:
+        return None
+    try:
+        zone = api.locate(shop.latitude, shop.longitude).zone
+    except (ApiError, NetworkError):
+        return None
+    return {"id": zone.id, "name_zh": zone.name_zh, "name_en": zone.name_en} if zone else None
+
+
 _LOCAL_PROBLEMS = {"unsigned": "qr_unsigned", "bad_signature": "qr_bad_signature", "unknown_key": "qr_unknown_key",
                    "crc_mismatch": "qr_crc_mismatch", "malformed": "qr_malformed", "not_ours": "qr_not_ours",
                    "expired": "order_expired", "reported_payee": "payee_reported_fraud"}
@@ -312,12 +324,9 @@ class PayPresenter(_Base):
             return preview.merchant.zone
         try:
             shop = self.s.api.merchant(preview.merchant.id)
-            if shop.latitude is None or shop.longitude is None:
-                return None
-            zone = self.s.api.locate(shop.latitude, shop.longitude).zone
         except (ApiError, NetworkError):
             return None  # the zone is a nicety; never block a payment on it
-        return {"id": zone.id, "name_zh": zone.name_zh, "name_en": zone.name_en} if zone else None
+        return shop_zone(self.s.api, shop)
 
     def _checked(self, result) -> None:
         self.view.show_busy(False)
@@ -591,6 +600,7 @@ class TxnVM:
     amount: str
     incoming: bool
     transfer_id: int
+    reference: str = ""  # a payment's or refund's order: the row opens its e-receipt
 
 
 class HistoryPresenter(_Base):
@@ -599,6 +609,7 @@ class HistoryPresenter(_Base):
     def __init__(self, services: Services, view):
         super().__init__(services, view)
         self.next_before: int | None = None
+        self.references: dict[int, str] = {}  # payment transfer id → its order's reference (loaded pages)
 
     def load(self) -> None:
         self.view.show_busy(True)
@@ -612,6 +623,10 @@ class HistoryPresenter(_Base):
 
     def _page(self, page, append: bool) -> None:
         self.view.show_busy(False)
+        if not append:
+            self.references.clear()
+        # A refund names the payment it reverses; the payment's memo is the order's reference.
+        self.references.update({t.transfer_id: t.memo for t in page.items if t.code == "payment" and t.memo})
         self.next_before = page.next_before
         self.view.show_items([self.txn_vm(t) for t in page.items], bool(page.next_before), append)
 
@@ -620,8 +635,10 @@ class HistoryPresenter(_Base):
         memo = t.memo or ""
         sub = fmt.day_time(t.created_at) + (f" · {memo}" if memo else "")
         sign = "+" if t.signed_amount_fen > 0 else "-"
+        from consumer_app.receipts import receipt_reference
+
         return TxnVM(self.tr(key), sub, f"{sign}{format_fen(abs(t.signed_amount_fen))}", t.signed_amount_fen > 0,
-                     t.transfer_id)
+                     t.transfer_id, receipt_reference(t, self.references))
 
 
 QUICK_TOPUPS_FEN = (100_00, 200_00, 500_00, 1000_00)

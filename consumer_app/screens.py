@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
@@ -309,10 +310,60 @@ class CHistoryScreen(CScreen):
         if not append:
             rows.clear_widgets()
         for vm in items:
-            rows.add_widget(ListRow(title=vm.title, subtitle=vm.subtitle, value=vm.amount,
-                                    value_color=COLORS.green if vm.incoming else COLORS.text))
+            row = ListRow(title=vm.title, subtitle=vm.subtitle, value=vm.amount,
+                          value_color=COLORS.green if vm.incoming else COLORS.text, item=vm)
+            if vm.reference:  # a payment or its refund: opens its e-receipt
+                row.bind(on_release=lambda r: self.open_receipt(r.item.reference))
+            rows.add_widget(row)
         self.has_more = more
         self.empty = not rows.children
+
+
+    def open_receipt(self, reference: str) -> None:
+        self.shell.go("receipt")
+        self.shell.screen("receipt").presenter.open(reference)
+
+
+class CReceiptScreen(CScreen):
+    """One payment's e-receipt (``receipt.kv``): merchant with badge and zone, the split, refund status."""
+
+    merchant = StringProperty("")
+    verified = BooleanProperty(False)
+    zone = StringProperty("")
+    amount = StringProperty("")
+    time = StringProperty("")
+    reference = StringProperty("")
+    status = StringProperty("")
+    refunded = BooleanProperty(False)
+
+    def on_pre_enter(self, *_):
+        self.reference = ""
+
+    def show_receipt(self, vm) -> None:
+        from kivy.factory import Factory
+
+        self.merchant, self.verified, self.zone, self.amount = vm.merchant, vm.verified, vm.zone, vm.amount
+        self.time, self.reference, self.status, self.refunded = vm.time, vm.reference, vm.status, vm.refunded
+        box = self.ids.rows
+        box.clear_widgets()
+        for label, value in vm.rows:
+            row = Factory.LimitRow()
+            row.label, row.value = label, value
+            box.add_widget(row)
+
+    def share(self, folder: str | Path | None = None):
+        """Save the receipt's picture (under the app's data folder) and offer it to the share sheet."""
+        if folder is None:
+            import tempfile
+
+            from kivy.app import App
+
+            app = App.get_running_app()
+            folder = (Path(app.data_dir) if app else Path(tempfile.gettempdir()) / "suiyuan") / "receipts"
+        return self.presenter.share(folder)
+
+    def show_shared(self, text: str, _path) -> None:
+        self.shell.message(text)
 
 
 class CTopupScreen(CScreen):

@@ -356,3 +356,9 @@ from consumer_app.payouts_strings import PAYOUTS  # noqa: E402
 
 for _lang, _entries in PAYOUTS.items():
     STRINGS[_lang].update(_entries)
+
+# The e-receipt screen (issue #19).
+from consumer_app.receipt_strings import RECEIPT  # noqa: E402
+
+for _lang, _entries in RECEIPT.items():
+    STRINGS[_lang].update(_entries)

@@ -177,6 +177,7 @@ class CollectPresenter(_Base):
         self.status = status
         if status == "paid":
             self.stop_watching()
+            self.s.announcer.paid(order_id, self.order.amount_fen)
             self.view.show_paid(format_fen(self.order.amount_fen), fmt.hhmm(_now_dt()))
             self.entry.press("clear")
             self.s.runner.submit(self.s.api.order, order_id, on_done=self._paid_split,
@@ -252,6 +253,7 @@ class ChargedVM:
     time: str
     subsidy: str
     rows: tuple[tuple[str, str], ...] = ()  # the split: customer's wallet, red packet, coupon, received
+    order_id: int = 0
 
 
 def merchant_split(tr, b) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -324,9 +326,11 @@ class ChargePresenter(_Base):
     def _charged(self, payment) -> None:
         self.view.show_busy(False)
         o = payment.order
+        self.s.announcer.paid(o.id, o.amount_fen)
         self.entry = AmountEntry()
         note, rows = merchant_split(self.tr, payment.split)
-        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at), note, rows))
+        self.view.show_charged(ChargedVM(format_fen(o.amount_fen), o.reference, fmt.hhmm(o.paid_at), note, rows,
+                                         o.id))
 
 
 # ---------------------------------------------------------------- today, refunds, poster
@@ -493,6 +497,7 @@ class RefundPresenter(_Base):
     def _refunded(self, result) -> None:
         self.view.show_busy(False)
         self.order = result.order
+        self.s.announcer.refunded(result.order.id, result.order.refunded_fen, result.refund.amount_fen)
         self.view.show_order(TodayPresenter(self.s, self.view).row(result.order), result.order.refundable_fen > 0)
         self.view.show_refunded(self.tr("m.refund.done", amount=format_fen(result.refund.amount_fen)))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kivy.clock import Clock
-from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty
 
 from merchant_app import presenters as p
 from payclient import fmt
@@ -82,6 +82,14 @@ class MCollectQrScreen(MScreen):
     status_text = StringProperty("")
     paid_time = StringProperty("")
     collect = ObjectProperty(None)  # the CollectPresenter
+    printing = ObjectProperty(None)  # the PrintPresenter
+
+    def print_receipt(self) -> None:
+        if self.collect.order is not None:
+            self.printing.print_order(self.collect.order.id)
+
+    def show_printed(self, text: str) -> None:
+        self.shell.message(text)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -161,20 +169,11 @@ class MChargeScreen(MScreen):
         return picker
 
     def _camera(self):
-        from kivy.uix.modalview import ModalView
+        from payclient.ui.scanner import ScanView
 
-        from payclient.ui.scanner import CameraScanner
-
-        view = ModalView(size_hint=(.95, .7))
-        scanner = CameraScanner()
-
-        def found(_w, text):
-            view.dismiss()
-            self.presenter.charge(text)
-        scanner.bind(on_code=found)
-        view.add_widget(scanner)
-        view.bind(on_dismiss=lambda *_: scanner.stop())
-        view.open()
+        view = ScanView(on_text=self.presenter.charge, on_picture=self.presenter.scan_image,
+                        title=tr("m.charge.scan_title"))
+        view.open(animation=False)
         return view
 
     def show_charged(self, vm) -> None:
@@ -188,11 +187,20 @@ class MChargedScreen(MScreen):
     reference = StringProperty("")
     time = StringProperty("")
     subsidy = StringProperty("")
+    order_id = NumericProperty(0)
+    printing = ObjectProperty(None)  # the PrintPresenter
+
+    def print_receipt(self) -> None:
+        self.printing.print_order(self.order_id)
+
+    def show_printed(self, text: str) -> None:
+        self.shell.message(text)
 
     def show(self, vm) -> None:
         from kivy.factory import Factory
 
         self.amount, self.reference, self.time, self.subsidy = vm.amount, vm.reference, vm.time, vm.subsidy
+        self.order_id = vm.order_id
         box = self.ids.split_rows
         box.clear_widgets()
         for label, value in vm.rows:
@@ -243,6 +251,15 @@ class MOrderScreen(MScreen):
     cashier = BooleanProperty(False)
     done_text = StringProperty("")
     confirm_dialog = ObjectProperty(None, allownone=True)
+    printable = BooleanProperty(False)  # paid once: its receipt can be printed again
+    printing = ObjectProperty(None)  # the PrintPresenter
+
+    def reprint(self) -> None:
+        if self.presenter.order is not None:
+            self.printing.print_order(self.presenter.order.id, reprint=True)
+
+    def show_printed(self, text: str) -> None:
+        self.shell.message(text)
 
     def on_pre_enter(self, *_):
         self.done_text = ""
@@ -258,6 +275,7 @@ class MOrderScreen(MScreen):
         self.reference = o.reference
         self.refundable = format_fen(o.refundable_fen)
         self.can_refund = can_refund
+        self.printable = o.paid_at is not None
 
     def refund(self) -> None:
         self.presenter.ask(self.ids.refund_amount.text, self.ids.reason.text)
@@ -381,3 +399,22 @@ class MCampaignsScreen(MScreen):
                 vm.title, vm.kind_label, vm.detail, vm.status, vm.when)
             box.add_widget(card)
         self.empty = not items
+
+
+class MCounterScreen(MScreen):
+    """Counter settings: announcements on/off and volume, the receipt printer (``counter.kv``)."""
+
+    speech_on = BooleanProperty(True)
+    volume = NumericProperty(80)
+    engine = StringProperty("")
+    printer = StringProperty("")
+
+    def on_pre_enter(self, *_):
+        self.presenter.load()
+
+    def show_counter(self, vm) -> None:
+        self.speech_on, self.volume, self.engine, self.printer = vm.speech_on, vm.volume, vm.engine, vm.printer
+        self.ids.printer.text = vm.printer
+
+    def show_printed(self, text: str) -> None:
+        self.shell.message(text)

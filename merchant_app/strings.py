@@ -249,3 +249,7 @@ from merchant_app.prepaid_strings import PREPAID  # noqa: E402
 
 for _lang, _entries in PREPAID.items():
     STRINGS[_lang].update(_entries)
+from merchant_app.counter_strings import COUNTER  # noqa: E402
+
+for _lang, _entries in COUNTER.items():
+    STRINGS[_lang].update(_entries)

@@ -20,6 +20,7 @@ COMMON: dict[str, dict[str, str]] = {
         "ok": "好的", "cancel": "取消", "back": "返回", "retry": "重试", "loading": "加载中…", "done": "完成",
         "confirm": "确认", "close": "关闭", "lang.switch": "English", "none": "—", "no_limit": "不限",
         "picker.title": "选择二维码或条码图片", "picker.open": "打开",
+        "scan.hint": "将二维码或条码放入框内，即可自动扫描", "scan.picture": "从相册选图",
         "err.generic": "操作未成功：{detail}",
         "err.network": "网络不可用，请检查连接后重试",
         "err.network_pending": "网络中断，这笔交易已保存，恢复网络后会自动确认，不会重复扣款",
@@ -109,6 +110,7 @@ COMMON: dict[str, dict[str, str]] = {
         "ok": "OK", "cancel": "Cancel", "back": "Back", "retry": "Retry", "loading": "Loading…", "done": "Done",
         "confirm": "Confirm", "close": "Close", "lang.switch": "中文", "none": "—", "no_limit": "No limit",
         "picker.title": "Choose a picture of the code", "picker.open": "Open",
+        "scan.hint": "Hold the QR code or barcode inside the frame", "scan.picture": "From a picture",
         "err.generic": "That did not work: {detail}",
         "err.network": "No network. Check the connection and try again",
         "err.network_pending": "The connection dropped. The payment is saved and will be confirmed when the "

@@ -251,6 +251,7 @@ class Order:
     expires_at: datetime | None = None
     paid_at: datetime | None = None
     breakdown: Breakdown | None = None  # on a single paid order: how it was paid
+    payer_tail: str | None = None  # on a single paid order: the payer's last four phone digits
 
     @property
     def refundable_fen(self) -> int:

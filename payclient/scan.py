@@ -1,6 +1,7 @@
 """What the camera or an image file saw, and whether it is safe to pay.
 
 - :func:`decode_image` reads every QR code and barcode in a picture (zxing-cpp).
+- :func:`decode_frame` reads a camera frame, trying harder on a blurred one.
 - :func:`classify` tells a merchant QR from a consumer payment code.
 - :func:`inspect_merchant_code` checks a merchant code on the device, before
   any money moves: CRC, Suiyuan signature (with the published keys, cached so
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 
     from payclient.api import ApiClient
 
-__all__ = ["KeyRing", "QrCheck", "UnreadableImage", "classify", "decode_image", "inspect_merchant_code",
-           "normalize_paycode"]
+__all__ = ["KeyRing", "QrCheck", "UnreadableImage", "classify", "decode_frame", "decode_image",
+           "inspect_merchant_code", "normalize_paycode"]
 
 
 class UnreadableImage(ValueError):
@@ -54,6 +55,25 @@ def decode_image(source) -> list[str]:
     found = read(image)
     if not found:  # small or low-contrast codes: try once more, upscaled
         found = read(image.resize((image.width * 2, image.height * 2), Image.NEAREST))
+    return list(dict.fromkeys(found))
+
+
+def decode_frame(frame) -> list[str]:
+    """Return the texts of the codes in one camera frame (a PIL image, any mode), ``[]`` if none.
+
+    zxing-cpp finds codes at any angle; a frame out of focus is read again sharpened (contrast
+    stretched, unsharp mask), then at half size, where the blur spans fewer pixels.
+    """
+    from PIL import Image, ImageFilter, ImageOps
+
+    gray = frame.convert("L")
+    read = _reader()
+    found = read(gray)
+    if not found:
+        found = read(ImageOps.autocontrast(gray).filter(ImageFilter.UnsharpMask(3, 250, 0)))
+    if not found:
+        half = gray.resize((max(1, gray.width // 2), max(1, gray.height // 2)), Image.BOX)
+        found = read(ImageOps.autocontrast(half).filter(ImageFilter.UnsharpMask(2, 300, 0)))
     return list(dict.fromkeys(found))
 
 

@@ -14,6 +14,7 @@ from payclient.i18n import Catalog
 from payclient.lottery import LotteryTickets
 from payclient.outbox import Outbox
 from payclient.scan import KeyRing
+from payclient.speech import Announcer
 from payclient.storage import FileTokenStore, JsonFile, MemoryStore, MemoryTokenStore
 from payclient.tasks import Runner
 
@@ -44,6 +45,12 @@ class Services:
     settings: MemoryStore = field(default_factory=MemoryStore)
     lottery: LotteryTickets = field(default_factory=lambda: LotteryTickets(MemoryStore()))
     state: dict[str, Any] = field(default_factory=dict)  # this session: the shop, the order on screen…
+    #: Says payments and refunds aloud (silent until an app gives it an engine; settings in ``settings``).
+    announcer: Announcer = field(default_factory=Announcer)
+
+    def __post_init__(self):
+        if self.announcer.store is None:
+            self.announcer.store = self.settings
 
     @classmethod
     def on_disk(cls, api_url: str, data_dir: str | Path, runner: Runner, tr: Catalog) -> Services:

@@ -566,6 +566,15 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
     return as_utc(start), as_utc(start + timedelta(days=1))
 
 
+def payer_tail(order: Order) -> str | None:
+    """Return the last four digits of ``order``'s payer's phone number (``None`` if it has no payer):
+    what a shop's receipt may show of the person who paid."""
+    if order.payer_user_id is None:
+        return None
+    phone = db.session.execute(select(User.phone).where(User.id == order.payer_user_id)).scalar_one_or_none()
+    return phone[-4:] if phone else None
+
+
 def order_legs(order: Order) -> list:
     """Return the transfers that paid ``order``: main balance first, then subsidies, in posting order."""
     return list(db.session.execute(

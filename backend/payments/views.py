@@ -121,6 +121,9 @@ class OrderSchema(StrictSchema):
     paid_at = fields.DateTime(required=True, allow_none=True)
     breakdown = fields.Nested(BreakdownSchema, metadata={
         "description": "Paid orders: the price, what red packets and coupons paid, what left the wallet"})
+    payer_tail = fields.String(allow_none=True, metadata={
+        "description": "One paid order: the last four digits of the payer's phone number, all that a shop's "
+                       "receipt shows of the payer (`null` when unknown)"})
 
 
 class OrderTotalsSchema(StrictSchema):
@@ -303,12 +306,14 @@ def list_orders(args):
 @blp.response(200, OrderSchema)
 def get_order(order_id):
     """One order (its merchant's people, its payer, reviewers of the bank, the pilot office); once paid,
-    with ``breakdown`` (what red packets and coupons paid: the merchant received the full price)."""
+    with ``breakdown`` (what red packets and coupons paid: the merchant received the full price) and
+    ``payer_tail`` (the payer's last four phone digits, for the shop's printed receipt)."""
     order = service.get_order(current_user(), order_id)
     body = order_json(order)
     if order.payment_transfer_id is not None:
         body["breakdown"] = breakdown.of_legs(order.amount_fen,
                                               [(t.code, t.amount_fen) for t in service.order_legs(order)])
+        body["payer_tail"] = service.payer_tail(order)
     return respond(body, 200)
 
 

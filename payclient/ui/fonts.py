@@ -6,10 +6,9 @@ TextInput render Chinese on any machine, with no per-widget ``font_name``.
 
 from __future__ import annotations
 
-from pathlib import Path
+from payclient.receipt import CJK_FONT
 
-FONT_DIR = Path(__file__).resolve().parents[1] / "fonts"
-CJK_FONT = FONT_DIR / "wqy-microhei.ttc"
+FONT_DIR = CJK_FONT.parent
 CJK_NAME = "SuiyuanCJK"
 
 _registered = False

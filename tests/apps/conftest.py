@@ -122,6 +122,7 @@ def ui(app, live_url, tmp_path):
     # Leave each app as a person closing it would: the current screen's timers and pollers stop, order
     # watchers end, and nothing is left asking the live server for anything (see ``live_url``).
     for shell in shells:
+        getattr(shell, "stop", lambda: None)()  # the app closes: its pollers stop
         shell.sm.current_screen.dispatch("on_leave")
         for screen in shell.sm.screens:
             stop = getattr(getattr(screen, "presenter", None), "stop_watching", None)

@@ -100,6 +100,10 @@ def test_apply_approve_order_pay_watch_refund_and_state(api, factory, world, mon
     assert factory.balance(consumer) == 47_150
     assert factory.balance(account_id) == 2_850
     assert ok(api.get(f"/orders/{order['id']}", consumer))["status"] == "partially_refunded"
+    # The shop's receipt shows the payer's last four phone digits, and nothing more of them.
+    seen = ok(api.get(f"/orders/{order['id']}", owner))
+    assert seen["payer_tail"] == consumer.phone[-4:] and consumer.phone not in str(seen)
+    assert "payer_tail" not in order  # an order nobody has paid names no payer
 
     day = paid_day(order["id"])
     pin_today(monkeypatch, day)
