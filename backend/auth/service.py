@@ -218,7 +218,11 @@ def end_session(sid: int) -> None:
     every worker at once; commit. Raises ``AuthUnavailable`` (nothing changed) when Redis can't be told."""
     db.session.execute(update(AuthToken.__table__).where(AuthToken.id == sid, AuthToken.revoked_at.is_(None))
                        .values(revoked_at=utcnow()))
-    tokens.deny_session(sid)  # before the commit: a refusal must not leave the session half-ended
+    try:
+        tokens.deny_session(sid)  # before the commit: a refusal must not leave the session half-ended
+    except tokens.AuthUnavailable:
+        db.session.rollback()
+        raise
     db.session.commit()
     tokens.deny_session(sid)  # again after it, in case Redis lost its data in between (see tokens.rebuild)
 

@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 from backend.auth import service, throttle
 from backend.auth.models import Role
 from backend.auth.service import current_user, public, requires
+from backend.http import respond
 from backend.payments import keys
 from backend.payments.views import KeyListSchema
 from backend.schemas import Password, Phone, StrictSchema
@@ -29,7 +30,7 @@ class LoginSchema(StrictSchema):
 
 
 class RefreshSchema(StrictSchema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class UserSchema(StrictSchema):
@@ -164,7 +165,7 @@ def logout():
 def access_keys():
     """The public keys that sign access tokens (Ed25519, by key id; JWS alg EdDSA), active and recently
     retired: a retired key verifies until the last token it signed has expired."""
-    return {"keys": [keys.key_json(k) for k in keys.published(keys.ACCESS)]}
+    return respond({"keys": [keys.key_json(k) for k in keys.published(keys.ACCESS)]}, 200)
 
 
 @blp.route("/me", methods=["GET"])
