@@ -67,6 +67,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000/api/v1"
 _RETRY_STATUSES = {502, 503, 504}
 #: 401 codes a new access token cures: the short-lived one expired, or its signing key is no longer published.
 _REFRESHABLE = {"token_expired", "invalid_token"}
+_NO_REFRESH = {"/auth/login", "/auth/register", "/auth/refresh"}
 #: No (complete) answer: the connection failed, was reset or closed before or while answering, or timed out.
 _NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
@@ -135,7 +136,7 @@ class ApiClient:
 
         sent_with = self.tokens.token
         resp = send()
-        if resp.status_code == 401 and sent_with and not path.startswith("/auth/") and self._refreshable(resp) \
+        if resp.status_code == 401 and sent_with and path not in _NO_REFRESH and self._refreshable(resp) \
                 and self._refresh(sent_with):
             resp.close()
             resp = send()

@@ -294,8 +294,12 @@ def test_an_expired_access_token_is_refreshed_transparently(app, connect, factor
     assert c.token != second and not c.outbox.pending(str(person.id))
     assert [t.code for t in c.transactions(limit=5).items] == ["topup", "topup"]  # the factory's, and this one once
     assert c.wallet().balance_fen == 10_500
-    c.logout()
+    _clock_ahead(monkeypatch, 3 * app.config["ACCESS_TOKEN_TTL"].total_seconds() + 3)
+    refresh = c.tokens.refresh_token
+    c.logout()  # with an expired access token: refreshed, then the session really ends
     assert not c.signed_in
+    assert ApiClient(c.base_url).session.post(c.base_url + "/auth/refresh", json={"refresh_token": refresh},
+                                              timeout=10).json()["code"] == "token_revoked"
 
 
 def test_a_session_ended_elsewhere_is_not_refreshed(app, connect, factory, monkeypatch):
