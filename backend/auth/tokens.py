@@ -97,12 +97,18 @@ def ttl() -> timedelta:
 
 def issue(user: User, sid: int) -> tuple[str, int]:
     """Sign an access token of ``user`` for session ``sid``; return it and its lifetime in seconds."""
+    return issue_many([(user.id, user.role, scope_of(user), sid)])[0]
+
+
+def issue_many(rows: list[tuple[int, str, str, int]]) -> list[tuple[str, int]]:
+    """Sign an access token for each ``(user id, role, scope, sid)``; return (token, lifetime in seconds)."""
     kid, private = keys.signing_key(keys.ACCESS)
     now = _now_s()
     seconds = int(ttl().total_seconds())
-    claims = {"sub": str(user.id), "sid": sid, "role": user.role, "scope": scope_of(user),
-              "iat": now, "exp": now + seconds}
-    return jwt.encode(claims, private, algorithm=ALG, headers={"kid": kid, "typ": TYP}), seconds
+    headers = {"kid": kid, "typ": TYP}
+    return [(jwt.encode({"sub": str(user_id), "sid": sid, "role": role, "scope": scope, "iat": now,
+                         "exp": now + seconds}, private, algorithm=ALG, headers=headers), seconds)
+            for user_id, role, scope, sid in rows]
 
 
 def verify(token: str) -> Claims:

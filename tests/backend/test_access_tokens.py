@@ -285,3 +285,14 @@ def test_staff_revocation_with_redis_down_changes_nothing(app, client, factory):
     db.session.expire_all()
     assert person.user.is_active and person.user.tokens_revoked_at is None
     assert me(client, body["token"]).status_code == 200
+
+
+def test_flask_users_disable_refuses_the_accounts_tokens_at_once(app, client, factory):
+    person = factory.user(Role.BANK_REVIEWER)
+    body = login(client, person.phone)
+    result = app.test_cli_runner().invoke(args=["users", "disable", person.phone])
+    assert result.exit_code == 0, result.output
+    assert_problem(me(client, body["token"]), 401, "token_revoked")
+    assert_problem(client.post(url("/auth/login"), json={"phone": person.phone, "password": PASSWORD}), 401,
+                   "bad_credentials")
+    assert app.test_cli_runner().invoke(args=["users", "disable", "13900009999"]).exit_code != 0
