@@ -49,10 +49,11 @@ class SuiyuanApi(Api):
 
 
 #: What the public operations that write answer besides bad input: a wrong password (401), a phone already
-#: registered (409), throttling (429).
+#: registered (409), throttling (429), a refresh token that no longer buys access tokens (401).
 PUBLIC_PROBLEMS = {
     ("post", "/api/v1/auth/login"): {401, 429},
     ("post", "/api/v1/auth/register"): {409, 429},
+    ("post", "/api/v1/auth/refresh"): {401},
 }
 
 

@@ -10,24 +10,31 @@ from flask.cli import AppGroup
 
 ledger_cli = AppGroup("ledger", help="Ledger checks.")
 users_cli = AppGroup("users", help="Staff accounts.")
-keys_cli = AppGroup("keys", help="QR signing keys.")
+keys_cli = AppGroup("keys", help="Signing keys: QR codes (--use qr) and access tokens (--use access).")
 statements_cli = AppGroup("statements", help="Merchant statements.")
 
 
+USE = click.option("--use", type=click.Choice(["qr", "access"]), default="qr", show_default=True,
+                   help="qr: keys that sign QR codes; access: keys that sign access tokens")
+
+
 @keys_cli.command("rotate")
-def keys_rotate():
-    """Retire the active QR signing key and start signing with a new one."""
+@USE
+def keys_rotate(use):
+    """Retire the active signing key of a use and start signing with a new one."""
     from backend.payments.keys import rotate
 
-    click.echo(f"now signing with {rotate().kid}; retired keys stay published for QR_KEY_RETENTION")
+    click.echo(f"now signing with {rotate(use).kid}; retired keys stay published for their retention "
+               "(QR_KEY_RETENTION; one ACCESS_TOKEN_TTL for access keys)")
 
 
 @keys_cli.command("list")
-def keys_list():
-    """Show the published QR signing keys."""
+@USE
+def keys_list(use):
+    """Show the published signing keys of a use."""
     from backend.payments.keys import key_json, published
 
-    for k in published():
+    for k in published(use):
         j = key_json(k)
         click.echo(f"{j['kid']}  {j['status']:8}  created {j['created_at']}  x={j['x']}")
 
@@ -77,6 +84,39 @@ def users_create(phone, password, role, name, bank_code):
     user = create_user(phone, password, role, display_name=name, bank_id=bank_id)
     db.session.commit()
     click.echo(f"created {role} {user.phone} (id {user.id})")
+
+
+@users_cli.command("disable")
+@click.argument("phone")
+def users_disable(phone):
+    """Disable a staff (or any) account: no log-in, and every token refused at once on every worker."""
+    from backend.auth import service
+
+    service.disable_user(_user_by_phone(phone))
+    click.echo(f"{phone}: disabled; its sessions ended and its access tokens are refused")
+
+
+@users_cli.command("revoke")
+@click.argument("phone")
+def users_revoke(phone):
+    """End every session of an account and refuse its access tokens at once (it may log in again)."""
+    from backend.auth import service
+
+    service.revoke_user(_user_by_phone(phone))
+    click.echo(f"{phone}: every session ended")
+
+
+def _user_by_phone(phone: str):
+    from sqlalchemy import select
+
+    from backend.auth.models import User
+    from backend.auth.service import normalize_phone
+    from backend.extensions import db
+
+    user = db.session.execute(select(User).where(User.phone == normalize_phone(phone))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no account with phone {phone}")
+    return user
 
 
 @click.command("seed")

@@ -92,7 +92,13 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         # None selects the in-process Redis emulation and inline jobs.
         "REDIS_URL": env.get("REDIS_URL") or None,
         "TIMEZONE": env.get("SUIYUAN_TIMEZONE", "Asia/Shanghai"),
-        "TOKEN_TTL": timedelta(seconds=int(env.get("TOKEN_TTL_SECONDS", 12 * 3600))),
+        # The refresh token (kept in the database, revocable) lives TOKEN_TTL; the signed access token it buys
+        # lives ACCESS_TOKEN_TTL and is checked without the database (backend/auth/tokens.py).
+        "TOKEN_TTL": timedelta(seconds=int(env.get("TOKEN_TTL_SECONDS", 14 * 86400))),
+        "ACCESS_TOKEN_TTL": timedelta(seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", 600))),
+        # A new access-token signing key this often (a periodic job); a retired key keeps verifying for one
+        # ACCESS_TOKEN_TTL, so no token it signed is refused before it expires.
+        "ACCESS_KEY_ROTATION": timedelta(seconds=int(env.get("ACCESS_KEY_ROTATION_SECONDS", 86400))),
         "IDEMPOTENCY_TTL": timedelta(hours=int(env.get("IDEMPOTENCY_TTL_HOURS", 48))),
         # werkzeug's scrypt; tests lower the cost factor to stay fast.
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1"),

@@ -10,8 +10,8 @@ from flask import Flask
 from backend import preflight
 
 #: Configuration shown by the doctor besides the services (name → how to show it).
-SHOWN = ("TIMEZONE", "TOKEN_TTL", "IDEMPOTENCY_TTL", "ORDER_TTL", "QR_KEY_RETENTION", "LOGIN_MAX_FAILURES",
-         "LOGIN_LOCKOUT_SECONDS", "PASSWORD_HASH_METHOD")
+SHOWN = ("TIMEZONE", "TOKEN_TTL", "ACCESS_TOKEN_TTL", "IDEMPOTENCY_TTL", "ORDER_TTL", "QR_KEY_RETENTION",
+         "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "PASSWORD_HASH_METHOD")
 
 
 @dataclass

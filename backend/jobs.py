@@ -113,9 +113,10 @@ def init_app(app) -> None:
     """Register the core's periodic jobs on ``app`` (times in UTC)."""
     from backend.hooks import register_periodic
     from backend.payments.statements import build_daily_statements
-    from backend.payments.tasks import expire_orders, purge_idempotency_keys
+    from backend.payments.tasks import expire_orders, purge_idempotency_keys, rotate_access_key
 
     # 00:30 in Guangzhou (UTC+8): yesterday's statements.
     register_periodic(app, build_daily_statements, cron="30 16 * * *")
     register_periodic(app, expire_orders, interval=60)
     register_periodic(app, purge_idempotency_keys, cron="15 * * * *")
+    register_periodic(app, rotate_access_key, interval=3600)  # a new key when ACCESS_KEY_ROTATION is due

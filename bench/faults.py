@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -274,19 +273,7 @@ class ClaimSetup:
 
 def claimants(n: int, prefix: str = "166") -> list[tuple[int, str]]:
     """``fixtures.bulk_consumers_with_tokens`` with each token's user id (app context)."""
-    from backend.auth.models import AuthToken
-    from backend.extensions import db
-
-    tokens = fixtures.bulk_consumers_with_tokens(n, prefix)
-    by_hash = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
-    users: dict[str, int] = {}
-    hashes = list(by_hash)
-    for i in range(0, len(hashes), 1000):
-        for user_id, token_hash in db.session.execute(
-                sa.select(AuthToken.user_id, AuthToken.token_hash).where(AuthToken.token_hash.in_(hashes[i:i + 1000]))):
-            users[by_hash[token_hash]] = user_id
-    db.session.rollback()
-    return [(users[t], t) for t in tokens]
+    return fixtures.bulk_consumers_with_ids_and_tokens(n, prefix)
 
 
 def setup_claims(merchant, packets: int, claimant_count: int) -> ClaimSetup:

@@ -122,20 +122,26 @@ def bulk_consumers(n: int, prefix: str = "166") -> list[int]:
 
 
 def bulk_consumers_with_tokens(n: int, prefix: str = "166") -> list[str]:
-    """``bulk_consumers`` plus a bearer token for each; return the tokens."""
+    """``bulk_consumers`` plus a bearer (access) token for each; return the tokens."""
+    return [t for _, t in bulk_consumers_with_ids_and_tokens(n, prefix)]
+
+
+def bulk_consumers_with_ids_and_tokens(n: int, prefix: str = "166") -> list[tuple[int, str]]:
+    """``bulk_consumers``, each signed in (a session row and a signed access token); return (user id, token)."""
     import hashlib
     import secrets
 
+    from backend.auth import tokens
     from backend.auth.models import AuthToken
 
     users = bulk_consumers(n, prefix)
     now = utcnow()
-    tokens = ["sy_" + secrets.token_urlsafe(24) for _ in users]
-    db.session.execute(insert(AuthToken.__table__), [
-        {"user_id": u, "token_hash": hashlib.sha256(t.encode()).hexdigest(), "created_at": now,
-         "expires_at": now + timedelta(days=1)} for u, t in zip(users, tokens, strict=True)])
+    sids = db.session.execute(insert(AuthToken.__table__).returning(AuthToken.id, sort_by_parameter_order=True), [
+        {"user_id": u, "token_hash": hashlib.sha256(("sy_" + secrets.token_urlsafe(24)).encode()).hexdigest(),
+         "created_at": now, "expires_at": now + timedelta(days=1)} for u in users]).scalars().all()
     db.session.commit()
-    return tokens
+    signed = tokens.issue_many([(u, Role.CONSUMER, "api", sid) for u, sid in zip(users, sids, strict=True)])
+    return [(u, t) for u, (t, _) in zip(users, signed, strict=True)]
 
 
 def live_red_packet_campaign(merchant: Merchant, packets: int, budget_fen: int) -> int:

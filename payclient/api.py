@@ -66,6 +66,9 @@ __all__ = ["ApiClient", "EventStream", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000/api/v1"
 _RETRY_STATUSES = {502, 503, 504}
+#: 401 codes a new access token cures: the short-lived one expired, or its signing key is no longer published.
+_REFRESHABLE = {"token_expired", "invalid_token"}
+_NO_REFRESH = {"/auth/login", "/auth/register", "/auth/refresh"}
 #: No (complete) answer: the connection failed, was reset or closed before or while answering, or timed out.
 _NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
@@ -94,6 +97,7 @@ class ApiClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self._refresh_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -120,10 +124,48 @@ class ApiClient:
 
     def _send(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
               headers: dict | None = None, stream: bool = False, timeout: Any = None) -> requests.Response:
-        """Send one request; raise ``requests`` network exceptions as they come."""
-        return self.session.request(method, self.base_url + path, json=json, params=params,
-                                    headers=self._headers(headers), stream=stream,
-                                    timeout=timeout if timeout is not None else self.timeout_s)
+        """Send one request; raise ``requests`` network exceptions as they come.
+
+        An access token that has expired is refreshed with the session's refresh token and the request sent
+        once more, unseen by the caller: authentication comes before anything a request does, so the
+        refused attempt did nothing (a money-moving request goes again with its own Idempotency-Key).
+        """
+        def send() -> requests.Response:
+            return self.session.request(method, self.base_url + path, json=json, params=params,
+                                        headers=self._headers(headers), stream=stream,
+                                        timeout=timeout if timeout is not None else self.timeout_s)
+
+        sent_with = self.tokens.token
+        resp = send()
+        if resp.status_code == 401 and sent_with and path not in _NO_REFRESH and self._refreshable(resp) \
+                and self._refresh(sent_with):
+            resp.close()
+            resp = send()
+        return resp
+
+    @staticmethod
+    def _refreshable(resp: requests.Response) -> bool:
+        try:
+            return resp.json().get("code") in _REFRESHABLE
+        except (ValueError, AttributeError):
+            return False
+
+    def _refresh(self, expired: str) -> bool:
+        """Replace the access token ``expired`` with a new one from the session's refresh token; return
+        whether there is a new one (another thread may have got it first). A session that is over (logged
+        out, revoked, expired) returns False and the caller sees the original 401."""
+        with self._refresh_lock:
+            if self.tokens.token != expired:
+                return bool(self.tokens.token)
+            refresh = self.tokens.refresh_token
+            if not refresh:
+                return False
+            resp = self.session.request("POST", self.base_url + "/auth/refresh", json={"refresh_token": refresh},
+                                        headers={"Accept": "application/json"}, timeout=self.timeout_s)
+            if resp.status_code != 200:
+                return False
+            self.tokens.replace_token(resp.json()["token"])
+            return True
 
     @staticmethod
     def _body(resp: requests.Response) -> Any:
@@ -254,7 +296,8 @@ class ApiClient:
     def _remember(self, result: LoginResult) -> None:
         u = result.user
         self.tokens.save(result.token, {"id": u.id, "phone": u.phone, "role": u.role,
-                                        "display_name": u.display_name, "bank_id": u.bank_id})
+                                        "display_name": u.display_name, "bank_id": u.bank_id},
+                         refresh_token=result.refresh_token)
         if result.device_token:
             known = self.device_tokens.load()
             known[self._phone_key(u.phone)] = result.device_token

@@ -73,10 +73,13 @@ class LoginResult:
     token: str
     user: User
     device_token: str | None = None
+    refresh_token: str | None = None
+    expires_in: int | None = None
 
     @classmethod
     def from_json(cls, d: dict) -> LoginResult:
-        return cls(token=d["token"], user=User.from_json(d["user"]), device_token=d.get("device_token"))
+        return cls(token=d["token"], user=User.from_json(d["user"]), device_token=d.get("device_token"),
+                   refresh_token=d.get("refresh_token"), expires_in=d.get("expires_in"))
 
 
 @dataclass(frozen=True)

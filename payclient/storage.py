@@ -83,9 +83,20 @@ class TokenStore:
     def user(self) -> dict | None:
         return self._store.load().get("user")
 
+    @property
+    def refresh_token(self) -> str | None:
+        """The session's refresh token, which buys a new access token when the one in ``token`` expires."""
+        return self._store.load().get("refresh_token")
+
     def save(self, token: str, user: dict | None = None, **extra: Any) -> None:
-        """Remember ``token`` (and the user it was issued to)."""
+        """Remember ``token`` (and the user it was issued to; ``refresh_token=`` the session's)."""
         self._store.save({"token": token, "user": user, **extra})
+
+    def replace_token(self, token: str) -> None:
+        """Keep the session, with a new access token."""
+        data = dict(self._store.load())
+        data["token"] = token
+        self._store.save(data)
 
     def clear(self) -> None:
         self._store.clear()

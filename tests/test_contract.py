@@ -46,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend.auth.models import Role
-from backend.auth.service import issue_token
+from backend.auth.service import issue_token, open_session
 from backend.clock import local_today, utcnow
 from backend.extensions import db
 from backend.ledger import service as ledger
@@ -128,6 +128,8 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
            "reference": order["reference"], "funder_id": w.funder_id,
            "static_payload": static_payload, "wallet_id": factory.wallet(consumer).id,
            **prepaid, **payouts, **transit, **protection}
+    ids["refresh_token"] = open_session(consumer.user).refresh_token  # not for logout: that one ends its own session
+    db.session.commit()
 
     def fresh_token() -> str:
         token = issue_token(w.pilot.user)
@@ -403,7 +405,9 @@ def valid_requests(world: World) -> dict[str, dict]:
         "GET /api/v1/health": {},
         "POST /api/v1/auth/register": {"body": {"phone": "+86 139-9999-0001", "password": "Passw0rd!"}},
         "POST /api/v1/auth/login": {"body": {"phone": world.people[Role.CONSUMER].phone, "password": "Passw0rd!"}},
+        "POST /api/v1/auth/refresh": {"body": {"refresh_token": world.ids["refresh_token"]}},
         "POST /api/v1/auth/logout": {},
+        "GET /api/v1/auth/keys": {},
         "GET /api/v1/me": {},
         "GET /api/v1/wallets/me": {},
         "POST /api/v1/wallets/me/upgrade": None,  # the world's consumer is class 2 already: no valid upgrade

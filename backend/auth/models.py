@@ -44,9 +44,14 @@ class User(db.Model):
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("operator_banks.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Access tokens issued before this are refused (a staff revocation: disabled, password or role changed).
+    tokens_revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuthToken(db.Model):
+    """A refresh token (one signed-in session): long-lived, revocable, the id is the session id ``sid`` that
+    the short-lived access tokens it buys carry."""
+
     __tablename__ = "auth_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,4 +1,9 @@
-"""Registration, log-in, tokens, and the per-endpoint role declaration."""
+"""Registration, log-in, sessions and tokens, staff revocation, and the per-endpoint role declaration.
+
+Tokens: a log-in opens a session (a refresh token in the database) and hands out a short-lived signed
+access token; requests are authenticated from the access token and the Redis deny-list alone
+(:mod:`backend.auth.tokens`), with no database round trip.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,16 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import current_app, g, request
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.auth import throttle
+from backend.auth import throttle, tokens
 from backend.auth.models import AuthToken, Role, User
+from backend.auth.tokens import Claims
 from backend.clock import as_utc, utcnow
 from backend.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from backend.extensions import db, get_redis
@@ -68,8 +75,8 @@ def create_user(phone: str, password: str, role: str, *, display_name: str = "",
     return user
 
 
-def register(phone: str, password: str, role: str, display_name: str = "") -> tuple[User, str]:
-    """Register a consumer or merchant owner; return the user and a fresh token.
+def register(phone: str, password: str, role: str, display_name: str = "") -> tuple[User, Session]:
+    """Register a consumer or merchant owner; return the user and a new session.
 
     Attempts are limited per address (``registration_limited``), since each
     one also tells whether a number is registered.
@@ -78,13 +85,13 @@ def register(phone: str, password: str, role: str, display_name: str = "") -> tu
         raise ValidationFailed("Only consumers and merchant owners can register themselves.", field="role")
     throttle.enter_registration()
     user = create_user(phone, password, role, display_name=display_name)
-    token = issue_token(user)
+    session = open_session(user)
     db.session.commit()
-    return user, token
+    return user, session
 
 
-def login(phone: str, password: str) -> tuple[User, str]:
-    """Check the password and return the user with a fresh token.
+def login(phone: str, password: str) -> tuple[User, Session]:
+    """Check the password and return the user with a new session (refresh and access token).
 
     Attempts pass the gates of :mod:`backend.auth.throttle` first: a device
     that logged in to this account before is limited only by its own
@@ -116,9 +123,9 @@ def login(phone: str, password: str) -> tuple[User, str]:
             throttle.note_unknown_attempt(user_id, "failed")
         raise Unauthorized("Wrong phone number or password.", code="bad_credentials")
     throttle.release(gates, own)
-    token = issue_token(user)
+    session = open_session(user)
     db.session.commit()
-    return user, token
+    return user, session
 
 
 # One counter per user for passwords typed again to approve something (not log-ins: backend/auth/throttle.py).
@@ -153,22 +160,113 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User) -> str:
-    """Create a bearer token for ``user`` (added to the session); return it."""
-    token = "sy_" + secrets.token_urlsafe(32)
+@dataclass(frozen=True)
+class Session:
+    """What a log-in hands out: the access token (short-lived), the refresh token that buys new ones."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+def open_session(user: User) -> Session:
+    """Open a session of ``user``: a refresh token row (added to the db session, caller commits) and the
+    first access token."""
+    refresh = "sy_" + secrets.token_urlsafe(32)
     now = utcnow()
-    db.session.add(AuthToken(user_id=user.id, token_hash=_hash_token(token), created_at=now,
-                             expires_at=now + current_app.config["TOKEN_TTL"]))
-    return token
+    row = AuthToken(user_id=user.id, token_hash=_hash_token(refresh), created_at=now,
+                    expires_at=now + current_app.config["TOKEN_TTL"])
+    db.session.add(row)
+    db.session.flush()
+    access, seconds = tokens.issue(user, row.id)
+    return Session(access, seconds, refresh)
 
 
-def revoke_token(token: str) -> None:
-    """Revoke one bearer token and commit."""
-    db.session.execute(
-        update(AuthToken.__table__).where(AuthToken.token_hash == _hash_token(token), AuthToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+def issue_token(user: User) -> str:
+    """Open a session of ``user`` (caller commits); return its access token (tests and benchmarks)."""
+    return open_session(user).access_token
+
+
+_REFRESH_LOOKUP = (select(User, AuthToken.id, AuthToken.expires_at, AuthToken.revoked_at)
+                   .join(AuthToken, AuthToken.user_id == User.id)
+                   .where(AuthToken.token_hash == bindparam("token_hash")))
+
+
+def refresh(refresh_token: str) -> tuple[str, int]:
+    """Return a new access token (and its lifetime in seconds) for a live session's refresh token.
+
+    Raises ``Unauthorized``: ``invalid_token``, ``token_revoked`` (logged out, or the user's tokens were
+    revoked), ``token_expired`` or ``account_disabled`` — each means: log in again.
+    """
+    row = db.session.execute(_REFRESH_LOOKUP, {"token_hash": _hash_token(refresh_token or "")}).one_or_none()
+    if row is None:
+        raise Unauthorized("The refresh token is not valid.", code="invalid_token")
+    user, sid, expires_at, revoked_at = row
+    if revoked_at is not None:
+        raise Unauthorized("The session was ended; log in again.", code="token_revoked")
+    if as_utc(expires_at) <= utcnow():
+        raise Unauthorized("The session has expired; log in again.", code="token_expired")
+    if not user.is_active:
+        raise Unauthorized("This account is disabled.", code="account_disabled")
+    access, seconds = tokens.issue(user, sid)
+    db.session.rollback()
+    return access, seconds
+
+
+def end_session(sid: int) -> None:
+    """Log out: revoke session ``sid`` (its refresh token) in the database and deny its access tokens on
+    every worker at once; commit. Raises ``AuthUnavailable`` (nothing changed) when Redis can't be told."""
+    db.session.execute(update(AuthToken.__table__).where(AuthToken.id == sid, AuthToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+    try:
+        tokens.deny_session(sid)  # before the commit: a refusal must not leave the session half-ended
+    except tokens.AuthUnavailable:
+        db.session.rollback()
+        raise
     db.session.commit()
+    tokens.deny_session(sid)  # again after it, in case Redis lost its data in between (see tokens.rebuild)
+
+
+def revoke_user(user: User) -> None:
+    """Staff revocation: end every session of ``user`` and refuse every access token issued so far, on every
+    worker at once (the caller has changed the user — disabled, new password, new role — and this commits).
+    Raises ``AuthUnavailable`` (rolled back, nothing changed) when Redis can't be told."""
+    now = utcnow()
+    at_s = round(now.timestamp(), 3)
+    user.tokens_revoked_at = now
+    db.session.execute(update(AuthToken.__table__)
+                       .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None)).values(revoked_at=now))
+    try:
+        tokens.deny_user(user.id, at_s)
+    except tokens.AuthUnavailable:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    try:
+        tokens.deny_user(user.id, at_s)
+    except tokens.AuthUnavailable:
+        pass  # written before the commit already; this second write only covers a Redis restart in between
+
+
+def disable_user(user: User) -> None:
+    """Disable ``user``'s account: no log-in, no refresh, and every token refused at once; commits."""
+    user.is_active = False
+    revoke_user(user)
+
+
+def change_role(user: User, role: str, *, bank_id: int | None = None) -> None:
+    """Give ``user`` another role (a staff change); tokens carrying the old role are refused at once; commits."""
+    if role not in Role.ALL:
+        raise ValidationFailed(f"Unknown role {role!r}.", field="role")
+    user.role, user.bank_id = role, bank_id
+    revoke_user(user)
+
+
+def set_password(user: User, password: str) -> None:
+    """Set ``user``'s password; every session and token of the old one ends at once; commits."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    revoke_user(user)
 
 
 def bearer_token() -> str | None:
@@ -179,31 +277,62 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-# Built once: every authenticated request runs it.
-_TOKEN_LOOKUP = (select(User, AuthToken.expires_at, AuthToken.revoked_at)
-                 .join(AuthToken, AuthToken.user_id == User.id)
-                 .where(AuthToken.token_hash == bindparam("token_hash")))
+class Principal:
+    """The signed-in user of a request, as its access token says: ``id``, ``role``, ``bank_id`` and the
+    session ``sid`` without the database. Any other attribute (``phone``, ``display_name``, …) loads the
+    ``User`` row on first use, once per request."""
+
+    __slots__ = ("id", "role", "bank_id", "sid", "claims", "_user")
+
+    def __init__(self, claims: Claims):
+        self.id = claims.user_id
+        self.role = claims.role
+        self.bank_id = claims.bank_id
+        self.sid = claims.sid
+        self.claims = claims
+        self._user = None
+
+    @property
+    def user(self) -> User:
+        """The ``User`` row (loaded on first use)."""
+        if self._user is None:
+            user = db.session.get(User, self.id)
+            if user is None:
+                raise Unauthorized("The token is not valid.", code="invalid_token")
+            self._user = user
+        return self._user
+
+    def __getattr__(self, name: str):
+        return getattr(self.user, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in Principal.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.user, name, value)
+
+    def __eq__(self, other) -> bool:
+        return getattr(other, "id", None) == self.id and isinstance(other, Principal | User)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Principal user {self.id} {self.role}>"
 
 
-def authenticate() -> User:
-    """Return the user of the request's bearer token; raise ``Unauthorized``."""
+def authenticate() -> Principal:
+    """Return the signed-in user of the request's bearer token, from the token's signature and the Redis
+    deny-list (no database); raise ``Unauthorized`` or ``AuthUnavailable`` (503, Redis down)."""
     token = bearer_token()
     if not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.", code="missing_token")
-    row = db.session.execute(_TOKEN_LOOKUP, {"token_hash": _hash_token(token)}).one_or_none()
-    if row is None:
-        raise Unauthorized("The token is not valid.", code="invalid_token")
-    user, expires_at, revoked_at = row
-    if revoked_at is not None:
-        raise Unauthorized("The token was revoked; log in again.", code="token_revoked")
-    if as_utc(expires_at) <= utcnow():
-        raise Unauthorized("The token has expired; log in again.", code="token_expired")
-    if not user.is_active:
-        raise Unauthorized("This account is disabled.", code="account_disabled")
-    return user
+    claims = tokens.verify(token)
+    tokens.check_not_revoked(claims)
+    return Principal(claims)
 
 
-def current_user() -> User:
+def current_user() -> Principal:
     """Return the authenticated user of this request (set by ``requires``)."""
     return g.user
 

@@ -106,11 +106,13 @@ class Refund(db.Model):
 
 
 class SigningKey(db.Model):
-    """An Ed25519 key that signs QR payloads. The private half is stored encrypted."""
+    """An Ed25519 key that signs QR payloads (``use`` "qr") or access tokens ("access"). The private half is
+    stored encrypted."""
 
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(25), primary_key=True)
+    use: Mapped[str] = mapped_column(String(16), default="qr", server_default="qr")
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     private_key_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

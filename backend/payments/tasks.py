@@ -23,3 +23,12 @@ def purge_idempotency_keys() -> int:
     from backend.idempotency import purge_expired
 
     return purge_expired()
+
+
+@with_app
+def rotate_access_key() -> str | None:
+    """Job: start a new access-token signing key when the current one is ``ACCESS_KEY_ROTATION`` old; return
+    its kid (None when not due). Two workers running it at once make two keys: harmless, the newer signs."""
+    from backend.payments.keys import rotate_access_key_when_due
+
+    return rotate_access_key_when_due()

@@ -4,6 +4,10 @@
 const BASE = '/api/v1';
 const TOKEN_KEY = 'suiyuan.console.token';
 const USER_KEY = 'suiyuan.console.user';
+const REFRESH_KEY = 'suiyuan.console.refresh';
+// 401 codes a new access token cures: the short-lived one expired, or its signing key is no longer published.
+const REFRESHABLE = new Set(['token_expired', 'invalid_token']);
+const NO_REFRESH = new Set(['/auth/login', '/auth/register', '/auth/refresh']);
 
 export class ApiError extends Error {
   constructor(status, problem = {}) {
@@ -18,21 +22,48 @@ export class ApiError extends Error {
   }
 }
 
-// The token lives in sessionStorage: it ends with the tab, and never goes into a URL or a cookie.
+// The tokens live in sessionStorage: they end with the tab, and never go into a URL or a cookie. The access
+// token is short-lived; the session's refresh token buys a new one when it expires (see `request`).
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
+  get refreshToken() { return sessionStorage.getItem(REFRESH_KEY); },
   get user() {
     try { return JSON.parse(sessionStorage.getItem(USER_KEY) || 'null'); } catch { return null; }
   },
-  save(token, user) {
+  save(token, user, refreshToken) {
     sessionStorage.setItem(TOKEN_KEY, token);
     sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+    if (refreshToken) sessionStorage.setItem(REFRESH_KEY, refreshToken);
   },
+  replaceToken(token) { sessionStorage.setItem(TOKEN_KEY, token); },
   clear() {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
   },
 };
+
+// One refresh at a time: the requests a page sends together all wait for the same new token.
+let refreshing = null;
+
+/** Replace the expired access token `expired`; resolve true when there is a new one. */
+function refreshAccess(expired) {
+  if (session.token !== expired) return Promise.resolve(Boolean(session.token));
+  const refreshToken = session.refreshToken;
+  if (!refreshToken) return Promise.resolve(false);
+  if (!refreshing) {
+    refreshing = fetch(buildUrl('/auth/refresh'), {
+      method: 'POST', cache: 'no-store',
+      headers: { Accept: 'application/json, application/problem+json', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    }).then(async (resp) => {
+      if (!resp.ok) return false;
+      session.replaceToken((await resp.json()).token);
+      return true;
+    }).catch(() => false).finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
 
 function buildUrl(path, query) {
   const url = new URL(BASE + path, window.location.origin);
@@ -53,8 +84,11 @@ async function problemOf(resp) {
   return { title: resp.statusText, detail: text };
 }
 
-/** Send a request; return the parsed JSON (null for 204), or the Response when `raw`. Throws ApiError. */
-export async function request(method, path, { body, query, idempotencyKey, raw = false } = {}) {
+/** Send a request; return the parsed JSON (null for 204), or the Response when `raw`. Throws ApiError.
+ * An expired access token is refreshed and the request sent once more (authentication comes before anything
+ * a request does, so the refused attempt did nothing; a money-moving one goes again with its own key). */
+export async function request(method, path, opts = {}, retried = false) {
+  const { body, query, idempotencyKey, raw = false } = opts;
   const headers = { Accept: 'application/json, application/problem+json' };
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -72,6 +106,10 @@ export async function request(method, path, { body, query, idempotencyKey, raw =
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, await problemOf(resp));
+    if (resp.status === 401 && token && !retried && !NO_REFRESH.has(path) && REFRESHABLE.has(err.code) &&
+        await refreshAccess(token)) {
+      return request(method, path, opts, true);
+    }
     if (resp.status === 401 && token && path !== '/auth/login') {
       window.dispatchEvent(new CustomEvent('suiyuan:unauthorized', { detail: err }));
     }

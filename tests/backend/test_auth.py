@@ -87,9 +87,9 @@ def test_register_duplicate_phone_is_409_phone_taken(client, factory, retype):
     assert_problem(register(client, phone=retype(person.phone)), 409, "phone_taken", field="phone")
 
 
-def test_password_is_stored_as_a_scrypt_hash_and_tokens_as_sha256(client):
+def test_password_is_stored_as_a_scrypt_hash_and_refresh_tokens_as_sha256(client):
     phone = next_phone()
-    token = register(client, phone=phone).get_json()["token"]
+    token = register(client, phone=phone).get_json()["refresh_token"]
     user = user_by_phone(phone)
     assert user.password_hash.startswith("scrypt:")
     assert PASSWORD not in user.password_hash
@@ -137,20 +137,24 @@ def test_logout_revokes_only_that_token(client, factory):
     assert client.get(url("/me"), headers=bearer(other_token)).status_code == 200
 
 
-def test_expired_token_is_refused(client, factory):
+def test_expired_session_buys_no_access_token(client, factory):
     person = factory.user()
-    assert client.get(url("/me"), headers=person.auth).status_code == 200
+    refresh = login(client, person.phone).get_json()["refresh_token"]
     db.session.execute(update(AuthToken).where(AuthToken.user_id == person.id)
                        .values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
-    assert_problem(client.get(url("/me"), headers=person.auth), 401, "token_expired")
+    assert_problem(client.post(url("/auth/refresh"), json={"refresh_token": refresh}), 401, "token_expired")
 
 
 def test_token_of_a_disabled_account_is_refused(client, factory):
+    from backend.auth import service
+
     person = factory.user()
-    person.user.is_active = False
-    db.session.commit()
-    assert_problem(client.get(url("/me"), headers=person.auth), 401, "account_disabled")
+    refresh = login(client, person.phone).get_json()["refresh_token"]
+    service.disable_user(person.user)
+    assert_problem(client.get(url("/me"), headers=person.auth), 401, "token_revoked")
+    assert_problem(client.post(url("/auth/refresh"), json={"refresh_token": refresh}), 401, "token_revoked")
+    assert_problem(login(client, person.phone), 401, "bad_credentials")
 
 
 @pytest.mark.parametrize(("headers", "code"), [

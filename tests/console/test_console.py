@@ -196,6 +196,40 @@ def test_log_in_refusals_and_an_expired_session_are_explained(console, factory):
     assert "您已退出登录" in text_of(page, ".login-card .banner-error")
 
 
+def test_the_console_keeps_working_through_an_access_token_refresh(app, console, factory, monkeypatch):
+    """The short-lived access token expires while the page is open: the next call refreshes it with the
+    session's refresh token and goes through, with no log-in screen in between."""
+    from datetime import timedelta
+
+    from backend.auth import service, tokens
+    from backend.clock import utcnow
+    from backend.payments import keys
+
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员 ICBC reviewer")
+    shop_id = factory.merchant().id
+    page = console.page("desktop")
+    console.login(page, reviewer.phone, PASSWORD)
+    page.wait_for_selector("#pending-count")
+    first = page.evaluate("sessionStorage.getItem('suiyuan.console.token')")
+    assert page.evaluate("sessionStorage.getItem('suiyuan.console.refresh')")
+    moved = utcnow() + app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=1)
+    for module in (tokens, keys, service):
+        monkeypatch.setattr(module, "utcnow", lambda: moved)
+    console.log.expect_refusal(r"/api/v1/merchants\?status=approved", 401)  # the expired token, once
+    page.click("#nav a[data-nav=approved]")
+    page.wait_for_selector(f"#approved-{shop_id}")
+    assert page.locator(".login-card").count() == 0 and page.url.endswith("#/review/approved")
+    assert page.evaluate("sessionStorage.getItem('suiyuan.console.token')") != first
+    # Logging out with an expired token ends the session too (refreshed first).
+    moved = moved + app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=1)
+    console.log.expect_refusal(r"/api/v1/auth/logout$", 401)
+    refresh = page.evaluate("sessionStorage.getItem('suiyuan.console.refresh')")
+    page.click("#logout")
+    page.wait_for_selector("#login-phone")
+    assert requests.post(f"{console.base_url}/api/v1/auth/refresh", json={"refresh_token": refresh},
+                         timeout=10).json()["code"] == "token_revoked"
+
+
 # ---------------------------------------------------------------- zone manager
 
 

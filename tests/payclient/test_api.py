@@ -262,3 +262,59 @@ def test_paycode_devices_and_charges(connect, factory, shop):
     merchant.static_qr(mid)  # signing the first code creates the first key
     keys = payer.keys()
     assert keys and keys[0].crv == "Ed25519" and len(keys[0].raw()) == 32
+
+
+def _clock_ahead(monkeypatch, seconds: float) -> None:
+    """Move the server's clock ``seconds`` ahead (the live server runs in this process)."""
+    from datetime import timedelta
+
+    from backend.auth import service, tokens
+    from backend.clock import utcnow
+    from backend.payments import keys
+
+    moved = utcnow() + timedelta(seconds=seconds)
+    for module in (tokens, keys, service):
+        monkeypatch.setattr(module, "utcnow", lambda: moved)
+
+
+def test_an_expired_access_token_is_refreshed_transparently(app, connect, factory, monkeypatch):
+    """The short-lived access token expires: the client refreshes it with the session's refresh token and
+    sends the request again, money-moving ones with their own Idempotency-Key, so each is done once."""
+    person = factory.consumer(balance_fen=10_000)
+    settle()
+    c = connect(person)
+    first = c.token
+    assert c.tokens.refresh_token and c.wallet().balance_fen == 10_000
+    _clock_ahead(monkeypatch, app.config["ACCESS_TOKEN_TTL"].total_seconds() + 1)
+    assert c.wallet().balance_fen == 10_000  # refreshed under the hood
+    assert c.token != first
+    second = c.token
+    _clock_ahead(monkeypatch, 2 * app.config["ACCESS_TOKEN_TTL"].total_seconds() + 2)
+    assert c.topup(500).balance_after_fen == 10_500  # through the outbox: refused once, refreshed, done once
+    assert c.token != second and not c.outbox.pending(str(person.id))
+    assert [t.code for t in c.transactions(limit=5).items] == ["topup", "topup"]  # the factory's, and this one once
+    assert c.wallet().balance_fen == 10_500
+    _clock_ahead(monkeypatch, 3 * app.config["ACCESS_TOKEN_TTL"].total_seconds() + 3)
+    refresh = c.tokens.refresh_token
+    c.logout()  # with an expired access token: refreshed, then the session really ends
+    assert not c.signed_in
+    assert ApiClient(c.base_url).session.post(c.base_url + "/auth/refresh", json={"refresh_token": refresh},
+                                              timeout=10).json()["code"] == "token_revoked"
+
+
+def test_a_session_ended_elsewhere_is_not_refreshed(app, connect, factory, monkeypatch):
+    """Staff revoked the account (or it logged out on another device): refreshing fails, and the caller sees
+    the 401 that sends the app back to its log-in screen."""
+    from backend.auth import service
+
+    person = factory.user(Role.ZONE_MANAGER)
+    c = connect(person)
+    assert c.me().id == person.id
+    service.revoke_user(person.user)
+    with pytest.raises(AuthError) as err:
+        c.me()
+    assert err.value.code == "token_revoked"
+    _clock_ahead(monkeypatch, app.config["ACCESS_TOKEN_TTL"].total_seconds() + 1)
+    with pytest.raises(AuthError) as err:
+        c.me()
+    assert err.value.code == "token_expired"  # and the refresh token was refused: token_revoked

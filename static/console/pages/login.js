@@ -40,7 +40,7 @@ export async function render({ view, notice, onLoggedIn }) {
           detail: t('login.not_staff_detail', { role: t(`role.${body.user.role}`) }) }));
         return;
       }
-      session.save(body.token, body.user);
+      session.save(body.token, body.user, body.refresh_token);
       onLoggedIn(body.user);
     } catch (err) {
       showFormError(form, slot, err);
