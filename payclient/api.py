@@ -479,11 +479,15 @@ class ApiClient:
             params["radius_m"] = radius_m
         return Located.from_json(self._call("GET", "/zones/locate", params=params))
 
-    def campaigns(self, *, zone_id: int | None = None, status: str | None = None, limit: int = 20) -> list[Campaign]:
-        """Launched campaigns (staff also see drafts of their zones), newest first."""
+    def campaigns(self, *, zone_id: int | None = None, merchant_id: int | None = None, status: str | None = None,
+                  limit: int = 20) -> list[Campaign]:
+        """Launched campaigns (staff also see drafts of their zones), newest first; with ``merchant_id`` each
+        says whether that merchant takes it (``accepted_here``)."""
         params: dict[str, Any] = {"limit": limit}
         if zone_id:
             params["zone_id"] = zone_id
+        if merchant_id:
+            params["merchant_id"] = merchant_id
         if status:
             params["status"] = status
         return [Campaign.from_json(c) for c in self._call("GET", "/campaigns", params=params)["items"]]
