@@ -91,6 +91,8 @@ class ApiClient:
         self.outbox = outbox or Outbox()
         self.session = session or requests.Session()
         self.timeout_s = timeout_s
+        #: The language the server writes problems in ("zh" or "en"); the apps tie it to their catalogue.
+        self.language: Callable[[], str] = lambda: "en"
         self.retries = retries
         self.backoff_s = backoff_s
 
@@ -111,7 +113,7 @@ class ApiClient:
         return User.from_json(data) if data else None
 
     def _headers(self, extra: dict | None = None) -> dict:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Language": "zh-CN" if self.language() == "zh" else "en"}
         if self.tokens.token:
             headers["Authorization"] = f"Bearer {self.tokens.token}"
         headers.update(extra or {})

@@ -380,7 +380,7 @@ def valid_requests(world: World) -> dict[str, dict]:
             "name_zh": "契约糖水铺", "name_en": "Contract Dessert", "uscc": valid_uscc(), "mcc": "5814",
             "scenario": "food", "address": "广州市荔湾区恩宁路1号", "latitude": 23.1191, "longitude": 113.2437,
             "bank_code": "ICBC"}},
-        "GET /api/v1/merchants": {"query": {"limit": 5}},
+        "GET /api/v1/merchants": {"query": {"limit": 5, "q": "茶"}},
         "GET /api/v1/merchants/{merchant_id}": {},
         "POST /api/v1/merchants/{merchant_id}/review": None,  # set up in tests/merchants (needs a pending one)
         "POST /api/v1/merchants/{merchant_id}/cashiers": {"body": {"phone": "13799990002", "password": "Passw0rd!"}},

@@ -1,6 +1,8 @@
 // The API client: every call goes to /api/v1 with the bearer token of this tab's session.
 // Errors come back as ApiError carrying the problem+json fields (status, code, title, detail, errors).
 
+import { getLang } from './i18n.js';
+
 const BASE = '/api/v1';
 const TOKEN_KEY = 'suiyuan.console.token';
 const USER_KEY = 'suiyuan.console.user';
@@ -55,7 +57,8 @@ async function problemOf(resp) {
 
 /** Send a request; return the parsed JSON (null for 204), or the Response when `raw`. Throws ApiError. */
 export async function request(method, path, { body, query, idempotencyKey, raw = false } = {}) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+  // The server writes problem titles and details in the language of the screen.
+  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': getLang() === 'zh' ? 'zh-CN' : 'en' };
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;

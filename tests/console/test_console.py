@@ -25,6 +25,7 @@ from backend.extensions import db
 from backend.merchants.models import Merchant, MerchantStatus
 from campaigns.models import Campaign
 from tests.factories import PASSWORD
+from tests.payments.helpers import valid_uscc
 from zones import placement
 from zones.models import Zone, ZoneManager
 
@@ -88,6 +89,14 @@ def wait_text(page, selector: str, expected: str, timeout_ms: int = 15_000) -> N
         raise AssertionError(f"{selector}: wanted {expected!r}, page shows {now!r}; errors: {banners!r}") from None
 
 
+def assert_no_server_english(page) -> None:
+    """A zh screen shows no English sentence from the server and no status or code line ("HTTP 401 · …")."""
+    import re
+
+    for text in page.locator(".banner-error").all_inner_texts():
+        assert not re.search(r"HTTP \d{3}|[A-Za-z]{2,}\s+[A-Za-z]{2,}|\b[a-z]+_[a-z_]+\b", text), text
+
+
 def beijing_input(at: datetime) -> str:
     return at.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -96,10 +105,13 @@ def beijing_input(at: datetime) -> str:
 
 
 def test_bank_reviewer_approves_and_rejects_applications_of_their_bank(console, factory):
-    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员 ICBC reviewer")
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员")
+    tea_owner = factory.user(Role.MERCHANT_OWNER, display_name="陈老板")
     tea = factory.merchant(status=MerchantStatus.PENDING, name_zh="恩宁路凉茶铺", name_en="Enning Herbal Tea",
-                           scenario="food", address="广州市荔湾区恩宁路128号", latitude=23.1190, longitude=113.2445)
+                           owner=tea_owner, uscc=valid_uscc(), scenario="food", address="广州市荔湾区恩宁路128号",
+                           latitude=23.1190, longitude=113.2445)
     inn = factory.merchant(status=MerchantStatus.PENDING, name_zh="西关大屋民宿", name_en="Xiguan House Inn",
+                           owner=factory.user(Role.MERCHANT_OWNER, display_name="何女士"), uscc=valid_uscc(),
                            scenario="lodging", mcc="7011", address="广州市荔湾区多宝路36号", latitude=23.1201,
                            longitude=113.2430)
     other_bank = factory.merchant(status=MerchantStatus.PENDING, bank_code="BOC", name_zh="北京路书店",
@@ -123,6 +135,12 @@ def test_bank_reviewer_approves_and_rejects_applications_of_their_bank(console, 
     # Only this bank's applications are in the queue.
     assert page.locator(f"#application-{other_bank.id}").count() == 0
     assert text_of(page, "#pending-count") == "待审核 2 件"
+    # Each card says who applied (masked phone), whether the licence number's check character holds,
+    # and the zone the shop lands in once approved.
+    card = text_of(page, f"#application-{tea.id}")
+    assert "陈老板 · " + tea_owner.phone[:3] + "****" + tea_owner.phone[-4:] in card and tea_owner.phone not in card
+    assert "校验位正确" in card
+    wait_text(page, f"[data-zone-of='{tea.id}']", "永庆坊")
     console.shot(page, "review-queue")
 
     # Approve with the keyboard only: the button, the reason, Tab to "approve", Enter.
@@ -156,17 +174,27 @@ def test_bank_reviewer_approves_and_rejects_applications_of_their_bank(console, 
     assert (inn_row.status, inn_row.review_reason) == (MerchantStatus.REJECTED, "营业执照照片不清晰，请重新上传")
     assert db.session.get(Merchant, other_bank.id).status == MerchantStatus.PENDING
 
-    page.click("#nav a[data-nav=approved]")
-    page.wait_for_selector(f"#approved-{tea.id}")
-    assert page.locator(f"#approved-{inn.id}").count() == 0
-    console.shot(page, "review-approved")
-    console.open(phone, "/review/approved")
-    phone.wait_for_selector(f"#approved-{tea.id}")
-    console.shot(phone, "review-approved")
+    # Decided applications stay findable: by decision, and by name or code.
+    for p in (page, phone):
+        console.open(p, "/review/approved")
+        p.wait_for_selector(f"#approved-{tea.id}")
+        assert p.locator(f"#approved-{inn.id}").count() == 0  # approved ones first
+        p.select_option("#history-status", "rejected")
+        p.wait_for_selector(f"#approved-{inn.id}[data-status=rejected]")
+        assert "营业执照照片不清晰" in text_of(p, f"#approved-{inn.id}")
+        p.select_option("#history-status", "")
+        p.fill("#history-search", "凉茶")
+        p.press("#history-search", "Enter")
+        p.wait_for_selector(f"#approved-{inn.id}", state="detached")
+        p.wait_for_selector(f"#approved-{tea.id}")
+        console.shot(p, "review-approved")
+    page.fill("#history-search", "没有这家店")
+    page.press("#history-search", "Enter")
+    page.wait_for_selector(".empty")
 
 
 def test_log_in_refusals_and_an_expired_session_are_explained(console, factory):
-    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员 ICBC reviewer")
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员")
     consumer = factory.consumer()
     page = console.page("desktop")
     console.log.expect_refusal(r"/api/v1/auth/login$", 401)
@@ -176,6 +204,7 @@ def test_log_in_refusals_and_an_expired_session_are_explained(console, factory):
     page.click("#login-submit")
     page.wait_for_selector(".banner-error[data-code=bad_credentials]")
     assert "手机号或密码不正确" in text_of(page, ".banner-error")
+    assert_no_server_english(page)
     console.shot(page, "login-error")
     # Consumers and merchants use the apps: the console says so and drops the token it was given.
     page.fill("#login-phone", consumer.phone)
@@ -340,7 +369,9 @@ def test_zone_manager_launches_a_red_packet_campaign_and_watches_it_live_to_sett
     phone.click("#wizard-launch")
     phone.wait_for_selector("#wizard-launch-step .banner-error[data-code=validation_failed]")
     problem = text_of(phone, "#wizard-launch-step .banner-error")
-    assert "满额门槛（元）" in problem and "min_spend_fen" in problem and "at least the discount" in problem
+    # In the screen's language, under the form's own label; the API's field name is for programs.
+    assert "满额门槛（元）" in problem and "满额门槛不能低于优惠金额" in problem and "min_spend_fen" not in problem
+    assert_no_server_english(phone)
     console.shot(phone, "campaign-launch-error")
     phone.click("#wizard-back-to-forecast")
     phone.click("#wizard-back-to-details")
@@ -369,7 +400,7 @@ def test_zone_manager_cannot_open_another_zone(console, factory, http):
         console.open(page, f"/zones/{yq}")
         page.wait_for_selector(".banner-error[data-code=zone_forbidden]")
         assert "您不是该示范区的管理员" in text_of(page, ".banner-error")
-        assert "You do not manage this zone." in text_of(page, ".banner-error")
+        assert_no_server_english(page)  # one language at a time
         # Nothing of the zone is shown, and nothing else about it was asked.
         assert page.locator("#kpi-tiles").count() == 0 and page.locator("#zone-map").count() == 0
         console.shot(page, "zone-forbidden")
@@ -380,7 +411,7 @@ def test_zone_manager_cannot_open_another_zone(console, factory, http):
 
 
 def test_pilot_office_ranks_zones_and_downloads_the_summary_and_a_report(console, factory, http, tmp_path):
-    admin = factory.user(Role.PILOT_ADMIN, display_name="试点工作办公室 Pilot office")
+    admin = factory.user(Role.PILOT_ADMIN, display_name="试点工作办公室")
     yq, th = zone_id("yongqingfang"), zone_id("tianhelu")
     placed = shops(factory, YONGQINGFANG[:2] + TIANHE, ["food", "shopping", "food", "entertainment"],
                    [("永庆坊茶居", "Yongqingfang Tea House"), ("粤剧艺术品店", "Cantonese Opera Gifts"),
