@@ -89,6 +89,7 @@ export const api = {
   get: (path, query) => request('GET', path, { query }),
   post: (path, body, opts = {}) => request('POST', path, { body, ...opts }),
   put: (path, body) => request('PUT', path, { body }),
+  patch: (path, body) => request('PATCH', path, { body }),
 
   /** Fetch a file with the bearer token and hand it to the browser as a download; return its name. */
   async download(path, query, fallbackName) {

@@ -11,6 +11,8 @@ Each test fails on any error in the browser console (see ``conftest.console``).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 import uuid
@@ -235,7 +237,7 @@ def test_zone_manager_launches_a_red_packet_campaign_and_watches_it_live_to_sett
     yq = zone_id("yongqingfang")
     manager = manager_of(factory, "yongqingfang")
     fund_owner = factory.consumer(balance_fen=200_000)
-    funder = campaign_service.add_funder("永庆坊商户联盟 Yongqingfang traders' fund", fund_owner.phone, yq)
+    funder = campaign_service.add_funder("永庆坊商户联盟", fund_owner.phone, yq)
     placed = shops(factory, YONGQINGFANG[:3], ["food", "shopping", "tourism"],
                    [("永庆坊茶居", "Yongqingfang Tea House"), ("粤剧艺术品店", "Cantonese Opera Gifts"),
                     ("西关骑楼导览", "Xiguan Arcade Tours")])
@@ -258,6 +260,14 @@ def test_zone_manager_launches_a_red_packet_campaign_and_watches_it_live_to_sett
     # The outline and one dot per merchant are drawn on the map.
     page.wait_for_function("() => document.querySelectorAll('#zone-map path.leaflet-interactive').length >= 3")
     assert page.locator("#zone-map path").count() == 1 + len(placed)
+    # Compared with the period before (环比: nothing was paid then), and the figures export for people.
+    page.wait_for_selector("[data-change=payment_fen]")
+    assert text_of(page, "[data-change=payment_fen]") == "环比：上期为 0"
+    with page.expect_download() as dl:
+        page.click("#kpi-export")
+    rows = list(csv.reader(io.StringIO(open(dl.value.path(), encoding="utf-8-sig").read())))
+    assert rows[0][0] == "指标" and rows[1][0] == "交易金额（元）" and rows[1][3] == "环比：上期为 0"
+    assert rows[1][1] == f"{(3850 + 12800 + 6600) / 100:.2f}"
     console.shot(page, "zone-dashboard")
 
     page.click("#nav a[data-nav=campaigns]")
@@ -271,13 +281,22 @@ def test_zone_manager_launches_a_red_packet_campaign_and_watches_it_live_to_sett
     page.check(f"input[name=zone_ids][value='{yq}']")
     page.select_option("#c-funder", str(funder.id))
     page.fill("#c-count", "5")
-    page.fill("#c-budget", "8.88")
     page.fill("#c-closes", beijing_input(claim_ends))
     page.fill("#c-spend-ends", beijing_input(spend_ends))
+    # The dropdown says whose fund it is and all of its balance.
+    assert page.locator("#c-funder option:checked").inner_text() == "永庆坊商户联盟（永庆坊专用）· 余额 ¥2,000.00"
+    # A budget the funder cannot cover: the forecast says so and the wizard does not go on to launch.
+    page.fill("#c-budget", "2000.01")
+    page.click("#wizard-forecast")
+    page.wait_for_selector("#forecast-funder-short")
+    assert page.is_disabled("#wizard-to-launch")
+    console.shot(page, "campaign-forecast-short")
+    page.click("#wizard-back-to-details")
+    page.fill("#c-budget", "8.88")
     console.shot(page, "campaign-wizard")
     page.click("#wizard-forecast")
-    page.wait_for_selector("#forecast-tiles")
-    assert text_of(page, "[data-forecast=budget_fen] .tile-value") == "¥8.88"
+    wait_text(page, "[data-forecast=budget_fen] .tile-value", "¥8.88")
+    assert page.locator("#forecast-funder-short").count() == 0 and not page.is_disabled("#wizard-to-launch")
     assert text_of(page, "[data-forecast=expected_cost_fen] .tile-value") == "¥8.88"  # no history: all of it
     console.shot(page, "campaign-forecast")
     page.click("#wizard-to-launch")
@@ -428,6 +447,9 @@ def test_pilot_office_ranks_zones_and_downloads_the_summary_and_a_report(console
     assert page.locator("[data-rank-zone]").count() == len(zones_total)
     first = page.locator("[data-rank-zone]").first
     assert first.get_attribute("data-rank-zone") == str(th)  # Tianhe Road took the most this month
+    # The zones with no payment share the last rank, and the table says they are tied.
+    last = page.locator("[data-rank-zone]").last
+    assert last.get_attribute("data-rank") == "3" and last.locator("th").inner_text().strip() == "并列 3"
     console.shot(page, "ranking")
 
     page.click("#lang-switch")
@@ -446,6 +468,21 @@ def test_pilot_office_ranks_zones_and_downloads_the_summary_and_a_report(console
     dl.value.save_as(path)
     assert path.name.startswith("zone-application-summary-") and path.suffix == ".csv"
     assert "永庆坊" in path.read_text(encoding="utf-8")
+
+    # The pilot office sets the thresholds in the console (volume in yuan); the summary follows at once.
+    assert page.get_attribute(f"[data-summary-zone='{yq}']", "data-ready") == "false"
+    page.click("#thresholds-edit summary")
+    page.fill("#threshold-payment_fen", "一百")
+    page.click("#thresholds-save")
+    page.wait_for_selector("#threshold-payment_fen[aria-invalid=true]")
+    low = {"scenarios_covered": "2", "merchants_enrolled": "2", "merchants_accepting": "2", "active_wallets": "1",
+           "wallets_opened": "0", "payment_count": "2", "payment_fen": "100.00"}
+    for key, value in low.items():
+        page.fill(f"#threshold-{key}", value)
+    console.shot(page, "thresholds")
+    page.click("#thresholds-save")
+    page.wait_for_selector(f"[data-summary-zone='{yq}'][data-ready=true]")
+    assert http.ok("GET", "/zones/application-thresholds", admin)["payment_fen"] == 10_000
 
     page.click("#nav a[data-nav=reports]")
     page.wait_for_selector("#reports-zone")
