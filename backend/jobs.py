@@ -49,7 +49,11 @@ def enqueue(func: Callable, *args, delay: timedelta | None = None, **kwargs):
     """
     q = queue()
     if not q.is_async:
-        return q.enqueue(func, *args, **kwargs)
+        job = q.enqueue(func, *args, **kwargs)
+        if job.is_failed:
+            # RQ's synchronous mode keeps the traceback on the job and carries on; say it where people look.
+            current_app.logger.error("job %s failed inline:\n%s", job.func_name, job.latest_result().exc_string)
+        return job
     kwargs.setdefault("retry", DEFAULT_RETRY)
     # RQ finds a job abandoned 60 s after its timeout, so keep timeouts honest.
     kwargs.setdefault("job_timeout", 120)

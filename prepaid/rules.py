@@ -16,6 +16,22 @@ from backend.errors import Unprocessable
 from backend.extensions import db
 from prepaid.models import PrepaidRule, RegulatorIndustry
 
+#: Why money moved (``transfers.code``).
+PURCHASE = "prepaid_purchase"  # consumer wallet → the contract's escrow
+RELEASE = "prepaid_release"  # escrow → the merchant (and the split rule's other parties)
+REFUND = "prepaid_refund"  # escrow → the consumer's wallet
+FEE = "prepaid_refund_fee"  # escrow → the merchant: the plan's fee on a refund after cooling-off
+
+
+def due(units_left: int, price_fen: int, units_total: int) -> int:
+    """Return the fen a contract's escrow must hold with ``units_left`` units unreleased.
+
+    Sessions: units × unit price. Stored value (value = price + bonus) and time passes (days): the
+    price pro rata, rounded down, so the escrow falls to 0 exactly with the last unit and the sum of
+    what releases move telescopes to the price.
+    """
+    return units_left * price_fen // units_total
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -44,13 +44,7 @@ from prepaid.models import (
     RegulatorIndustry,
     Release,
 )
-from prepaid.rules import regulator_industries
-
-#: Why money moved (``transfers.code``).
-PURCHASE = "prepaid_purchase"  # consumer wallet → the contract's escrow
-RELEASE = "prepaid_release"  # escrow → the merchant (and the split rule's other parties)
-REFUND = "prepaid_refund"  # escrow → the consumer's wallet
-FEE = "prepaid_refund_fee"  # escrow → the merchant: the plan's fee on a refund after cooling-off
+from prepaid.rules import FEE, PURCHASE, REFUND, RELEASE, due, regulator_industries  # noqa: F401 - service.X
 
 DAYS_PER_MONTH = 30  # a time pass month is 30 days of service
 DEFAULT_VALID_DAYS = 365
@@ -65,16 +59,6 @@ C = Contract.__table__
 def yuan(fen: int) -> str:
     """Return ``fen`` as ¥ with two decimals, computed in integers."""
     return f"¥{fen // 100:,}.{fen % 100:02d}"
-
-
-def due(units_left: int, price_fen: int, units_total: int) -> int:
-    """Return the fen a contract's escrow must hold with ``units_left`` units unreleased.
-
-    Sessions: units × unit price. Stored value (value = price + bonus) and time passes (days): the
-    price pro rata, rounded down, so the escrow falls to 0 exactly with the last unit and the sum of
-    what releases move telescopes to the price.
-    """
-    return units_left * price_fen // units_total
 
 
 # ---------------------------------------------------------------- who sees what

@@ -5,7 +5,7 @@ refunded (and fees), escrow at the end, tied out two ways.
   before the day's start and end; start + sold − released − refunded − fees must equal the end, with no
   other movement of escrow money.
 - The contracts' way: from the contracts and their releases as of the day's end (units not yet
-  released, ``service.due``), what the escrow should hold; it must equal the ledger's end.
+  released, ``rules.due``), what the escrow should hold; it must equal the ledger's end.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from backend.clock import as_utc, local_today
 from backend.extensions import db
 from backend.ledger.models import Transfer
 from backend.payments.service import local_day_bounds
-from prepaid import service
+from prepaid import rules
 from prepaid.models import Contract, ContractStatus, Release
 
 T = Transfer.__table__
@@ -52,7 +52,7 @@ def _liability_at(prepaid_merchant_id: int, instant) -> int:
         refunded = r.status == ContractStatus.REFUNDED and r.ended_at is not None and \
             as_utc(r.ended_at) < instant
         if not refunded:
-            total += service.due(r.units_total - int(r.released), r.price_fen, r.units_total)
+            total += rules.due(r.units_total - int(r.released), r.price_fen, r.units_total)
     return total
 
 
@@ -72,10 +72,10 @@ def compute(prepaid_merchant_id: int, day: date) -> dict:
     def take(code, direction):
         return moved.pop((code, direction), (0, 0))
 
-    sold_n, sold = take(service.PURCHASE, "in")
-    _, released = take(service.RELEASE, "out")
-    refund_n, refunded = take(service.REFUND, "out")
-    _, fees = take(service.FEE, "out")
+    sold_n, sold = take(rules.PURCHASE, "in")
+    _, released = take(rules.RELEASE, "out")
+    refund_n, refunded = take(rules.REFUND, "out")
+    _, fees = take(rules.FEE, "out")
     other = sum(fen if d == "in" else -fen for (_, d), (_, fen) in moved.items())
     escrow_start, escrow_end = _net_before(escrows, start), _net_before(escrows, end)
     liability_end = _liability_at(prepaid_merchant_id, end)

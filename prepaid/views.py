@@ -16,6 +16,7 @@ from backend.clock import as_utc
 from backend.extensions import db
 from backend.http import respond
 from backend.jobs import enqueue
+from backend.readdb import read_heavy
 from backend.schemas import Fen, Id, PageQuery, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from prepaid import rules, service, tasks
@@ -687,7 +688,7 @@ def statement(prepaid_merchant_id, day):
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise ValidationFailed("format must be json or csv.", field="format")
-    body = statements.compute(prepaid_merchant_id, the_day)
+    body = read_heavy(statements.compute, prepaid_merchant_id, the_day)
     if fmt == "csv":
         return Response(statements.to_csv(body), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="prepaid-statement-{prepaid_merchant_id}-{day}.csv"'})
@@ -820,7 +821,7 @@ def supervision(args=None):
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise ValidationFailed("format must be json or csv.", field="format")
-    body = service.supervision(current_user())
+    body = read_heavy(service.supervision, current_user())
     if fmt == "json":
         return respond(body, 200)
     out = io.StringIO()

@@ -42,3 +42,11 @@ def test_jobs_run_inline_on_the_embedded_default(app, factory):
     assert job.get_status() == "finished" and job.return_value() == 1
     assert statements.stored(merchant.id, local_today() - timedelta(days=1)) is not None
     assert enqueue(expire_orders).return_value() == 0
+
+
+def test_an_inline_job_that_fails_says_so_in_the_log(app, caplog):
+    """RQ's synchronous mode keeps a failure on the job; the embedded default must not lose it silently."""
+    job = enqueue(statements.build_statement, 1, local_today().isoformat())  # today is not finished: refused
+    assert job.is_failed
+    failure = [r for r in caplog.records if r.levelname == "ERROR" and "failed inline" in r.getMessage()]
+    assert failure and "Only finished days get a statement" in failure[0].getMessage()

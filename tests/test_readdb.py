@@ -17,6 +17,7 @@ from backend import readdb
 from backend.auth.models import Role
 from backend.clock import local_today
 from backend.extensions import db
+from backend.merchants.models import Merchant
 from zones.models import Zone, ZoneKpiDaily
 
 REPLICA_ONLY_FEN = 1_234_567
@@ -190,3 +191,49 @@ def test_flask_doctor_shows_the_replica_and_warns_when_it_does_not_serve(app, re
     monkeypatch.setattr(readdb, "measure_lag", lambda engine: 30.0)
     [check] = _replica(app)
     assert check.status == "warn" and "past the bound" in check.detail and "primary" in check.detail
+
+
+def test_statements_and_summaries_read_the_replica_while_it_is_fresh(app, factory, replica, monkeypatch):
+    """Today's statement, the pilot office's summary and the prepaid overview are heavy reads: on the replica
+    (which has no orders here, so a statement read there is empty), on the primary once it lags."""
+    from tests.payments.helpers import Api, open_shop, paid_order
+
+    api = Api(app)
+    shop = open_shop(factory)
+    paid_order(api, shop, factory.consumer(balance_fen=10_000), 2_500)
+    path = f"/merchants/{shop.merchant_id}/statements/{local_today().isoformat()}"
+
+    def statement_gross() -> int:
+        r = api.get(path, shop.owner)
+        assert r.status_code == 200, r.json
+        return r.json["totals"]["gross_fen"]
+
+    assert statement_gross() == 0  # the replica's figure: it has no orders
+    monkeypatch.setattr(readdb, "measure_lag", lambda engine: 30.0)
+    assert statement_gross() == 2_500  # lagging: the primary
+
+
+def test_a_finished_day_is_read_on_the_replica_only_once_the_replica_must_hold_all_of_it(app, factory, replica,
+                                                                                        monkeypatch):
+    """A payment stamped 23:59:59 may reach the replica after midnight: the stored statement of a day that
+    ended less than the allowed lag (plus a margin) ago is computed on the primary."""
+    from datetime import datetime, timedelta
+
+    import time_machine
+
+    from backend.clock import local_zone
+    from backend.payments import statements
+    from tests.payments.helpers import open_shop
+
+    merchant = db.session.get(Merchant, open_shop(factory).merchant_id)
+    seen = []
+    real_compute = statements.compute
+    monkeypatch.setattr(statements, "compute",
+                        lambda m, day: seen.append(readdb.reading_replica()) or real_compute(m, day))
+    yesterday = local_today() - timedelta(days=1)
+    midnight = datetime.combine(local_today(), datetime.min.time(), tzinfo=local_zone())
+    with time_machine.travel(midnight + timedelta(seconds=30), tick=False):
+        statements.compute_finished_day(merchant, yesterday)
+    with time_machine.travel(midnight + timedelta(minutes=5), tick=False):
+        statements.compute_finished_day(merchant, yesterday)
+    assert seen == [False, True]

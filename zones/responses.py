@@ -105,7 +105,7 @@ class DownloadsSchema(StrictSchema):
     csv = fields.String(required=True)
 
 
-class ReportSchema(StrictSchema):
+class ZoneReportSchema(StrictSchema):
     id = fields.Integer(required=True)
     zone_id = fields.Integer(required=True)
     period = fields.String(required=True, validate=validate.OneOf(ReportPeriod.ALL))
@@ -123,7 +123,7 @@ class ReportSchema(StrictSchema):
 
 
 class ReportPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ReportSchema), required=True)
+    items = fields.List(fields.Nested(ZoneReportSchema), required=True)
     next_before = fields.Integer(required=True, allow_none=True)
 
 

@@ -319,8 +319,8 @@ def ranking(args):
 @blp.route("/zones/<id(bits=32):zone_id>/reports", methods=["POST"])
 @requires(*ZONE_STAFF)
 @blp.arguments(ReportRequest)
-@blp.response(201, out.ReportSchema)
-@blp.alt_response(202, schema=out.ReportSchema, description="Accepted: being built", success=True)
+@blp.response(201, out.ZoneReportSchema)
+@blp.alt_response(202, schema=out.ZoneReportSchema, description="Accepted: being built", success=True)
 def request_report(args, zone_id):
     """Build the zone's periodic scenario report now (PDF + CSV); 201 when ready, 202 while it is built."""
     user = current_user()
@@ -383,7 +383,7 @@ def put_thresholds(args):
 @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 def application_summary(args):
     """Each zone's figures against the thresholds, and what is still missing (pilot office); JSON or CSV."""
-    summary = reports.application_summary(args.get("day_from"), args.get("day_to"))
+    summary = read_heavy(reports.application_summary, args.get("day_from"), args.get("day_to"))
     if args["format"] == "csv":
         name = f"zone-application-summary-{summary['from']}-{summary['to']}.csv"
         return Response(reports.summary_csv(summary).encode("utf-8"), mimetype="text/csv; charset=utf-8",

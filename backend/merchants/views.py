@@ -349,7 +349,7 @@ def statement(merchant_id, day):
     if the_day > local_today():
         raise ValidationFailed("That day has not happened yet.", field="date")
     if the_day == local_today():
-        body = statements.compute(merchant, the_day)
+        body = statements.compute_live(merchant, the_day)
         body["provisional"] = True
         csv_text = statements.to_csv(body)
     else:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, insert, select
 
 from backend.clock import as_utc, local_today, utcnow
@@ -24,13 +25,35 @@ from backend.ledger.service import TransferCode
 from backend.merchants.models import Merchant, MerchantStatus
 from backend.payments.models import Order, Refund, Statement
 from backend.payments.service import local_day_bounds, merchant_number
+from backend.readdb import read_heavy
 from backend.sql import fen_sum
 
 CSV_COLUMNS = ("type", "reference", "kind", "time", "amount_fen", "transfer_id", "note")
 
 
+#: A payment stamped in the last moments of a day may commit just after midnight: a finished day is read on the
+#: replica only once it ended this long before the replica's allowed lag.
+COMMIT_MARGIN = timedelta(seconds=60)
+
+
 class StatementMismatch(RuntimeError):
     """The orders and the ledger disagree; nothing is published."""
+
+
+def compute_live(merchant: Merchant, day: date) -> dict:
+    """Today's statement, provisional: read on the replica when it is fresh enough (backend/readdb.py)."""
+    return read_heavy(compute, merchant, day)
+
+
+def compute_finished_day(merchant: Merchant, day: date) -> dict:
+    """A finished day's statement, to be stored. The replica holds every commit older than its lag, which is at
+    most ``READ_MAX_LAG_SECONDS`` when it serves reads: once the day ended longer ago than that (and a margin for
+    the payments committed just after midnight), the replica has all of it; before, the primary is read."""
+    _, end = local_day_bounds(day)
+    max_lag = timedelta(seconds=float(current_app.config.get("READ_MAX_LAG_SECONDS", 10.0)))
+    if as_utc(end) + max_lag + COMMIT_MARGIN <= utcnow():
+        return read_heavy(compute, merchant, day)
+    return compute(merchant, day)
 
 
 def compute(merchant: Merchant, day: date) -> dict:
@@ -100,7 +123,7 @@ def build_statement(merchant_id: int, day_iso: str) -> int:
     if day >= local_today():
         raise Conflict("Only finished days get a statement; today's figures are live.", code="day_not_finished")
     merchant = db.session.get(Merchant, merchant_id)
-    body = compute(merchant, day)
+    body = compute_finished_day(merchant, day)
     t = body["totals"]
     db.session.execute(delete(Statement).where(Statement.merchant_id == merchant_id, Statement.day == day))
     statement_id = db.session.execute(insert(Statement).values(
