@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from backend.problem_text import localise, wants_chinese
 
 PROBLEM_MIME = "application/problem+json"
 
@@ -115,8 +117,12 @@ log = logging.getLogger(__name__)
 
 
 def problem_response(body: dict, status: int, headers: dict | None = None) -> Response:
-    """Return a Flask response carrying ``body`` as problem+json."""
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
+    """Return a Flask response carrying ``body`` as problem+json, its words in the language the client
+    asks for (``Accept-Language``: Chinese or English, see ``backend.problem_text``)."""
+    chinese = has_request_context() and wants_chinese(request.accept_languages)
+    resp = Response(json.dumps(localise(body, chinese), ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
+    resp.headers["Content-Language"] = "zh-CN" if chinese else "en"
+    resp.vary.add("Accept-Language")
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp

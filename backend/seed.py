@@ -20,19 +20,19 @@ from backend.merchants.models import Merchant, MerchantStatus
 
 DEMO_PASSWORD = "Suiyuan2026"
 
-#: phone, role, display name, bank code (reviewers)
+#: phone, role, display name (a person's name, one language: the console shows it as written), bank code
 DEMO_USERS = (
-    ("13800000001", Role.CONSUMER, "李小明 Li Xiaoming", None),
-    ("13800000002", Role.CONSUMER, "陈美玲 Chen Meiling", None),
-    ("13800000003", Role.CONSUMER, "王建国 Wang Jianguo", None),
-    ("13900000001", Role.MERCHANT_OWNER, "黄老板 Huang (tea house owner)", None),
-    ("13900000002", Role.MERCHANT_OWNER, "周老板 Zhou (noodle shop owner)", None),
-    ("13900000003", Role.MERCHANT_OWNER, "梁教练 Liang (gym owner)", None),
-    ("13700000001", Role.BANK_REVIEWER, "工行审核员 ICBC reviewer", "ICBC"),
-    ("13700000002", Role.BANK_REVIEWER, "中行审核员 BOC reviewer", "BOC"),
-    ("13600000001", Role.ZONE_MANAGER, "永庆坊管理员 Yongqingfang manager", None),
-    ("13600000002", Role.ZONE_MANAGER, "天河路管理员 Tianhe Road manager", None),
-    ("13500000001", Role.PILOT_ADMIN, "试点办 Pilot office", None),
+    ("13800000001", Role.CONSUMER, "李小明", None),
+    ("13800000002", Role.CONSUMER, "陈美玲", None),
+    ("13800000003", Role.CONSUMER, "王建国", None),
+    ("13900000001", Role.MERCHANT_OWNER, "黄老板", None),
+    ("13900000002", Role.MERCHANT_OWNER, "周老板", None),
+    ("13900000003", Role.MERCHANT_OWNER, "梁教练", None),
+    ("13700000001", Role.BANK_REVIEWER, "工行审核员", "ICBC"),
+    ("13700000002", Role.BANK_REVIEWER, "中行审核员", "BOC"),
+    ("13600000001", Role.ZONE_MANAGER, "永庆坊管理员", None),
+    ("13600000002", Role.ZONE_MANAGER, "天河路管理员", None),
+    ("13500000001", Role.PILOT_ADMIN, "试点办", None),
 )
 
 #: zone manager phone → the zone codes they manage (assigned by the zones plug-in's demo seeder)

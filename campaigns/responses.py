@@ -72,6 +72,8 @@ class CampaignSchema(OpenSchema):
     escrow_transfer_id = fields.Integer(allow_none=True)
     created_by_user_id = fields.Integer(allow_none=True)
     me = fields.Nested(MyPartSchema)
+    accepted_here = fields.Boolean(metadata={"description": "Listed with ``merchant_id``: whether that merchant "
+                                                            "takes this campaign's red packets and coupons."})
 
 
 class CampaignPageSchema(StrictSchema):

@@ -26,7 +26,7 @@ from campaigns.eligibility import merchant_zone_ids, placement_table
 from campaigns.models import Campaign, Funder
 
 FUNDER_PHONE = "13500000009"
-FUNDER_NAME = "永庆坊促消费专项资金 Yongqingfang consumption fund"
+FUNDER_NAME = "永庆坊促消费专项资金"
 FUNDER_OPENING_FEN = 10_000_000  # ¥100,000
 DEMO_CAMPAIGN = "永庆坊开街红包 Yongqingfang opening red packets"
 TEA_HOUSE_USCC = "91440103MA59XK2J4W"
@@ -36,7 +36,7 @@ def _funder_wallet(password: str) -> tuple[Wallet, list[str]]:
     done = []
     user = db.session.execute(select(User).where(User.phone == FUNDER_PHONE)).scalar_one_or_none()
     if user is None:
-        user = create_user(FUNDER_PHONE, password, Role.CONSUMER, display_name="试点办促消费资金 Pilot fund")
+        user = create_user(FUNDER_PHONE, password, Role.CONSUMER, display_name="试点办促消费资金")
         done.append(f"funder user {FUNDER_PHONE}")
     wallet = db.session.execute(select(Wallet).where(Wallet.user_id == user.id)).scalar_one_or_none()
     if wallet is None:

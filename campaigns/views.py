@@ -12,10 +12,11 @@ from backend.auth.service import current_user, requires
 from backend.clock import as_utc, utcnow
 from backend.errors import PROBLEM_MIME, Forbidden, ValidationFailed
 from backend.http import respond
+from backend.merchants import service as merchants
 from backend.merchants.models import SCENARIOS
 from backend.schemas import Fen, Id, Phone, ProblemSchema, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
-from campaigns import control, lifecycle, lottery, service, settlement
+from campaigns import control, eligibility, lifecycle, lottery, service, settlement
 from campaigns import responses as out
 from campaigns import simulate as simulator
 from campaigns import split as splitter
@@ -79,6 +80,8 @@ class SimulateSchema(StrictSchema):
 class ListQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(CampaignStatus.ALL))
     zone_id = Id(strict=False)
+    merchant_id = Id(strict=False, metadata={"description": "Say for each campaign whether this merchant takes "
+                                                            "its red packets and coupons (``accepted_here``)."})
     before = Id(strict=False)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
@@ -196,13 +199,22 @@ def create_campaign(args):
 @requires()
 @blp.arguments(ListQuery, location="query")
 @blp.response(200, out.CampaignPageSchema)
+@blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM_MIME,
+                  description="merchant_not_found: no merchant ``merchant_id`` you may see")
 def list_campaigns(args):
     """Campaigns: staff see those of their zones (drafts too); everyone else the launched ones."""
     user = current_user()
     items = service.list_for(user, args.get("status"), args.get("zone_id"), args["limit"], args.get("before"))
     staff = user.role in STAFF
     more = len(items) == args["limit"]
-    return respond({"items": [campaign_json(c, staff=staff) for c in items],
+    bodies = [campaign_json(c, staff=staff) for c in items]
+    if args.get("merchant_id"):
+        merchant = merchants.get_visible(user, args["merchant_id"])
+        accepting = eligibility.accepting_campaigns(merchant.id, merchant.scenario,
+                                                    {c.id: c.scenarios for c in items})
+        for body in bodies:
+            body["accepted_here"] = body["id"] in accepting
+    return respond({"items": bodies,
                     "next_before": items[-1].id if more and items else None}, 200)
 
 

@@ -22,7 +22,8 @@ from payclient.services import Services, installation_id
 from suiyuan_protocol.money import MoneyError, format_fen, parse_yuan
 
 __all__ = [
-    "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM", "PayPresenter",
+    "HistoryPresenter", "HomePresenter", "split_rows", "LoginPresenter", "OpenWalletPresenter", "PaidVM",
+    "PayPresenter",
     "PaycodePresenter", "PreviewVM", "QUICK_TOPUPS_FEN", "TopupPresenter", "TxnVM", "UpgradePresenter", "WalletVM",
     "WrongApp", "CampaignVM", "CampaignsPresenter", "PerkVM", "PerksPresenter", "campaign_vm", "countdown_text",
     "lottery_line",

@@ -568,13 +568,6 @@ class ShopCampaignVM:
     when: str
 
 
-def takes_part(campaign, merchant: Merchant) -> bool:
-    """Whether ``merchant`` accepts ``campaign`` (listed by id, or every shop of its zones and scenarios)."""
-    if campaign.merchant_ids and merchant.id not in campaign.merchant_ids:
-        return False
-    return not campaign.scenarios or merchant.scenario in campaign.scenarios
-
-
 class CampaignsPresenter(_Base):
     """Campaigns the shop takes part in (red packets and coupons its customers can spend here).
 
@@ -590,8 +583,9 @@ class CampaignsPresenter(_Base):
         zone = None
         if m.latitude is not None and m.longitude is not None:
             zone = self.s.api.locate(m.latitude, m.longitude).zone
-        items = self.s.api.campaigns(zone_id=zone.id) if zone else []
-        return zone, [c for c in items if c.status in ("scheduled", "live", "ended") and takes_part(c, m)]
+        # The server says which campaigns this shop takes (``accepted_here``): the one eligibility rule.
+        items = self.s.api.campaigns(zone_id=zone.id, merchant_id=m.id) if zone else []
+        return zone, [c for c in items if c.status in ("scheduled", "live", "ended") and c.accepted_here]
 
     def _loaded(self, result) -> None:
         zone, items = result

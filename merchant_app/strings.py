@@ -187,7 +187,8 @@ STRINGS = {
         "m.policy.above": "Refunds above {amount} need the owner's password",
         "m.policy.off": "Off: refunds need no owner's password",
         "m.policy.edit": "Set",
-        "m.policy.explain": "Refunds above this amount, by the owner or a cashier, need the owner to type their password. Empty turns it off.",
+        "m.policy.explain": ("Refunds above this amount, by the owner or a cashier, need the owner to type their "
+                             "password. Empty turns it off."),
         "m.policy.amount_hint": "Amount (yuan); empty turns it off",
         "m.policy.save": "Save",
         "m.policy.saved": "Large-refund setting saved",

@@ -95,6 +95,8 @@ class ApiClient:
         self.outbox = outbox or Outbox()
         self.session = session or requests.Session()
         self.timeout_s = timeout_s
+        #: The language the server writes problems in ("zh" or "en"); the apps tie it to their catalogue.
+        self.language: Callable[[], str] = lambda: "en"
         self.retries = retries
         self.backoff_s = backoff_s
         self._refresh_lock = threading.Lock()
@@ -116,7 +118,7 @@ class ApiClient:
         return User.from_json(data) if data else None
 
     def _headers(self, extra: dict | None = None) -> dict:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Language": "zh-CN" if self.language() == "zh" else "en"}
         if self.tokens.token:
             headers["Authorization"] = f"Bearer {self.tokens.token}"
         headers.update(extra or {})
@@ -523,11 +525,15 @@ class ApiClient:
             params["radius_m"] = radius_m
         return Located.from_json(self._call("GET", "/zones/locate", params=params))
 
-    def campaigns(self, *, zone_id: int | None = None, status: str | None = None, limit: int = 20) -> list[Campaign]:
-        """Launched campaigns (staff also see drafts of their zones), newest first."""
+    def campaigns(self, *, zone_id: int | None = None, merchant_id: int | None = None, status: str | None = None,
+                  limit: int = 20) -> list[Campaign]:
+        """Launched campaigns (staff also see drafts of their zones), newest first; with ``merchant_id`` each
+        says whether that merchant takes it (``accepted_here``)."""
         params: dict[str, Any] = {"limit": limit}
         if zone_id:
             params["zone_id"] = zone_id
+        if merchant_id:
+            params["merchant_id"] = merchant_id
         if status:
             params["status"] = status
         return [Campaign.from_json(c) for c in self._call("GET", "/campaigns", params=params)["items"]]

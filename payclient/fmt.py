@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from suiyuan_protocol.masking import mask_phone
+
 __all__ = ["LOCAL_ZONE", "local", "hhmm", "day_time", "countdown", "group_digits", "mask_phone", "login_alert"]
 
 #: The pilot's days and clocks are Asia/Shanghai, like the server's.
@@ -33,10 +35,6 @@ def countdown(seconds: float) -> str:
 def group_digits(code: str, size: int = 4) -> str:
     """``"6900 0000 1234 5678 90"``: easier to read aloud or type."""
     return " ".join(code[i:i + size] for i in range(0, len(code), size))
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone
 
 
 def login_alert(tr, user) -> tuple[str, str] | None:

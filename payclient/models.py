@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "Bank", "Breakdown", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult", "Merchant",
+    "Bank", "Breakdown", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult",
+    "Merchant",
     "MyCoupon", "MyRedPacket", "Order", "OrderEvent", "OrderMerchant", "OrderTotals", "OrdersPage", "PaycodeDevice",
     "Payment", "PaymentLeg", "Payslip", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo", "RefundResult",
     "StaticQr", "Transaction", "TransactionsPage", "User", "Wallet", "WalletLimits", "Zone",
@@ -537,6 +538,7 @@ class Campaign:
     draw_at: str | None = None  # lotteries: the end of the reveal window, when the draw runs
     drawn_at: str | None = None
     seed_sha256: str | None = None
+    accepted_here: bool | None = None  # listed with a merchant_id: whether that shop takes it
 
     def window(self, name: str) -> datetime | None:
         """``claim_ends_at``, ``registration_ends_at``, ``spend_ends_at``… as a datetime."""

@@ -71,6 +71,10 @@ class Services:
         api = ApiClient(api_url, tokens=MemoryTokenStore(), outbox=Outbox(), device_id=installation_id(settings))
         return cls(api, runner, tr or Catalog(), settings=settings)
 
+    def __post_init__(self) -> None:
+        # Refusals come back in the language on screen.
+        self.api.language = lambda: self.tr.lang
+
     def toggle_lang(self) -> str:
         lang = self.tr.toggle()
         data = self.settings.load()

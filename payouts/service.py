@@ -53,6 +53,7 @@ from payouts.models import (
     PayoutCode,
     Purpose,
 )
+from suiyuan_protocol.masking import mask_phone
 
 L = Line.__table__
 B = Batch.__table__
@@ -62,11 +63,6 @@ INSERT_CHUNK = 1000
 def fen_sum(expr):
     """``SUM(expr)`` as a BIGINT, 0 when there are no rows (PostgreSQL's SUM of bigint is numeric)."""
     return cast(func.coalesce(func.sum(expr), 0), BigInteger)
-
-
-def mask_phone(phone: str) -> str:
-    """Return 138****0001."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else phone
 
 
 # ---------------------------------------------------------------- refusals

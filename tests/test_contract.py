@@ -50,8 +50,8 @@ from backend.auth.service import issue_token, open_session
 from backend.clock import local_today, utcnow
 from backend.extensions import db
 from backend.ledger import service as ledger
-from tests.backend.helpers import ledger_snapshot
 from campaigns.models import Campaign
+from tests.backend.helpers import ledger_snapshot
 from tests.campaigns.helpers import close_window, create, grab, launch, make_world, set_times
 from tests.factories import PASSWORD, next_phone
 from tests.payments.helpers import Api, add_cashier, login, ok, paid_order, register_device, valid_uscc
@@ -91,7 +91,8 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
     lottery = ok(launch(api, w.manager, create(api, w.manager, w, kind="lottery", split="fixed")["id"]))
     ok(api.post(f"/campaigns/{lottery['id']}/registrations", consumer, json={}), 201)
     reveal_s = db.session.get(Campaign, lottery["id"]).reveal_s  # registration closed, and the reveal window after it
-    set_times(lottery["id"], opens_at=utcnow() - timedelta(hours=2), closes_at=utcnow() - timedelta(seconds=reveal_s + 1))
+    set_times(lottery["id"], opens_at=utcnow() - timedelta(hours=2),
+              closes_at=utcnow() - timedelta(seconds=reveal_s + 1))
     ok(api.post(f"/campaigns/{lottery['id']}/draw", w.manager, json={}, money=True))
     draft = create(api, w.manager, w)
     editable = create(api, w.manager, w)  # PATCHed, then DELETEd
@@ -153,8 +154,8 @@ def _prepaid_world(api, factory, w, consumer, reviewer) -> dict:
 
     pm = apply_and_approve(api, owner, w.shop.merchant_id, "sports_fitness", reviewer)
     phone = next_phone()
-    ok(api.post("/prepaid/regulators", w.pilot, json={"phone": phone, "password": PASSWORD,
-                                                      "authority": "广州市体育局", "industries": ["sports_fitness"]}), 201)
+    ok(api.post("/prepaid/regulators", w.pilot, json={
+        "phone": phone, "password": PASSWORD, "authority": "广州市体育局", "industries": ["sports_fitness"]}), 201)
     regulator = login(api, phone)
     small = plan_body(units=10, unit_price_fen=1_000)
     plan = ok(api.post(f"/prepaid/merchants/{pm['id']}/plans", owner, json=small), 201)
@@ -215,7 +216,8 @@ def _payouts_world(client, factory, w, consumer) -> dict:
     approve(failing)
     to_approve = upload([[consumer.phone, name, "2.00", "salary", ""]])
     to_reject = upload([[consumer.phone, name, "3.00", "salary", ""]])
-    line_id = client.get(f"/api/v1/payouts/batches/{paid['id']}/lines", headers=officer.auth).get_json()["items"][0]["id"]
+    lines = client.get(f"/api/v1/payouts/batches/{paid['id']}/lines", headers=officer.auth).get_json()
+    line_id = lines["items"][0]["id"]
     transfers = [post(f"/organisations/{org_id}/fund-transfers", officer,
                       {"to_org_id": other_org, "amount_fen": 100, "purpose_code": "appropriation"}) for _ in range(2)]
     return {"org_id": org_id, "batch_id": failing["id"], "line_id": line_id, "ft_id": transfers[0]["id"],
@@ -422,7 +424,7 @@ def valid_requests(world: World) -> dict[str, dict]:
             "name_zh": "契约糖水铺", "name_en": "Contract Dessert", "uscc": valid_uscc(), "mcc": "5814",
             "scenario": "food", "address": "广州市荔湾区恩宁路1号", "latitude": 23.1191, "longitude": 113.2437,
             "bank_code": "ICBC"}},
-        "GET /api/v1/merchants": {"query": {"limit": 5}},
+        "GET /api/v1/merchants": {"query": {"limit": 5, "q": "茶"}},
         "GET /api/v1/merchants/{merchant_id}": {},
         "POST /api/v1/merchants/{merchant_id}/review": None,  # set up in tests/merchants (needs a pending one)
         "POST /api/v1/merchants/{merchant_id}/cashiers": {"body": {"phone": "13799990002", "password": "Passw0rd!"}},
@@ -464,7 +466,7 @@ def valid_requests(world: World) -> dict[str, dict]:
             "body": {k: default for k, (default, _, _) in THRESHOLDS.items()}},
         "GET /api/v1/zones/application-summary": {},
         "POST /api/v1/campaigns": {"body": {**_campaign(world), "funder_id": world.ids["funder_id"]}},
-        "GET /api/v1/campaigns": {},
+        "GET /api/v1/campaigns": {"query": {"merchant_id": world.ids["merchant_id"]}},
         "GET /api/v1/campaigns/{campaign_id}": {},
         "POST /api/v1/campaigns/{campaign_id}/launch": {"path": {"campaign_id": world.ids["draft_id"]}},
         "POST /api/v1/campaigns/{campaign_id}/claims": {"as": "funder", "body": {}},
@@ -498,8 +500,9 @@ def valid_requests(world: World) -> dict[str, dict]:
         # prepaid
         "GET /api/v1/prepaid/rules": {},
         "PUT /api/v1/prepaid/rules/{code}": {"path": {"code": "named_purchase_cap_fen"}, "body": {"value": 500_000}},
-        "POST /api/v1/prepaid/regulators": {"body": {"phone": next_phone(), "password": PASSWORD,
-                                                     "authority": "广州市教育局", "industries": ["education_training"]}},
+        "POST /api/v1/prepaid/regulators": {"body": {
+            "phone": next_phone(), "password": PASSWORD, "authority": "广州市教育局",
+            "industries": ["education_training"]}},
         "GET /api/v1/prepaid/regulators/me": {},
         "POST /api/v1/prepaid/merchants": {"body": {"merchant_id": world.ids["unapplied_merchant_id"],
                                                     "industry": "beauty"}},
@@ -561,7 +564,8 @@ def valid_requests(world: World) -> dict[str, dict]:
             "body": {"expected_total_fen": world.ids["approvable_batch"]["total_fen"],
                      "expected_line_count": world.ids["approvable_batch"]["valid_count"]}},
         "POST /api/v1/payouts/batches/{batch_id}/reject": {
-            "as": "org_approver", "path": {"batch_id": world.ids["rejectable_batch_id"]}, "body": {"reason": "金额有误"}},
+            "as": "org_approver", "path": {"batch_id": world.ids["rejectable_batch_id"]},
+            "body": {"reason": "金额有误"}},
         "POST /api/v1/payouts/batches/{batch_id}/retry": {"body": {}},
         "POST /api/v1/payouts/batches/{batch_id}/cancel": {"as": "org_approver", "body": {}},
         "GET /api/v1/payouts/member-units": {},
@@ -708,7 +712,8 @@ def hostile_cases(ops, world: World):
         names = [p.name for p in op.path_parameters]
         path = {n: world.ids.get(n, 1) for n in names} | valid.get("path", {})
         # A multipart body (a file) is no JSON: its fields are mutated from an empty object.
-        body = dict(valid.get("body") or {}) if valid.get("media_type", "application/json") == "application/json" else {}
+        is_json = valid.get("media_type", "application/json") == "application/json"
+        body = dict(valid.get("body") or {}) if is_json else {}
         query = dict(valid.get("query") or {})
         if op.body:
             allowed = body_validator(op)

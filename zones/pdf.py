@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 from reportlab.lib import colors  # noqa: E402
 from reportlab.lib.enums import TA_LEFT  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
@@ -99,10 +99,28 @@ def _setup() -> str:
 # ---------------------------------------------------------------- charts
 
 
-def _yuan_axis(value, _pos) -> str:
-    if abs(value) >= 10_000:
-        return f"¥{value / 10_000:,.1f}万"
-    return f"¥{value:,.0f}"
+def money_axis(axis, top_yuan: float) -> list[float]:
+    """Put money on ``axis`` from ¥0 to just above ``top_yuan``: at most six round ticks, all in one unit (yuan,
+    or 万 when the axis reaches ¥10,000), in fen (two decimals) only when a step is less than a yuan: never
+    "¥1 ¥1 ¥0" on small data. Return the tick values."""
+    locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    ticks = [float(v) for v in locator.tick_values(0, max(top_yuan * 1.1, 0.05)) if v >= 0]
+    unit, suffix = (10_000, "万") if ticks[-1] >= 10_000 else (1, "")
+    scaled = [v / unit for v in ticks]
+    whole = all(abs(v - round(v)) < 1e-9 for v in scaled)
+    decimals = 0 if whole else 2 if unit == 1 else next(d for d in (1, 2, 3) if all(
+        abs(round(v, d) - v) < 1e-9 for v in scaled))
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"¥{v / unit:,.{decimals}f}{suffix}"))
+    axis.axes.set_ylim(0, ticks[-1]) if axis is axis.axes.yaxis else axis.axes.set_xlim(0, ticks[-1])
+    return ticks
+
+
+def _nothing_to_draw(ax, text: str) -> None:
+    """An empty state instead of blank axes: no ticks, the sentence in the middle."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10, color=GREY)
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
@@ -137,7 +155,7 @@ def chart_trend(figures: dict) -> bytes:
     ax = fig.add_subplot()
     x = range(len(days))
     ax.bar(x, volume, color=RED, width=0.7, label="交易金额 Volume (¥)")
-    ax.yaxis.set_major_formatter(FuncFormatter(_yuan_axis))
+    money_axis(ax.yaxis, max(volume + [0]))
     ax.set_ylabel("交易金额 Volume", color=INK, fontsize=8)
     _style_axes(ax)
     ax2 = ax.twinx()
@@ -153,7 +171,11 @@ def chart_trend(figures: dict) -> bytes:
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7.5,
               frameon=False, ncol=2, borderaxespad=0.2)
-    ax.set_ylim(0, max(volume + [1]) * 1.1)
+    if not any(counts):
+        ax2.remove()
+        ax.get_legend().remove()
+        ax.set_ylabel("")
+        _nothing_to_draw(ax, "本期无交易\nNo payments in this period")
     return _png(fig)
 
 
@@ -168,7 +190,7 @@ def chart_scenarios(figures: dict) -> bytes:
     covered = set(coverage["covered"])
     bar_colors = [TEAL if r["scenario"] in covered else GREY for r in rows]
     ax.barh(names, volume, color=bar_colors, height=0.6)
-    top = max(volume + [1])
+    top = money_axis(ax.xaxis, max(volume + [0]))[-1]
     for i, r in enumerate(rows):
         if r["scenario"] in covered:
             ax.text(volume[i] + top * 0.01, i, f"{format_fen(r['payment_fen'])} · {r['payment_count']:,} 笔",
@@ -176,8 +198,7 @@ def chart_scenarios(figures: dict) -> bytes:
         else:
             why = "无入驻商户 no merchant" if not r["merchants_enrolled"] else "有商户未受理 no payment"
             ax.text(top * 0.01, i, f"未覆盖 not covered — {why}", va="center", fontsize=7, color=RED)
-    ax.xaxis.set_major_formatter(FuncFormatter(_yuan_axis))
-    ax.set_xlim(0, top * 1.35)
+    ax.set_xlim(0, top * 1.35)  # room for the labels beside the bars
     _style_axes(ax)
     ax.grid(axis="x", color="#e6e1d8", linewidth=0.6)
     ax.grid(axis="y", visible=False)
@@ -197,20 +218,16 @@ def chart_campaigns(figures: dict) -> bytes:
     w = 0.4
     ax.bar([i - w / 2 for i in x], driven, width=w, color=GOLD, label="带动消费 Volume driven (¥)")
     ax.bar([i + w / 2 for i in x], subsidy, width=w, color=RED, label="补贴支出 Subsidy spent (¥)")
-    ax.yaxis.set_major_formatter(FuncFormatter(_yuan_axis))
+    money_axis(ax.yaxis, max(driven + subsidy + [0]))
     _style_axes(ax)
     step = max(1, len(days) // 10)
     ax.set_xticks(x[::step])
     ax.set_xticklabels([d["day"][5:] for d in days][::step])
     if totals["campaign_leverage"] is None:
-        ax.set_ylim(0, 1)
-        ax.set_yticks([])
-        ax.text(0.5, 0.5, "本期无活动补贴\nNo campaign subsidy in this period", transform=ax.transAxes,
-                ha="center", va="center", fontsize=10, color=GREY)
+        _nothing_to_draw(ax, "本期无活动补贴\nNo campaign subsidy in this period")
     else:
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7.5, frameon=False, ncol=2,
                   borderaxespad=0.2)
-        ax.set_ylim(0, max(driven + [1]) * 1.1)
     return _png(fig)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.auth.models import Role, User
@@ -74,6 +74,18 @@ def visible_query(user: User):
     if user.role == Role.PILOT_ADMIN:
         return q
     return q.where(Merchant.status == MerchantStatus.APPROVED)
+
+
+def matching(text: str):
+    """Return the condition of a search: part of either name or of the USCC, or the merchant number."""
+    from suiyuan_protocol.profile import merchant_id_of_number
+
+    needle = text.strip()
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    cond = or_(Merchant.name_zh.ilike(pattern, escape="\\"), Merchant.name_en.ilike(pattern, escape="\\"),
+               Merchant.uscc.ilike(pattern, escape="\\"))
+    number = merchant_id_of_number(needle.upper())
+    return or_(cond, Merchant.id == number) if number is not None else cond
 
 
 def get_visible(user: User, merchant_id: int) -> Merchant:

@@ -16,6 +16,11 @@ def check_char(first17: str) -> str:
     return CHARSET[(31 - total % 31) % 31]
 
 
+def check_ok(code: str) -> bool:
+    """Whether ``code`` is 18 characters of the charset whose last is the check character of the rest."""
+    return bool(re.fullmatch(f"[{CHARSET}]{{18}}", code or "")) and check_char(code[:17]) == code[17]
+
+
 def validate_uscc(value: str) -> str:
     """Return the 18-character code, upper-cased; raise ``ValidationFailed`` (field ``uscc``)."""
     code = (value or "").strip().upper()

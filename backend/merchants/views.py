@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from backend.auth.models import Role
+from backend.auth.models import Role, User
 from backend.auth.service import current_user, requires
 from backend.clock import as_utc
 from backend.config import STATIC_QR_DAILY_CAP_FEN
@@ -17,7 +17,9 @@ from backend.hooks import announce, merchant_approved
 from backend.http import respond
 from backend.merchants import service
 from backend.merchants.models import SCENARIOS, Merchant, MerchantStatus
+from backend.merchants.uscc import check_ok
 from backend.schemas import BINARY, Fen, OpenSchema, PageQuery, Password, Phone, StrictSchema
+from suiyuan_protocol.masking import mask_phone
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1", description="Merchants: onboarding and review")
 
@@ -74,9 +76,16 @@ class CashierSchema(StrictSchema):
 
 class ListQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(MerchantStatus.ALL))
+    q = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "Search: part of the Chinese or English name, the USCC, or the merchant number (M000000001)"})
 
 
 # ---------------------------------------------------------------- responses
+
+
+class ApplicantSchema(StrictSchema):
+    display_name = fields.String(required=True)
+    phone_masked = fields.String(required=True, metadata={"description": "138****0001"})
 
 
 class MerchantSchema(StrictSchema):
@@ -105,6 +114,9 @@ class MerchantSchema(StrictSchema):
     reviewed_by_user_id = fields.Integer(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    applicant = fields.Nested(ApplicantSchema, metadata={"description": "Reviewer and pilot office: who applied"})
+    uscc_check_ok = fields.Boolean(metadata={
+        "description": "Reviewer and pilot office: the USCC's check character agrees (GB 32100)"})
 
 
 class MerchantPageSchema(StrictSchema):
@@ -177,6 +189,11 @@ def merchant_json(m: Merchant, viewer) -> dict:
             reviewed_at=as_utc(m.reviewed_at).isoformat() if m.reviewed_at else None,
             created_at=as_utc(m.created_at).isoformat(),
         )
+    if viewer.role in (Role.BANK_REVIEWER, Role.PILOT_ADMIN):
+        owner = db.session.get(User, m.owner_user_id)
+        body.update(applicant={"display_name": owner.display_name if owner else "",
+                               "phone_masked": mask_phone(owner.phone) if owner else ""},
+                    uscc_check_ok=check_ok(m.uscc))
     return body
 
 
@@ -200,6 +217,8 @@ def list_merchants(args):
     q = service.visible_query(user)
     if args.get("status"):
         q = q.where(Merchant.status == args["status"])
+    if args.get("q"):
+        q = q.where(service.matching(args["q"]))
     if args.get("before"):
         q = q.where(Merchant.id < args["before"])
     rows = list(db.session.execute(q.order_by(Merchant.id.desc()).limit(args["limit"] + 1)).scalars())

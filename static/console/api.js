@@ -1,6 +1,8 @@
 // The API client: every call goes to /api/v1 with the bearer token of this tab's session.
 // Errors come back as ApiError carrying the problem+json fields (status, code, title, detail, errors).
 
+import { getLang } from './i18n.js';
+
 const BASE = '/api/v1';
 const TOKEN_KEY = 'suiyuan.console.token';
 const USER_KEY = 'suiyuan.console.user';
@@ -89,7 +91,8 @@ async function problemOf(resp) {
  * a request does, so the refused attempt did nothing; a money-moving one goes again with its own key). */
 export async function request(method, path, opts = {}, retried = false) {
   const { body, query, idempotencyKey, raw = false } = opts;
-  const headers = { Accept: 'application/json, application/problem+json' };
+  // The server writes problem titles and details in the language of the screen.
+  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': getLang() === 'zh' ? 'zh-CN' : 'en' };
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
@@ -124,6 +127,7 @@ export const api = {
   get: (path, query) => request('GET', path, { query }),
   post: (path, body, opts = {}) => request('POST', path, { body, ...opts }),
   put: (path, body) => request('PUT', path, { body }),
+  patch: (path, body) => request('PATCH', path, { body }),
 
   /** Fetch a file with the bearer token and hand it to the browser as a download; return its name. */
   async download(path, query, fallbackName) {

@@ -14,8 +14,15 @@ function ChartLib() {
   return window.Chart;
 }
 
-/** A chart on a new canvas inside `box` (which sets its size); returns the Chart (call .destroy() when done). */
-export function makeChart(box, config, label) {
+/** A chart on a new canvas inside `box` (which sets its size); returns the Chart (call .destroy() when done).
+ * With `emptyText`, data that is all zero shows that sentence instead of blank axes (or a 0–1 axis). */
+export function makeChart(box, config, label, { emptyText } = {}) {
+  const values = config.data.datasets.flatMap((d) => d.data);
+  if (emptyText && !values.some((v) => Number(v) !== 0 && v !== null && v !== undefined)) {
+    box.classList.add('chart-empty');
+    box.append(Object.assign(document.createElement('p'), { className: 'chart-empty-text', textContent: emptyText }));
+    return { destroy() {}, update() {} };
+  }
   const canvas = document.createElement('canvas');
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', label);

@@ -73,14 +73,14 @@ export function errorBanner(err, { onRetry } = {}) {
     h('p', { class: 'banner-title' }, d.headline),
     // The detail is left out when it only repeats a field's reason listed below.
     d.detail && !d.fields.some((f) => f.reason === d.detail)
-      ? h('p', { class: 'banner-detail' }, t('err.server_says'), ' ', h('span', { lang: 'en' }, d.detail)) : null,
+      ? h('p', { class: 'banner-detail' }, d.detail) : null,
     d.fields.length ? h('ul', { class: 'field-errors' },
       d.fields.map((f) => {
         const label = fieldLabel(f.field);
-        return h('li', { dataset: { errorField: f.field } }, label ? h('strong', {}, label, ' ') : null, h('code', {}, f.field), '：',
-          h('span', { lang: 'en' }, f.reason));
+        // People read the form's label; the API's field name shows only where the page has no such control.
+        return h('li', { dataset: { errorField: f.field } }, label ? h('strong', {}, label) : h('code', {}, f.field), '：',
+          h('span', {}, f.reason));
       })) : null,
-    h('p', { class: 'banner-meta muted' }, d.status ? `HTTP ${d.status}` : '', d.code ? ` · ${d.code}` : ''),
     onRetry ? h('button', { type: 'button', class: 'btn btn-small', onclick: onRetry }, t('common.retry')) : null,
   );
   return box;
@@ -101,7 +101,7 @@ export function showFormError(form, slot, err) {
     input.setAttribute('aria-invalid', 'true');
     const id = `${input.id || f.field}-error`;
     input.setAttribute('aria-describedby', id);
-    input.closest('.field')?.append(h('p', { class: 'field-error', id }, h('span', { lang: 'en' }, f.reason)));
+    input.closest('.field')?.append(h('p', { class: 'field-error', id }, f.reason));
   }
   slot.querySelector('.banner')?.focus?.();
 }

@@ -7,8 +7,10 @@ the client's behaviour against PostgreSQL is covered by the payclient tests.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,14 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = [i for i in items if i not in drop]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Screenshots of the window (``SUIYUAN_SCREENSHOTS`` names the folder that keeps them)."""
+    from tests.apps.test_ui import Shots  # Kivy's window: imported only by the UI tests that ask
+
+    return Shots(Path(os.environ.get("SUIYUAN_SCREENSHOTS") or tmp_path / "shots"))
 
 
 @dataclass

@@ -10,7 +10,7 @@ from backend.clock import utcnow
 from backend.extensions import db
 from campaigns.models import Campaign
 from tests.apps import harness as h
-from tests.apps.test_ui import log_in, overflowing, shots  # noqa: F401 - the screenshot fixture
+from tests.apps.test_ui import log_in, overflowing
 
 
 def set_times(campaign_id: int, **times) -> None:

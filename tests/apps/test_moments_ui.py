@@ -13,7 +13,7 @@ from PIL import Image
 
 from payclient.api import ApiClient
 from tests.apps import harness as h
-from tests.apps.test_ui import _tab, balance, log_in, shots  # noqa: F401 - shots is a fixture
+from tests.apps.test_ui import _tab, balance, log_in
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # real windows

@@ -10,7 +10,6 @@ committed ones) and checked for text that does not fit.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -90,12 +89,6 @@ def overflowing(root) -> list[str]:
         if tw > w.width + 2 or th > w.height + 2:
             out.append(f"{w.text[:30]!r} {tw}x{th} in {w.width:.0f}x{w.height:.0f}")
     return out
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("SUIYUAN_SCREENSHOTS") or tmp_path / "shots")
-    return Shots(folder)
 
 
 def log_in(shell, phone: str, password: str, expect: str) -> None:

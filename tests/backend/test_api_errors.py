@@ -241,3 +241,56 @@ def test_a_database_outage_is_a_retryable_503_problem(app, client, factory, monk
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
     assert resp.mimetype == "application/problem+json"
     assert resp.get_json()["code"] == "database_unavailable"
+
+
+# ---------------------------------------------------------------- the language of problems
+
+
+def _has_latin_sentence(text: str) -> bool:
+    """Whether ``text`` holds a run of two English words (a sentence fragment, not a code or a number)."""
+    import re
+
+    return re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", text) is not None
+
+
+@pytest.mark.parametrize("accept", ["zh-CN", "zh-CN,zh;q=0.9,en;q=0.8", "zh"])
+def test_problems_speak_chinese_to_a_client_that_asks(client, factory, accept):
+    consumer = factory.consumer()
+    wrong = client.post(url("/auth/login"), json={"phone": consumer.phone, "password": "wrong-password-1"},
+                        headers={"Accept-Language": accept})
+    body = wrong.get_json()
+    assert (wrong.status_code, body["code"]) == (401, "bad_credentials")  # codes stay for programs
+    assert (body["title"], body["detail"]) == ("需要登录", "手机号或密码不正确。")
+    assert wrong.headers["Content-Language"] == "zh-CN" and "Accept-Language" in wrong.headers["Vary"]
+    invalid = client.post(url("/auth/login"), json={"phone": 5}, headers={"Accept-Language": accept}).get_json()
+    assert invalid["code"] == "validation_failed" and invalid["errors"]
+    for text in [invalid["title"], invalid["detail"], *(e["reason"] for e in invalid["errors"])]:
+        assert not _has_latin_sentence(text), text
+    assert {e["field"]: e["reason"] for e in invalid["errors"]}["password"] == "必填。"
+    missing = client.get(url("/no/such/path"), headers={"Accept-Language": accept}).get_json()
+    assert missing["status"] == 404 and not _has_latin_sentence(missing["title"] + missing["detail"])
+
+
+@pytest.mark.parametrize("accept", [None, "en", "en-GB,en;q=0.9", "fr"])
+def test_problems_speak_english_otherwise(client, factory, accept):
+    consumer = factory.consumer()
+    wrong = client.post(url("/auth/login"), json={"phone": consumer.phone, "password": "wrong-password-1"},
+                        headers={"Accept-Language": accept} if accept else {})
+    body = wrong.get_json()
+    assert body["code"] == "bad_credentials" and wrong.headers["Content-Language"] == "en"
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in body["title"] + body["detail"])
+
+
+def test_every_code_the_api_raises_has_its_chinese_sentence():
+    """A new refusal code gets its Chinese sentence with it (else a zh screen shows the status's words)."""
+    import re
+    from pathlib import Path
+
+    from backend.problem_text import DETAILS_ZH
+
+    root = Path(__file__).resolve().parents[2]
+    codes = set()
+    for folder in ("backend", "zones", "campaigns", "prepaid", "payouts"):
+        for path in (root / folder).rglob("*.py"):
+            codes |= set(re.findall(r"\bcode ?= ?\"([a-z_]+)\"", path.read_text(encoding="utf-8")))
+    assert sorted(codes - set(DETAILS_ZH)) == []

@@ -24,7 +24,7 @@ from tests.campaigns.helpers import (
     set_times,
     transfers_with,
 )
-from tests.payments.helpers import ledger_untouched, ok, refused
+from tests.payments.helpers import ledger_untouched, ok, open_shop, refused
 
 
 def test_launch_escrows_the_whole_budget_and_splits_it_exactly(api, world):
@@ -180,3 +180,23 @@ def test_every_view_of_a_campaign_shows_the_same_state(api, world, factory):
     assert views == ["ended"] * 4
     assert [x["id"] for x in ok(api.get("/campaigns", holder, query_string={"status": "ended"}))["items"]] == [c["id"]]
     assert ok(api.get("/wallets/me/red-packets", holder))["items"][0]["state"] == "active"  # spendable after the close
+
+
+def test_a_listing_for_one_merchant_says_which_campaigns_it_takes(api, world, factory):
+    """``accepted_here`` comes from the one eligibility rule (listed merchants, else the zone, then scenarios)."""
+    listed = live(api, world)  # lists world.shop
+    zone_wide = live(api, world, merchant_ids=[])
+    shopping_only = live(api, world, merchant_ids=[], scenarios=["shopping"])
+    elsewhere = open_shop(factory)  # not placed in any zone, listed nowhere
+
+    def accepted(who, merchant_id):
+        body = ok(api.get("/campaigns", who, query_string={"merchant_id": merchant_id}))
+        return {c["id"]: c["accepted_here"] for c in body["items"]}
+
+    assert accepted(world.shop.owner, world.shop.merchant_id) == {
+        listed["id"]: True, zone_wide["id"]: True, shopping_only["id"]: False}
+    assert set(accepted(world.manager, elsewhere.merchant_id).values()) == {False}
+    assert "accepted_here" not in ok(api.get("/campaigns", world.shop.owner))["items"][0]
+    # Another owner's shop is not theirs to ask about: 404, no existence leak.
+    refused(api.get("/campaigns", elsewhere.owner, query_string={"merchant_id": world.shop.merchant_id}),
+            404, "merchant_not_found")

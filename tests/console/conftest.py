@@ -138,7 +138,8 @@ class Console:
         page.evaluate("window.scrollTo(0, 0);"
                       "document.activeElement && document.activeElement.blur();"
                       "document.getElementById('toast') && (document.getElementById('toast').hidden = true)")
-        page.wait_for_timeout(150)
+        # Two animation frames: the scroll and the hidden toast are painted before the picture.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         width = WIDTHS[page.size_name][0]
         page.screenshot(path=str(SCREENSHOTS / f"console-{name}-{width}.png"), full_page=True)
 

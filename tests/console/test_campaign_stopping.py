@@ -52,7 +52,7 @@ def test_manager_pauses_resumes_and_cancels_from_the_monitor(console, factory, h
     yq = zone_id("yongqingfang")
     manager = manager_of(factory, "yongqingfang")
     fund_owner = factory.consumer(balance_fen=200_000)
-    funder = campaign_service.add_funder("永庆坊商户联盟 Yongqingfang traders' fund", fund_owner.phone, yq)
+    funder = campaign_service.add_funder("永庆坊商户联盟", fund_owner.phone, yq)
     (_, shop), = shops(factory, YONGQINGFANG[:1], ["food"], [("永庆坊茶居", "Yongqingfang Tea House")])
     c = campaign(http, manager, funder.id, yq, shop.id)
     for _ in range(3):
@@ -115,7 +115,7 @@ def test_the_forecast_and_the_confirmations_tell_the_truth_and_a_drawn_lottery_s
     yq = zone_id("yongqingfang")
     manager = manager_of(factory, "yongqingfang")
     fund_owner = factory.consumer(balance_fen=6_000_000, wallet_class=2)
-    funder = campaign_service.add_funder("永庆坊商户联盟 Yongqingfang traders' fund", fund_owner.phone, yq)
+    funder = campaign_service.add_funder("永庆坊商户联盟", fund_owner.phone, yq)
     (_, shop), = shops(factory, YONGQINGFANG[:1], ["food"], [("永庆坊茶居", "Yongqingfang Tea House")])
     # One tiny precedent: a ¥1.00 red packet claimed and never spent, settled.
     tiny = campaign(http, manager, funder.id, yq, shop.id, name="试水小红包", packet_count=1, budget_fen=100)
@@ -171,12 +171,17 @@ def test_the_forecast_and_the_confirmations_tell_the_truth_and_a_drawn_lottery_s
     set_times(lottery["id"], opens_at=now - timedelta(hours=2), closes_at=now - timedelta(seconds=1))
     for p, s in zip(people[:4], secrets[:4], strict=True):
         http.ok("POST", f"/campaigns/{lottery['id']}/registrations/reveal", p, json={"secret": s})
+    # Registration closed, the reveal window still open: the monitor says when the draw can run.
+    console.open(page, f"/campaigns/{lottery['id']}")
+    page.wait_for_selector("#draw-now[disabled]")
+    assert "后可开奖" in text_of(page, "#draw")
+    console.shot(page, "campaign-lottery-pending")
     reveal_s = db.session.get(Campaign, lottery["id"]).reveal_s
     set_times(lottery["id"], closes_at=utcnow() - timedelta(seconds=reveal_s + 1))
     db.session.rollback()
     doc = http.ok("GET", f"/campaigns/{lottery['id']}/draw", manager)
     assert doc["status"] == "drawn" and doc["revealed"] == 4
-    console.open(page, f"/campaigns/{lottery['id']}")
+    page.reload()  # the monitor opened above, read again
     page.wait_for_selector("#draw-seed")
     assert text_of(page, "#draw-seed") == doc["seed"]
     assert page.locator("[data-winner]").count() == 3

@@ -23,7 +23,7 @@ def _prepaid(factory, industry: str, status: str = "approved", bank_code: str = 
 
 
 def test_bank_reviewer_approves_and_rejects_prepaid_applications(console, factory):
-    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员 ICBC reviewer")
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC", display_name="工行审核员")
     _, _, gym = _prepaid(factory, "sports_fitness", "pending", name_zh="越秀力量健身", name_en="Yuexiu Gym")
     _, _, salon = _prepaid(factory, "beauty", "pending", name_zh="北京路美发沙龙", name_en="Beijing Rd Salon")
     _, _, other_bank = _prepaid(factory, "laundry", "pending", bank_code="BOC", name_zh="中行洗衣店")

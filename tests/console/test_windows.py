@@ -24,7 +24,7 @@ def test_last_30_days_is_one_window_that_says_today_is_in_it(console, factory):
     # No payments: no average ticket (not ¥0.00).
     assert text_of(page, "[data-kpi=average_ticket_fen] .tile-value") == "—"
 
-    admin = factory.user(Role.PILOT_ADMIN, display_name="试点工作办公室 Pilot office")
+    admin = factory.user(Role.PILOT_ADMIN, display_name="试点工作办公室")
     office = console.page("desktop")
     console.login(office, admin.phone, PASSWORD)
     office.wait_for_selector("#ranking-period-range")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+from sqlalchemy import text
+
 from backend.config import WALLET_TIERS
 from backend.extensions import db
 from backend.ledger import service as ledger
@@ -31,6 +33,17 @@ def _in_thread(app, fn):
     return t, out
 
 
+def wait_for_a_lock_waiter(timeout_s: float = 10.0) -> None:
+    """Return once another session of this database waits for a lock (the other thread is blocked)."""
+    deadline = time.monotonic() + timeout_s
+    # Autocommit: pg_stat_activity is read afresh by each statement, not once per transaction.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'")).scalar_one():
+            assert time.monotonic() < deadline, "the other transaction never waited for the lock"
+            time.sleep(0.01)
+
+
 def test_second_row_is_rechecked_after_waiting_for_the_first(pg_app, factory):
     """W (higher id) gets money while the payment waits on M's lock: the payment must see it."""
     app = pg_app
@@ -47,7 +60,7 @@ def test_second_row_is_rechecked_after_waiting_for_the_first(pg_app, factory):
         ledger.transfer(x, m, 1, TransferCode.PAYMENT)  # holds M
         ledger.transfer(issuance, w, 100_000, TransferCode.TOPUP)  # W gets ¥1,000, not yet committed
         holding.set()
-        time.sleep(0.5)
+        wait_for_a_lock_waiter()  # the payer now waits on M, with a snapshot taken before W's top-up
         db.session.commit()
 
     def payer():
@@ -83,7 +96,7 @@ def test_use_cases_with_several_legs_lock_in_id_order(pg_app, factory):
         ledger.lock_accounts([a, m, c])
         ledger.transfer(a, m, 4_000, TransferCode.PAYMENT)
         first_locked.set()
-        time.sleep(0.3)
+        wait_for_a_lock_waiter()  # the refund now waits for the locks this payment holds
         ledger.transfer(c, m, 1_000, TransferCode.COUPON_SUBSIDY)
         db.session.commit()
 

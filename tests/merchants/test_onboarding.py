@@ -174,3 +174,29 @@ def test_consumers_see_only_approved_merchants(api, factory):
     assert all(m["verified"] and "uscc" not in m for m in listed)
     for m in hidden:
         refused(api.get(f"/merchants/{m.id}", consumer), 404, "merchant_not_found")
+
+
+def test_the_reviewer_finds_decided_applications_and_sees_who_applied(api, factory):
+    """History by status and search (name, USCC, merchant number); each with the applicant's name and masked
+    phone and the USCC's check, for the reviewer — never the applicant's whole number."""
+    reviewer = factory.user(Role.BANK_REVIEWER, bank_code="ICBC")
+    people = [factory.user(Role.MERCHANT_OWNER, display_name=name) for name in ("黄老板", "周老板")]
+    tea = ok(api.post("/merchants", people[0], json=application(bank_code="ICBC", name_zh="恩宁路茶居")), 201)
+    noodles = ok(api.post("/merchants", people[1], json=application(bank_code="ICBC", name_zh="北京路云吞面")), 201)
+    ok(review(api, reviewer, tea["id"], "approve"))
+    ok(review(api, reviewer, noodles["id"], "reject", "地址与执照不符"))
+
+    def found(**query):
+        return [m["id"] for m in ok(api.get("/merchants", reviewer, query_string=query))["items"]]
+
+    assert found(status="rejected") == [noodles["id"]]
+    assert found(q="茶居") == [tea["id"]]
+    assert found(q=noodles["uscc"][3:12].lower(), status="rejected") == [noodles["id"]]
+    assert found(q=tea["merchant_number"]) == [tea["id"]]
+    assert found(q="100%_") == []  # wildcards are searched for, not used
+    [seen] = ok(api.get("/merchants", reviewer, query_string={"q": "云吞"}))["items"]
+    assert seen["applicant"] == {"display_name": "周老板",
+                                 "phone_masked": people[1].phone[:3] + "****" + people[1].phone[-4:]}
+    assert seen["uscc_check_ok"] is True and seen["review_reason"] == "地址与执照不符"
+    assert "applicant" not in ok(api.get(f"/merchants/{tea['id']}", people[0]))  # the owner knows who they are
+    refused(api.get("/merchants", reviewer, query_string={"q": ""}), 422, "validation_failed", field="q")

@@ -67,6 +67,23 @@ def test_register_login_me_and_logout(connect):
     assert err.value.status == 401 and err.value.code == "token_revoked"
 
 
+def test_refusals_come_in_the_language_on_screen(live_url):
+    """The apps tie the client to their catalogue: a zh screen gets the server's words in Chinese."""
+    from payclient.i18n import Catalog
+    from payclient.services import Services
+    from payclient.tasks import SyncRunner
+
+    sv = Services.in_memory(live_url, SyncRunner(), Catalog())
+    sv.tr.set_lang("zh")
+    with pytest.raises(AuthError) as err:
+        sv.api.login("13800009999", "nope12345")
+    assert (err.value.code, err.value.detail) == ("bad_credentials", "手机号或密码不正确。")
+    sv.tr.set_lang("en")
+    with pytest.raises(AuthError) as err:
+        sv.api.login("13800009999", "nope12345")
+    assert err.value.detail.isascii() and err.value.code == "bad_credentials"
+
+
 def test_problems_become_typed_exceptions(connect, factory):
     c = connect()
     with pytest.raises(AuthError) as err:

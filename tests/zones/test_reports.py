@@ -256,3 +256,23 @@ def test_a_report_without_payments_prints_no_average_and_asks_no_command_of_the_
     at = next(i for i, line in enumerate(lines) if "Average ticket" in line)
     assert lines[at: at + 3] == ["客单价 Average ticket", "—", "—"]  # this period, the previous one
     assert "flask" not in text and "rebuild" not in text and "运营方" in text
+
+
+@pytest.mark.parametrize(("top_yuan", "labels"), [
+    (0, ["¥0.00", "¥0.01", "¥0.02", "¥0.03", "¥0.04", "¥0.05"]),
+    (0.3, ["¥0.00", "¥0.10", "¥0.20", "¥0.30", "¥0.40"]),
+    (1.2, ["¥0.00", "¥0.50", "¥1.00", "¥1.50"]),
+    (38.5, ["¥0", "¥10", "¥20", "¥30", "¥40", "¥50"]),
+    (18_000, ["¥0.0万", "¥0.5万", "¥1.0万", "¥1.5万", "¥2.0万"]),
+    (123_456, ["¥0万", "¥5万", "¥10万", "¥15万"]),
+])
+def test_money_axes_carry_distinct_round_amounts(top_yuan, labels):
+    """Small or zero data gets fen on its axis, never "¥1 ¥1 ¥0"; large data counts in 万."""
+    from zones import pdf
+
+    fig = pdf._figure(4, 2)
+    ax = fig.add_subplot()
+    ticks = pdf.money_axis(ax.yaxis, top_yuan)
+    shown = [ax.yaxis.get_major_formatter()(v, i) for i, v in enumerate(ticks)]
+    assert shown == labels and len(set(shown)) == len(shown)
+    assert ticks[-1] >= top_yuan

@@ -13,6 +13,28 @@ function scenarioLabel(m) {
   return `${m.scenario_zh} ${t(`scenario.${m.scenario}`)}`;
 }
 
+/** "黄老板 · 139****0001": who applied (the reviewer calls them about the application). */
+function applicantText(m) {
+  const a = m.applicant;
+  if (!a) return '—';
+  return [a.display_name, a.phone_masked].filter(Boolean).join(' · ');
+}
+
+/** The licence number with the result of its GB 32100 check character. */
+function usccFacts(m) {
+  return h('span', {}, h('code', { class: 'nowrap' }, m.uscc), ' ',
+    m.uscc_check_ok ? badge(t('merchant.uscc_ok'), 'ok') : badge(t('merchant.uscc_bad'), 'bad'));
+}
+
+/** The zone the merchant lands in on approval (placed by its coordinates), filled in when known. */
+function zoneSlot(m) {
+  const slot = h('dd', { dataset: { zoneOf: m.id } }, '…');
+  api.get('/zones/locate', { lat: m.latitude, lon: m.longitude, radius_m: 1, limit: 1 })
+    .then((r) => { slot.textContent = r.zone ? nameOf(r.zone) : t('merchant.zone_none'); })
+    .catch(() => { slot.textContent = '—'; });
+  return slot;
+}
+
 function applicationCard(m, onReview) {
   const approveBtn = h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'approve', merchant: m.id } },
     t('bank.approve'));
@@ -21,17 +43,21 @@ function applicationCard(m, onReview) {
   approveBtn.addEventListener('click', () => onReview(m, 'approve', approveBtn));
   rejectBtn.addEventListener('click', () => onReview(m, 'reject', rejectBtn));
   const title = nameOf(m);
-  const other = title === m.name_zh ? m.name_en : m.name_zh;
   return h('article', { class: 'app-card', id: `application-${m.id}`, 'aria-labelledby': `application-${m.id}-title` },
     h('div', { class: 'app-card-head' },
-      h('h3', { id: `application-${m.id}-title` }, title, ' ', h('span', { class: 'muted small' }, other)),
+      h('h3', { id: `application-${m.id}-title` }, title),
       badge(t('status.pending'), 'warn')),
     h('dl', { class: 'facts' },
+      // The other language's name is part of what is reviewed (it is printed in the QR code), so it is a
+      // labelled fact, not a second title.
+      h('div', {}, h('dt', {}, t('merchant.name_other')), h('dd', {}, nameOf(m) === m.name_zh ? m.name_en : m.name_zh)),
+      h('div', {}, h('dt', {}, t('merchant.applicant')), h('dd', { class: 'nowrap' }, applicantText(m))),
       h('div', {}, h('dt', {}, t('merchant.number')), h('dd', {}, m.merchant_number)),
-      h('div', {}, h('dt', {}, t('merchant.uscc')), h('dd', {}, h('code', {}, m.uscc))),
+      h('div', {}, h('dt', {}, t('merchant.uscc')), h('dd', {}, usccFacts(m))),
+      h('div', {}, h('dt', {}, t('merchant.zone')), zoneSlot(m)),
       h('div', {}, h('dt', {}, t('merchant.scenario')), h('dd', {}, scenarioLabel(m))),
       h('div', {}, h('dt', {}, t('merchant.mcc')), h('dd', {}, m.mcc)),
-      h('div', {}, h('dt', {}, t('merchant.address')), h('dd', {}, m.address, ` (${m.city})`)),
+      h('div', {}, h('dt', {}, t('merchant.address')), h('dd', {}, m.address)),
       h('div', {}, h('dt', {}, t('merchant.location')), h('dd', {}, `${m.latitude.toFixed(5)}, ${m.longitude.toFixed(5)}`)),
       h('div', {}, h('dt', {}, t('merchant.applied_at')), h('dd', {}, dateTime(m.created_at)))),
     h('div', { class: 'app-card-actions' }, approveBtn, rejectBtn));
@@ -142,13 +168,23 @@ export async function queue(ctx) {
   await load();
 }
 
+/** Review history: every decided application of this bank, by status and search (name, USCC, number). */
 export async function approved(ctx) {
   const { view } = ctx;
   const body = h('div', {}, loading());
   const more = h('div', { class: 'more' });
   const rows = [];
+  const status = h('select', { id: 'history-status', dataset: { field: 'status' } },
+    h('option', { value: 'approved' }, t('status.approved')),
+    h('option', { value: 'rejected' }, t('status.rejected')),
+    h('option', { value: '' }, t('bank.filter_all')));
+  const search = h('input', { id: 'history-search', type: 'search', maxlength: '64', dataset: { field: 'q' },
+    placeholder: t('bank.search_hint') });
+  const filters = h('form', { class: 'inline-form', id: 'history-filters', role: 'search', novalidate: true },
+    field(t('bank.filter_status'), status), field(t('bank.search'), search),
+    h('button', { type: 'submit', class: 'btn' }, t('bank.search_go')));
   clear(view).append(pageHeader(t('bank.approved_title')), h('p', { class: 'muted' }, t('bank.approved_intro')),
-    section(t('bank.approved_list'), body, more));
+    filters, section(t('bank.approved_list'), body, more));
 
   function draw() {
     clear(body);
@@ -157,22 +193,28 @@ export async function approved(ctx) {
       caption: t('bank.approved_list'),
       columns: [
         { label: t('merchant.number'), key: 'merchant_number', header: true },
-        { label: t('merchant.name'), render: (m) => h('span', {}, nameOf(m), h('br'), h('span', { class: 'muted small' },
-          nameOf(m) === m.name_zh ? m.name_en : m.name_zh)) },
+        { label: t('merchant.name'), render: (m) => h('span', {}, nameOf(m)) },
+        { label: t('merchant.status'), render: (m) => badge(t(`status.${m.status}`), m.status === 'approved' ? 'ok' : m.status === 'rejected' ? 'bad' : 'warn') },
+        { label: t('merchant.applicant'), render: (m) => h('span', { class: 'nowrap' }, applicantText(m)) },
+        { label: t('merchant.uscc'), render: (m) => usccFacts(m) },
         { label: t('merchant.scenario'), render: (m) => scenarioLabel(m) },
-        { label: t('merchant.address'), key: 'address' },
-        { label: t('merchant.reviewed_at'), render: (m) => dateTime(m.reviewed_at) },
+        { label: t('merchant.reviewed_at'), render: (m) => (m.reviewed_at ? dateTime(m.reviewed_at) : '—') },
         { label: t('merchant.review_reason'), render: (m) => m.review_reason || '—' },
       ],
       rows,
-      rowAttrs: (m) => ({ id: `approved-${m.id}` }),
+      rowAttrs: (m) => ({ id: `approved-${m.id}`, dataset: { status: m.status } }),
     }));
   }
 
+  let generation = 0;  // a newer search replaces the answer of an older one still on its way
+
   async function load(before) {
-    const page = await api.get('/merchants', { status: 'approved', limit: 50, before });
-    if (!ctx.isCurrent()) return;
-    rows.push(...page.items);
+    const mine = generation;
+    const query = { status: status.value || undefined, q: search.value.trim() || undefined, limit: 50, before };
+    const page = await api.get('/merchants', query);
+    if (!ctx.isCurrent() || mine !== generation) return;
+    // Everything but the open applications (those are in the queue).
+    rows.push(...page.items.filter((m) => m.status !== 'pending'));
     draw();
     clear(more);
     if (page.next_before) {
@@ -182,5 +224,14 @@ export async function approved(ctx) {
       } }, t('common.load_more')));
     }
   }
+
+  async function reload() {
+    generation += 1;
+    rows.length = 0;
+    clear(body).append(loading());
+    try { await load(); } catch (err) { clear(body).append(errorBanner(err)); }
+  }
+  filters.addEventListener('submit', (e) => { e.preventDefault(); reload(); });
+  status.addEventListener('change', reload);
   await load();
 }

@@ -159,9 +159,14 @@ export async function wizard(ctx) {
   const splitGroup = radioGroup('split', t('wizard.split'), [['random', t('wizard.split_random')], ['fixed', t('wizard.split_fixed')]], 'random');
   const zoneGroup = checkboxGroup('zone_ids', t('campaigns.zones'), zones.map((z) => [z.id, nameOf(z)]),
     zones.length === 1 ? [zones[0].id] : [], ctx.user.role === 'zone_manager' ? t('wizard.zones_hint_manager') : null);
+  const funderOwner = (f) => {
+    const zone = f.zone_id && zones.find((z) => z.id === f.zone_id);
+    return f.zone_id ? t('wizard.funder_of_zone', { zone: zone ? nameOf(zone) : `#${f.zone_id}` }) : t('wizard.funder_citywide');
+  };
   const funder = h('select', { id: 'c-funder', dataset: { field: 'funder_id' } },
     funders.items.map((f) => h('option', { value: String(f.id) },
-      `${f.name} · ${t('wizard.balance')} ${yuan(f.balance_fen)}${f.zone_id ? ` · ${t('wizard.funder_zone_only')}` : ''}`)));
+      // Whose fund it is (the zone it belongs to, or the whole pilot) and all of its balance.
+      `${f.name}（${funderOwner(f)}）· ${t('wizard.balance')} ${yuan(f.balance_fen)}`)));
   const count = h('input', { id: 'c-count', type: 'number', min: '1', step: '1', inputmode: 'numeric', value: '100',
     dataset: { field: 'packet_count' } });
   const budget = h('input', { id: 'c-budget', type: 'text', inputmode: 'decimal', value: '888.00', dataset: { field: 'budget_fen' } });
@@ -354,10 +359,15 @@ export async function wizard(ctx) {
     }
   });
 
+  const toLaunch = h('button', { type: 'button', class: 'btn btn-primary', id: 'wizard-to-launch',
+    onclick: () => { renderReview(); showStep('launch'); } }, t('wizard.to_launch'));
+
   function renderForecast(f) {
     chart?.destroy();
     const funderRow = funders.items.find((x) => x.id === body.funder_id);
     const short = funderRow && funderRow.balance_fen < f.budget_fen;
+    // The forecast says the funder cannot cover the budget: the wizard does not go on to launch it.
+    toLaunch.disabled = Boolean(short);
     clear(forecastSlot).append(
       h('div', { class: 'tiles', id: 'forecast-tiles' },
         tile(t('wizard.escrow'), yuan(f.budget_fen), t('wizard.escrow_sub'), { dataset: { forecast: 'budget_fen' } }),
@@ -371,7 +381,7 @@ export async function wizard(ctx) {
         dataset: { capWarning: w.wallet_class } }, h('p', { class: 'banner-title' }, t('wizard.cap_warning', {
         n: w.wallet_class, cap: yuan(w.balance_cap_fen), max: yuan(w.largest_packet_fen),
         share: w.share_over < 0.001 ? '<0.1%' : `${ratio(w.share_over * 100, 1)}%` })))),
-      short ? h('div', { class: 'banner banner-warn', role: 'alert' }, h('p', { class: 'banner-title' },
+      short ? h('div', { class: 'banner banner-error', role: 'alert', id: 'forecast-funder-short' }, h('p', { class: 'banner-title' },
         t('wizard.funder_short', { balance: yuan(funderRow.balance_fen), budget: yuan(f.budget_fen) }))) : '');
     if (f.packet_amounts) {
       const keys = ['min_fen', 'p10_fen', 'p50_fen', 'p90_fen', 'p99_fen', 'max_fen'];
@@ -428,8 +438,7 @@ export async function wizard(ctx) {
     forecastSlot, h('div', { class: 'wizard-actions' },
       h('button', { type: 'button', class: 'btn btn-ghost', id: 'wizard-back-to-details', onclick: () => showStep('details') },
         t('wizard.back')),
-      h('button', { type: 'button', class: 'btn btn-primary', id: 'wizard-to-launch', onclick: () => { renderReview(); showStep('launch'); } },
-        t('wizard.to_launch'))));
+      toLaunch));
   const launchSlot = h('div', { 'aria-live': 'assertive' });
   confirm.append(h('h2', { tabindex: '-1' }, t('wizard.launch_title')), reviewSlot, launchSlot,
     h('div', { class: 'wizard-actions' },
@@ -539,8 +548,24 @@ function cancelDialog(c, quote, opener) {
   });
 }
 
+/** "Draw now": open once the reveal window has ended (the minute job would draw it too). */
+function drawButton(d, onDraw) {
+  const due = Date.now() >= Date.parse(d.reveals_end_at);
+  const slot = h('div', { 'aria-live': 'polite' });
+  const key = newIdempotencyKey(`draw-${d.campaign_id ?? ''}`);
+  const btn = h('button', { type: 'button', class: 'btn btn-primary', id: 'draw-now', disabled: due ? null : true },
+    t('draw.draw_now'));
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    clear(slot);
+    try { await onDraw(key); } catch (err) { slot.append(errorBanner(err)); btn.disabled = false; }
+  });
+  return h('div', { class: 'draw-action' }, btn, ' ',
+    h('span', { class: 'muted small' }, due ? t('draw.draw_now_hint') : t('draw.not_due', { time: dateTime(d.reveals_end_at) })), slot);
+}
+
 /** The lottery's draw as published: seed hash, reveal counts, and once drawn the seed and the winners. */
-function drawSection(d) {
+function drawSection(d, onDraw) {
   const facts = [
     [t('draw.seed_hash'), h('code', { class: 'break' }, d.seed_sha256 || '—')],
     [t('draw.registrants'), t('draw.registrants_v', { n: num(d.registrants.length), c: num(d.committed), r: num(d.revealed) })],
@@ -561,6 +586,7 @@ function drawSection(d) {
         { label: t('settlement.amount'), num: true, render: (w) => yuan(w.amount_fen) }],
       rows: d.winners, rowAttrs: (w) => ({ dataset: { winner: w.user_id } }), stack: false })
       : h('p', { class: 'muted' }, t('draw.pending_hint')),
+    d.status === 'pending' ? drawButton(d, onDraw) : '',
     h('p', { class: 'muted small' }, t('draw.verify'), ' ', h('code', {}, 'python -m campaigns.verify_draw draw.json')));
 }
 
@@ -680,7 +706,10 @@ export async function monitor(ctx) {
     if (c.kind !== 'lottery' || c.status === 'draft') return;
     const d = await api.get(`/campaigns/${id}/draw`);
     if (!ctx.isCurrent()) return;
-    clear(drawSlot).append(drawSection(d));
+    clear(drawSlot).append(drawSection(d, async (key) => {
+      await api.post(`/campaigns/${id}/draw`, {}, { idempotencyKey: key });
+      await loadDraw();
+    }));
   }
   renderActions();
 

@@ -1,9 +1,11 @@
 // Pilot office: every zone ranked, each zone's application summary against the thresholds, reports.
-import { api } from '../api.js';
+import { ApiError, api } from '../api.js';
 import { RED, makeChart } from '../charts.js';
-import { averageTicket, lastDays, localDay, num, periodRange, yuan } from '../format.js';
+import { averageTicket, fenToInput, lastDays, localDay, num, parseYuan, periodRange, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
-import { badge, clear, empty, errorBanner, field, h, loading, pageHeader, section, table, toast } from '../ui.js';
+import {
+  badge, clear, clearFormError, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, toast,
+} from '../ui.js';
 import { reportsPanel } from './reports.js';
 
 const METRICS = ['payment_fen', 'net_fen', 'payment_count', 'active_wallets', 'wallets_opened', 'merchants_accepting',
@@ -38,7 +40,9 @@ export async function ranking(ctx) {
     clear(tableSlot).append(h('p', { class: 'muted small', id: 'ranking-period-range' }, periodRange(r.from, r.to)), table({
       caption: t('office.ranking_table'),
       columns: [
-        { label: t('office.rank'), header: true, num: true, render: (i) => String(i.rank) },
+        // Zones with the same figure share a rank, and say so ("并列 2").
+        { label: t('office.rank'), header: true, num: true,
+          render: (i) => (r.items.filter((o) => o.rank === i.rank).length > 1 ? t('office.rank_tied', { n: i.rank }) : String(i.rank)) },
         { label: t('office.zone'), render: (i) => h('a', { class: 'nowrap', href: `#/zones/${i.zone.id}` }, nameOf(i.zone)) },
         { label: t(`metric.${by}`), num: true, render: (i) => h('strong', {}, metricValue(by, i.value, i.totals)) },
         // The usual figures beside it, except the one ranked by (already shown).
@@ -53,7 +57,7 @@ export async function ranking(ctx) {
         ].filter(([key]) => key !== by).map(([, label, render]) => ({ label, num: true, render })),
       ],
       rows: r.items,
-      rowAttrs: (i) => ({ dataset: { rankZone: i.zone.id } }),
+      rowAttrs: (i) => ({ dataset: { rankZone: i.zone.id, rank: i.rank } }),
     }));
     chart?.destroy();
     clear(chartSlot);
@@ -66,8 +70,10 @@ export async function ranking(ctx) {
         datasets: [{ label: t(`metric.${by}`), data: r.items.map((i) => (by.endsWith('_fen') ? i.value / 100 : i.value)),
           backgroundColor: RED }],
       },
-      options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } },
-    }, t('office.ranking_chart_label', { metric: t(`metric.${by}`) }));
+      options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true,
+        // Money reads as money on the axis; counts have whole ticks.
+        ticks: by.endsWith('_fen') ? { callback: (v) => `¥${Number(v).toLocaleString()}` } : { precision: 0 } } } },
+    }, t('office.ranking_chart_label', { metric: t(`metric.${by}`) }), { emptyText: t('office.ranking_empty') });
   }
 
   const reload = () => load().catch((err) => { if (ctx.isCurrent()) clear(tableSlot).append(errorBanner(err, { onRetry: reload })); });
@@ -104,8 +110,46 @@ export async function summary(ctx) {
         h('p', { class: 'tile-value' }, `${s.ready_count} / ${s.zones.length}`)),
       h('div', { class: 'tile' }, h('p', { class: 'tile-label' }, t('office.window')), h('p', { class: 'tile-value' },
         t('office.days', { n: th.window_days })))),
+    thresholdsEditor(th, () => summary(ctx)),
     s.zones.length ? section(t('office.overview'), overview(s.zones)) : '',
     s.zones.length ? h('div', { class: 'summary-list' }, s.zones.map((z) => zoneSummary(z))) : empty(t('zones.none')));
+}
+
+const THRESHOLD_KEYS = ['window_days', 'scenarios_covered', 'merchants_enrolled', 'merchants_accepting', 'active_wallets',
+  'wallets_opened', 'payment_count', 'payment_fen'];
+
+/** The pilot office sets the thresholds here (payment volume typed in yuan); saving re-reads the summary. */
+function thresholdsEditor(th, onSaved) {
+  const inputs = Object.fromEntries(THRESHOLD_KEYS.map((k) => [k, h('input', {
+    id: `threshold-${k}`, type: 'text', inputmode: k === 'payment_fen' ? 'decimal' : 'numeric', dataset: { field: k },
+    value: k === 'payment_fen' ? fenToInput(th[k]) : String(th[k]) })]));
+  const slot = h('div', { class: 'form-errors' });
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'thresholds-save' }, t('office.thresholds_save'));
+  const form = h('form', { novalidate: true, id: 'thresholds-form' }, slot,
+    h('div', { class: 'form-grid' }, THRESHOLD_KEYS.map((k) => field(t(`threshold.${k}`), inputs[k]))), save);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFormError(form, slot);
+    const body = {};
+    const errors = [];
+    for (const k of THRESHOLD_KEYS) {
+      const raw = inputs[k].value.trim();
+      const v = k === 'payment_fen' ? parseYuan(raw) : (/^\d{1,9}$/.test(raw) ? Number(raw) : null);
+      if (v === null) errors.push({ field: k, reason: t('office.threshold_invalid') });
+      body[k] = v;
+    }
+    if (errors.length) { showFormError(form, slot, new ApiError(422, { code: 'console_invalid', errors })); return; }
+    save.disabled = true;
+    try {
+      await api.put('/zones/application-thresholds', body);
+      toast(t('office.thresholds_saved'));
+      await onSaved();
+    } catch (err) {
+      showFormError(form, slot, err);
+      save.disabled = false;
+    }
+  });
+  return h('details', { class: 'card', id: 'thresholds-edit' }, h('summary', {}, t('office.thresholds_edit')), form);
 }
 
 function fmt(check, v) {
