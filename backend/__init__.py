@@ -58,8 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import campaigns
     import payouts
     import prepaid
-    import transit
     import protection
+    import transit
     import zones
 
     zones.init_app(app, api)

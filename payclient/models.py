@@ -16,7 +16,8 @@ __all__ = [
     "Bank", "Breakdown", "Campaign", "Cashier", "ClaimResult", "DeviceRegistration", "Located", "LoginResult",
     "Merchant",
     "MyCoupon", "MyRedPacket", "Order", "OrderEvent", "OrderMerchant", "OrderTotals", "OrdersPage", "PaycodeDevice",
-    "Payment", "PaymentLeg", "Payslip", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo", "RefundResult",
+    "Payment", "PaymentLeg", "Payslip", "Posted", "Preview", "PreviewMerchant", "PublicKey", "RefundInfo",
+    "RefundResult",
     "StaticQr", "Transaction", "TransactionsPage", "User", "Wallet", "WalletLimits", "Zone",
 ]
 

@@ -48,9 +48,11 @@ class Services:
     #: Says payments and refunds aloud (silent until an app gives it an engine; settings in ``settings``).
     announcer: Announcer = field(default_factory=Announcer)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.announcer.store is None:
             self.announcer.store = self.settings
+        # Refusals come back in the language on screen.
+        self.api.language = lambda: self.tr.lang
 
     @classmethod
     def on_disk(cls, api_url: str, data_dir: str | Path, runner: Runner, tr: Catalog) -> Services:
@@ -63,17 +65,14 @@ class Services:
         if settings.load().get("lang") in ("zh", "en"):
             tr.set_lang(settings.load()["lang"])
         return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), FraudListCache(JsonFile(d / "fraud.json")),
-                   DeviceStore(JsonFile(d / "paycode.json")), settings, lottery=LotteryTickets(JsonFile(d / "lottery.json")))
+                   DeviceStore(JsonFile(d / "paycode.json")), settings,
+                   lottery=LotteryTickets(JsonFile(d / "lottery.json")))
 
     @classmethod
     def in_memory(cls, api_url: str, runner: Runner, tr: Catalog | None = None) -> Services:
         settings = MemoryStore()
         api = ApiClient(api_url, tokens=MemoryTokenStore(), outbox=Outbox(), device_id=installation_id(settings))
         return cls(api, runner, tr or Catalog(), settings=settings)
-
-    def __post_init__(self) -> None:
-        # Refusals come back in the language on screen.
-        self.api.language = lambda: self.tr.lang
 
     def toggle_lang(self) -> str:
         lang = self.tr.toggle()

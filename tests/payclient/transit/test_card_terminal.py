@@ -32,7 +32,8 @@ def terminal(tmp_path, mode="bus", place="B1", tid="BUS-001"):
 
 
 def test_pure_python_no_kivy_no_flask():
-    code = ("import sys, suiyuan_protocol.transit.card, suiyuan_protocol.transit.terminal, suiyuan_protocol.transit.fares;"
+    code = ("import sys, suiyuan_protocol.transit.card, suiyuan_protocol.transit.terminal, "
+            "suiyuan_protocol.transit.fares;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('kivy', 'flask')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
