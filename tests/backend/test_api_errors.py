@@ -290,7 +290,12 @@ def test_every_code_the_api_raises_has_its_chinese_sentence():
 
     root = Path(__file__).resolve().parents[2]
     codes = set()
-    for folder in ("backend", "zones", "campaigns", "prepaid", "payouts"):
-        for path in (root / folder).rglob("*.py"):
-            codes |= set(re.findall(r"\bcode ?= ?\"([a-z_]+)\"", path.read_text(encoding="utf-8")))
+    # The core and every plug-in (a folder of the server with its own views), so a new plug-in is checked too.
+    folders = [root / "backend", *(d for d in root.iterdir() if (d / "views.py").exists())]
+    assert {f.name for f in folders} >= {"backend", "zones", "campaigns", "prepaid", "payouts", "transit", "protection"}
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            codes |= set(re.findall(r"\bcode ?= ?\"([a-z_]+)\"", text))
+            codes |= set(re.findall(r"\(\"([a-z_]+_frozen)\", ", text))  # the gate's (code, sentence) pairs
     assert sorted(codes - set(DETAILS_ZH)) == []
