@@ -258,16 +258,25 @@ def test_packets_dropped_by_redis_without_losing_ready_are_found_again(api, worl
 
 
 def test_an_unreachable_redis_is_a_retryable_503_that_records_nothing(api, world, factory, app, monkeypatch):
+    """The gate's Redis gone: 503 gate_unavailable. All of Redis gone: the sign-in check (the token deny-list)
+    refuses first, 503 auth_unavailable. Either way nothing is recorded and the same key works afterwards."""
     import redis
+
+    from campaigns import gate as gate_module
 
     c = live(api, world)
     consumer = factory.consumer()
-    working = app.extensions["redis"]
-    monkeypatch.setitem(app.extensions, "redis", redis.Redis(port=1, socket_connect_timeout=0.2))
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(gate_module, "get_redis", lambda: dead)
     with ledger_untouched():
         body = refused(grab(api, consumer, c["id"], key="retry-me"), 503, "gate_unavailable")
     assert body["status"] == 503
+    working = app.extensions["redis"]
+    monkeypatch.setitem(app.extensions, "redis", dead)
+    with ledger_untouched():
+        refused(grab(api, consumer, c["id"], key="retry-me"), 503, "auth_unavailable")
     monkeypatch.setitem(app.extensions, "redis", working)
+    monkeypatch.undo()
     ok(grab(api, consumer, c["id"], key="retry-me"), 201)  # the same key works once Redis is back
 
 
