@@ -1,8 +1,8 @@
 """The cluster of ``make cluster`` (bench/cluster.py), end to end on the real engines (#18).
 
 HAProxy in front of two app nodes, a PostgreSQL primary with a streaming replica, one Redis: a merchant listening
-on node B hears a payment made through node A; a logout on A is refused on B; a red-packet claim on A holds on B
-(the consumer's and the device's); KPIs come from the replica (and
+on node B hears a payment made through node A; a logout on A is refused on B, a freeze on A holds on B; a red-packet
+claim on A holds on B (the consumer's and the device's); KPIs come from the replica (and
 from the primary once the replica is gone); node A is killed under a small load of idempotent transfers and
 nothing is lost or doubled (client answers, idempotency records, balances, ``flask ledger verify``).
 
@@ -150,6 +150,21 @@ def test_two_nodes_behind_haproxy_with_a_replica():
         assert requests.post(a + "/api/v1/auth/logout", headers=second, timeout=10).status_code == 204
         refused = requests.get(b + "/api/v1/me", headers=second, timeout=10)
         assert refused.status_code == 401, refused.text
+
+        # ---- a freeze on node A holds on node B at once (the money gate reads PostgreSQL, the one truth)
+        pilot_a = login(a, "13500000001")
+        r = requests.post(b + "/api/v1/orders", json={"merchant_id": 1, "amount_fen": 100}, headers=owner_b,
+                          timeout=10)
+        assert r.status_code == 201, r.text
+        frozen = requests.post(a + "/api/v1/protection/freezes", headers=pilot_a, timeout=10, json={
+            "target_kind": "merchant", "target_id": 1, "reason": "集群演练：冻结后另一节点立即拒绝收款"})
+        assert frozen.status_code == 201, frozen.text
+        held = requests.post(b + "/api/v1/payments", json={"payload": r.json()["payload"]},
+                             headers={**consumer_a, "Idempotency-Key": "cluster-frozen-1"}, timeout=10)
+        assert held.status_code == 423 and held.json()["code"] == "merchant_frozen", held.text
+        lifted = requests.post(f"{b}/api/v1/protection/freezes/{frozen.json()['id']}/lift", headers=pilot_b,
+                               json={"reason": "演练结束"}, timeout=10)
+        assert lifted.status_code == 200, lifted.text
 
         # ---- one claim gate for the cluster: a claim on A holds on B, for the consumer and for the device
         campaign_id = c.sql(c.pg_port, "SELECT id FROM campaigns ORDER BY id LIMIT 1")[0][0]
