@@ -10,12 +10,7 @@ import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
 
-const BANK = 'bank_reviewer';
-const ZONE = 'zone_manager';
-const OFFICE = 'pilot_admin';
-const REGULATOR = 'industry_regulator';
-const ORG = 'org_staff';
-export const STAFF_ROLES = [BANK, ZONE, OFFICE, REGULATOR, ORG];
+import { BANK, ORG, OFFICE, REGULATOR, ZONE } from './roles.js';
 
 // Each route: a pattern, the roles allowed, the page and the nav item it belongs to.
 const ROUTES = [

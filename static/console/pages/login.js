@@ -3,7 +3,7 @@ import { api, ApiError, session } from '../api.js';
 import { t } from '../i18n.js';
 import { clearFormError, errorBanner, field, h, showFormError } from '../ui.js';
 
-const STAFF = ['bank_reviewer', 'zone_manager', 'pilot_admin', 'industry_regulator', 'org_staff'];
+import { STAFF_ROLES } from '../roles.js';
 
 export async function render({ view, notice, onLoggedIn }) {
   const phone = h('input', { id: 'login-phone', name: 'phone', type: 'tel', autocomplete: 'username', required: true,
@@ -32,7 +32,7 @@ export async function render({ view, notice, onLoggedIn }) {
     submit.textContent = t('login.signing_in');
     try {
       const body = await api.post('/auth/login', { phone: phone.value.trim(), password: password.value });
-      if (!STAFF.includes(body.user.role)) {
+      if (!STAFF_ROLES.includes(body.user.role)) {
         session.save(body.token, body.user);
         try { await api.post('/auth/logout'); } catch { /* revoke best effort */ }
         session.clear();
