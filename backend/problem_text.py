@@ -233,6 +233,45 @@ SENTENCES_ZH = {
     "This period has not begun.": "这个周期还没有开始。",
 }
 
+#: Reasons of the items in a ``problems`` list (a refused file's lines), by code, with the item's ``params``
+#: (the text found, a limit) filled in, so a Chinese reader keeps the specifics the English reason names.
+PROBLEM_REASONS_ZH = {
+    "phone_invalid": "「{value}」不是中国大陆手机号（11 位数字，以 13–19 开头）。",
+    "name_missing": "收款人姓名为空。",
+    "name_too_long": "姓名最多 {max} 个字。",
+    "amount_missing": "金额为空。",
+    "amount_invalid": "「{value}」不是以元为单位的金额（例如 3850.50）。",
+    "amount_not_positive": "金额须大于零。",
+    "amount_precision": "「{value}」超过两位小数；金额以元为单位，最多到分。",
+    "amount_too_large": "单笔最多 ¥{max}，「{value}」超过了。",
+    "category_unknown": "「{value}」不是可用的类别，请填 工资、津贴、补贴 或 报销。",
+    "memo_too_long": "备注最多 {max} 个字。",
+    "column_unknown": "第 {position} 列的表头「{value}」不认识，可用：手机号、姓名、金额、类别、备注。",
+    "column_repeated": "「{value}」列出现了两次。",
+    "columns_missing": "表头缺少：{missing}（应为 手机号、姓名、金额、类别、备注）。",
+    "file_empty": "文件是空的。",
+    "too_many_lines": "一个批次最多 {max} 行，请拆成几个文件。",
+    "wrong_column_count": "这一行有 {fields} 个字段，表头有 {header} 个（字段里有逗号时须用双引号括起）。",
+    "encoding_unsupported": "文件是 UTF-16 编码（Excel 的「Unicode 文本」），请另存为「CSV UTF-8」或普通 CSV。",
+    "encoding_unreadable": "文件既不是 UTF-8 也不是 GBK/GB18030 文本，请在 Excel 中另存为「CSV UTF-8」。",
+    "malformed_csv": "从这一行起无法读取 CSV：请检查引号（含逗号或引号的字段须用双引号括起，字段内的引号写两次）。",
+    "xlsx_unreadable": "无法打开这个工作簿，请在 Excel 中另存为 .xlsx。",
+}
+
+
+def problem_reason_zh(item: dict, status: int) -> str:
+    """One ``problems`` item's reason in Chinese, with its specifics; else the code's or the status's sentence."""
+    code = str(item.get("code") or "")
+    template = PROBLEM_REASONS_ZH.get(code)
+    if template:
+        try:
+            # An empty specific counts as missing: no "「」" in a sentence.
+            return template.format(**{k: v for k, v in (item.get("params") or {}).items() if v not in ("", None)})
+        except (KeyError, IndexError):
+            pass  # a specific is missing: the code's own sentence below, never a half-filled template
+    return reason_zh(str(item.get("reason", "")), code, status)
+
+
 #: Field reasons written by marshmallow/webargs, as patterns → Chinese (groups kept).
 _REASONS_ZH = [
     (r"Missing data for required field\.", "必填。"),
@@ -289,4 +328,7 @@ def localise(body: dict, chinese: bool) -> dict:
                      or DETAILS_BY_STATUS_ZH.get(status) or out["title"] + "。")
     if isinstance(body.get("errors"), list):
         out["errors"] = [dict(e, reason=reason_zh(str(e.get("reason", "")), code, status)) for e in body["errors"]]
+    if isinstance(body.get("problems"), list):
+        out["problems"] = [dict(p, reason=problem_reason_zh(p, status)) if isinstance(p, dict) else p
+                           for p in body["problems"]]
     return out

@@ -46,6 +46,8 @@ COLUMNS = {
     "memo": ("memo", "备注", "摘要", "用途"),
 }
 REQUIRED = ("phone", "name", "amount", "category")
+#: Each column's Chinese header (its first Chinese alias), for reasons read in Chinese.
+COLUMN_NAMES_ZH = {col: next(a for a in aliases if not a.isascii()) for col, aliases in COLUMNS.items()}
 _HEADER_LOOKUP = {alias.lower(): col for col, aliases in COLUMNS.items() for alias in aliases}
 
 
@@ -66,10 +68,12 @@ class FileProblems:
     items: list
     count: int = 0
 
-    def add(self, line: int | None, column: str | None, code: str, reason: str) -> None:
+    def add(self, line: int | None, column: str | None, code: str, reason: str, **params) -> None:
+        """Record one problem; ``params`` are the specifics a translation of ``reason`` needs (the text found,
+        a limit), so a Chinese reader gets them too (``backend.problem_text.PROBLEM_REASONS_ZH``)."""
         self.count += 1
         if len(self.items) < MAX_ERRORS:
-            self.items.append({"line": line, "column": column, "code": code, "reason": reason})
+            self.items.append({"line": line, "column": column, "code": code, "reason": reason, "params": params})
 
 
 class FileRefused(ValidationFailed):
@@ -142,24 +146,25 @@ def check_row(line_no: int, cells: dict[str, str], problems: FileProblems) -> Pa
     try:
         phone = normalize_phone(_norm(cells.get("phone", "")))
     except ValidationFailed as exc:
-        problems.add(line_no, "phone", "phone_invalid", exc.detail)
+        problems.add(line_no, "phone", "phone_invalid", exc.detail, value=_norm(cells.get("phone", "")))
     name = _norm(cells.get("name", ""))
     if not name:
         problems.add(line_no, "name", "name_missing", "The payee's name is empty.")
     elif len(name) > NAME_MAX:
-        problems.add(line_no, "name", "name_too_long", f"Names have at most {NAME_MAX} characters.")
+        problems.add(line_no, "name", "name_too_long", f"Names have at most {NAME_MAX} characters.", max=NAME_MAX)
     amount_fen, code, reason = parse_yuan(_norm(cells.get("amount", "")))
     if code:
-        problems.add(line_no, "amount", code, reason)
+        problems.add(line_no, "amount", code, reason, value=_norm(cells.get("amount", "")),
+                     max=f"{LINE_MAX_FEN // 100:,}")
     raw_category = _norm(cells.get("category", ""))
     category = Category.ALIASES.get(raw_category.lower())
     if category is None:
         problems.add(line_no, "category", "category_unknown",
                      f"{raw_category!r} is not a category: use salary/工资, allowance/津贴, subsidy/补贴 or "
-                     "reimbursement/报销.")
+                     "reimbursement/报销.", value=raw_category)
     memo = _norm(cells.get("memo", "")) or None
     if memo and len(memo) > MEMO_MAX:
-        problems.add(line_no, "memo", "memo_too_long", f"Memos have at most {MEMO_MAX} characters.")
+        problems.add(line_no, "memo", "memo_too_long", f"Memos have at most {MEMO_MAX} characters.", max=MEMO_MAX)
     if problems.count > before:
         return None
     return ParsedLine(line_no, phone, name, amount_fen, category, memo)
@@ -176,14 +181,16 @@ def _header(row: list, problems: FileProblems) -> list[str | None] | None:
         key = _HEADER_LOOKUP.get(name)
         if key is None:
             problems.add(1, name, "column_unknown", f"Column {i + 1} ({name!r}) is not one of: "
-                         + ", ".join(f"{c} ({'/'.join(a[1:3] if len(a) > 2 else a)})" for c, a in COLUMNS.items()))
+                         + ", ".join(f"{c} ({'/'.join(a[1:3] if len(a) > 2 else a)})" for c, a in COLUMNS.items()),
+                         position=i + 1, value=name)
         elif key in keys:
-            problems.add(1, name, "column_repeated", f"The {key} column appears twice.")
+            problems.add(1, name, "column_repeated", f"The {key} column appears twice.", value=name)
         keys.append(key)
     missing = [c for c in REQUIRED if c not in keys]
     if missing:
         problems.add(1, None, "columns_missing", "The header row lacks: " + ", ".join(missing)
-                     + " (expected phone, name, amount, category, memo or 手机号, 姓名, 金额, 类别, 备注).")
+                     + " (expected phone, name, amount, category, memo or 手机号, 姓名, 金额, 类别, 备注).",
+                     missing="、".join(COLUMN_NAMES_ZH[c] for c in missing))
     return None if problems.count else keys
 
 
@@ -205,17 +212,20 @@ def _rows_to_lines(rows: Iterator[tuple[int, list]], problems: FileProblems) -> 
             continue  # a blank row (Excel leaves them at the end)
         count += 1
         if count > MAX_LINES:
-            problems.add(line_no, None, "too_many_lines", f"A batch has at most {MAX_LINES:,} lines; split the file.")
+            problems.add(line_no, None, "too_many_lines", f"A batch has at most {MAX_LINES:,} lines; split the file.",
+                         max=f"{MAX_LINES:,}")
             return
         extra = [t for k, t in zip(keys, texts, strict=False) if k is None and t.strip()] + \
             [t for t in texts[len(keys):] if t.strip()]
         if len(texts) < len(keys) and any(k in REQUIRED for k in keys[len(texts):]):
             problems.add(line_no, None, "wrong_column_count",
-                         f"The line has {len(texts)} fields; the header has {len(keys)}.")
+                         f"The line has {len(texts)} fields; the header has {len(keys)}.",
+                         fields=len(texts), header=len(keys))
             continue
         if extra:
             problems.add(line_no, None, "wrong_column_count",
-                         "The line has more fields than the header (a comma inside an unquoted field?).")
+                         "The line has more fields than the header (a comma inside an unquoted field?).",
+                         fields=len(texts), header=len(keys))
             continue
         cells = {k: t for k, t in zip(keys, texts, strict=False) if k}
         line = check_row(line_no, cells, problems)

@@ -156,8 +156,23 @@ export function tile(label, value, sub, attrs = {}) {
 
 /** A field: label + control (+ hint). The control gets the id, and data-field for server errors. */
 export function field(label, control, hint) {
-  const hintId = hint ? `${control.id}-hint` : null;
-  if (hintId) control.setAttribute('aria-describedby', hintId);
-  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control,
+  // The control may be a wrapper (a file picker): the label and hint belong to the input inside it.
+  const input = control.matches('input, select, textarea') ? control : control.querySelector('input, select, textarea') || control;
+  const hintId = hint ? `${input.id}-hint` : null;
+  if (hintId) input.setAttribute('aria-describedby', hintId);
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), control,
     hint ? h('p', { class: 'hint muted', id: hintId }, hint) : null);
+}
+
+/** A file input whose button and "no file" words follow the console's language (the browser's own button
+ * speaks the browser's language: "Choose File" on a Chinese page). The native input stays in the page,
+ * focusable and labelled, so keyboards, screen readers and tests use it as before. */
+export function filePicker(input) {
+  const name = h('span', { class: 'file-picker-name muted', 'aria-hidden': 'true' }, t('common.no_file'));
+  input.classList.add('file-picker-input');
+  input.addEventListener('change', () => {
+    name.textContent = input.files.length ? [...input.files].map((f) => f.name).join(', ') : t('common.no_file');
+  });
+  return h('span', { class: 'file-picker' }, input,
+    h('label', { for: input.id, class: 'btn file-picker-button', 'aria-hidden': 'true' }, t('common.choose_file')), name);
 }

@@ -33,6 +33,9 @@ def test_the_pilot_office_replaces_a_zone_outline_from_a_geojson_file(console, f
         console.login(page, admin.phone, PASSWORD)
         console.open(page, f"/zones/{zone}")
         page.click("#outline-edit summary")
+        # The file button speaks the page's language, not the browser's ("Choose File").
+        picker = text_of(page, "#outline-edit .file-picker")
+        assert "选择文件" in picker and "未选择文件" in picker and "Choose" not in picker
         # Not JSON at all: said at once, nothing sent.
         page.set_input_files("#outline-file", {"name": "x.geojson", "mimeType": "text/plain", "buffer": b"not json"})
         page.wait_for_selector("#outline-edit .banner-error")
@@ -52,6 +55,7 @@ def test_the_pilot_office_replaces_a_zone_outline_from_a_geojson_file(console, f
     # A good outline: previewed dashed, saved, and the dashboard shows it as the zone's outline.
     page.set_input_files("#outline-file", _file(SQUARE))
     page.wait_for_selector("#outline-preview-note")
+    assert "未选择文件" not in text_of(page, "#outline-edit .file-picker")  # the chosen file's name instead
     console.shot(page, "zone-outline-preview")
     page.click("#outline-save")
     page.wait_for_selector("#outline-preview-note", state="detached")

@@ -53,10 +53,11 @@ class World:
     def get(self, path, person, **kw):
         return self.client.get(API + path, headers=person.auth, **kw)
 
-    def upload(self, data: bytes, *, person=None, name="batch.csv", reference=None, org_id=None):
+    def upload(self, data: bytes, *, person=None, name="batch.csv", reference=None, org_id=None, language=None):
         person = person or self.officer
+        headers = dict(person.auth, **({"Accept-Language": language} if language else {}))
         return self.client.post(
-            f"{API}/organisations/{org_id or self.org_id}/batches", headers=person.auth,
+            f"{API}/organisations/{org_id or self.org_id}/batches", headers=headers,
             data={"reference": reference or uuid.uuid4().hex[:12], "title": "三月工资",
                   "file": (io.BytesIO(data), name)},
             content_type="multipart/form-data")

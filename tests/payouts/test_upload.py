@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -93,6 +94,31 @@ def test_each_kind_of_malformed_line_is_refused_with_its_line_number_and_nothing
         (7, "amount_invalid"), (8, "category_unknown"), (9, "memo_too_long"), (10, "wrong_column_count")]
     assert body["problem_count"] == 8
     assert nothing_created()
+
+
+def test_a_refused_files_lines_read_in_chinese_keep_their_specifics(world):
+    """Asked in Chinese, each line's reason is a Chinese sentence naming what was found and the limit."""
+    a = world.payee("李小明")
+    rows = [[a.phone, "李小明", "100", "salary", ""],
+            ["1380013800", "李小明", "100", "salary", ""],
+            [a.phone, "李小明", "12.345", "salary", ""],
+            [a.phone, "李小明", "9999999", "salary", ""],
+            [a.phone, "李小明", "100", "bonus", ""],
+            [a.phone, "李小明", "100", "salary", "", "extra"]]
+    zh = world.upload(csv_bytes(rows), language="zh-CN").get_json()
+    en = world.upload(csv_bytes(rows), language="en").get_json()
+    reasons = {p["code"]: p["reason"] for p in zh["problems"]}
+    assert "「1380013800」" in reasons["phone_invalid"] and "手机号" in reasons["phone_invalid"]
+    assert "「12.345」" in reasons["amount_precision"]
+    assert "「9999999」" in reasons["amount_too_large"] and "¥" in reasons["amount_too_large"]
+    assert "「bonus」" in reasons["category_unknown"] and "工资" in reasons["category_unknown"]
+    assert "6 个字段" in reasons["wrong_column_count"] and "表头有 5 个" in reasons["wrong_column_count"]
+    for reason in reasons.values():  # Chinese sentences, no English words left in them
+        assert not re.search(r"[A-Za-z]{3,}", reason.replace("bonus", "")), reason
+    # English keeps its own sentences; the specifics are there for programs too.
+    en_reasons = {p["code"]: p["reason"] for p in en["problems"]}
+    assert en_reasons["amount_precision"] == "Amounts have at most two decimals (fen)."
+    assert {p["code"]: p["params"] for p in en["problems"]}["amount_precision"]["value"] == "12.345"
 
 
 @pytest.mark.parametrize(("data", "code", "line"), [

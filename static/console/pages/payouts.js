@@ -7,7 +7,7 @@ import { ApiError, api, newIdempotencyKey, request, session } from '../api.js';
 import { dateTime, num, yuan } from '../format.js';
 import { extend, has, t } from '../i18n.js';
 import {
-  badge, clear, clearFormError, empty, errorBanner, field, h, pageHeader, section, showFormError, table, tile, toast,
+  badge, clear, clearFormError, empty, errorBanner, field, filePicker, h, pageHeader, section, showFormError, table, tile, toast,
 } from '../ui.js';
 import zh from '../locales/payouts.zh.json' with { type: 'json' };
 import en from '../locales/payouts.en.json' with { type: 'json' };
@@ -41,20 +41,6 @@ function downloadButton(id, label, path, query, name, ctx) {
     }
   });
   return btn;
-}
-
-/** Send a multipart form (the batch file) with the session's token; throws ApiError like api.post. */
-async function postForm(path, formData) {
-  let resp;
-  try {
-    resp = await fetch(`/api/v1${path}`, { method: 'POST', body: formData, cache: 'no-store',
-      headers: { Accept: 'application/json, application/problem+json', Authorization: `Bearer ${session.token}` } });
-  } catch (exc) {
-    throw new ApiError(0, { code: 'network', detail: String(exc && exc.message || exc) });
-  }
-  const body = await resp.json().catch(() => ({ title: resp.statusText }));
-  if (!resp.ok) throw new ApiError(resp.status, body);
-  return body;
 }
 
 /** Follow the batch's server-sent events (fetch, so the bearer token goes in a header) until it closes. */
@@ -235,7 +221,7 @@ function uploadSection(ctx, org) {
   const form = h('form', { id: 'upload-form', novalidate: true }, slot,
     h('div', { class: 'inline-form' }, field(t('payouts.reference'), reference, t('payouts.reference_hint')),
       field(t('payouts.batch_title'), title, t('payouts.batch_title_hint'))),
-    field(t('payouts.file'), file, t('payouts.file_hint')), submit, problems);
+    field(t('payouts.file'), filePicker(file), t('payouts.file_hint')), submit, problems);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFormError(form, slot);
@@ -254,7 +240,7 @@ function uploadSection(ctx, org) {
     submit.disabled = true;
     submit.textContent = t('payouts.uploading');
     try {
-      const batch = await postForm(`${BASE}/organisations/${org.id}/batches`, data);
+      const batch = await api.post(`${BASE}/organisations/${org.id}/batches`, data);
       toast(t('payouts.uploaded', { n: batch.line_count }));
       ctx.navigate(`#${BASE}/batches/${batch.id}`);
     } catch (err) {
@@ -268,6 +254,12 @@ function uploadSection(ctx, org) {
   return section(t('payouts.upload_title'), h('p', { class: 'muted' }, t('payouts.upload_intro')), form);
 }
 
+/** A column of the file as people call it: the header's own words for the five known columns. */
+function columnName(column) {
+  if (!column) return '—';
+  return has(`payouts.col.${column}`) ? t(`payouts.col.${column}`) : column;
+}
+
 function fileProblems(list, count) {
   return h('div', { class: 'card-inner' },
     h('p', {}, t('payouts.file_refused', { n: count || list.length })),
@@ -275,9 +267,10 @@ function fileProblems(list, count) {
       caption: t('payouts.file_problems'),
       columns: [
         { label: t('payouts.line_no'), header: true, num: true, render: (p) => (p.line === null ? '—' : num(p.line)) },
-        { label: t('payouts.column'), render: (p) => p.column || '—' },
-        { label: t('payouts.problem'), render: (p) => h('span', {}, codeText(p.code), ' ',
-          h('span', { class: 'muted small', lang: 'en' }, p.reason)) },
+        { label: t('payouts.column'), render: (p) => columnName(p.column) },
+        // The server words the reason in the page's language, with what it found (Accept-Language).
+        { label: t('payouts.problem'), render: (p) => h('span', {}, h('strong', {}, codeText(p.code)), ' ',
+          h('span', { class: 'muted small' }, p.reason)) },
       ],
       rows: list,
       rowAttrs: (p) => ({ dataset: { problemLine: String(p.line ?? ''), problemCode: p.code } }),

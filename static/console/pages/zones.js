@@ -5,7 +5,7 @@ import { RED, makeChart, scenarioLegend, zoneMap } from '../charts.js';
 import { averageTicket, lastDays, num, periodRange, ratio, timeOnly, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
 import {
-  badge, clear, clearFormError, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, tile, toast,
+  badge, clear, clearFormError, empty, errorBanner, field, filePicker, h, loading, pageHeader, section, showFormError, table, tile, toast,
 } from '../ui.js';
 import { reportsPanel } from './reports.js';
 
@@ -70,7 +70,7 @@ function outlineEditor(zone, getMap, onSaved) {
     }
   });
   return h('details', { class: 'outline-edit', id: 'outline-edit' }, h('summary', {}, t('zones.outline_edit')),
-    h('p', { class: 'muted small' }, t('zones.outline_hint')), field(t('zones.outline_file'), file), save, slot);
+    h('p', { class: 'muted small' }, t('zones.outline_hint')), field(t('zones.outline_file'), filePicker(file)), save, slot);
 }
 
 /** A small form of labelled inputs that posts `body()` to `path` and then calls `done`. */
