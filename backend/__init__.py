@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     bodies.init_app(app)  # JSON bodies are measured (size, depth) before anything parses them
 
+    from backend.auth.staff_views import blp as staff_blp
     from backend.auth.views import blp as auth_blp
     from backend.banks.views import blp as banks_blp
     from backend.console import blp as console_blp
@@ -46,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from backend.payments.views import blp as payments_blp
     from backend.wallets.views import blp as wallets_blp
 
-    for blp in (health_blp, auth_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
+    for blp in (health_blp, auth_blp, staff_blp, wallets_blp, banks_blp, merchants_blp, payments_blp):
         api.register_blueprint(blp)
     app.register_blueprint(console_blp)  # the web console (static/), at / and /console/
 

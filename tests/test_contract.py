@@ -411,6 +411,12 @@ def valid_requests(world: World) -> dict[str, dict]:
         "POST /api/v1/auth/logout": {},
         "GET /api/v1/auth/keys": {},
         "GET /api/v1/me": {},
+        "GET /api/v1/staff": {"query": {"role": "zone_manager", "active": "true"}},
+        "POST /api/v1/staff": {"body": {"phone": "13988880001", "display_name": "契约审核员", "role": "bank_reviewer",
+                                        "bank_code": "ICBC", "password": "Passw0rd!"}},
+        "POST /api/v1/staff/{user_id}/password": {"body": {"password": "Passw0rd!2", "reason": "契约测试：重设密码"}},
+        "POST /api/v1/staff/{user_id}/disable": {"body": {"reason": "契约测试：停用"}},
+        "POST /api/v1/staff/{user_id}/enable": {"body": {"reason": "契约测试：恢复"}},
         "GET /api/v1/wallets/me": {},
         "POST /api/v1/wallets/me/upgrade": None,  # the world's consumer is class 2 already: no valid upgrade
         "POST /api/v1/wallets/me": None,  # the world's consumer has a wallet; opening one is in tests/backend

@@ -9,6 +9,7 @@ import * as campaigns from './pages/campaigns.js';
 import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
+import * as staff from './pages/staff.js';
 
 import { BANK, ORG, OFFICE, REGULATOR, ZONE } from './roles.js';
 
@@ -35,13 +36,15 @@ const ROUTES = [
   { path: /^\/payouts\/batches\/(\d+)$/, roles: [ORG, OFFICE], page: payouts.batchPage, nav: 'payouts',
     params: ['batchId'] },
   { path: /^\/payouts\/units$/, roles: [OFFICE], page: payouts.memberUnits, nav: 'member_units' },
+  { path: /^\/staff$/, roles: [OFFICE], page: staff.list, nav: 'staff' },
 ];
 
 const NAV = {
   [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
   [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
-    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units']],
+    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units'],
+    ['staff', '#/staff']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
   [ORG]: [['payouts', '#/payouts']],
 };

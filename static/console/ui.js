@@ -176,3 +176,38 @@ export function filePicker(input) {
   return h('span', { class: 'file-picker' }, input,
     h('label', { for: input.id, class: 'btn file-picker-button', 'aria-hidden': 'true' }, t('common.choose_file')), name);
 }
+
+/**
+ * A confirmation dialog: ``body`` nodes, a confirm button whose text may change while it is open
+ * (``labelOf()``), and ``run`` doing the request. Resolves with run's result, or null when dismissed.
+ */
+export function confirmDialog({ id, title, body, labelOf, danger = false, run, opener }) {
+  return new Promise((resolve) => {
+    const slot = h('div', { class: 'form-errors', 'aria-live': 'assertive' });
+    const confirm = h('button', { type: 'submit', class: danger ? 'btn btn-danger' : 'btn btn-primary', id: `${id}-confirm` },
+      labelOf());
+    const cancel = h('button', { type: 'button', class: 'btn btn-ghost', id: `${id}-cancel` }, t('common.cancel'));
+    const form = h('form', { method: 'dialog', novalidate: true }, ...body, slot, h('div', { class: 'dialog-actions' }, cancel, confirm));
+    const dlg = h('dialog', { class: 'dialog', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), form);
+    let result = null;
+    form.addEventListener('change', () => { confirm.textContent = labelOf(); });
+    cancel.addEventListener('click', () => dlg.close());
+    dlg.addEventListener('close', () => { dlg.remove(); opener?.focus(); resolve(result); });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clear(slot);
+      confirm.disabled = true;
+      try {
+        result = await run(form);
+        dlg.close();
+      } catch (err) {
+        slot.append(errorBanner(err));
+      } finally {
+        confirm.disabled = false;
+      }
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    confirm.focus();
+  });
+}

@@ -5,7 +5,7 @@ import { RED, makeChart } from '../charts.js';
 import { dateTime, inputToIso, localInputValue, num, parseYuan, ratio, timeOnly, yuan } from '../format.js';
 import { SCENARIOS, nameOf, scenarioLabel, t } from '../i18n.js';
 import {
-  badge, clear, clearFormError, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, tile, toast,
+  badge, clear, clearFormError, confirmDialog, empty, errorBanner, field, h, loading, pageHeader, section, showFormError, table, tile, toast,
 } from '../ui.js';
 
 const STATUS_KIND = {
@@ -485,41 +485,6 @@ function checkName(name) {
 
 const LIVE_STATUSES = ['scheduled', 'live', 'paused'];
 const CANCELLABLE = ['scheduled', 'live', 'paused', 'ended'];
-
-/**
- * A confirmation dialog: ``body`` nodes, a confirm button whose text may change while it is open
- * (``labelOf()``), and ``run`` doing the request. Resolves with run's result, or null when dismissed.
- */
-function confirmDialog({ id, title, body, labelOf, danger = false, run, opener }) {
-  return new Promise((resolve) => {
-    const slot = h('div', { class: 'form-errors', 'aria-live': 'assertive' });
-    const confirm = h('button', { type: 'submit', class: danger ? 'btn btn-danger' : 'btn btn-primary', id: `${id}-confirm` },
-      labelOf());
-    const cancel = h('button', { type: 'button', class: 'btn btn-ghost', id: `${id}-cancel` }, t('common.cancel'));
-    const form = h('form', { method: 'dialog', novalidate: true }, ...body, slot, h('div', { class: 'dialog-actions' }, cancel, confirm));
-    const dlg = h('dialog', { class: 'dialog', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), form);
-    let result = null;
-    form.addEventListener('change', () => { confirm.textContent = labelOf(); });
-    cancel.addEventListener('click', () => dlg.close());
-    dlg.addEventListener('close', () => { dlg.remove(); opener?.focus(); resolve(result); });
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      clear(slot);
-      confirm.disabled = true;
-      try {
-        result = await run(form);
-        dlg.close();
-      } catch (err) {
-        slot.append(errorBanner(err));
-      } finally {
-        confirm.disabled = false;
-      }
-    });
-    document.body.append(dlg);
-    dlg.showModal();
-    confirm.focus();
-  });
-}
 
 /** The cancel confirmation, naming what goes back to the funder and what stays with consumers. */
 function cancelDialog(c, quote, opener) {
