@@ -27,6 +27,7 @@ from prepaid.models import (
     PrepaidMerchantStatus,
     Regulator,
 )
+from suiyuan_protocol.money import fen_to_yuan_str
 
 blp = Blueprint("prepaid", __name__, url_prefix="/api/v1",
                 description="Prepaid supervision (预付费监管): plans held in escrow per contract, released per use")
@@ -826,9 +827,11 @@ def supervision(args=None):
         return respond(body, 200)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(SUPERVISION_COLUMNS)
+    # For people (regulators open it in a spreadsheet): money in yuan, its column named so (outstanding_yuan).
+    writer.writerow([k.removesuffix("_fen") + "_yuan" if k.endswith("_fen") else k for k in SUPERVISION_COLUMNS])
     for row in body["merchants"]:
-        writer.writerow([";".join(row[k]) if k == "warnings" else row[k] for k in SUPERVISION_COLUMNS])
+        writer.writerow([";".join(row[k]) if k == "warnings" else fen_to_yuan_str(row[k]) if k.endswith("_fen")
+                         else row[k] for k in SUPERVISION_COLUMNS])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="prepaid-supervision.csv"'})
 

@@ -30,7 +30,7 @@ from backend.jobs import enqueue, with_app
 from backend.merchants.models import SCENARIOS, Merchant
 from backend.readdb import read_heavy
 from backend.sql import fen_sum, insert_for
-from suiyuan_protocol.money import format_fen
+from suiyuan_protocol.money import fen_to_yuan_str, format_fen
 from zones import kpis, queries, registry
 from zones.models import (
     ZONE_KIND_NAMES,
@@ -132,8 +132,17 @@ def extra_sections(zone_id: int, day_from: date, day_to: date) -> list[dict]:
     return [func(zone_id, day_from, day_to) for func in report_sections(current_app).values()]
 
 
+def for_people(key: str, value, unit: str) -> tuple[str, object, str]:
+    """A CSV cell for people: money (``unit`` "fen") in yuan with two decimals, its key and unit saying so
+    (``payment_fen`` → ``payment_yuan``, "yuan"); any other figure as it is."""
+    if unit == "fen" and isinstance(value, int) and not isinstance(value, bool):
+        return key.removesuffix("_fen") + "_yuan", fen_to_yuan_str(value), "yuan"
+    return key, "" if value is None else value, unit
+
+
 def to_csv(figures: dict) -> str:
-    """Return the report's figures as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese)."""
+    """Return the report's figures as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese); money in
+    yuan (``for_people``), each row's unit in the ``unit`` column."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)
@@ -142,7 +151,8 @@ def to_csv(figures: dict) -> str:
         zh, en, unit = LABELS[key]
         if section == "scenario":
             zh, en = f"{SCENARIOS[scenario]} {zh}", f"{SCENARIO_EN[scenario]}: {en}"
-        w.writerow((section, day, scenario, merchant, key, zh, en, "" if value is None else value, unit))
+        key, value, unit = for_people(key, value, unit)
+        w.writerow((section, day, scenario, merchant, key, zh, en, value, unit))
 
     for section, totals in (("summary", figures["totals"]), ("previous_period", figures["previous"]["totals"])):
         for key in SUMMARY_KEYS:
@@ -164,8 +174,8 @@ def to_csv(figures: dict) -> str:
         first, *rest = sec["columns"]
         for values in sec["rows"]:
             for col, value in zip(rest, values[1:], strict=True):
-                w.writerow((sec["key"], "", "", values[0], col["key"], col["zh"], col["en"],
-                            "" if value is None else value, col.get("unit", "")))
+                key, value, unit = for_people(col["key"], value, col.get("unit", ""))
+                w.writerow((sec["key"], "", "", values[0], key, col["zh"], col["en"], value, unit))
     return "\ufeff" + out.getvalue()
 
 
@@ -311,7 +321,7 @@ THRESHOLDS = {
     "active_wallets": (500, "活跃钱包数", "Active wallets"),
     "wallets_opened": (100, "新开钱包数", "Wallets opened (first payment)"),
     "payment_count": (2_000, "支付笔数", "Payments"),
-    "payment_fen": (10_000_000, "交易金额（分）", "Payment volume (fen)"),
+    "payment_fen": (10_000_000, "交易金额", "Payment volume"),  # in fen; shown in yuan
 }
 
 
@@ -390,11 +400,14 @@ def summary_csv(summary: dict) -> str:
     """Return the application summary as CSV (one row per zone and threshold)."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(("zone_code", "示范区", "zone", "key", "指标", "metric", "threshold", "value", "met", "ready",
+    w.writerow(("zone_code", "示范区", "zone", "key", "指标", "metric", "threshold", "value", "unit", "met", "ready",
                 "still_missing"))
     for item in summary["zones"]:
         z = item["zone"]
         for c in item["checks"]:
-            w.writerow((z["code"], z["name_zh"], z["name_en"], c["key"], c["label_zh"], c["label_en"],
-                        c["threshold"], c["value"], int(c["met"]), int(item["ready"]), "; ".join(item["missing"])))
+            unit = "fen" if c["key"].endswith("_fen") else "count"
+            key, threshold, unit_out = for_people(c["key"], c["threshold"], unit)
+            _, value, _ = for_people(c["key"], c["value"], unit)
+            w.writerow((z["code"], z["name_zh"], z["name_en"], key, c["label_zh"], c["label_en"],
+                        threshold, value, unit_out, int(c["met"]), int(item["ready"]), "; ".join(item["missing"])))
     return "\ufeff" + out.getvalue()

@@ -3,6 +3,8 @@ supervision overview."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -130,4 +132,6 @@ def test_supervision_shows_liabilities_per_merchant_and_industry_with_warning_si
     csv_text = w.api.get("/prepaid/supervision?format=csv", w.sports_regulator).get_data(as_text=True)
     lines = csv_text.splitlines()
     assert lines[0].startswith("prepaid_merchant_id,") and "sales_ahead_of_releases;refund_burst" in lines[1]
+    row = next(csv.DictReader(io.StringIO(csv_text)))
+    assert row["outstanding_yuan"] == "8820.00" and "outstanding_fen" not in row  # money for people: yuan
     refused(w.api.get("/prepaid/supervision", w.gym_owner), 403, "role_forbidden")

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from backend.clock import local_today, utcnow
 from backend.extensions import db
 from backend.jobs import enqueue
-from suiyuan_protocol.money import format_fen
+from suiyuan_protocol.money import fen_to_yuan_str, format_fen
 from tests.backend.helpers import assert_problem, url
 from tests.conftest import unavailable
 from tests.zones.test_kpis import ZONE_PLAN, month_before_last
@@ -125,8 +125,10 @@ def test_a_report_pdf_opens_has_its_charts_and_renders_chinese(client, small_mon
     rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
     summary = {r["key"]: r for r in rows if r["section"] == "summary"}
     assert int(summary["payment_count"]["value"]) == totals["payment_count"]
-    assert int(summary["payment_fen"]["value"]) == totals["payment_fen"]
-    assert (summary["payment_fen"]["指标"], summary["payment_fen"]["metric"]) == ("交易金额", "Payment volume")
+    # Money for people: yuan with two decimals, the key and the unit saying so.
+    assert summary["payment_yuan"]["value"] == fen_to_yuan_str(totals["payment_fen"])
+    assert summary["payment_yuan"]["unit"] == "yuan" and "payment_fen" not in summary
+    assert (summary["payment_yuan"]["指标"], summary["payment_yuan"]["metric"]) == ("交易金额", "Payment volume")
     covered = {r["scenario"]: r["value"] for r in rows if r["section"] == "scenario" and r["key"] == "covered"}
     assert covered == {s: str(int(s in ZONE_PLAN["yongqingfang"])) for s in covered} and len(covered) == 7
     daily = [r for r in rows if r["section"] == "daily" and r["key"] == "payment_count"]
@@ -240,6 +242,9 @@ def test_the_application_summary_puts_each_zone_beside_the_thresholds(client, ti
     rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8").lstrip("\ufeff"))))
     assert len(rows) == len(zone_ids) * (len(reports.THRESHOLDS) - 1)
     assert {r["示范区"] for r in rows} >= {"永庆坊", "天河路商圈"}
+    money = [r for r in rows if r["key"] == "payment_yuan"]
+    assert money and all(r["unit"] == "yuan" and re.fullmatch(r"\d+\.\d\d", r["threshold"]) for r in money)
+    assert {r["unit"] for r in rows if r["key"] == "payment_count"} == {"count"}
 
 
 def test_a_report_without_payments_prints_no_average_and_asks_no_command_of_the_pilot_office(app, zone_ids):
