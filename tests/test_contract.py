@@ -584,7 +584,8 @@ def valid_requests(world: World) -> dict[str, dict]:
         # transit
         "POST /api/v1/transit/operators": {"body": {"name": "契约出租", "kind": "taxi"}},
         "POST /api/v1/transit/operators/{operator_id}/terminals": {"body": {
-            "terminal_id": "CT-M-IN-01", "mode": "metro_in", "place": "L3-TYXL"}},
+            "terminal_id": "CT-M-IN-01", "mode": "metro_in", "place": "L3-TYXL", "latitude": 23.1573,
+            "longitude": 113.3243}},
         "GET /api/v1/transit/operators/{operator_id}/statements/{day}": {},
         "POST /api/v1/transit/cards": {"body": {"card_id": "HW" + uuid.uuid4().hex[:16].upper(),
                                                 "public_key": _card_key(), "ytc_number": None}},

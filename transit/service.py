@@ -105,14 +105,17 @@ def get_operator(operator_id: int) -> TransitOperator:
     return op
 
 
-def register_terminal(operator_id: int, terminal_id: str, mode: str, place: str) -> tuple[TransitTerminal, str]:
-    """Register a validator; commit; return it and its upload key (shown once, stored hashed)."""
+def register_terminal(operator_id: int, terminal_id: str, mode: str, place: str, latitude: float | None = None,
+                      longitude: float | None = None) -> tuple[TransitTerminal, str]:
+    """Register a validator (at a stop or station, located by ``latitude``/``longitude`` if given: its taps
+    then count in the zone it lies in); commit; return it and its upload key (shown once, stored hashed)."""
     get_operator(operator_id)
     if db.session.execute(select(TransitTerminal.id).where(TransitTerminal.terminal_id == terminal_id)).first():
         raise Conflict("A terminal with this id exists.", code="terminal_exists", field="terminal_id")
     key = secrets.token_urlsafe(32)
     t = TransitTerminal(terminal_id=terminal_id, operator_id=operator_id, mode=mode, place=place,
-                        key_sha256=hashlib.sha256(key.encode()).hexdigest(), created_at=utcnow())
+                        latitude=latitude, longitude=longitude, key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+                        created_at=utcnow())
     db.session.add(t)
     db.session.commit()
     return t, key

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from backend import idempotency
 from backend.auth.models import Role
@@ -41,6 +41,18 @@ class TerminalSchema(StrictSchema):
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     place = fields.String(required=True, validate=validate.Length(min=1, max=40),
                           metadata={"description": "Station code (metro) or route (bus)", "example": "L3-TYXL"})
+    latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90),
+                            metadata={"description": "Where the stop or station is (WGS 84); with longitude. "
+                                                     "Its taps count in the KPIs of the zone it lies in",
+                                      "example": 23.1291})
+    longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180),
+                             metadata={"example": 113.2644})
+
+    @validates_schema
+    def _both_or_neither(self, data, **_):
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            missing = "longitude" if data.get("longitude") is None else "latitude"
+            raise ValidationError("A location is a latitude and a longitude, both or neither.", missing)
 
 
 class IssueCardSchema(StrictSchema):
@@ -87,6 +99,8 @@ class TerminalOut(StrictSchema):
     operator_id = fields.Integer()
     mode = fields.String()
     place = fields.String()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
     key = fields.String(metadata={"description": "The upload key, shown this once"})
 
 
@@ -288,9 +302,10 @@ def create_operator(args):
 @blp.alt_response(422, description="Field errors")
 def register_terminal(args, operator_id):
     """Register a validator of an operator; its key authenticates its uploads and downloads."""
-    t, key = service.register_terminal(operator_id, args["terminal_id"], args["mode"], args["place"])
+    t, key = service.register_terminal(operator_id, args["terminal_id"], args["mode"], args["place"],
+                                       args["latitude"], args["longitude"])
     return respond({"terminal_id": t.terminal_id, "operator_id": t.operator_id, "mode": t.mode,
-                    "place": t.place, "key": key}, 201)
+                    "place": t.place, "latitude": t.latitude, "longitude": t.longitude, "key": key}, 201)
 
 
 @blp.route("/transit/operators/<id(bits=32):operator_id>/statements/<string:day>", methods=["GET"])
