@@ -121,6 +121,19 @@ def register_terminal(operator_id: int, terminal_id: str, mode: str, place: str,
     return t, key
 
 
+def locate_terminal(terminal_id: str, latitude: float | None, longitude: float | None) -> TransitTerminal:
+    """Set (or, with None, clear) where a terminal's stop or station is; commit; return it. Its taps then count in
+    the zone the place lies in, past ones too (figures follow the terminal's place, as they follow a merchant's
+    zone). Raises ``NotFound`` (terminal_not_found)."""
+    t = db.session.execute(select(TransitTerminal).where(TransitTerminal.terminal_id == terminal_id)
+                           .with_for_update()).scalar_one_or_none()
+    if t is None:
+        raise NotFound(f"Terminal {terminal_id} does not exist.", code="terminal_not_found")
+    t.latitude, t.longitude = latitude, longitude
+    db.session.commit()
+    return t
+
+
 def terminal_for_key(key: str | None) -> TransitTerminal:
     """Return the terminal whose upload key is ``key``; raise ``Unauthorized``."""
     if not key:

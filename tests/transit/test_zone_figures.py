@@ -149,3 +149,32 @@ def test_a_terminal_location_is_both_coordinates_or_none(world, client):
     r = client.post(path, json={"terminal_id": "BUS-OK", "mode": "bus", "place": "B1", "latitude": 23.1184,
                                 "longitude": 113.2446}, headers=world.admin.auth)
     assert r.status_code == 201 and (r.json["latitude"], r.json["longitude"]) == (23.1184, 113.2446)
+
+
+def test_a_terminal_placed_later_counts_in_its_zone_from_then_on_past_taps_too(world, client, factory):
+    person = factory.consumer(balance_fen=10_000)
+    card = world.issue(person)
+    assert world.load(person, card, 1_000).status_code == 201
+    bus = world.terminal("BUS-LATE-01")  # registered without a place
+    assert bus.tap(card, at("2026-03-02", "08:00")).charge_fen == 200
+    assert world.upload(bus.pending_batch()).status_code == 201
+    yqf = zone_id("yongqingfang")
+    week = {"from": "2026-03-02", "to": "2026-03-08"}
+    path = url(f"/zones/{yqf}/kpis")
+    assert client.get(path, headers=world.admin.auth, query_string=week).json["plugins"]["transit"]["terminals"] == 0
+
+    where = "/api/v1/transit/terminals/BUS-LATE-01/location"
+    r = client.put(where, json={"latitude": TEA_HOUSE[0], "longitude": TEA_HOUSE[1]}, headers=world.admin.auth)
+    assert r.status_code == 200 and (r.json["latitude"], r.json["longitude"]) == TEA_HOUSE, r.json
+    totals = client.get(path, headers=world.admin.auth, query_string=week).json["plugins"]["transit"]["totals"]
+    assert (totals["payment_count"], totals["payment_fen"]) == (1, 200)
+    r = client.put(where, json={"latitude": None, "longitude": None}, headers=world.admin.auth)  # nowhere again
+    assert r.status_code == 200 and r.json["latitude"] is None and transit_figures.terminals_in_zone(yqf) == []
+
+    r = client.put("/api/v1/transit/terminals/NO-SUCH/location", json={"latitude": 23.1, "longitude": 113.2},
+                   headers=world.admin.auth)
+    assert r.status_code == 404 and r.json["code"] == "terminal_not_found"
+    r = client.put(where, json={"longitude": 113.2}, headers=world.admin.auth)
+    assert r.status_code == 422 and "latitude" in str(r.json)
+    r = client.put(where, json={"latitude": 23.1, "longitude": 113.2}, headers=person.auth)
+    assert r.status_code == 403
