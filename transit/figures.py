@@ -39,12 +39,12 @@ from transit.models import TransitRecord, TransitTerminal
 ONLINE_SCENARIO = "transport"
 
 COLUMNS = (
-    ("payment_count", "硬钱包乘车笔数", "Hard-wallet taps", "count"),
-    ("payment_fen", "硬钱包乘车金额", "Paid by taps (offline)", "fen"),
-    ("online_fen", "线上交通支付", "Transport paid online", "fen"),
-    ("offline_share_percent", "离线占比（%）", "Offline share (%)", "%"),
-    ("delay_median_s", "结算时延中位数（秒）", "Settlement delay, median (s)", "s"),
-    ("delay_p95_s", "结算时延P95（秒）", "Settlement delay, p95 (s)", "s"),
+    ("payment_count", "乘车笔数", "Taps", "count"),
+    ("payment_fen", "离线金额", "Paid offline", "fen"),
+    ("online_fen", "线上金额", "Paid online", "fen"),
+    ("offline_share_percent", "离线占比 %", "Offline %", "%"),
+    ("delay_median_s", "结算时延中位数（秒）", "Delay p50 (s)", "s"),
+    ("delay_p95_s", "结算时延 P95（秒）", "Delay p95 (s)", "s"),
 )
 
 
