@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from payclient.errors import ApiError, NetworkError
 from payclient.storage import MemoryStore
-from suiyuan_protocol.transit.card import HardCard, new_card_id
+from suiyuan_protocol.transit.card import CardRefused, HardCard, new_card_id
 from suiyuan_protocol.transit.fares import DEFAULT_RULES, FareRules
 from suiyuan_protocol.transit.records import CardCertificate, LoadAuthorisation, b64, unb64
 
@@ -96,7 +96,10 @@ def load(api, shelf: CardShelf, card_id: str, amount_fen: int):
     within reach applies it (one not within reach applies it at its next touch). Returns the server's card."""
     done = api.transit_load(card_id, amount_fen)
     if shelf.card(card_id) is not None:
-        apply_missed_loads(api, shelf, card_id)
+        try:
+            apply_missed_loads(api, shelf, card_id)
+        except (NetworkError, CardRefused):
+            pass  # the money moved and the server keeps the signed load: the card's next touch applies it
     return done.card
 
 
