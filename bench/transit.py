@@ -109,10 +109,12 @@ def run(cards: int, taps: int, pgbench_seconds: int) -> dict:
             "seconds": round(elapsed, 2), "records_per_s": round(per_s), "pgbench": pg,
             "records_vs_pgbench": round(per_s / pg["tps"], 3) if pg["tps"] else None,
             # What else the machine was doing: both figures suffer from it, their ratio much less.
-            "cpus": os.cpu_count(), "load_average_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)}}
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "load_average_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)}}
 
 
 def write(result: dict) -> None:
+    load = result.get("load_average_1m", {})
     section = "\n".join([
         START,
         "## Transit settlement (`python -m bench.transit`)",
@@ -121,10 +123,13 @@ def write(result: dict) -> None:
         f"{result['batches']} batches of ≤ 400, settled in-process one batch at a time: "
         f"**{result['records_per_s']} records/s** = **{result['records_vs_pgbench']} × `pgbench -N`** "
         f"({result['pgbench']['tps']:.0f} TPS in the same run). Each record: Ed25519 verification, "
-        "counter-chain checks, one row; one ledger transfer per card and batch.",
+        "counter-chain checks, one row; one ledger transfer per card and batch. One uploader at a time against "
+        f"pgbench's {result['pgbench'].get('clients', 8)} clients: the ratio is of one terminal link's settlement "
+        "to the database's whole write capacity (batches of different terminals settle in parallel, cards "
+        "locked in id order).",
         "",
-        f"Machine: {result.get('cpus')} CPUs, 1-minute load average {result.get('load_average_1m', {}).get('start')} "
-        f"at the start and {result.get('load_average_1m', {}).get('end')} at the end of the run. On a shared, "
+        f"Run {result.get('date', '')}. Machine: {result.get('cpus')} CPUs, 1-minute load average "
+        f"{load.get('start')} at the start and {load.get('end')} at the end of the run. On a shared, "
         "loaded machine both absolute figures are low and noisy; the ratio to `pgbench -N` measured in the "
         "same run is the figure to compare between runs.",
         "",
