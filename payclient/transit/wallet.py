@@ -122,12 +122,21 @@ def unload(api, shelf: CardShelf, card_id: str, amount_fen: int, at: int | None 
 
 
 def resend_unloads(api, shelf: CardShelf) -> int:
-    """Send again every kept unload record (the server settles it once, whatever happened before); return how
-    many got an answer. A refusal drops the record (it was answered); no network keeps it."""
+    """Send again every kept unload record; return how many got an answer. A request still in the outbox goes
+    again under its own Idempotency-Key; one that never reached the outbox (the app stopped between the card's
+    signature and the send) goes as a new request, which is as safe: the server settles each card counter
+    once. A refusal drops the record (it was answered); no network keeps it."""
+    owner = api.tokens.user["id"] if api.tokens.user else None
+    queued = {(e.path, e.body.get("record", {}).get("signature")): e
+              for e in api.outbox.pending(str(owner) if owner is not None else None) if e.method == "POST"}
     answered = 0
     for card_id, record in shelf.pending_unloads().items():
+        entry = queued.get((f"/transit/cards/{card_id}/unloads", record.get("signature")))
         try:
-            api.transit_unload(card_id, record)
+            if entry is not None:
+                api.deliver(entry)
+            else:
+                api.transit_unload(card_id, record)
         except NetworkError:
             continue
         except ApiError:

@@ -79,22 +79,34 @@ def test_an_unload_without_an_answer_is_kept_and_settled_once_when_online(consum
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    offline = ApiClient(f"http://127.0.0.1:{dead}/api/v1", tokens=api.tokens, outbox=Outbox(), retries=1,
-                        backoff_s=0.01)
-    with pytest.raises(NetworkError):
+    offline = ApiClient(f"http://127.0.0.1:{dead}/api/v1", tokens=api.tokens,
+                        outbox=Outbox(tmp_path / "outbox.sqlite3"), retries=1, backoff_s=0.01)
+    with pytest.raises(NetworkError) as err:
         wallet.unload(offline, shelf, card_id, 1_000)
+    key = err.value.pending_key
+    offline.outbox.close()
     # The card signed and spent; the record is kept on the phone (a file: it survives the app), nothing moved.
     again = wallet.CardShelf(JsonFile(tmp_path / "hardwallets.json"))
     assert again.card(card_id).balance_fen == 2_000 and list(again.pending_unloads()) == [card_id]
     assert factory.balance(consumer) == 17_000
-    # Online again: sent once more (a new request; the server settles the card's counter once).
-    assert wallet.resend_unloads(api, again) == 1
+    # Online again (the app restarted): the kept request goes again under its own Idempotency-Key.
+    online = ApiClient(live_url, tokens=api.tokens, outbox=Outbox(tmp_path / "outbox.sqlite3"))
+    assert wallet.resend_unloads(online, again) == 1
     assert again.pending_unloads() == {} and factory.balance(consumer) == 18_000
+    [entry] = online.outbox.all()
+    assert (entry.key, entry.state, entry.status) == (key, "done", 201)
+    # Signed and kept, but the app stopped before the send (nothing in the outbox): sent as a new request.
+    chip = again.card(card_id)
+    record = chip.unload(700, 1_772_409_600)
+    again.keep_unload(chip, record.to_json())
+    assert wallet.resend_unloads(online, again) == 1 and factory.balance(consumer) == 18_700
+    again.keep_unload(chip, record.to_json())  # an old copy of the phone's file: the same record once more
+    assert wallet.resend_unloads(online, again) == 1 and factory.balance(consumer) == 18_700  # settled once
     # The next unload on this card first finishes any kept one, then signs its own.
-    assert wallet.unload(api, again, card_id, 500).balance_fen == 1_500
-    assert factory.balance(consumer) == 18_500 and transfers("transit_unload") == 2
+    assert wallet.unload(online, again, card_id, 500).balance_fen == 800
+    assert factory.balance(consumer) == 19_200 and transfers("transit_unload") == 3
     server = api.transit_card(card_id)
-    assert (server.balance_fen, server.unloaded_fen) == (1_500, 1_500) == (again.card(card_id).balance_fen, 1_500)
+    assert (server.balance_fen, server.unloaded_fen) == (800, 2_200) and again.card(card_id).balance_fen == 800
     with pytest.raises(LookupError):
         wallet.unload(api, wallet.CardShelf(), card_id, 100)  # the card is not within reach: nothing signed
 
