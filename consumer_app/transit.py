@@ -135,9 +135,11 @@ class HardWalletsPresenter(_HwBase):
         self.view.show_busy(False)
         self.view.show_cards([self.row_vm(c) for c in cards])
 
-    def issue(self) -> None:
+    def issue(self, ytc_number: str = "") -> None:
+        """Get a new hard wallet, bound to the Yangchengtong number if one is given (the server checks it)."""
         self.view.show_busy(True)
-        self.s.runner.submit(wallet.issue, self.s.api, self.s.cards, on_done=self._issued, on_error=self._fail)
+        self.s.runner.submit(wallet.issue, self.s.api, self.s.cards, ytc_number.strip() or None,
+                             on_done=self._issued, on_error=self._fail)
 
     def _issued(self, card) -> None:
         self.view.show_busy(False)
@@ -175,7 +177,8 @@ class HardWalletPresenter(_HwBase):
         chip = self.s.cards.card(c.card_id)
         near = chip is not None
         active = c.status == "active"
-        lines = [tr("c.hw.server_line", amount=format_fen(c.balance_fen), spent=format_fen(c.spent_fen))]
+        lines = [tr("c.hw.ytc", number=c.ytc_number)] if c.ytc_number else []
+        lines.append(tr("c.hw.server_line", amount=format_fen(c.balance_fen), spent=format_fen(c.spent_fen)))
         lines.append(tr("c.hw.synced", when=fmt.day_time(c.last_synced_at)) if c.last_synced_at
                      else tr("c.hw.never_synced"))
         if near and chip.spent_fen > c.spent_fen + c.unloaded_fen:
@@ -194,7 +197,7 @@ class HardWalletPresenter(_HwBase):
         elif c.status == "blacklisted":
             notice, kind = tr("c.hw.blacklisted_note"), "danger"
         balance = chip.balance_fen if near and active else c.balance_fen
-        return HardWalletVM(c.card_id, card_title(tr, c.card_id, c.ytc_number), tr(f"c.hw.status.{c.status}"),
+        return HardWalletVM(c.card_id, card_title(tr, c.card_id), tr(f"c.hw.status.{c.status}"),
                             active, near, format_fen(balance),
                             tr("c.hw.balance_card" if near and active else "c.hw.balance_server"), lines, notice, kind)
 

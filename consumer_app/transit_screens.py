@@ -27,6 +27,7 @@ class CHardWalletsScreen(CScreen):
         self.no_cards = not items
 
     def show_message(self, text: str) -> None:
+        self.ids.ytc.text = ""
         self.shell.message(text)
 
 

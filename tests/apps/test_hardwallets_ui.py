@@ -25,12 +25,13 @@ def test_a_hard_wallet_loaded_ridden_unloaded_and_lost_in_the_app(ui, app, clien
     h.idle(phone)
     listing = phone.screen("hardwallets")
     assert listing.no_cards
+    listing.ids.ytc.text = "3101234567"  # bind a Yangchengtong number (optional)
     h.tap(listing.ids.issue)  # get a hard wallet: the chip makes its key, the server certifies it
     h.wait_until(lambda: phone.sm.current == "hardwallet", what="the new hard wallet")
     h.idle(phone)
     screen = phone.screen("hardwallet")
     [card_id] = phone.services.cards.card_ids()
-    assert screen.active and screen.near and screen.balance == "¥0.00"
+    assert screen.active and screen.near and screen.balance == "¥0.00" and screen.lines[0] == "羊城通 3101234567"
 
     screen.ids.amount.text = "50"
     h.tap(screen.ids.load)  # 圈存: the wallet pays, the card applies the signed load
@@ -88,4 +89,5 @@ def test_a_hard_wallet_loaded_ridden_unloaded_and_lost_in_the_app(ui, app, clien
     h.idle(phone)
     [row] = listing.ids.cards.children
     assert row.value == "¥12.00" and row.subtitle.startswith("已挂失 · 最后同步")
+    assert row.title.endswith("羊城通 3101234567")
     shots("consumer-hardwallets", phone)
