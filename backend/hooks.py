@@ -20,7 +20,13 @@ import a plug-in:
 - invariants that ``flask ledger verify`` checks after conservation of money
   (``register_ledger_check``);
 - sections of the periodic scenario report (``register_report_section``): the
-  report (zones/reports.py) adds each one's table to its PDF and CSV.
+  report (zones/reports.py) adds each one's table to its PDF and CSV;
+- figures of a plug-in in the zone KPIs (``register_zone_figures``), e.g. transit's
+  taps at the stops in a zone: the KPIs carry them under ``plugins`` and the
+  periodic report prints their table;
+- the locator of points in zones (``register_zone_locator``, the zones plug-in's):
+  ``zone_at(lat, lon)`` lets another plug-in ask which zone a place lies in
+  without importing zones.
 
 Everything registered lives in ``app.extensions`` of the app it was
 registered on, so two apps (tests) never see each other's.
@@ -185,3 +191,43 @@ def report_sections(app) -> dict[str, Callable]:
     """The registered report sections by name, in registration order."""
     return dict(app.extensions.get(REPORT_SECTIONS_KEY, {}))
 
+
+
+# ---------------------------------------------------------------- plug-ins' figures in the zone KPIs
+
+ZONE_FIGURES_KEY = "suiyuan.zone_figures"
+ZONE_LOCATOR_KEY = "suiyuan.zone_locator"
+
+
+def register_zone_figures(app, name: str, func: Callable) -> None:
+    """Have the zone KPIs (and so the periodic report) include ``func(zone_id, day_from, day_to, totals)``'s
+    figures, called in an app context; ``totals`` are the zone's own totals over the period (read only).
+
+    ``func`` returns a JSON-able dict: ``figures`` (what the KPIs show under ``plugins[name]``) and
+    ``section`` (a table for the report, in ``register_report_section``'s format). Raises ``ValueError``
+    if ``name`` is taken by another function."""
+    figures = app.extensions.setdefault(ZONE_FIGURES_KEY, {})
+    if figures.get(name, func) is not func:
+        raise ValueError(f"zone figures named {name!r} are already registered")
+    figures[name] = func
+
+
+def zone_figures(app) -> dict[str, Callable]:
+    """The plug-ins' zone figures by name, in registration order."""
+    return dict(app.extensions.get(ZONE_FIGURES_KEY, {}))
+
+
+def register_zone_locator(app, func: Callable[[float, float], int | None]) -> None:
+    """Register ``func(lat, lon)`` → the id of the zone the point lies in, or ``None`` (one per app)."""
+    app.extensions[ZONE_LOCATOR_KEY] = func
+
+
+def zone_at(lat: float | None, lon: float | None) -> int | None:
+    """The zone the point lies in, by the registered locator (in an app context); ``None`` without a point,
+    without a locator (no zones plug-in) or outside every zone."""
+    from flask import current_app
+
+    func = current_app.extensions.get(ZONE_LOCATOR_KEY)
+    if func is None or lat is None or lon is None:
+        return None
+    return func(lat, lon)

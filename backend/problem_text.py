@@ -194,6 +194,7 @@ DETAILS_ZH = {
     "terminal_key_invalid": "终端密钥不正确。",
     "terminal_key_missing": "缺少终端密钥。",
     "terminal_mismatch": "记录不属于这个终端。",
+    "terminal_not_found": "终端不存在。",
     "time_pass": "时间已过。",
     "token_expired": "登录已过期，请重新登录。",
     "token_revoked": "登录已失效，请重新登录。",

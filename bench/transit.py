@@ -44,14 +44,19 @@ def run(cards: int, taps: int, pgbench_seconds: int) -> dict:
     from suiyuan_protocol.transit.terminal import Terminal
     from transit import service
 
+    load_at_start = round(os.getloadavg()[0], 2)
     admin_url = sa.make_url(os.environ.get("DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"))
     name = f"suiyuan_transit_bench_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": admin_url.set(database=name).render_as_string(False),
-                          "REDIS_URL": None, "PASSWORD_HASH_METHOD": "scrypt:1024:8:1", "SECRET_KEY": "bench"})
+        os.environ.pop("REDIS_URL", None)
+        url = admin_url.set(drivername="postgresql+psycopg", database=name).render_as_string(False)
+        # In process on purpose (no job runs here): the explicit test mode, which production's preflight
+        # (a real secret, a reachable Redis) does not ask of it.
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SUIYUAN_ENV": "test", "REDIS_URL": None,
+                          "PASSWORD_HASH_METHOD": "scrypt:1024:8:1", "SECRET_KEY": "bench-" + "x" * 40})
         with app.app_context(), tempfile.TemporaryDirectory() as tmp:
             upgrade(revision="heads")
             seed_reference()
@@ -102,10 +107,14 @@ def run(cards: int, taps: int, pgbench_seconds: int) -> dict:
     per_s = records / elapsed
     return {"cards": cards, "taps": taps, "records": records, "batches": len(batches),
             "seconds": round(elapsed, 2), "records_per_s": round(per_s), "pgbench": pg,
-            "records_vs_pgbench": round(per_s / pg["tps"], 3) if pg["tps"] else None}
+            "records_vs_pgbench": round(per_s / pg["tps"], 3) if pg["tps"] else None,
+            # What else the machine was doing: both figures suffer from it, their ratio much less.
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "load_average_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)}}
 
 
 def write(result: dict) -> None:
+    load = result.get("load_average_1m", {})
     section = "\n".join([
         START,
         "## Transit settlement (`python -m bench.transit`)",
@@ -114,7 +123,15 @@ def write(result: dict) -> None:
         f"{result['batches']} batches of ≤ 400, settled in-process one batch at a time: "
         f"**{result['records_per_s']} records/s** = **{result['records_vs_pgbench']} × `pgbench -N`** "
         f"({result['pgbench']['tps']:.0f} TPS in the same run). Each record: Ed25519 verification, "
-        "counter-chain checks, one row; one ledger transfer per card and batch.",
+        "counter-chain checks, one row; one ledger transfer per card and batch. One uploader at a time against "
+        f"pgbench's {result['pgbench'].get('clients', 8)} clients: the ratio is of one terminal link's settlement "
+        "to the database's whole write capacity (batches of different terminals settle in parallel, cards "
+        "locked in id order).",
+        "",
+        f"Run {result.get('date', '')}. Machine: {result.get('cpus')} CPUs, 1-minute load average "
+        f"{load.get('start')} at the start and {load.get('end')} at the end of the run. On a shared, "
+        "loaded machine both absolute figures are low and noisy; the ratio to `pgbench -N` measured in the "
+        "same run is the figure to compare between runs.",
         "",
         "```json", json.dumps(result, indent=1), "```",
         END, "",

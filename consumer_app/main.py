@@ -15,7 +15,8 @@ class ConsumerShell(Shell):
     """Screens: login, register, open_wallet, home, scan, confirm, paid, paycode, history, topup, upgrade,
     campaigns (red packets and coupons by zone), perks (my red packets and coupons), prepaid (my prepaid cards
     and plans on sale), prepaid_card (one card: its code, terms, hash and refund), payslips (工资/补贴到账: what
-    organisations paid me)."""
+    organisations paid me), hardwallets (my hard wallets, 硬钱包), hardwallet (one:
+    balance, load/unload, report lost, journeys and the caps reached)."""
 
     def build_screens(self) -> None:
         add = self.add_screen
@@ -41,6 +42,10 @@ class ConsumerShell(Shell):
         from consumer_app import payouts, payouts_screens
 
         add(payouts_screens.CPayslipsScreen(name="payslips"), payouts.PayslipsPresenter)
+        from consumer_app import transit, transit_screens
+
+        add(transit_screens.CHardWalletsScreen(name="hardwallets"), transit.HardWalletsPresenter)
+        add(transit_screens.CHardWalletScreen(name="hardwallet"), transit.HardWalletPresenter)
         from consumer_app import receipts
 
         add(s.CReceiptScreen(name="receipt"), receipts.ReceiptPresenter)
@@ -50,7 +55,7 @@ class ConsumerApp(SuiyuanApp):
     app_id = "suiyuan-consumer"
     kv_path = Path(__file__).with_name("consumer.kv")
     extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("payouts.kv"),
-                      Path(__file__).with_name("receipt.kv"))
+                      Path(__file__).with_name("receipt.kv"), Path(__file__).with_name("transit.kv"))
     strings = STRINGS
     shell_class = ConsumerShell
     title_text = "穗元钱包 Suiyuan Wallet"

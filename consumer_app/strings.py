@@ -362,3 +362,9 @@ from consumer_app.receipt_strings import RECEIPT  # noqa: E402
 
 for _lang, _entries in RECEIPT.items():
     STRINGS[_lang].update(_entries)
+
+# The hard-wallet screens (transit, issue #15).
+from consumer_app.transit_strings import TRANSIT  # noqa: E402
+
+for _lang, _entries in TRANSIT.items():
+    STRINGS[_lang].update(_entries)

@@ -31,9 +31,11 @@ from payclient.errors import ApiError, NetworkError
 from payclient.models import (
     Bank,
     Campaign,
+    CardLoad,
     Cashier,
     ClaimResult,
     DeviceRegistration,
+    HardWallet,
     Located,
     LoginResult,
     Merchant,
@@ -54,6 +56,7 @@ from payclient.models import (
     RefundResult,
     StaticQr,
     TransactionsPage,
+    TransitRecord,
     User,
     Wallet,
     Zone,
@@ -649,6 +652,49 @@ class ApiClient:
 
     def payslip(self, line_id: int) -> Payslip:
         return Payslip.from_json(self._call("GET", f"/payouts/me/payslips/{line_id}"))
+
+    # ------------------------------------------------------------------ transit (hard wallets, 硬钱包)
+
+    def transit_cards(self) -> list[HardWallet]:
+        """My hard wallets, with the balance their synced records leave."""
+        return [HardWallet.from_json(c) for c in self._call("GET", "/transit/cards")["items"]]
+
+    def transit_card(self, card_id: str) -> HardWallet:
+        return HardWallet.from_json(self._call("GET", f"/transit/cards/{card_id}"))
+
+    def transit_issue(self, card_id: str, public_key_b64: str,
+                      ytc_number: str | None = None) -> tuple[HardWallet, dict]:
+        """Issue a hard wallet for the card's public key; return it and the body's ``certificate`` and
+        ``issuer_keys`` (to install on the card). Refusals: wallet_not_open, card_exists, key_in_use,
+        ytc_number_in_use."""
+        body = self._call("POST", "/transit/cards", json={"card_id": card_id, "public_key": public_key_b64,
+                                                          "ytc_number": ytc_number})
+        return HardWallet.from_json(body), {"certificate": body["certificate"], "issuer_keys": body["issuer_keys"]}
+
+    def transit_load(self, card_id: str, amount_fen: int) -> CardLoad:
+        """Load the card from the soft wallet (圈存; outbox, idempotent: a retry keeps its Idempotency-Key, so
+        it never loads twice). Refusals: card_not_active, insufficient_funds, payee_limit_exceeded."""
+        return CardLoad.from_json(self._money(f"/transit/cards/{card_id}/loads", {"amount_fen": amount_fen}))
+
+    def transit_loads(self, card_id: str) -> list[dict]:
+        """Every issuer-signed load of the card, in order (a card that missed one applies it again)."""
+        return self._call("GET", f"/transit/cards/{card_id}/loads")["items"]
+
+    def transit_unload(self, card_id: str, record: dict) -> HardWallet:
+        """Send the unload record the card signed (圈提; outbox, idempotent: the same record under the same
+        key); return the card after it. Refusal: record_refused (``reason``)."""
+        return HardWallet.from_json(self._money(f"/transit/cards/{card_id}/unloads", {"record": record})["card"])
+
+    def transit_report_lost(self, card_id: str) -> HardWallet:
+        """Report the card lost: blacklisted now, its provable balance refunded after ``refund_due_at``
+        (idempotent on the server: reporting twice changes nothing)."""
+        return HardWallet.from_json(self._call("POST", f"/transit/cards/{card_id}/lost"))
+
+    def transit_records(self, card_id: str, *, limit: int = 50, before: int | None = None) -> list[TransitRecord]:
+        """The card's settled records (journeys and unloads), highest counter first."""
+        params = {"limit": limit, **({"before": before} if before else {})}
+        return [TransitRecord.from_json(r)
+                for r in self._call("GET", f"/transit/cards/{card_id}/records", params=params)["items"]]
 
     # ------------------------------------------------------------------ keys
 

@@ -716,3 +716,66 @@ class Payslip:
     def from_json(cls, d: dict) -> Payslip:
         return _known(cls, d, paid_at=parse_time(d.get("paid_at")))
 
+
+
+# ---------------------------------------------------------------- transit (hard wallets, 硬钱包)
+
+
+@dataclass(frozen=True)
+class HardWallet:
+    """One of my hard wallets as the server knows it: ``balance_fen`` is what its synced records leave (the
+    card itself may hold less, having paid fares offline that no validator has uploaded yet)."""
+
+    card_id: str
+    status: str  # active, blacklisted, lost
+    balance_fen: int
+    ytc_number: str | None = None
+    loaded_fen: int = 0
+    spent_fen: int = 0
+    unloaded_fen: int = 0
+    refunded_fen: int = 0
+    loss_fen: int = 0
+    loads_count: int = 0
+    last_counter: int = 0
+    unaccounted_fen: int = 0
+    limits: dict = field(default_factory=dict)
+    last_synced_at: datetime | None = None
+    reported_lost_at: datetime | None = None
+    refund_due_at: datetime | None = None
+    refunded_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> HardWallet:
+        times = ("last_synced_at", "reported_lost_at", "refund_due_at", "refunded_at", "created_at")
+        return _known(cls, d, **{k: parse_time(d.get(k)) for k in times})
+
+
+@dataclass(frozen=True)
+class TransitRecord:
+    """A settled record of a card: a fare (``trip`` names the journey: ``bus:B1``, ``metro:A>B``) or an unload."""
+
+    counter: int
+    kind: str  # fare or unload
+    amount_fen: int
+    terminal_id: str
+    trip: str = ""
+    at: datetime | None = None
+    settled_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> TransitRecord:
+        return _known(cls, d, at=parse_time(d.get("at")), settled_at=parse_time(d.get("settled_at")))
+
+
+@dataclass(frozen=True)
+class CardLoad:
+    """A load (圈存) done: the issuer-signed ``authorisation`` the card applies, and the card after it."""
+
+    authorisation: dict
+    card: HardWallet
+    transfer_id: int
+
+    @classmethod
+    def from_json(cls, d: dict) -> CardLoad:
+        return cls(d["authorisation"], HardWallet.from_json(d["card"]), d["transfer_id"])

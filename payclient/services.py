@@ -17,6 +17,7 @@ from payclient.scan import KeyRing
 from payclient.speech import Announcer
 from payclient.storage import FileTokenStore, JsonFile, MemoryStore, MemoryTokenStore
 from payclient.tasks import Runner
+from payclient.transit.wallet import CardShelf
 
 __all__ = ["Services", "installation_id"]
 
@@ -44,6 +45,8 @@ class Services:
     devices: DeviceStore = field(default_factory=DeviceStore)
     settings: MemoryStore = field(default_factory=MemoryStore)
     lottery: LotteryTickets = field(default_factory=lambda: LotteryTickets(MemoryStore()))
+    #: The hard wallets (硬钱包) within the phone's reach: the simulator's NFC (payclient.transit.wallet).
+    cards: CardShelf = field(default_factory=CardShelf)
     state: dict[str, Any] = field(default_factory=dict)  # this session: the shop, the order on screen…
     #: Says payments and refunds aloud (silent until an app gives it an engine; settings in ``settings``).
     announcer: Announcer = field(default_factory=Announcer)
@@ -66,7 +69,8 @@ class Services:
             tr.set_lang(settings.load()["lang"])
         return cls(api, runner, tr, KeyRing(JsonFile(d / "keys.json")), FraudListCache(JsonFile(d / "fraud.json")),
                    DeviceStore(JsonFile(d / "paycode.json")), settings,
-                   lottery=LotteryTickets(JsonFile(d / "lottery.json")))
+                   lottery=LotteryTickets(JsonFile(d / "lottery.json")),
+                   cards=CardShelf(JsonFile(d / "hardwallets.json")))
 
     @classmethod
     def in_memory(cls, api_url: str, runner: Runner, tr: Catalog | None = None) -> Services:

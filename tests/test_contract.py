@@ -240,7 +240,7 @@ def _transit_world(client, factory, consumer, tmp_path) -> dict:
     for c in (card, rider):
         assert transit.load(consumer, c, 10_000).status_code == 201
     assert bus.tap(rider, at("2026-03-02", "08:00")).charge_fen > 0
-    return {"operator_id": metro["id"], "card_id": card.card_id,
+    return {"operator_id": metro["id"], "card_id": card.card_id, "terminal_id": "CT-BUS-01",
             # not path parameters: for the valid requests
             "lost_card_id": lost.card_id, "terminal_key": transit.keys["CT-BUS-01"], "batch": bus.pending_batch(),
             "unload_record": card.unload(1_000, at("2026-03-02", "20:00")).to_json()}
@@ -590,7 +590,10 @@ def valid_requests(world: World) -> dict[str, dict]:
         # transit
         "POST /api/v1/transit/operators": {"body": {"name": "契约出租", "kind": "taxi"}},
         "POST /api/v1/transit/operators/{operator_id}/terminals": {"body": {
-            "terminal_id": "CT-M-IN-01", "mode": "metro_in", "place": "L3-TYXL"}},
+            "terminal_id": "CT-M-IN-01", "mode": "metro_in", "place": "L3-TYXL", "latitude": 23.1573,
+            "longitude": 113.3243}},
+        "PUT /api/v1/transit/terminals/{terminal_id}/location": {"body": {"latitude": 23.1184,
+                                                                           "longitude": 113.2446}},
         "GET /api/v1/transit/operators/{operator_id}/statements/{day}": {},
         "POST /api/v1/transit/cards": {"body": {"card_id": "HW" + uuid.uuid4().hex[:16].upper(),
                                                 "public_key": _card_key(), "ytc_number": None}},

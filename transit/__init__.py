@@ -11,10 +11,11 @@ from datetime import timedelta
 
 
 def init_app(app, api) -> None:
-    """Register the blueprint, the lost-card refund job and the transit ledger invariant."""
-    from backend.hooks import register_ledger_check, register_periodic
+    """Register the blueprint, the lost-card refund job, the transit ledger invariant and the zone figures."""
+    from backend.hooks import register_ledger_check, register_periodic, register_zone_figures
     from transit import (
         checks,
+        figures,
         models,  # noqa: F401  (registers the tables)
         service,
     )
@@ -25,3 +26,5 @@ def init_app(app, api) -> None:
     # Refund lost cards whose hold (time for offline records to arrive) is over.
     register_periodic(app, service.refund_lost_cards, interval=3600)
     register_ledger_check(app, "transit", checks.verify)
+    # Taps at the stops in a zone, offline share and settlement delay, in its KPIs and periodic report.
+    register_zone_figures(app, "transit", figures.zone_figures)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -64,6 +65,9 @@ class TransitTerminal(db.Model):
     operator_id: Mapped[int] = mapped_column(ForeignKey("transit_operators.id"), index=True)
     mode: Mapped[str] = mapped_column(String(10))
     place: Mapped[str] = mapped_column(String(40))
+    #: Where the stop or station is (WGS 84): its taps count in the zone KPIs of the zone it lies in.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -134,6 +138,7 @@ class TransitRecord(db.Model):
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("kind IN ('fare', 'unload')", name="kind_known"),
         Index("ix_transit_records_operator_at", "operator_id", "at"),
+        Index("ix_transit_records_terminal_at", "terminal_id", "at"),  # a zone's taps (transit.figures)
     )
 
     id: Mapped[int] = mapped_column(BIGINT, primary_key=True)

@@ -105,17 +105,33 @@ def get_operator(operator_id: int) -> TransitOperator:
     return op
 
 
-def register_terminal(operator_id: int, terminal_id: str, mode: str, place: str) -> tuple[TransitTerminal, str]:
-    """Register a validator; commit; return it and its upload key (shown once, stored hashed)."""
+def register_terminal(operator_id: int, terminal_id: str, mode: str, place: str, latitude: float | None = None,
+                      longitude: float | None = None) -> tuple[TransitTerminal, str]:
+    """Register a validator (at a stop or station, located by ``latitude``/``longitude`` if given: its taps
+    then count in the zone it lies in); commit; return it and its upload key (shown once, stored hashed)."""
     get_operator(operator_id)
     if db.session.execute(select(TransitTerminal.id).where(TransitTerminal.terminal_id == terminal_id)).first():
         raise Conflict("A terminal with this id exists.", code="terminal_exists", field="terminal_id")
     key = secrets.token_urlsafe(32)
     t = TransitTerminal(terminal_id=terminal_id, operator_id=operator_id, mode=mode, place=place,
-                        key_sha256=hashlib.sha256(key.encode()).hexdigest(), created_at=utcnow())
+                        latitude=latitude, longitude=longitude, key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+                        created_at=utcnow())
     db.session.add(t)
     db.session.commit()
     return t, key
+
+
+def locate_terminal(terminal_id: str, latitude: float | None, longitude: float | None) -> TransitTerminal:
+    """Set (or, with None, clear) where a terminal's stop or station is; commit; return it. Its taps then count in
+    the zone the place lies in, past ones too (figures follow the terminal's place, as they follow a merchant's
+    zone). Raises ``NotFound`` (terminal_not_found)."""
+    t = db.session.execute(select(TransitTerminal).where(TransitTerminal.terminal_id == terminal_id)
+                           .with_for_update()).scalar_one_or_none()
+    if t is None:
+        raise NotFound(f"Terminal {terminal_id} does not exist.", code="terminal_not_found")
+    t.latitude, t.longitude = latitude, longitude
+    db.session.commit()
+    return t
 
 
 def terminal_for_key(key: str | None) -> TransitTerminal:

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from backend import idempotency
 from backend.auth.models import Role
@@ -35,7 +35,24 @@ class OperatorSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(OperatorKind.ALL))
 
 
-class TerminalSchema(StrictSchema):
+class LocationSchema(StrictSchema):
+    """Where a terminal's stop or station is (WGS 84): both coordinates or neither."""
+
+    latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90),
+                            metadata={"description": "Where the stop or station is (WGS 84); with longitude. "
+                                                     "Its taps count in the KPIs of the zone it lies in",
+                                      "example": 23.1291})
+    longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180),
+                             metadata={"example": 113.2644})
+
+    @validates_schema
+    def _both_or_neither(self, data, **_):
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            missing = "longitude" if data.get("longitude") is None else "latitude"
+            raise ValidationError("A location is a latitude and a longitude, both or neither.", missing)
+
+
+class TerminalSchema(LocationSchema):
     terminal_id = fields.String(required=True, validate=[ID, validate.NoneOf([ISSUER_TERMINAL])],
                                 metadata={"example": "M-TYXL-IN-01"})
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
@@ -87,7 +104,18 @@ class TerminalOut(StrictSchema):
     operator_id = fields.Integer()
     mode = fields.String()
     place = fields.String()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
     key = fields.String(metadata={"description": "The upload key, shown this once"})
+
+
+class TerminalPlaceOut(StrictSchema):
+    terminal_id = fields.String()
+    operator_id = fields.Integer()
+    mode = fields.String()
+    place = fields.String()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
 
 
 class OperatorStatementTerminalOut(StrictSchema):
@@ -288,9 +316,25 @@ def create_operator(args):
 @blp.alt_response(422, description="Field errors")
 def register_terminal(args, operator_id):
     """Register a validator of an operator; its key authenticates its uploads and downloads."""
-    t, key = service.register_terminal(operator_id, args["terminal_id"], args["mode"], args["place"])
+    t, key = service.register_terminal(operator_id, args["terminal_id"], args["mode"], args["place"],
+                                       args["latitude"], args["longitude"])
     return respond({"terminal_id": t.terminal_id, "operator_id": t.operator_id, "mode": t.mode,
-                    "place": t.place, "key": key}, 201)
+                    "place": t.place, "latitude": t.latitude, "longitude": t.longitude, "key": key}, 201)
+
+
+@blp.route("/transit/terminals/<string:terminal_id>/location", methods=["PUT"])
+@requires(Role.PILOT_ADMIN)
+@blp.arguments(LocationSchema)
+@blp.response(200, TerminalPlaceOut,
+              description="The terminal with its place")
+@blp.alt_response(404, description="`terminal_not_found`")
+@blp.alt_response(422, description="Field errors (a latitude without a longitude, or out of range)")
+def locate_terminal(args, terminal_id):
+    """Say where a terminal's stop or station is (both null: nowhere): its taps count in the zone KPIs and
+    periodic report of the zone it lies in."""
+    t = service.locate_terminal(terminal_id, args["latitude"], args["longitude"])
+    return respond({"terminal_id": t.terminal_id, "operator_id": t.operator_id, "mode": t.mode, "place": t.place,
+                    "latitude": t.latitude, "longitude": t.longitude}, 200)
 
 
 @blp.route("/transit/operators/<id(bits=32):operator_id>/statements/<string:day>", methods=["GET"])

@@ -15,10 +15,12 @@ def init_app(app, api) -> None:
         register_cli,
         register_periodic,
         register_seeder,
+        register_zone_locator,
     )
     from zones import (
         counting,
         models,  # noqa: F401  (registers the tables)
+        placement,
         reports,
         seed,
     )
@@ -33,6 +35,8 @@ def init_app(app, api) -> None:
     refund_settled.connect(counting.on_refund_settled)
     merchant_approved.connect(counting.on_merchant_approved)
     register_cli(app, zones_cli)
+    # Other plug-ins (transit's stops) ask which zone a place lies in through backend.hooks.zone_at.
+    register_zone_locator(app, placement.zone_id_at)
     # Count any recent payment whose id was lost on its way to the KPI batch (Redis restart, killed worker).
     register_periodic(app, counting.sweep, interval=60)
     # Every zone's periodic scenario report (场景定期报送): last week's on Mondays and last month's on the

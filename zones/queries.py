@@ -118,17 +118,33 @@ def daily(zone_id: int, day_from: date, day_to: date) -> list[dict]:
     return out
 
 
-def zone_kpis(zone: Zone, day_from: date, day_to: date) -> dict:
-    """Return a zone's KPIs over the period: every day, and the period's totals."""
+def plugin_figures(zone_id: int, day_from: date, day_to: date, totals: dict) -> dict[str, dict]:
+    """Each plug-in's figures for the zone (``backend.hooks.register_zone_figures``), by name: ``figures`` for
+    the KPIs and ``section`` for the report (e.g. transit's taps at the stops in the zone)."""
+    from flask import current_app
+
+    from backend.hooks import zone_figures
+
+    return {name: func(zone_id, day_from, day_to, totals) for name, func in zone_figures(current_app).items()}
+
+
+def zone_kpis(zone: Zone, day_from: date, day_to: date, *, with_sections: bool = False) -> dict:
+    """Return a zone's KPIs over the period: every day, the period's totals and the plug-ins' figures
+    (``plugins``; with ``with_sections`` also their report tables, under ``plugin_sections``)."""
     check_span(day_from, day_to)
+    totals = totals_by_zone(day_from, day_to, [zone.id])[zone.id]
+    contributed = plugin_figures(zone.id, day_from, day_to, totals)
+    extra = {"plugin_sections": [c["section"] for c in contributed.values()]} if with_sections else {}
     return {
         "zone": {"id": zone.id, "code": zone.code, "name_zh": zone.name_zh, "name_en": zone.name_en},
         "from": day_from.isoformat(),
         "to": day_to.isoformat(),
         "timezone": str(local_zone()),
         "days": daily(zone.id, day_from, day_to),
-        "totals": totals_by_zone(day_from, day_to, [zone.id])[zone.id],
+        "totals": totals,
+        "plugins": {name: c["figures"] for name, c in contributed.items()},
         "as_of": utcnow().isoformat(),
+        **extra,
     }
 
 

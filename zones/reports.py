@@ -107,7 +107,7 @@ def top_merchants(zone_id: int, day_from: date, day_to: date, limit: int = 10) -
 def report_figures(zone: Zone, period: str, start: date) -> dict:
     """Return everything a report shows, computed from the daily aggregates."""
     start, end = period_bounds(period, start)
-    figures = queries.zone_kpis(zone, start, end)
+    figures = queries.zone_kpis(zone, start, end, with_sections=True)
     prev_start = previous_start(period, start)
     prev_end = start - timedelta(days=1)
     figures["zone"].update(kind=zone.kind, district=zone.district)
@@ -117,7 +117,7 @@ def report_figures(zone: Zone, period: str, start: date) -> dict:
         previous={"from": prev_start.isoformat(), "to": prev_end.isoformat(),
                   "totals": queries.totals_by_zone(prev_start, prev_end, [zone.id])[zone.id]},
         top_merchants=top_merchants(zone.id, start, end),
-        sections=extra_sections(zone.id, start, end),
+        sections=figures.pop("plugin_sections") + extra_sections(zone.id, start, end),
     )
     return figures
 

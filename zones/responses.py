@@ -90,6 +90,9 @@ class KpisSchema(OpenSchema):
     timezone = fields.String(required=True)
     days = fields.List(fields.Dict(), required=True)
     totals = fields.Dict(required=True)
+    plugins = fields.Dict(required=True, metadata={
+        "description": "Plug-ins' figures for the zone by name, e.g. `transit`: taps at the stops in the zone, "
+                       "offline share and settlement delay (definitions: the transit.figures module)"})
     as_of = fields.DateTime(required=True)
 
 

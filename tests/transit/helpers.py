@@ -38,10 +38,13 @@ class Transit:
         r = self.client.get("/api/v1/transit/issuer-keys")
         return {kid: unb64(v) for kid, v in r.json["keys"].items()}
 
-    def terminal(self, tid: str, mode="bus", place="B1", operator="广州公交", kind="bus") -> Terminal:
+    def terminal(self, tid: str, mode="bus", place="B1", operator="广州公交", kind="bus",
+                 location: tuple[float, float] | None = None) -> Terminal:
         op = self.operator(operator, kind)
+        where = {"latitude": location[0], "longitude": location[1]} if location else {}
         r = self.client.post(f"/api/v1/transit/operators/{op['id']}/terminals",
-                             json={"terminal_id": tid, "mode": mode, "place": place}, headers=self.admin.auth)
+                             json={"terminal_id": tid, "mode": mode, "place": place, **where},
+                             headers=self.admin.auth)
         assert r.status_code == 201, r.json
         self.keys[tid] = r.json["key"]
         return Terminal(tid, mode, place, self.tmp_path / f"{tid}.sqlite", issuer_keys=self.issuer_keys())
