@@ -84,3 +84,34 @@ def test_a_committed_payment_answers_201_even_when_redis_is_down(app, api, facto
     monkeypatch.setattr(events, "get_redis", lambda: Down())
     assert ok(pay(api, consumer, order["payload"]), 201)["status"] == "paid"
     assert count_transfers(TransferCode.PAYMENT) == 1
+
+
+def test_a_plain_payment_is_one_statement_and_commit_on_postgresql(pg_app, api, factory):
+    """#17 item 2: the money-moving part of a common payment (gate, subsidy question, key row, checks, transfer
+    with the tier limits, the order's transition, the recorded response) is one round trip, then COMMIT.
+    The protection and campaigns plug-ins are registered, so their checks are asked in that statement too."""
+    from sqlalchemy import event
+
+    shop = open_shop(factory)
+    consumer = factory.consumer(balance_fen=10_000)
+    warm, order = (new_order(api, shop.owner, shop.merchant_id, 700) for _ in range(2))
+    ok(pay(api, consumer, warm["payload"]), 201)  # the signing keys' caches are read once per process, not per payment
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement.split("(")[0].strip())
+
+    def commit(conn):
+        seen.append("COMMIT")
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", commit)
+    try:
+        assert ok(pay(api, consumer, order["payload"]), 201)["status"] == "paid"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "commit", commit)
+    # (What follows the COMMIT is after the payment: in tests jobs run inline, e.g. the zones' KPI batch.)
+    assert seen[:seen.index("COMMIT") + 1] == ["SELECT pay_dynamic_order", "COMMIT"], seen
+    assert ledger.verify() == []
