@@ -30,7 +30,7 @@ from sqlalchemy import text
 from backend.clock import local_today, utcnow
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.guards import MoneyMove, MoveKind, sql_forms
+from backend.guards import CHECKS_KEY, SQL_FORMS_KEY, MoneyMove, MoveKind, sql_forms
 from backend.guards import check as money_gate
 from backend.payments import funding, keys
 from backend.payments.service import merchant_id_of_payload, merchant_number
@@ -77,10 +77,14 @@ class _Lane:
 
 
 def _lane() -> _Lane:
-    lane = current_app.extensions.get(_EXTENSION)
-    if lane is None:
-        lane = current_app.extensions[_EXTENSION] = _Lane()
-    return lane
+    """The app's lane, built again whenever its checks, their SQL forms or the provider change (a check
+    registered later must never be skipped)."""
+    key = (tuple(current_app.extensions.get(CHECKS_KEY, ())),
+           tuple(current_app.extensions.get(SQL_FORMS_KEY, {}).items()), funding.provider())
+    cached = current_app.extensions.get(_EXTENSION)
+    if cached is None or cached[0] != key:
+        cached = current_app.extensions[_EXTENSION] = (key, _Lane())
+    return cached[1]
 
 
 def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str) -> dict | None:
