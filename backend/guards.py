@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 CHECKS_KEY = "suiyuan.money_gate"
+SQL_FORMS_KEY = "suiyuan.money_gate.sql"
 CONFIRMATIONS_KEY = "suiyuan.money_gate.confirmations"
 AUDITOR_KEY = "suiyuan.auditor"
 
@@ -78,12 +79,33 @@ class MoneyMove:
 Check = Callable[[MoneyMove], None]
 
 
-def register(app, check_func: Check) -> None:
+#: A check's SQL form: a SELECT (``:name`` parameters) that returns a row whenever the check could refuse
+#: the movement, and the function giving its parameters for a movement.
+SqlForm = tuple[str, Callable[[MoneyMove], dict]]
+
+
+def register(app, check_func: Check, *, sql: SqlForm | None = None) -> None:
     """Have every money movement on ``app`` pass ``check_func`` (which raises a ``DomainError`` to refuse).
-    Registering the same function again is a no-op."""
+    Registering the same function again is a no-op.
+
+    ``sql``: the check's SQL form, so a fast path can ask it inside its own statement (PostgreSQL's
+    ``pay_dynamic_order``) and hand any movement it matches to the general path, which calls ``check_func``.
+    It must be the check's own statement (one definition of the rule), not a copy."""
     checks = app.extensions.setdefault(CHECKS_KEY, [])
     if check_func not in checks:
         checks.append(check_func)
+    if sql is not None:
+        app.extensions.setdefault(SQL_FORMS_KEY, {})[check_func] = sql
+
+
+def sql_forms() -> list[SqlForm] | None:
+    """Return the SQL forms of every registered check, or ``None`` if some check has none (then a fast path
+    must call :func:`check` itself)."""
+    forms = current_app.extensions.get(SQL_FORMS_KEY, {})
+    checks = current_app.extensions.get(CHECKS_KEY, ())
+    if any(c not in forms for c in checks):
+        return None
+    return [forms[c] for c in checks]
 
 
 def check(move: MoneyMove) -> None:

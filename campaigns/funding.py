@@ -73,6 +73,16 @@ _SPENDABLE_CLAIM = (
 )
 
 
+def _compiled(stmt) -> tuple[str, dict]:
+    from sqlalchemy.dialects.postgresql.base import PGDialect
+
+    compiled = stmt.compile(dialect=PGDialect(paramstyle="named"))
+    return str(compiled), {k: v for k, v in compiled.params.items() if k not in {"payer", "at"}}
+
+
+_SPENDABLE_SQL = _compiled(_SPENDABLE_CLAIM)
+
+
 class CampaignFunding:
     """Registered with ``backend.payments.funding.register`` in ``campaigns.init_app``."""
 
@@ -130,6 +140,11 @@ class CampaignFunding:
                 for r, part in records
             ])
         return legs
+
+    def may_fund_sql(self) -> tuple[str, dict]:
+        """``may_fund``'s own statement as SQL text (``:payer``, ``:at``) with its fixed parameters, for
+        PostgreSQL's one-call payment (``backend.payments.express``): a payer it matches takes the general path."""
+        return _SPENDABLE_SQL
 
     def may_fund(self, *, payer_user_id: int) -> bool:
         """Whether the payer holds anything spendable now: an unused coupon or a red-packet balance of a

@@ -22,7 +22,9 @@ def init_app(app, api) -> None:
     from protection.views import blp
 
     api.register_blueprint(blp)
-    guards.register(app, gate.check_move)  # read-only, freezes, confirmed fraud: refusals come first
+    # Read-only, freezes, confirmed fraud: refusals come first. Its SQL form lets PostgreSQL's one-call payment
+    # (backend/payments/express.py) ask the same statement and leave any movement it matches to the general path.
+    guards.register(app, gate.check_move, sql=(gate.GATE_SQL, gate.gate_params))
     # Warnings a consumer confirms with a token, after the ledger accepted the transfer; they apply only
     # where PROTECTION_RISK_CHECKS is on (see protection.risk).
     guards.register_confirmation(app, risk.check)

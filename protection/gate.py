@@ -80,7 +80,7 @@ _FROZEN_TEXT = {
 
 
 # One statement, built once (the gate runs on every payment): absent parties are NULL and match nothing.
-_GATE = text("""
+GATE_SQL = """
 SELECT 'platform' AS kind, 0 AS target_id, changed_at AS at FROM protection_platform WHERE id = 1 AND read_only
 UNION ALL
 SELECT target_kind, target_id, frozen_at FROM protection_freezes
@@ -92,10 +92,11 @@ UNION ALL
 SELECT 'fraud', id, reviewed_at FROM protection_fraud_entries
 WHERE :payee_checked AND status = 'confirmed'
   AND (merchant_id = :payee_merchant OR user_id = :payee_user OR value_hash IN (:hash_a, :hash_b))
-""").columns(kind=String, target_id=Integer, at=DateTime(timezone=True))
+"""
+_GATE = text(GATE_SQL).columns(kind=String, target_id=Integer, at=DateTime(timezone=True))
 
 
-def _params(move: MoneyMove) -> dict:
+def gate_params(move: MoneyMove) -> dict:
     users, merchants = move.user_ids + (None, None), move.merchant_ids + (None, None)
     hashes = registry.payee_hashes(move) + [None, None]
     return {"user_a": users[0], "user_b": users[1], "merchant_a": merchants[0], "merchant_b": merchants[1],
@@ -107,7 +108,7 @@ def _params(move: MoneyMove) -> dict:
 def check_move(move: MoneyMove) -> None:
     """The money gate's check: raise ``ReadOnlyMode``, ``Frozen`` (wallet/merchant/device_frozen) or
     ``PayeeReported`` (a payment or transfer to a confirmed fraud entry)."""
-    rows = db.session.execute(_GATE, _params(move)).all()
+    rows = db.session.execute(_GATE, gate_params(move)).all()
     if not rows:
         return
     for kind, _target, at in rows:

@@ -169,8 +169,8 @@ def _credit_stmt(account_id: int, amount: int):
 def debit_refusal(row, amount: int, today: date, limited: bool) -> DomainError | None:
     """Return why debiting ``amount`` from the account ``row`` would be refused, or ``None``.
 
-    The Python statement of the rule that ``_debit_stmt`` (SQLite, and PostgreSQL's re-check) and
-    ``_CHECK`` (PostgreSQL's one-statement transfer) write in SQL; tests/ledger/test_caps_agree.py
+    The Python statement of the rule that ``_debit_stmt`` (SQLite) and the PostgreSQL function
+    ``ledger_transfer`` (migration h_sqlpay_0001) write in SQL; tests/ledger/test_caps_agree.py
     checks the three agree over generated accounts on both engines.
     """
     if not row.allow_negative and row.balance_fen < amount:
@@ -281,95 +281,38 @@ def _refuse_credit(account_id: int, amount: int) -> None:
     raise Conflict("The account changed while this was being processed; try again.", code="concurrent_update")
 
 
-# One round trip per transfer on PostgreSQL. Two chained UPDATEs move the
-# balances, checking funds and caps per row; the second runs only after the
-# first has locked its row (its one-time filter reads the first's result), so
-# rows are always locked in ascending id order and opposite transfers cannot
-# deadlock. The INSERT happens only if both rows passed; a refusal leaves a
-# half-applied UPDATE that the caller's rollback discards.
-# _CHECK writes in SQL the rules _debit_stmt/_credit_stmt write with SQLAlchemy and
-# debit_refusal/credit_refusal in Python; tests/ledger/test_caps_agree.py holds the three together.
-_SET = """
-        balance_fen = balance_fen + CASE WHEN id = :credit THEN :amount ELSE -:amount END,
-        day_spent_fen = CASE WHEN id = :debit AND :limited
-            THEN (CASE WHEN spend_day = :today THEN day_spent_fen ELSE 0 END) + :amount ELSE day_spent_fen END,
-        spend_day = CASE WHEN id = :debit AND :limited THEN :today ELSE spend_day END,
-        year_spent_fen = CASE WHEN id = :debit AND :limited
-            THEN (CASE WHEN spend_year = :year THEN year_spent_fen ELSE 0 END) + :amount ELSE year_spent_fen END,
-        spend_year = CASE WHEN id = :debit AND :limited THEN :year ELSE spend_year END"""
-_CHECK = """CASE WHEN id = :debit THEN
-            (allow_negative OR balance_fen >= :amount)
-            AND (NOT :limited OR (
-                (single_cap_fen IS NULL OR single_cap_fen >= :amount)
-                AND (day_cap_fen IS NULL
-                     OR (CASE WHEN spend_day = :today THEN day_spent_fen ELSE 0 END) + :amount <= day_cap_fen)
-                AND (year_cap_fen IS NULL
-                     OR (CASE WHEN spend_year = :year THEN year_spent_fen ELSE 0 END) + :amount <= year_cap_fen)))
-        ELSE balance_cap_fen IS NULL OR balance_fen + :amount <= balance_cap_fen END"""
-_PG_TRANSFER = text(f"""
-WITH first AS (
-    UPDATE accounts SET {_SET}
-    WHERE id = LEAST(:debit, :credit) AND {_CHECK}
-    RETURNING id, balance_fen
-), second AS (
-    UPDATE accounts SET {_SET}
-    WHERE id = GREATEST(:debit, :credit) AND (SELECT count(*) FROM first) = 1 AND {_CHECK}
-    RETURNING id, balance_fen
-), moved AS (
-    SELECT id, balance_fen FROM first UNION ALL SELECT id, balance_fen FROM second
-), posted AS (
-    INSERT INTO transfers (code, debit_account_id, credit_account_id, amount_fen, batch_id, memo,
-                           actor_user_id, reverses_id, reversed_fen, created_at)
-    SELECT :code, :debit, :credit, :amount, :batch_id, :memo, :actor_user_id, :reverses_id, 0, :now
-    WHERE (SELECT count(*) FROM second) = 1
-    RETURNING id
-)
-SELECT (SELECT id FROM posted) AS transfer_id,
-       (SELECT balance_fen FROM moved WHERE id = :debit) AS debit_balance,
-       (SELECT balance_fen FROM moved WHERE id = :credit) AS credit_balance
-""").bindparams(
+# One round trip per transfer on PostgreSQL: the function ``ledger_transfer`` (created by migration
+# h_sqlpay_0001, where its SQL lives) locks both rows in ascending id order, so opposite transfers cannot
+# deadlock, judges them as locked and writes both balances and the transfer row, or writes nothing and
+# returns NULLs. It writes in PL/pgSQL the rules _debit_stmt/_credit_stmt write with SQLAlchemy (SQLite) and
+# debit_refusal/credit_refusal in Python; tests/ledger/test_caps_agree.py holds the three together, and
+# backend/payments/express.py's ``pay_dynamic_order`` calls the same function.
+PG_TRANSFER = text(
+    "SELECT transfer_id, debit_balance, credit_balance FROM ledger_transfer(:debit, :credit, :amount, :code, "
+    ":limited, :today, :now, :batch_id, :memo, :actor_user_id, :reverses_id)"
+).bindparams(
     bindparam("debit", type_=BigInteger), bindparam("credit", type_=BigInteger),
     bindparam("amount", type_=BigInteger), bindparam("limited", type_=Boolean),
-    bindparam("today", type_=Date), bindparam("year", type_=Integer),
-    bindparam("code", type_=String), bindparam("batch_id", type_=String), bindparam("memo", type_=String),
-    bindparam("actor_user_id", type_=Integer), bindparam("reverses_id", type_=BigInteger),
-    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("today", type_=Date), bindparam("code", type_=String), bindparam("batch_id", type_=String),
+    bindparam("memo", type_=String), bindparam("actor_user_id", type_=Integer),
+    bindparam("reverses_id", type_=BigInteger), bindparam("now", type_=DateTime(timezone=True)),
 )
 
 
 def _transfer_pg(debit: int, credit: int, amount: int, code: str, limited: bool, today: date, now: datetime,
                  **extra) -> Posted:
-    row = db.session.execute(_PG_TRANSFER, {
-        "debit": debit, "credit": credit, "amount": amount, "limited": limited, "today": today,
-        "year": today.year, "code": code, "now": now, **extra,
+    row = db.session.execute(PG_TRANSFER, {
+        "debit": debit, "credit": credit, "amount": amount, "limited": limited, "today": today, "code": code,
+        "now": now, **extra,
     }).one()
     if row.transfer_id is not None:
         return Posted(row.transfer_id, code, debit, credit, amount, extra["batch_id"], now,
                       row.debit_balance, row.credit_balance)
-    lower, higher = min(debit, credit), max(debit, credit)
-    if (row.debit_balance if lower == debit else row.credit_balance) is None:
-        # The lower row was refused; nothing was written.
-        if lower == debit:
-            _explain_debit_failure(debit, amount, today, limited)
-        _refuse_credit(credit, amount)
-    # The lower row moved but the higher one was judged on the statement's
-    # snapshot, which is stale if the first UPDATE had to wait for a lock. Check
-    # it again on its own (a fresh snapshot; still after the lower row's lock).
-    if higher == debit:
-        new = db.session.execute(_debit_stmt(debit, amount, limited, today)).scalar_one_or_none()
-        if new is None:
-            _explain_debit_failure(debit, amount, today, limited)
-        balances = {debit: new, credit: row.credit_balance}
-    else:
-        new = db.session.execute(_credit_stmt(credit, amount)).scalar_one_or_none()
-        if new is None:
-            _refuse_credit(credit, amount)
-        balances = {debit: row.debit_balance, credit: new}
-    transfer_id = db.session.execute(insert(T).values(
-        code=code, debit_account_id=debit, credit_account_id=credit, amount_fen=amount, reversed_fen=0,
-        created_at=now, **extra,
-    ).returning(T.c.id)).scalar_one()
-    return Posted(transfer_id, code, debit, credit, amount, extra["batch_id"], now, balances[debit], balances[credit])
+    # Refused with nothing written; both rows stay locked by this transaction, so they read as judged.
+    refusal = debit_refusal(_get(debit), amount, today, limited) or credit_refusal(_get(credit), amount)
+    if refusal is not None:
+        raise refusal
+    raise Conflict("The account changed while this was being processed; try again.", code="concurrent_update")
 
 
 def lock_accounts(account_ids) -> None:

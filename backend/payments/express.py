@@ -1,82 +1,95 @@
-"""The express lane for the common payment: a signed dynamic code paid from the main balance.
+"""The common payment in one call on PostgreSQL: a signed dynamic code paid from the main balance.
 
-On PostgreSQL, a dynamic-QR payment that no plug-in subsidises is settled in
-four round trips instead of a dozen: (1) the Idempotency-Key row is inserted
-and the order, its merchant and the payer's wallet are read and checked in
-one statement; (2) the ledger transfer (``ledger.transfer``, as on the
-general path); (3) the order is claimed and the response recorded under the
-key in one statement; (4) COMMIT.
+PostgreSQL has two paths for ``POST /payments``, and SQLite one:
 
-It only ever says yes. Anything unusual — the key used before, the order not
-payable, a limit refused, a lost race, a subsidy that may apply, SQLite —
-rolls back whatever it did and returns ``None``, and the caller takes the
-general path (``service.pay_scanned`` inside ``idempotency.run``), which
-gives the precise refusal and records it. So refusals, replays and their
-wording have one implementation, and the transfer is the ledger's on both
-paths. The order's transition guard (created → paid, before expiry) is
-written twice, in ``_CLAIM_AND_RECORD`` below and in ``service.pay_scanned``:
-change them together.
+- **this one**, for a dynamic-QR payment with no subsidy possible: one statement calls the function
+  ``pay_dynamic_order`` (migration ``h_sqlpay_0001``, where its SQL lives), which checks the order, its
+  merchant and the payer's wallet, inserts the Idempotency-Key row, moves the money with the ledger's own
+  PostgreSQL transfer (``ledger_transfer``: funds, tier limits, the payee's balance cap), claims the order
+  (created → paid, before expiry) and records the 201 response — then COMMIT. The same statement first asks
+  the money gate's checks (``backend.guards``: read-only, freezes, confirmed fraud) and the funding provider's
+  "could a subsidy apply?" in their own SQL forms; if any matches, the function does nothing.
+- **the general path** (``service.pay_scanned`` inside ``idempotency.run``) for everything else, and for
+  every refusal: this lane only ever says yes. Anything unusual — the key used before, the order not payable,
+  a limit refused, a lost race, a frozen party, a possible subsidy — makes the function return NULL; the
+  caller rolls back whatever it did and the general path decides, refuses and records exactly as it always
+  does.
+
+The rules written twice — the order's transition guard and the payment's response body (``views._payment_body``
+for one leg) — are held together by tests/payments/test_payment_differential.py, which runs generated payments
+through both paths from equal starting states and compares answers, balances, ledger rows, orders and keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import SimpleNamespace
+import json
 
+from flask import current_app
 from sqlalchemy import text
 
-from backend import idempotency
-from backend.clock import utcnow
+from backend.clock import local_today, utcnow
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.guards import MoneyMove, MoveKind
+from backend.guards import CHECKS_KEY, SQL_FORMS_KEY, MoneyMove, MoveKind, sql_forms
 from backend.guards import check as money_gate
-from backend.ledger import service as ledger
-from backend.ledger.service import TransferCode
-from backend.merchants.models import MerchantStatus
 from backend.payments import funding, keys
-from backend.payments.models import OrderKind, OrderStatus
-from backend.payments.service import Settled, merchant_id_of_payload
-from backend.wallets.models import WalletStatus
+from backend.payments.service import merchant_id_of_payload, merchant_number
 from suiyuan_protocol import codec
 
-_OPEN = text("""
-WITH key AS (
-    INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)
-    VALUES (:user_id, :key, :hash, :now)
-    ON CONFLICT (user_id, key) DO NOTHING
-    RETURNING id
-)
-SELECT key.id AS idempotency_id, o.id, o.reference, o.kind, o.amount_fen, o.refunded_fen, o.description,
-       o.payload, o.key_id, o.created_at, o.expires_at, o.merchant_id, m.name_zh, m.name_en,
-       m.account_id AS merchant_account_id, w.account_id AS payer_account_id
-FROM key
-JOIN orders o ON o.reference = :reference
-JOIN merchants m ON m.id = o.merchant_id
-JOIN wallets w ON w.user_id = :user_id
-WHERE o.merchant_id = :merchant_id AND o.amount_fen = :amount AND o.kind = :dynamic AND o.status = :created
-  AND o.expires_at > :now AND m.status = :approved AND w.status = :active
-""")
-
-# The order's transition guard (created → paid, before expiry) and the key's response, in one statement:
-# the response is recorded only if the order was claimed.
-_CLAIM_AND_RECORD = text("""
-WITH claimed AS (
-    UPDATE orders SET status = :paid, paid_at = :paid_at, payer_user_id = :user_id,
-                      payment_transfer_id = :transfer_id
-    WHERE id = :order_id AND status = :created AND expires_at > :paid_at
-    RETURNING id
-)
-UPDATE idempotency_keys SET status_code = 201, response_json = :body
-WHERE id = :idempotency_id AND EXISTS (SELECT 1 FROM claimed)
-RETURNING id
-""")
+_EXTENSION = "suiyuan.payments.express"
+_CALL = ("SELECT pay_dynamic_order(CAST(:p_user_id AS integer), :p_key, :p_hash, CAST(:p_now AS timestamptz), "
+         "CAST(:p_today AS date), :p_reference, CAST(:p_merchant_id AS integer), CAST(:p_amount AS bigint), "
+         ":p_merchant_number, {clear})")
 
 
-def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str,
-        render: Callable[[Settled], dict]) -> tuple[Settled, dict] | None:
-    """Settle a plain dynamic-QR payment and commit; return it and its response body, or ``None`` (nothing
-    written) when the general path must decide. ``render`` turns the settlement into the response body."""
+class _Lane:
+    """The statement of one app (its checks and provider are fixed once ``create_app`` is done)."""
+
+    def __init__(self):
+        self.gates = sql_forms()  # None: some check has no SQL form, so it is called in Python first
+        provider = funding.provider()
+        self.ask_provider = None  # "python": call may_fund; "never": no provider
+        parts: list[str] = [f"NOT EXISTS ({sql})" for sql, _ in self.gates or ()]
+        self.fixed: dict = {}
+        if provider is None:
+            self.usable = True
+        elif hasattr(provider, "may_fund_sql"):
+            sql, fixed = provider.may_fund_sql()
+            parts.append(f"NOT EXISTS ({sql})")
+            self.fixed.update(fixed)
+            self.usable = True
+        elif hasattr(provider, "may_fund"):
+            self.ask_provider = provider
+            self.usable = True
+        else:
+            self.usable = False  # a provider that must be asked ``legs`` on every payment
+        self.statement = text(_CALL.format(clear=" AND ".join(parts) or "TRUE"))
+
+    def params(self, move: MoneyMove, now) -> dict:
+        params = dict(self.fixed)
+        for _, build in self.gates or ():
+            extra = build(move)
+            if set(extra) & set(params):
+                raise RuntimeError(f"SQL forms share parameter names: {sorted(set(extra) & set(params))}")
+            params.update(extra)
+        params.update(payer=move.from_user_id, at=now)
+        return params
+
+
+def _lane() -> _Lane:
+    """The app's lane, built again whenever its checks, their SQL forms or the provider change (a check
+    registered later must never be skipped)."""
+    key = (tuple(current_app.extensions.get(CHECKS_KEY, ())),
+           tuple(current_app.extensions.get(SQL_FORMS_KEY, {}).items()), funding.provider())
+    cached = current_app.extensions.get(_EXTENSION)
+    if cached is None or cached[0] != key:
+        cached = current_app.extensions[_EXTENSION] = (key, _Lane())
+    return cached[1]
+
+
+def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str) -> dict | None:
+    """Settle a plain dynamic-QR payment and commit; return its response body (as recorded under the key),
+    or ``None`` (nothing written) when the general path must decide."""
     if amount_fen is not None or db.session.get_bind().dialect.name != "postgresql":
         return None
     try:
@@ -87,42 +100,29 @@ def pay(user, payload_text: str, amount_fen: int | None, key: str, digest: str,
     reference = payload.reference
     if not payload.is_dynamic or merchant_id is None or not reference:
         return None
-    provider = funding.provider()
-    may_fund = getattr(provider, "may_fund", None)
-    if provider is not None and (may_fund is None or may_fund(payer_user_id=user.id)):
+    lane = _lane()
+    if not lane.usable:
         return None
+    move = MoneyMove(MoveKind.PAYMENT, payload.amount_fen, actor_user_id=user.id, from_user_id=user.id,
+                     to_merchant_id=merchant_id, payload=payload_text)
     try:
-        # A refusal here sends the payment down the general path, which asks the gate again and records it.
-        money_gate(MoneyMove(MoveKind.PAYMENT, payload.amount_fen, actor_user_id=user.id, from_user_id=user.id,
-                             to_merchant_id=merchant_id, payload=payload_text))
-        return _settle(user, payload, merchant_id, reference, key, digest, render)
+        if lane.ask_provider is not None and lane.ask_provider.may_fund(payer_user_id=user.id):
+            db.session.rollback()
+            return None
+        if lane.gates is None:
+            # A refusal here sends the payment down the general path, which asks the gate again and records it.
+            money_gate(move)
     except DomainError:
         db.session.rollback()
         return None
-
-
-def _settle(user, payload, merchant_id, reference, key, digest, render) -> tuple[Settled, dict] | None:
-    row = db.session.execute(_OPEN, {
-        "user_id": user.id, "key": key, "hash": digest, "now": utcnow(), "reference": reference,
-        "merchant_id": merchant_id, "amount": payload.amount_fen, "dynamic": OrderKind.DYNAMIC,
-        "created": OrderStatus.CREATED, "approved": MerchantStatus.APPROVED, "active": WalletStatus.ACTIVE,
-    }).one_or_none()
-    if row is None:
-        db.session.rollback()
-        return None
-    posted = ledger.transfer(row.payer_account_id, row.merchant_account_id, row.amount_fen, TransferCode.PAYMENT,
-                             batch_id=row.reference, memo=row.reference, actor_user_id=user.id)
-    order = SimpleNamespace(**row._mapping, status=OrderStatus.PAID, paid_at=posted.created_at)
-    merchant = SimpleNamespace(id=row.merchant_id, name_zh=row.name_zh, name_en=row.name_en)
-    settled = Settled(order, [posted], 0, posted.debit_balance_fen, user.id, merchant=merchant)
-    body = render(settled)
-    recorded = db.session.execute(_CLAIM_AND_RECORD, {
-        "paid": OrderStatus.PAID, "paid_at": posted.created_at, "user_id": user.id, "transfer_id": posted.id,
-        "order_id": row.id, "created": OrderStatus.CREATED, "idempotency_id": row.idempotency_id,
-        "body": idempotency.encode(body),
-    }).one_or_none()
-    if recorded is None:  # another payer claimed the order first: the general path says so
+    now = utcnow()
+    body = db.session.execute(lane.statement, {
+        **lane.params(move, now), "p_user_id": user.id, "p_key": key, "p_hash": digest, "p_now": now,
+        "p_today": local_today(), "p_reference": reference, "p_merchant_id": merchant_id,
+        "p_amount": payload.amount_fen, "p_merchant_number": merchant_number(merchant_id),
+    }).scalar_one()
+    if body is None:
         db.session.rollback()
         return None
     db.session.commit()
-    return settled, body
+    return json.loads(body)

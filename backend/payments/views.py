@@ -480,10 +480,10 @@ def pay(args):
     user = current_user()
     user_id = user.id
     fast = express.pay(user, args["payload"], args["amount_fen"], idempotency.request_key(),
-                       idempotency.fingerprint(args), _payment_body)
+                       idempotency.fingerprint(args))
     if fast is not None:
-        _after_payment(fast[1], user_id)
-        return respond(fast[1], 201)
+        _after_payment(fast, user_id)
+        return respond(fast, 201)
     settled_box = []
 
     def action():

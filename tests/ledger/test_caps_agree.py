@@ -1,5 +1,5 @@
-"""The ledger's debit and credit rules are written three times — SQLAlchemy statements (SQLite, and
-PostgreSQL's re-check), the raw one-statement transfer on PostgreSQL, and Python for the explanation —
+"""The ledger's debit and credit rules are written three times — SQLAlchemy statements (SQLite),
+the PostgreSQL function ``ledger_transfer`` (one call per transfer), and Python for the explanation —
 so they are checked against each other over generated accounts, on both engines."""
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def _debit_state(case: dict, today):
 
 
 def _pg_transfer(debit: int, credit: int, amount: int, limited: bool, today) -> bool:
-    row = db.session.execute(ledger._PG_TRANSFER, {
+    row = db.session.execute(ledger.PG_TRANSFER, {
         "debit": debit, "credit": credit, "amount": amount, "limited": limited, "today": today,
-        "year": today.year, "code": TransferCode.PAYMENT, "now": ledger.utcnow(), "batch_id": None, "memo": None,
+        "code": TransferCode.PAYMENT, "now": ledger.utcnow(), "batch_id": None, "memo": None,
         "actor_user_id": None, "reverses_id": None}).one()
     return row.transfer_id is not None
 
@@ -111,7 +111,7 @@ def test_the_three_debit_rules_agree(accounts, case):
             ledger._debit_stmt(debit, amount, limited, today)).scalar_one_or_none() is not None
         db.session.rollback()
         if db.engine.dialect.name == "postgresql":
-            # The raw statement judges the lower row first: the wallet's debit comes first or second.
+            # The function locks the lower row first: the wallet's debit comes first or second.
             for credit in (accounts["high"], accounts["low"]):
                 _set(debit, **state)
                 verdicts[f"raw, to {credit}"] = _pg_transfer(debit, credit, amount, limited, today)

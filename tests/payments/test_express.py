@@ -84,3 +84,55 @@ def test_a_committed_payment_answers_201_even_when_redis_is_down(app, api, facto
     monkeypatch.setattr(events, "get_redis", lambda: Down())
     assert ok(pay(api, consumer, order["payload"]), 201)["status"] == "paid"
     assert count_transfers(TransferCode.PAYMENT) == 1
+
+
+def test_a_plain_payment_is_one_statement_and_commit_on_postgresql(pg_app, api, factory):
+    """#17 item 2: the money-moving part of a common payment (gate, subsidy question, key row, checks, transfer
+    with the tier limits, the order's transition, the recorded response) is one round trip, then COMMIT.
+    The protection and campaigns plug-ins are registered, so their checks are asked in that statement too."""
+    from sqlalchemy import event
+
+    shop = open_shop(factory)
+    consumer = factory.consumer(balance_fen=10_000)
+    warm, order = (new_order(api, shop.owner, shop.merchant_id, 700) for _ in range(2))
+    ok(pay(api, consumer, warm["payload"]), 201)  # the signing keys' caches are read once per process, not per payment
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement.split("(")[0].strip())
+
+    def commit(conn):
+        seen.append("COMMIT")
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", commit)
+    try:
+        assert ok(pay(api, consumer, order["payload"]), 201)["status"] == "paid"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "commit", commit)
+    # (What follows the COMMIT is after the payment: in tests jobs run inline, e.g. the zones' KPI batch.)
+    assert seen[:seen.index("COMMIT") + 1] == ["SELECT pay_dynamic_order", "COMMIT"], seen
+    assert ledger.verify() == []
+
+
+def test_a_check_registered_without_an_sql_form_is_still_asked_before_the_one_call_payment(pg_app, api, factory,
+                                                                                        monkeypatch):
+    from backend import guards
+    from backend.errors import Unprocessable
+
+    shop = open_shop(factory)
+    consumer = factory.consumer(balance_fen=10_000)
+    first, second = (new_order(api, shop.owner, shop.merchant_id, 700) for _ in range(2))
+    ok(pay(api, consumer, first["payload"]), 201)  # the lane is built with the app's checks of now
+    asked = []
+
+    def no_sql_form(move):
+        asked.append(move.kind)
+        raise Unprocessable("Refused by a check without an SQL form.", code="test_refusal")
+
+    monkeypatch.setitem(pg_app.extensions, guards.CHECKS_KEY,
+                        [*pg_app.extensions.get(guards.CHECKS_KEY, ()), no_sql_form])
+    refused(pay(api, consumer, second["payload"]), 422, "test_refusal")
+    assert asked and count_transfers(TransferCode.PAYMENT) == 1
