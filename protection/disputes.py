@@ -24,7 +24,7 @@ import hashlib
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import column, func, select, table, update
 
 from backend.auth.models import Role, User
 from backend.clock import as_utc, utcnow
@@ -61,6 +61,11 @@ DECISION_DAYS = 7
 STANDING_DAYS = 90
 
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+# Other plug-ins' rows this one reads, named by table and column only (plug-ins never import each other):
+# a prepaid contract's buyer and merchant, and the zone a merchant is placed in.
+_CONTRACTS = table("prepaid_contracts", column("id"), column("merchant_id"), column("consumer_user_id"))
+_ZONE_MERCHANTS = table("zone_merchants", column("merchant_id"), column("zone_id"))
 
 
 def _days(key: str, default: int) -> timedelta:
@@ -134,11 +139,8 @@ def _subject(consumer: User, kind: str, subject_id: int) -> Merchant:
         if merchant_id is None:
             raise NotFound("No payment of yours with this id.", code="order_not_found", field="subject_id")
     elif kind == SubjectKind.CONTRACT:
-        from prepaid.models import Contract  # the prepaid plug-in's contracts (it is registered with us)
-
-        contract = db.session.get(Contract, subject_id)
-        if contract is not None and contract.consumer_user_id == consumer.id:
-            merchant_id = contract.merchant_id
+        merchant_id = db.session.execute(select(_CONTRACTS.c.merchant_id).where(
+            _CONTRACTS.c.id == subject_id, _CONTRACTS.c.consumer_user_id == consumer.id)).scalar()
         if merchant_id is None:
             raise NotFound("No prepaid contract of yours with this id.", code="contract_not_found",
                            field="subject_id")
@@ -407,11 +409,10 @@ def report_section(zone_id: int, day_from: date, day_to: date) -> dict:
     """The periodic report's section (``backend.hooks.register_report_section``): complaints against the
     zone's merchants opened in the period, by category (问题细化梳理和分类汇总), with their outcomes so far."""
     from backend.payments.service import local_day_bounds
-    from zones.models import ZoneMerchant  # where merchants are (the zones plug-in's placement)
 
     start, _ = local_day_bounds(day_from)
     _, end = local_day_bounds(day_to)
-    in_zone = select(ZoneMerchant.merchant_id).where(ZoneMerchant.zone_id == zone_id)
+    in_zone = select(_ZONE_MERCHANTS.c.merchant_id).where(_ZONE_MERCHANTS.c.zone_id == zone_id)
     by_category = _counts([Complaint.merchant_id.in_(in_zone), Complaint.created_at >= start,
                            Complaint.created_at < end])
     rows = []

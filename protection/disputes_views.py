@@ -192,13 +192,15 @@ class DisputeStandingOut(StrictSchema):
 
 @blp.route("/complaint-categories", methods=["GET"])
 @public
-@blp.response(200, DisputeCategoriesOut, description="The categories (code, 中文, English), the photo limits and deadlines")
+@blp.response(200, DisputeCategoriesOut,
+              description="The categories (code, 中文, English), the photo limits and deadlines")
 def categories():
     """What a complaint may be about, and how long the merchant and the bank have."""
     from flask import current_app
 
     cfg = current_app.config
-    return respond({"items": [{"code": c, "label_zh": zh, "label_en": en} for c, (zh, en) in disputes.CATEGORIES.items()],
+    items = [{"code": c, "label_zh": zh, "label_en": en} for c, (zh, en) in disputes.CATEGORIES.items()]
+    return respond({"items": items,
                     "max_photos": disputes.MAX_PHOTOS, "max_photo_bytes": disputes.MAX_PHOTO_BYTES,
                     "answer_days": int(cfg.get("PROTECTION_COMPLAINT_ANSWER_DAYS", disputes.ANSWER_DAYS)),
                     "decision_days": int(cfg.get("PROTECTION_COMPLAINT_DECISION_DAYS", disputes.DECISION_DAYS))},
@@ -208,7 +210,8 @@ def categories():
 @blp.route("/complaints", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(OpenSchema)
-@blp.response(201, DisputeComplaintOut, description="The complaint, `open`, with the merchant's and the bank's deadlines")
+@blp.response(201, DisputeComplaintOut,
+              description="The complaint, `open`, with the merchant's and the bank's deadlines")
 @blp.alt_response(404, description="`order_not_found` (not a payment of yours), `contract_not_found`, "
                                    "`merchant_not_found` (field `subject_id`)")
 @blp.alt_response(409, description="`complaint_already_open` (`complaint_id` names it)")
@@ -223,8 +226,9 @@ def open_complaint(args):
 @blp.route("/complaints", methods=["GET"])
 @requires(*HANDLERS)
 @blp.arguments(ComplaintQuery, location="query")
-@blp.response(200, DisputeComplaintListOut, description="`items`: complaints you may see, newest first (a consumer's own; "
-                                                 "a merchant's; a bank's queue; all for the pilot office)")
+@blp.response(200, DisputeComplaintListOut,
+              description="`items`: complaints you may see, newest first (a consumer's own; "
+                           "a merchant's; a bank's queue; all for the pilot office)")
 @blp.alt_response(403, description="`role_forbidden`")
 @blp.alt_response(422, description="`validation_failed`")
 def list_complaints(args):
@@ -238,7 +242,8 @@ def list_complaints(args):
 
 @blp.route("/complaints/<id:complaint_id>", methods=["GET"])
 @requires(*HANDLERS)
-@blp.response(200, DisputeComplaintOut, description="The complaint with its photos (the payer masked to all but themselves)")
+@blp.response(200, DisputeComplaintOut,
+              description="The complaint with its photos (the payer masked to all but themselves)")
 @blp.alt_response(403, description="`role_forbidden`")
 @blp.alt_response(404, description="`complaint_not_found` (also another bank's, merchant's or consumer's)")
 def get_complaint(complaint_id):
@@ -335,8 +340,9 @@ def decide(args, complaint_id):
 
 @blp.route("/merchants/<id(bits=32):merchant_id>/standing", methods=["GET"])
 @requires()
-@blp.response(200, DisputeStandingOut, description="Complaints opened in the last 90 days and their outcomes (upheld ones "
-                                            "count against the merchant), by category; no payer is named")
+@blp.response(200, DisputeStandingOut,
+              description="Complaints opened in the last 90 days and their outcomes (upheld ones "
+                           "count against the merchant), by category; no payer is named")
 @blp.alt_response(404, description="`merchant_not_found`")
 def standing(merchant_id):
     """A merchant's complaint standing (投诉情况): counts only, for anyone signed in."""
