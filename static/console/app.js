@@ -9,6 +9,7 @@ import * as campaigns from './pages/campaigns.js';
 import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
+import * as disputes from './pages/disputes.js';
 
 const BANK = 'bank_reviewer';
 const ZONE = 'zone_manager';
@@ -40,13 +41,17 @@ const ROUTES = [
   { path: /^\/payouts\/batches\/(\d+)$/, roles: [ORG, OFFICE], page: payouts.batchPage, nav: 'payouts',
     params: ['batchId'] },
   { path: /^\/payouts\/units$/, roles: [OFFICE], page: payouts.memberUnits, nav: 'member_units' },
+  // protection/ complaints (issue #16 item 3)
+  { path: /^\/complaints$/, roles: [BANK, OFFICE], page: disputes.queue, nav: 'complaints' },
 ];
 
 const NAV = {
-  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
+  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review'],
+    ['complaints', '#/complaints']],
   [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
-    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units']],
+    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units'],
+    ['complaints', '#/complaints']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
   [ORG]: [['payouts', '#/payouts']],
 };
