@@ -12,7 +12,7 @@ def init_app(app, api) -> None:
     """Register the blueprint, the money-gate checks, the auditor, the read-only error handler and
     ``flask protection``."""
     from backend import guards
-    from backend.hooks import register_cli, register_periodic, register_report_section
+    from backend.hooks import register_cli, register_ledger_check, register_periodic, register_report_section
     from protection import (
         disputes,
         disputes_models,  # noqa: F401  (registers the tables)
@@ -30,6 +30,7 @@ def init_app(app, api) -> None:
     # counts by category and outcome are a section of the zones' periodic report.
     register_periodic(app, disputes.escalate_overdue, interval=3600)
     register_report_section(app, "protection.complaints", disputes.report_section)
+    register_ledger_check(app, "protection.complaint_refunds", disputes.verify_refunds)
     guards.register(app, gate.check_move)  # read-only, freezes, confirmed fraud: refusals come first
     # Warnings a consumer confirms with a token, after the ledger accepted the transfer; they apply only
     # where PROTECTION_RISK_CHECKS is on (see protection.risk).

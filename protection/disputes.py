@@ -358,6 +358,30 @@ def escalate_overdue() -> dict:
     return {"answer_overdue": len(late_answers), "escalated": len(escalated)}
 
 
+def verify_refunds() -> list[str]:
+    """The ``flask ledger verify`` check of decisions: every refund a decision made is one refund row of the
+    complaint's own order, for exactly the decided amount; only an upheld payment complaint refunds. Return
+    the violations (empty = sound)."""
+    from backend.payments.models import Refund
+
+    problems = []
+    rows = db.session.execute(
+        select(Complaint.id, Complaint.status, Complaint.subject_kind, Complaint.subject_id, Complaint.refund_fen,
+               Refund.order_id, Refund.amount_fen)
+        .outerjoin(Refund, Refund.id == Complaint.refund_id)
+        .where((Complaint.refund_fen != 0) | Complaint.refund_id.is_not(None)).order_by(Complaint.id)).all()
+    for cid, status, kind, subject_id, refund_fen, order_id, amount in rows:
+        if status != ComplaintStatus.UPHELD or kind != SubjectKind.PAYMENT:
+            problems.append(f"complaint {cid} ({status}, about a {kind}) refunded {refund_fen} fen")
+        elif order_id != subject_id or amount != refund_fen:
+            problems.append(f"complaint {cid} decided a refund of {refund_fen} fen of order {subject_id}, but its "
+                            f"refund row is {amount} fen of order {order_id}")
+        if len(problems) >= 20:
+            problems.append("… and more complaints whose refund disagrees with their decision")
+            break
+    return problems
+
+
 # ---------------------------------------------------------------- figures
 
 

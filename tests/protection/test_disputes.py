@@ -28,7 +28,9 @@ from tests.payments.helpers import (
     ledger_state,
     ledger_untouched,
     ok,
+    outcome,
     paid_order,
+    race,
     refund,
     refused,
 )
@@ -299,6 +301,39 @@ def test_a_decision_is_idempotent_and_moves_money_once(api, factory, shop, revie
     assert balance(payer_account) == before + 700
     assert len(db.session.execute(select(Refund).where(Refund.order_id == order["id"])).scalars().all()) == 1
     db.session.rollback()
+
+
+def test_two_deciders_at_once_decide_once_and_refund_once(app, pg_app, api, factory, shop, reviewer, paid):
+    consumer, order = paid
+    pilot = factory.user(Role.PILOT_ADMIN)
+    payer_account = wallet_account(factory, consumer)
+    complaint = ok(open_complaint(api, consumer, "payment", order["id"]), 201)
+    before = balance(payer_account)
+    deciders = [reviewer, pilot, reviewer, pilot]
+    results = race(app, 4, lambda i, a: outcome(decide(a, deciders[i], complaint["id"], refund_fen=1_200)))
+    assert sorted(results) == ["illegal_transition"] * 3 + ["ok"]
+    assert balance(payer_account) == before + 1_200
+    assert disputes.verify_refunds() == []
+    db.session.rollback()
+
+
+def test_the_ledger_check_finds_a_decision_whose_refund_disagrees(api, factory, shop, reviewer, paid):
+    from flask import current_app
+    from sqlalchemy import update
+
+    from backend.hooks import run_ledger_checks
+    from protection.disputes_models import Complaint
+
+    consumer, order = paid
+    complaint = ok(open_complaint(api, consumer, "payment", order["id"]), 201)
+    ok(decide(api, reviewer, complaint["id"], refund_fen=900), 201)
+    assert run_ledger_checks(current_app) == []
+    db.session.execute(update(Complaint.__table__).where(Complaint.id == complaint["id"]).values(refund_fen=950))
+    db.session.commit()
+    [problem] = run_ledger_checks(current_app)
+    assert problem.startswith("protection.complaint_refunds: ") and "950" in problem and "900" in problem
+    db.session.execute(update(Complaint.__table__).where(Complaint.id == complaint["id"]).values(refund_fen=900))
+    db.session.commit()
 
 
 def test_a_refund_decision_respects_freezes_and_the_read_only_switch(api, factory, shop, reviewer, paid):
