@@ -55,6 +55,7 @@ def test_bank_reviewer_decides_a_complaint_with_a_refund_from_the_queue(console,
     card = page.locator(f"#complaint-{paid_twice['id']}").inner_text()
     assert "李*明" in card and li.phone not in card and "同意退还" in card and "¥20.00" in card
     assert "尚未答复" in page.locator(f"#complaint-{misleading['id']}").inner_text()
+    assert "商户近 90 天投诉\n2 件，支持 0 件" in card  # the merchant's standing
     console.shot(page, "complaints")
 
     # Uphold with a refund above what is refundable: refused in the form; then ¥15.00 with a reason.
@@ -74,7 +75,8 @@ def test_bank_reviewer_decides_a_complaint_with_a_refund_from_the_queue(console,
     assert ledger.verify() == []
     page.select_option("#complaints-status", "upheld")
     page.wait_for_selector(f"#complaint-{paid_twice['id']}[data-status=upheld]")
-    assert "已退款 ¥15.00" in page.locator(f"#complaint-{paid_twice['id']}").inner_text()
+    upheld = page.locator(f"#complaint-{paid_twice['id']}").inner_text()
+    assert "已退款 ¥15.00" in upheld and "支持 1 件" in upheld
 
     phone = console.page("phone")
     console.login(phone, reviewer.phone, PASSWORD)

@@ -47,7 +47,7 @@ function decisionText(c) {
     h('dd', {}, c.decision_reason || '—', c.refund_fen ? [' · ', t('disputes.refunded', { amount: yuan(c.refund_fen) })] : null));
 }
 
-function complaintCard(c, onDecide) {
+function complaintCard(c, onDecide, standing) {
   const pending = PENDING.includes(c.status);
   const actions = pending ? h('div', { class: 'app-card-actions' },
     h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'uphold', complaint: c.id },
@@ -62,6 +62,9 @@ function complaintCard(c, onDecide) {
       badge(t(`disputes.status.${c.status}`), STATUS_KIND[c.status] || 'neutral'))),
   h('dl', { class: 'facts' },
     h('div', {}, h('dt', {}, t('disputes.merchant')), h('dd', {}, c.merchant_name_zh)),
+    standing ? h('div', {}, h('dt', {}, t('disputes.standing_label', { days: standing.days })),
+      h('dd', { dataset: { standing: c.merchant_id } },
+        t('disputes.standing', { n: standing.complaints, upheld: standing.upheld }))) : null,
     h('div', {}, h('dt', {}, t('disputes.subject')), h('dd', {}, subjectText(c))),
     h('div', {}, h('dt', {}, t('disputes.payer')), h('dd', { class: 'nowrap' }, payerText(c))),
     h('div', {}, h('dt', {}, t('disputes.created_at')), h('dd', {}, dateTime(c.created_at))),
@@ -175,11 +178,15 @@ export async function queue(ctx) {
       const rows = pages.flatMap((p) => p.items).sort((a, b) => a.decision_due_at.localeCompare(b.decision_due_at));
       // The list has no photos or refundable amount: each card reads its complaint in full.
       const full = await Promise.all(rows.map((c) => api.get(`/protection/complaints/${c.id}`)));
+      // Each merchant's standing: its complaints of the last 90 days and how many were upheld.
+      const merchants = [...new Set(full.map((c) => c.merchant_id))];
+      const standings = Object.fromEntries(await Promise.all(merchants.map(
+        async (id) => [id, await api.get(`/protection/merchants/${id}/standing`)])));
       if (!ctx.isCurrent() || mine !== generation) return;
       clear(list);
       count.textContent = t('disputes.count', { n: full.length });
       if (!full.length) list.append(empty(t('disputes.empty'), t('disputes.empty_hint')));
-      full.forEach((c) => list.append(complaintCard(c, onDecide)));
+      full.forEach((c) => list.append(complaintCard(c, onDecide, standings[c.merchant_id])));
     } catch (err) {
       if (mine === generation) clear(list).append(errorBanner(err, { onRetry: load }));
     }
