@@ -11,12 +11,13 @@ down_revision = 'p16_0003'
 branch_labels = None
 depends_on = None
 
+BIGINT = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 PENDING = sa.text("status IN ('open', 'answered')")
 
 
 def upgrade():
     op.create_table('protection_complaints',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIGINT, nullable=False),
     sa.Column('subject_kind', sa.String(length=10), nullable=False),
     sa.Column('subject_id', sa.BigInteger(), nullable=False),
     sa.Column('merchant_id', sa.Integer(), nullable=False),
@@ -33,7 +34,7 @@ def upgrade():
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decision_reason', sa.Text(), nullable=True),
     sa.Column('refund_fen', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('refund_id', sa.BigInteger(), nullable=True),
+    sa.Column('refund_id', BIGINT, nullable=True),
     sa.Column('decided_by_user_id', sa.Integer(), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
@@ -66,8 +67,8 @@ def upgrade():
                     ['merchant_id', 'created_at'])
     op.create_index(op.f('ix_protection_complaints_consumer_user_id'), 'protection_complaints', ['consumer_user_id'])
     op.create_table('protection_complaint_photos',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('complaint_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', BIGINT, nullable=False),
+    sa.Column('complaint_id', BIGINT, nullable=False),
     sa.Column('content_type', sa.String(length=10), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
