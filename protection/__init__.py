@@ -12,25 +12,19 @@ def init_app(app, api) -> None:
     """Register the blueprint, the money-gate checks, the auditor, the read-only error handler and
     ``flask protection``."""
     from backend import guards
-    from backend.hooks import register_cli, register_ledger_check, register_periodic, register_report_section
+    from backend.hooks import register_cli
     from protection import (
-        disputes,
-        disputes_models,  # noqa: F401  (registers the tables)
         gate,
         models,  # noqa: F401  (registers the tables)
         risk,
     )
     from protection.cli import protection_cli
-    from protection.disputes_views import blp as disputes_blp
     from protection.views import blp
 
     api.register_blueprint(blp)
-    api.register_blueprint(disputes_blp)
-    # Complaints: overdue answers are marked and overdue decisions escalated to the pilot office; their
-    # counts by category and outcome are a section of the zones' periodic report.
-    register_periodic(app, disputes.escalate_overdue, interval=3600)
-    register_report_section(app, "protection.complaints", disputes.report_section)
-    register_ledger_check(app, "protection.complaint_refunds", disputes.verify_refunds)
+    from protection import disputes_views
+
+    disputes_views.init_app(app, api)  # complaints and disputes: their blueprint, job, report section, check
     guards.register(app, gate.check_move)  # read-only, freezes, confirmed fraud: refusals come first
     # Warnings a consumer confirms with a token, after the ledger accepted the transfer; they apply only
     # where PROTECTION_RISK_CHECKS is on (see protection.risk).

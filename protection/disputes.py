@@ -500,3 +500,23 @@ def complaint_json(row: Complaint, viewer: User, *, with_photos: bool = True) ->
         if viewer.role in (Role.BANK_REVIEWER, Role.PILOT_ADMIN) and pending:
             body["refundable_fen"] = refundable_fen(row)
     return body
+
+
+# ---------------------------------------------------------------- demo data
+
+
+DEMO_COMPLAINT = ("13800000001", "91440103MA59XK2J4W", "quality",
+                  "点的虾饺是凉的，叫店员换也没人理 The dumplings were served cold and nobody came to change them")
+
+
+def seed_demo(users_by_phone: dict, managers: dict) -> list[str]:
+    """The demo's complaint (``make run``): 李小明 about 永庆坊茶居, open, for the ICBC reviewer's queue.
+    Idempotent: nothing if that consumer has a complaint already."""
+    phone, uscc, category, text = DEMO_COMPLAINT
+    consumer = users_by_phone.get(phone)
+    merchant_id = db.session.execute(select(Merchant.id).where(Merchant.uscc == uscc)).scalar()
+    if consumer is None or merchant_id is None or db.session.execute(
+            select(Complaint.id).where(Complaint.consumer_user_id == consumer.id)).first() is not None:
+        return []
+    open_complaint(consumer, SubjectKind.MERCHANT, merchant_id, category, text)
+    return ["a consumer's complaint about 永庆坊茶居"]

@@ -347,3 +347,17 @@ def decide(args, complaint_id):
 def standing(merchant_id):
     """A merchant's complaint standing (投诉情况): counts only, for anyone signed in."""
     return respond(disputes.standing(merchant_id), 200)
+
+
+def init_app(app, api) -> None:
+    """Register complaints and disputes (called by ``protection.init_app``): the blueprint; the hourly job
+    that marks overdue answers and escalates overdue decisions; the zone report's section of counts by
+    category and outcome; the ``flask ledger verify`` check of decided refunds; the demo complaint."""
+    from backend.hooks import register_ledger_check, register_periodic, register_report_section, register_seeder
+    from protection import disputes_models  # noqa: F401  (registers the tables)
+
+    api.register_blueprint(blp)
+    register_periodic(app, disputes.escalate_overdue, interval=3600)
+    register_report_section(app, "protection.complaints", disputes.report_section)
+    register_ledger_check(app, "protection.complaint_refunds", disputes.verify_refunds)
+    register_seeder(app, "demo", disputes.seed_demo)

@@ -422,3 +422,14 @@ def test_counts_by_category_and_outcome_feed_the_zone_report(api, factory, revie
     assert "complaints" in reports.to_csv(figures)
     # Another zone's report does not count them.
     assert disputes.report_section(world.other_zone_id, monday, monday + timedelta(days=6))["rows"] == []
+
+
+def test_the_demo_complaint_is_seeded_once(api, factory, reviewer):
+    consumer = factory.consumer()
+    owner = factory.user(Role.MERCHANT_OWNER)
+    teahouse = factory.merchant(owner=owner, uscc=disputes.DEMO_COMPLAINT[1], name_zh="永庆坊茶居")
+    users = {disputes.DEMO_COMPLAINT[0]: consumer.user}
+    assert disputes.seed_demo(users, {}) == ["a consumer's complaint about 永庆坊茶居"]
+    assert disputes.seed_demo(users, {}) == []
+    [queued] = ok(api.get("/protection/complaints", reviewer))["items"]
+    assert (queued["merchant_id"], queued["status"], queued["category"]) == (teahouse.id, "open", "quality")
