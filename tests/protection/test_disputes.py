@@ -6,6 +6,8 @@ category and outcome feed the zone report and the merchant's standing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import struct
 import zlib
 from datetime import timedelta
@@ -397,8 +399,10 @@ def test_a_prepaid_contract_complaint_is_against_its_merchant(api, factory, shop
 
 
 def test_counts_by_category_and_outcome_feed_the_zone_report(api, factory, reviewer):
+    from pypdf import PdfReader
+
     from tests.campaigns.helpers import make_world
-    from zones import reports
+    from zones import pdf, reports
     from zones.models import Zone
 
     world = make_world(factory)
@@ -419,7 +423,13 @@ def test_counts_by_category_and_outcome_feed_the_zone_report(api, factory, revie
     assert rows["多收费或重复扣款 Overcharged or charged twice"] | {"category": None} == {
         "category": None, "total": 2, "upheld": 1, "rejected": 1, "withdrawn": 0, "pending": 0, "refund_fen": 1_000}
     assert rows["商品或服务质量问题 Poor quality of goods or service"]["pending"] == 1
-    assert "complaints" in reports.to_csv(figures)
+    table = [r for r in csv.DictReader(io.StringIO(reports.to_csv(figures).lstrip("\ufeff")))
+             if r["section"] == "complaints"]
+    assert {(r["merchant"], r["key"], r["value"]) for r in table} >= {
+        ("多收费或重复扣款 Overcharged or charged twice", "upheld", "1"),
+        ("多收费或重复扣款 Overcharged or charged twice", "refund_fen", "1000")}
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render(figures))).pages)
+    assert "消费者投诉分类汇总" in text and "Consumer complaints by category" in text
     # Another zone's report does not count them.
     assert disputes.report_section(world.other_zone_id, monday, monday + timedelta(days=6))["rows"] == []
 
