@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import column, func, select, table, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.auth.models import Role, User
 from backend.clock import as_utc, utcnow
@@ -181,7 +182,7 @@ def open_complaint(consumer: User, subject_kind: str, subject_id: int, category:
     db.session.add(row)
     try:
         db.session.flush()
-    except Exception:  # a concurrent twin got in first (the partial unique index)
+    except IntegrityError:  # a concurrent twin got in first (the partial unique index)
         db.session.rollback()
         raise Conflict("You already have an open complaint about this.", code="complaint_already_open") from None
     db.session.commit()
@@ -309,7 +310,8 @@ def decide(staff: User, complaint_id: int, outcome: str, reason: str, refund_fen
     _move(row, outcome, decision_reason=reason, decided_by_user_id=staff.id, decided_at=now, refund_fen=refund_fen)
     refund_row = None
     if refund_fen:
-        order = db.session.execute(select(Order).where(Order.id == row.subject_id).with_for_update()).scalar_one()
+        order = db.session.execute(select(Order).where(Order.id == row.subject_id).with_for_update()
+                                   .execution_options(populate_existing=True)).scalar_one()
         merchant = db.session.get(Merchant, order.merchant_id)
         _order, refund_row = refund_order(order, merchant, refund_fen, staff, f"complaint {row.id}")
         db.session.execute(update(Complaint.__table__).where(Complaint.id == row.id)

@@ -319,6 +319,13 @@ def test_two_deciders_at_once_decide_once_and_refund_once(app, pg_app, api, fact
     db.session.rollback()
 
 
+def test_the_same_complaint_sent_twice_at_once_is_opened_once(app, pg_app, api, factory, shop, paid):
+    consumer, order = paid
+    results = race(app, 3, lambda i, a: outcome(open_complaint(a, consumer, "payment", order["id"])))
+    assert sorted(results) == ["complaint_already_open"] * 2 + ["ok"]
+    assert len(ok(api.get("/protection/complaints", consumer))["items"]) == 1
+
+
 def test_the_ledger_check_finds_a_decision_whose_refund_disagrees(api, factory, shop, reviewer, paid):
     from flask import current_app
     from sqlalchemy import update
