@@ -450,3 +450,12 @@ def test_the_demo_complaint_is_seeded_once(api, factory, reviewer):
     assert disputes.seed_demo(users, {}) == []
     [queued] = ok(api.get("/protection/complaints", reviewer))["items"]
     assert (queued["merchant_id"], queued["status"], queued["category"]) == (teahouse.id, "open", "quality")
+
+
+def test_refusals_speak_chinese_to_a_chinese_screen(api, factory, shop, paid):
+    consumer, order = paid
+    ok(open_complaint(api, consumer, "payment", order["id"]), 201)
+    again = api.post("/protection/complaints", consumer, headers={"Accept-Language": "zh-CN"}, json={
+        "subject_kind": "payment", "subject_id": order["id"], "category": "overcharged", "text": TEXT})
+    body = refused(again, 409, "complaint_already_open")
+    assert body["detail"] == "您对此已有一件处理中的投诉，请等待处理结果。"
