@@ -22,6 +22,9 @@ def init_app(app, api) -> None:
     from protection.views import blp
 
     api.register_blueprint(blp)
+    from protection import disputes_views
+
+    disputes_views.init_app(app, api)  # complaints and disputes: their blueprint, job, report section, check
     # Read-only, freezes, confirmed fraud: refusals come first. Its SQL form lets PostgreSQL's one-call payment
     # (backend/payments/express.py) ask the same statement and leave any movement it matches to the general path.
     guards.register(app, gate.check_move, sql=(gate.GATE_SQL, gate.gate_params))

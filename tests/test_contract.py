@@ -116,6 +116,7 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
     payouts = _payouts_world(client, factory, w, consumer)
     transit = _transit_world(client, factory, consumer, tmp_path)
     protection = _protection_world(client, factory, reviewer)
+    protection |= _disputes_world(client, consumer, order, w.shop.merchant_id)
     people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
               Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
               ANY_SIGNED_IN: w.pilot, "funder": w.funder, Role.INDUSTRY_REGULATOR: prepaid.pop("regulator"),
@@ -261,6 +262,27 @@ def _protection_world(client, factory, reviewer) -> dict:
     return {"freeze_id": freeze["id"], "incident_id": incident["id"], "entry_id": entry["entry_id"],
             # not path parameters: for the valid requests
             "spare_wallet_id": spare}
+
+
+def _disputes_world(client, consumer, order, merchant_id: int) -> dict:
+    """The consumer's complaint about the world's paid order (with a photo) and one about its merchant."""
+    from tests.protection.test_disputes import png
+
+    def post(path, body):
+        resp = client.post(f"/api/v1/protection{path}", json=body, headers=consumer.auth)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    paid = post("/complaints", {"subject_kind": "payment", "subject_id": order["id"], "category": "overcharged",
+                                "text": "契约测试：重复扣款"})
+    about_shop = post("/complaints", {"subject_kind": "merchant", "subject_id": merchant_id,
+                                      "category": "misleading", "text": "契约测试：虚假宣传"})
+    resp = client.post(f"/api/v1/protection/complaints/{paid['id']}/photos", headers=consumer.auth,
+                       data={"file": (io.BytesIO(png()), "photo.png")}, content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_json()
+    return {"complaint_id": paid["id"], "photo_id": resp.get_json()["id"],
+            # not path parameters: for the valid requests
+            "withdrawable_complaint_id": about_shop["id"]}
 
 
 def load(app):
@@ -634,7 +656,29 @@ def valid_requests(world: World) -> dict[str, dict]:
         "GET /api/v1/protection/registry": {},
         "POST /api/v1/protection/scan-checks": {"body": {"text": world.ids["static_payload"]}},
         "GET /api/v1/protection/payee-check": {"query": {"phone": world.people["funder"].phone}},
+        # complaints and disputes
+        "GET /api/v1/protection/complaint-categories": {},
+        "POST /api/v1/protection/complaints": {"body": {"subject_kind": "contract",
+                                                        "subject_id": world.ids["contract_id"],
+                                                        "category": "prepaid_breach", "text": "契约测试：停课不退"}},
+        "GET /api/v1/protection/complaints": {"query": {"status": "open"}},
+        "GET /api/v1/protection/complaints/{complaint_id}": {},
+        "POST /api/v1/protection/complaints/{complaint_id}/photos": {"media_type": "multipart/form-data",
+                                                                     "body": {"file": _png()}},
+        "GET /api/v1/protection/complaints/{complaint_id}/photos/{photo_id}": {},
+        "POST /api/v1/protection/complaints/{complaint_id}/answer": {"body": {"answer": "契约测试：已核实"}},
+        "POST /api/v1/protection/complaints/{complaint_id}/withdraw": {
+            "path": {"complaint_id": world.ids["withdrawable_complaint_id"]}},
+        "POST /api/v1/protection/complaints/{complaint_id}/decision": {
+            "body": {"outcome": "upheld", "reason": "契约测试：属实", "refund_fen": 100}},
+        "GET /api/v1/protection/merchants/{merchant_id}/standing": {},
     }
+
+
+def _png() -> bytes:
+    from tests.protection.test_disputes import png
+
+    return png()
 
 
 def _card_key() -> str:

@@ -522,7 +522,39 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
         raise Forbidden("This refund is above your cashier refund limit; ask the owner.",
                         code="refund_over_cashier_limit", limit_fen=staff.refund_limit_fen)
     refund_approval.require(merchant, order, amount, owner_approval)
-    money_gate(MoneyMove(MoveKind.REFUND, amount, actor_user_id=user.id, from_merchant_id=merchant.id,
+
+    def within_cashier_limit() -> None:
+        # The limit is per cashier per order, in total: several small refunds cannot add up past
+        # it. Read after the UPDATE has locked the order, so racing refunds see each other.
+        earlier = db.session.execute(
+            select(fen_sum(Refund.amount_fen))
+            .where(Refund.order_id == order.id, Refund.created_by_user_id == user.id)
+        ).scalar_one()
+        if earlier + amount > staff.refund_limit_fen:
+            raise Forbidden("Together with your earlier refunds of this order, this is above your cashier "
+                            "refund limit; ask the owner.", code="refund_over_cashier_limit",
+                            limit_fen=staff.refund_limit_fen, refunded_by_you_fen=earlier)
+
+    return refund_order(order, merchant, amount, user, reason,
+                        after_claim=within_cashier_limit if staff is not None else None)
+
+
+def refund_order(order: Order, merchant: Merchant, amount_fen: int, actor: User, reason: str | None, *,
+                 after_claim=None) -> tuple[Order, Refund]:
+    """The refund rule, whoever decided it (a merchant's refund above, a bank's dispute decision): return
+    ``amount_fen`` of a paid ``order`` to its payer through the ledger, in the caller's transaction.
+
+    Asks the money gate first (freezes, read-only); claims the amount with one conditional UPDATE, so
+    concurrent refunds can never exceed what was paid; ``after_claim`` (if given) runs once the order is
+    locked. Raises ``Conflict`` (order_not_refundable, refund_exceeds_paid with ``refundable_fen``,
+    merchant_insufficient_funds) and whatever the gate raises.
+    """
+    if order.status not in OrderStatus.sources_of(OrderStatus.REFUNDED):
+        raise Conflict(f"A {order.status} order cannot be refunded.", code="order_not_refundable")
+    amount = amount_fen
+    if amount <= 0:
+        raise Conflict("This order is already fully refunded.", code="refund_exceeds_paid")
+    money_gate(MoneyMove(MoveKind.REFUND, amount, actor_user_id=actor.id, from_merchant_id=merchant.id,
                          to_user_id=order.payer_user_id))
     new_refunded = Order.refunded_fen + amount
     moved = db.session.execute(
@@ -536,25 +568,16 @@ def refund(user: User, order_id: int, amount_fen: int | None, reason: str | None
     if moved != 1:
         raise Conflict("The refund would return more than was paid.", code="refund_exceeds_paid",
                        refundable_fen=order.amount_fen - order.refunded_fen)
-    if staff is not None:
-        # The limit is per cashier per order, in total: several small refunds cannot add up past
-        # it. Read after the UPDATE above has locked the order, so racing refunds see each other.
-        earlier = db.session.execute(
-            select(fen_sum(Refund.amount_fen))
-            .where(Refund.order_id == order.id, Refund.created_by_user_id == user.id)
-        ).scalar_one()
-        if earlier + amount > staff.refund_limit_fen:
-            raise Forbidden("Together with your earlier refunds of this order, this is above your cashier "
-                            "refund limit; ask the owner.", code="refund_over_cashier_limit",
-                            limit_fen=staff.refund_limit_fen, refunded_by_you_fen=earlier)
+    if after_claim is not None:
+        after_claim()
     try:
-        reversals = _reverse_legs(order, amount, user)
+        reversals = _reverse_legs(order, amount, actor)
     except InsufficientFunds:
         raise Conflict("The merchant's wallet does not hold enough to refund this.",
                        code="merchant_insufficient_funds") from None
     refund_id = db.session.execute(
         insert(Refund).values(order_id=order.id, amount_fen=amount, transfer_id=reversals[0].id, reason=reason,
-                              created_by_user_id=user.id, created_at=reversals[0].created_at).returning(Refund.id)
+                              created_by_user_id=actor.id, created_at=reversals[0].created_at).returning(Refund.id)
     ).scalar_one()
     db.session.refresh(order)
     return order, db.session.get(Refund, refund_id)

@@ -10,6 +10,7 @@ import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
 import * as staff from './pages/staff.js';
+import * as disputes from './pages/disputes.js';
 
 import { BANK, ORG, OFFICE, REGULATOR, ZONE } from './roles.js';
 
@@ -37,14 +38,17 @@ const ROUTES = [
     params: ['batchId'] },
   { path: /^\/payouts\/units$/, roles: [OFFICE], page: payouts.memberUnits, nav: 'member_units' },
   { path: /^\/staff$/, roles: [OFFICE], page: staff.list, nav: 'staff' },
+  // protection/ complaints (issue #16 item 3)
+  { path: /^\/complaints$/, roles: [BANK, OFFICE], page: disputes.queue, nav: 'complaints' },
 ];
 
 const NAV = {
-  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
+  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review'],
+    ['complaints', '#/complaints']],
   [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
     ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units'],
-    ['staff', '#/staff']],
+    ['staff', '#/staff'], ['complaints', '#/complaints']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
   [ORG]: [['payouts', '#/payouts']],
 };
