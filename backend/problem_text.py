@@ -80,6 +80,8 @@ DETAILS_ZH = {
     "funder_exists": "这个出资方已经登记。",
     "funder_forbidden": "您不能使用这个出资方。",
     "gate_unavailable": "领取服务暂时不可用，请稍后再试。",
+    "held_transfer_finished": "这笔转账已经完成或已失败，不能再取消。",
+    "held_transfer_not_found": "没有这笔冷静期中的转账。",
     "idempotency_key_in_use": "同一请求正在处理中，请稍候。",
     "idempotency_key_invalid": "幂等键格式不正确。",
     "idempotency_key_missing": "涉及资金的请求需要幂等键。",

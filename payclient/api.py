@@ -121,6 +121,9 @@ class ApiClient:
         headers = {"Accept": "application/json", "Accept-Language": "zh-CN" if self.language() == "zh" else "en"}
         if self.tokens.token:
             headers["Authorization"] = f"Bearer {self.tokens.token}"
+        if self.device_id:
+            # On every request: the server's "new device" risk rule judges transfers by it.
+            headers["X-Device-Id"] = self.device_id
         headers.update(extra or {})
         return headers
 
