@@ -16,10 +16,9 @@ from backend.clock import local_today, utcnow
 from backend.config import WALLET_TIERS, TierLimits
 from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
-from backend.guards import MoneyMove, MoveKind
+from backend.guards import MoneyMove, MoveKind, post_or_hold
 from backend.guards import check as money_gate
 from backend.guards import confirm as confirm_move
-from backend.guards import post_or_hold
 from backend.jobs import with_app
 from backend.ledger import service as ledger
 from backend.ledger.models import Account, AccountKind
