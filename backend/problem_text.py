@@ -207,9 +207,13 @@ DETAILS_ZH = {
     "wallet_not_found": "钱包不存在。",
     "wallet_not_open": "请先开立钱包。",
     "window_past": "时间已经过了。",
+    "zone_already_stopped": "这个示范区的活动已经全部暂停。",
+    "zone_campaigns_stopped": "这个示范区的活动已全部暂停，暂时不能领取或报名；已领取的红包和券仍可使用。",
     "zone_code_taken": "示范区编号已被使用。",
     "zone_forbidden": "您不能管理这个示范区。",
     "zone_not_found": "示范区不存在。",
+    "zone_stop_ended": "这次全区暂停已经结束。",
+    "zone_stop_not_found": "没有这次全区暂停。",
 }
 
 #: Whole English sentences the services write, where the code alone would say too little (gettext's

@@ -116,6 +116,14 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
     payouts = _payouts_world(client, factory, w, consumer)
     transit = _transit_world(client, factory, consumer, tmp_path)
     protection = _protection_world(client, factory, reviewer, consumer)
+    from campaigns.models import ZoneStop
+    from tests.campaigns.helpers import zone_id as zone_by_code
+
+    zone_stop = ZoneStop(zone_id=zone_by_code("tianhelu"), reason="契约测试：全区暂停", stopped_by_user_id=w.pilot.id,
+                         stopped_at=utcnow())
+    db.session.add(zone_stop)
+    db.session.commit()
+    protection |= {"stop_id": zone_stop.id, "gifc_zone_id": zone_by_code("gifc")}
     people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
               Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
               ANY_SIGNED_IN: w.pilot, "funder": w.funder, Role.INDUSTRY_REGULATOR: prepaid.pop("regulator"),
@@ -633,6 +641,11 @@ def valid_requests(world: World) -> dict[str, dict]:
                                                                        "reason": "契约测试：属实"}},
         "GET /api/v1/protection/registry": {},
         "GET /api/v1/protection/held-transfers": {},
+        "POST /api/v1/campaigns/zone-stops": {"as": Role.PILOT_ADMIN, "body": {
+            "zone_id": world.ids["gifc_zone_id"], "reason": "契约测试：全区暂停"}},
+        "GET /api/v1/campaigns/zone-stops": {"query": {"active": "true"}},
+        "POST /api/v1/campaigns/zone-stops/{stop_id}/resume": {"as": Role.PILOT_ADMIN,
+                                                               "body": {"reason": "契约测试：恢复"}},
         "POST /api/v1/protection/held-transfers/{held_id}/cancel": {},
         "POST /api/v1/protection/scan-checks": {"body": {"text": world.ids["static_payload"]}},
         "GET /api/v1/protection/payee-check": {"query": {"phone": world.people["funder"].phone}},
