@@ -9,6 +9,7 @@ import * as campaigns from './pages/campaigns.js';
 import * as office from './pages/office.js';
 import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
+import * as protection from './pages/protection.js';
 
 const BANK = 'bank_reviewer';
 const ZONE = 'zone_manager';
@@ -40,13 +41,23 @@ const ROUTES = [
   { path: /^\/payouts\/batches\/(\d+)$/, roles: [ORG, OFFICE], page: payouts.batchPage, nav: 'payouts',
     params: ['batchId'] },
   { path: /^\/payouts\/units$/, roles: [OFFICE], page: payouts.memberUnits, nav: 'member_units' },
+  // protection/ (issue #16)
+  { path: /^\/protection$/, roles: [BANK, OFFICE], page: protection.emergency, nav: 'protection' },
+  { path: /^\/protection\/incidents\/(\d+)$/, roles: [BANK, OFFICE], page: protection.incident, nav: 'protection',
+    params: ['incidentId'] },
+  { path: /^\/protection\/reports$/, roles: [BANK, OFFICE], page: protection.reports, nav: 'fraud_reports' },
+  { path: /^\/protection\/audit$/, roles: [OFFICE], page: protection.audit, nav: 'audit' },
+  { path: /^\/protection\/zone-stop$/, roles: [ZONE, OFFICE], page: protection.zoneStop, nav: 'zone_stop' },
 ];
 
 const NAV = {
-  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review']],
-  [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
+  [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review'],
+    ['protection', '#/protection'], ['fraud_reports', '#/protection/reports']],
+  [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns'], ['zone_stop', '#/protection/zone-stop']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
-    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units']],
+    ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units'],
+    ['protection', '#/protection'], ['fraud_reports', '#/protection/reports'], ['audit', '#/protection/audit'],
+    ['zone_stop', '#/protection/zone-stop']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
   [ORG]: [['payouts', '#/payouts']],
 };
