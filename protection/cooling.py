@@ -69,6 +69,7 @@ def place(move: MoneyMove, memo: str | None) -> dict:
     db.session.flush()
     if current_app.config.get("PROTECTION_RISK_CHECKS", False):
         risk.remember_device(move.from_user_id)  # the payer answered the warnings from this device
+        risk.use_again_after_rollback()  # the token that confirmed it confirms nothing else
     return held_json(row)
 
 

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -172,6 +172,15 @@ def fired(move: MoneyMove, now=None, device: str | None = None) -> list[str]:
     return codes
 
 
+def use_again_after_rollback() -> None:
+    """Record once more the confirmation token this request used (its row was rolled back with a savepoint,
+    as when a transfer is held for its cooling period instead of posted), so it cannot confirm another."""
+    used = g.pop("risk_confirmation", None) if has_request_context() else None
+    if used is not None:
+        db.session.execute(insert_for(RiskConfirmation.__table__).values(used_at=utcnow(), **used)
+                           .on_conflict_do_nothing())
+
+
 def _sign(claims: dict) -> str:
     body = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()).decode()
     mac = hmac.new(current_app.config["SECRET_KEY"].encode(), b"risk:" + body.encode(), hashlib.sha256).hexdigest()
@@ -222,6 +231,9 @@ def check(move: MoneyMove) -> None:
             raise Conflict("This confirmation was already used; confirm the new transfer again.",
                            code="risk_confirmation_used", field=HEADER) from None
         remember_device(move.from_user_id)
+        if has_request_context():
+            # A transfer held for its cooling period rolls this back with its posting: the hold uses it up again.
+            g.risk_confirmation = {"jti": claims["j"], "user_id": move.from_user_id, "rules": ",".join(codes)}
         return
     fresh = _sign({**_bound(move), "exp": int((now + TOKEN_TTL).timestamp()), "j": secrets.token_hex(12)})
     raise ConfirmationRequired(

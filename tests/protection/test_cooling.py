@@ -107,3 +107,16 @@ def test_a_freeze_or_spent_money_at_completion_fails_it_clearly_and_moves_nothin
         assert run_job_later(app) == {"completed": 0, "failed": 2, "waiting": 0}
     codes = {h["failure_code"] for u in (payer, other) for h in ok(api.get("/protection/held-transfers", u))["items"]}
     assert codes == {"insufficient_funds", "wallet_frozen"}
+
+
+def test_a_risk_token_that_confirmed_a_held_transfer_is_used_up(app, api, factory, monkeypatch):
+    monkeypatch.setitem(app.config, "PROTECTION_RISK_CHECKS", True)
+    payer, payee = factory.consumer(balance_fen=3 * BIG, wallet_class=2), factory.consumer()
+    warned = api.post("/transfers", payer, json={"to_phone": payee.phone, "amount_fen": BIG}, money=True)
+    token = refused(warned, 428, "risk_confirmation_required")["confirmation_token"]
+    held = api.post("/transfers", payer, json={"to_phone": payee.phone, "amount_fen": BIG}, money=True,
+                    headers={risk.HEADER: token})
+    assert ok(held, 202)["status"] == "pending"
+    with ledger_untouched():
+        refused(api.post("/transfers", payer, json={"to_phone": payee.phone, "amount_fen": BIG}, money=True,
+                         headers={risk.HEADER: token}), 409, "risk_confirmation_used")
