@@ -172,7 +172,7 @@ def resume(user: User, campaign_id: int) -> Campaign:
     Raises ``Conflict`` (illegal_transition; a campaign paused past its window has ended)."""
     service.get_managed(user, campaign_id)
     lifecycle.advance(campaign_id)
-    from campaigns.zonestop import active_stop_of
+    from campaigns.zonehold import active_stop_of
 
     stopped = active_stop_of(campaign_id)
     if stopped is not None:

@@ -109,6 +109,10 @@ def managed_zone_ids(user: User) -> set[int] | None:
     return set(db.session.execute(select(ZoneManager.zone_id).where(ZoneManager.user_id == user.id)).scalars())
 
 
+def zone_exists(zone_id: int) -> bool:
+    return db.session.get(Zone, zone_id) is not None
+
+
 def zone_ids_of(campaign_id: int) -> set[int]:
     return set(db.session.execute(select(CampaignZone.zone_id).where(CampaignZone.campaign_id == campaign_id))
                .scalars())
@@ -453,7 +457,7 @@ def _check_open(c, action: str) -> None:
 def not_live(c, status: str, action: str) -> CampaignNotLive:
     """The 409 a claim or registration gets when the campaign is not live; says why (``campaign_status``)."""
     if status == CampaignStatus.PAUSED:
-        from campaigns.zonestop import active_stop_of
+        from campaigns.zonehold import active_stop_of
 
         stopped = active_stop_of(c.id)
         if stopped is not None:

@@ -6,7 +6,7 @@ paused at once (the transition table's ``live → paused``: claims and
 registrations are refused, 409 ``zone_campaigns_stopped``, and the claim
 gate in Redis is told, so it hands out no packet), and a campaign of the
 zone that opens while the stop lasts is paused as it goes live
-(:func:`hold_if_stopped`, called by ``lifecycle.advance``). Red packets and
+(``zonehold.hold_if_stopped``, called by ``lifecycle.advance``). Red packets and
 coupons already claimed stay spendable; no money moves. Resuming the stop
 resumes the campaigns it paused whose window is still open and that no other
 active stop covers; a campaign paused on its own before the stop stays
@@ -25,6 +25,7 @@ from backend.guards import audit
 from backend.sql import insert_for
 from campaigns import lifecycle
 from campaigns.models import Campaign, CampaignStatus, CampaignZone, ZoneStop, ZoneStopCampaign
+from campaigns.zonehold import active_stop_of
 
 S = CampaignStatus
 MIN_REASON_LEN = 4
@@ -39,23 +40,14 @@ def _reason(text: str | None) -> str:
 
 
 def _may_act(user: User, zone_id: int) -> None:
-    from campaigns.service import managed_zone_ids
-    from zones.models import Zone
+    from campaigns.service import managed_zone_ids, zone_exists
 
-    if db.session.get(Zone, zone_id) is None:
+    if not zone_exists(zone_id):
         raise NotFound("No such zone.", code="zone_not_found", field="zone_id")
     allowed = managed_zone_ids(user)
     if allowed is not None and zone_id not in allowed:
         raise Forbidden("Only a manager of this zone or the pilot office may stop its campaigns.",
                         code="campaign_forbidden")
-
-
-def active_stop_of(campaign_id: int) -> ZoneStop | None:
-    """Return an active zone stop covering one of the campaign's zones, or ``None``."""
-    return db.session.execute(
-        select(ZoneStop).join(CampaignZone, CampaignZone.zone_id == ZoneStop.zone_id)
-        .where(CampaignZone.campaign_id == campaign_id, ZoneStop.resumed_at.is_(None))
-        .order_by(ZoneStop.id).limit(1)).scalar_one_or_none()
 
 
 def _tell_gates(campaign_ids: list[int], reason: str | None) -> None:
@@ -146,16 +138,3 @@ def stops(user: User, active: bool | None, zone_id: int | None) -> list[ZoneStop
 def campaigns_of(stop_id: int) -> list[int]:
     return list(db.session.execute(select(ZoneStopCampaign.campaign_id).where(ZoneStopCampaign.stop_id == stop_id)
                                    .order_by(ZoneStopCampaign.campaign_id)).scalars())
-
-
-def hold_if_stopped(campaign_id: int) -> bool:
-    """Called as a campaign goes live (uncommitted): if one of its zones is stopped, pause it and list it
-    under that stop; return whether it did."""
-    found = active_stop_of(campaign_id)
-    if found is None:
-        return False
-    if lifecycle.move(campaign_id, S.PAUSED, (S.LIVE,), paused_at=utcnow()):
-        db.session.execute(insert_for(ZoneStopCampaign.__table__).values(stop_id=found.id, campaign_id=campaign_id)
-                           .on_conflict_do_nothing())
-        return True
-    return False
