@@ -12,7 +12,11 @@ import time_machine
 from backend.auth.models import Role
 from backend.clock import utcnow
 from backend.ledger import service as ledger
+from payclient.api import ApiClient
+from payclient.models import HeldTransfer
 from protection import cooling, risk
+from tests.factories import PASSWORD
+from tests.payclient.live import _live_servers, live_url, settle  # noqa: F401  (fixtures)
 from tests.payments.helpers import ledger_untouched, ok, refused
 
 BIG = risk.COOLING["min_fen"]
@@ -120,3 +124,17 @@ def test_a_risk_token_that_confirmed_a_held_transfer_is_used_up(app, api, factor
     with ledger_untouched():
         refused(api.post("/transfers", payer, json={"to_phone": payee.phone, "amount_fen": BIG}, money=True,
                          headers={risk.HEADER: token}), 409, "risk_confirmation_used")
+
+
+def test_the_app_client_shows_a_held_transfer_and_cancels_it(factory, live_url):
+    """payclient (the apps' API client) reads the 202 as a held transfer, lists it and cancels it."""
+    payer, payee = factory.consumer(balance_fen=2 * BIG, wallet_class=2), factory.consumer()
+    settle()
+    client = ApiClient(live_url, retries=0, device_id="phone-A")
+    client.login(payer.phone, PASSWORD)
+    held = client.transfer(payee.phone, BIG, memo="房租")
+    assert isinstance(held, HeldTransfer) and held.status == "pending" and held.rule["code"] == "cooling_period"
+    assert [h.held_transfer_id for h in client.held_transfers()] == [held.held_transfer_id]
+    assert client.cancel_held_transfer(held.held_transfer_id).status == "cancelled"
+    settle()
+    assert factory.balance(payer) == 2 * BIG and factory.balance(payee) == 0
