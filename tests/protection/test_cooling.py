@@ -16,7 +16,7 @@ from payclient.api import ApiClient
 from payclient.models import HeldTransfer
 from protection import cooling, risk
 from tests.factories import PASSWORD
-from tests.payclient.live import _live_servers, live_url, settle  # noqa: F401  (fixtures)
+from tests.payclient.live import settle
 from tests.payments.helpers import ledger_untouched, ok, refused
 
 BIG = risk.COOLING["min_fen"]
