@@ -135,6 +135,56 @@ def confirm(move: MoneyMove) -> None:
         check_func(move)
 
 
+# ---------------------------------------------------------------- holds (a cooling period)
+
+HOLDS_KEY = "suiyuan.money_gate.holds"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A plug-in's way to hold a movement for a while instead of moving the money now.
+
+    ``wants(move)`` is cheap (no database): might this movement be held? Only then does the use case post
+    it in a savepoint and ask ``decide(move)`` (the movement posted, uncommitted: the ledger's own refusals
+    and the confirmation checks came first). If it says yes, the savepoint is rolled back (no money moved)
+    and ``place(move, memo)`` records the held movement in the caller's transaction and returns the body
+    the client gets (with status 202). The plug-in completes it later through the same use case.
+    """
+
+    wants: Callable[[MoneyMove], bool]
+    decide: Callable[[MoneyMove], bool]
+    place: Callable[[MoneyMove, str | None], dict]
+
+
+def register_hold(app, hold: Hold) -> None:
+    """Have movements on ``app`` offered to ``hold`` (see :class:`Hold`); registering it again is a no-op."""
+    holds = app.extensions.setdefault(HOLDS_KEY, [])
+    if hold not in holds:
+        holds.append(hold)
+
+
+def post_or_hold(move: MoneyMove, post: Callable[[], object], memo: str | None = None) -> tuple[object, dict | None]:
+    """Run ``post()`` (the ledger posting and its confirmation checks) unless a registered hold takes the
+    movement; return ``(posted, None)`` or ``(None, held body)``. Refusals of ``post`` propagate."""
+    from backend.extensions import db
+
+    holds = [h for h in current_app.extensions.get(HOLDS_KEY, ()) if h.wants(move)]
+    if not holds:
+        return post(), None
+    savepoint = db.session.begin_nested()
+    try:
+        posted = post()
+        taker = next((h for h in holds if h.decide(move)), None)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if taker is None:
+        savepoint.commit()
+        return posted, None
+    savepoint.rollback()  # nothing moves now
+    return None, taker.place(move, memo)
+
+
 def active() -> bool:
     """Return whether any check is registered (a fast path may skip the gate only when none is)."""
     return bool(current_app.extensions.get(CHECKS_KEY))

@@ -86,6 +86,8 @@ DETAILS_ZH = {
     "funder_exists": "这个出资方已经登记。",
     "funder_forbidden": "您不能使用这个出资方。",
     "gate_unavailable": "领取服务暂时不可用，请稍后再试。",
+    "held_transfer_finished": "这笔转账已经完成或已失败，不能再取消。",
+    "held_transfer_not_found": "没有这笔冷静期中的转账。",
     "idempotency_key_in_use": "同一请求正在处理中，请稍候。",
     "idempotency_key_invalid": "幂等键格式不正确。",
     "idempotency_key_missing": "涉及资金的请求需要幂等键。",
@@ -219,9 +221,13 @@ DETAILS_ZH = {
     "wallet_not_found": "钱包不存在。",
     "wallet_not_open": "请先开立钱包。",
     "window_past": "时间已经过了。",
+    "zone_already_stopped": "这个示范区的活动已经全部暂停。",
+    "zone_campaigns_stopped": "这个示范区的活动已全部暂停，暂时不能领取或报名；已领取的红包和券仍可使用。",
     "zone_code_taken": "示范区编号已被使用。",
     "zone_forbidden": "您不能管理这个示范区。",
     "zone_not_found": "示范区不存在。",
+    "zone_stop_ended": "这次全区暂停已经结束。",
+    "zone_stop_not_found": "没有这次全区暂停。",
 }
 
 #: Whole English sentences the services write, where the code alone would say too little (gettext's

@@ -172,6 +172,12 @@ def resume(user: User, campaign_id: int) -> Campaign:
     Raises ``Conflict`` (illegal_transition; a campaign paused past its window has ended)."""
     service.get_managed(user, campaign_id)
     lifecycle.advance(campaign_id)
+    from campaigns.zonehold import active_stop_of
+
+    stopped = active_stop_of(campaign_id)
+    if stopped is not None:
+        raise Conflict("Every campaign of this zone is stopped: resume the zone stop instead.",
+                       code="zone_campaigns_stopped", zone_id=stopped.zone_id, stop_id=stopped.id)
     if not lifecycle.move(campaign_id, S.LIVE, (S.PAUSED,), paused_at=None):
         db.session.rollback()
         raise lifecycle.illegal(lifecycle.state(lifecycle.get(campaign_id)), S.LIVE)

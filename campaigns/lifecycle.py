@@ -81,11 +81,18 @@ def advance(campaign_id: int) -> str:
     target = state(row)
     if target == row.status:
         return row.status
-    if row.status == CampaignStatus.SCHEDULED:
-        move(campaign_id, CampaignStatus.LIVE, (CampaignStatus.SCHEDULED,))
+    held = False
+    if row.status == CampaignStatus.SCHEDULED and move(campaign_id, CampaignStatus.LIVE, (CampaignStatus.SCHEDULED,)):
+        from campaigns.zonehold import hold_if_stopped
+
+        held = target == CampaignStatus.LIVE and hold_if_stopped(campaign_id)  # its zone is stopped
     if target == CampaignStatus.ENDED:
         move(campaign_id, CampaignStatus.ENDED, (CampaignStatus.LIVE, CampaignStatus.PAUSED), paused_at=None)
     db.session.commit()
+    if held:
+        from campaigns.zonehold import tell_gate_paused
+
+        tell_gate_paused(campaign_id)
     if target == CampaignStatus.ENDED and row.kind == CampaignKind.LOTTERY and _draw_scheduler is not None:
         _draw_scheduler(campaign_id, at=draw_due_at(get(campaign_id)))
     return db.session.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -261,3 +263,37 @@ class Redemption(db.Model):
     order_amount_fen: Mapped[int] = mapped_column(BigInteger)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ZoneStop(db.Model):
+    """A zone-wide stop of every running campaign (emergency response, issue #16): active until resumed.
+
+    At most one active stop per zone (a partial unique index). The campaigns it paused are
+    :class:`ZoneStopCampaign` rows; a campaign of the zone that opens while the stop is active is paused
+    (and listed) as it goes live.
+    """
+
+    __tablename__ = "campaign_zone_stops"
+    __table_args__ = (
+        CheckConstraint("(resumed_at IS NULL) = (resumed_by_user_id IS NULL)", name="resume_has_who"),
+        Index("uq_campaign_zone_stops_active", "zone_id", unique=True,
+              postgresql_where=text("resumed_at IS NULL"), sqlite_where=text("resumed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    stopped_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    stopped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resumed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resume_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ZoneStopCampaign(db.Model):
+    """A campaign a zone stop paused (resuming the stop resumes it)."""
+
+    __tablename__ = "campaign_zone_stop_campaigns"
+
+    stop_id: Mapped[int] = mapped_column(ForeignKey("campaign_zone_stops.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True, index=True)

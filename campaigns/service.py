@@ -109,6 +109,10 @@ def managed_zone_ids(user: User) -> set[int] | None:
     return set(db.session.execute(select(ZoneManager.zone_id).where(ZoneManager.user_id == user.id)).scalars())
 
 
+def zone_exists(zone_id: int) -> bool:
+    return db.session.get(Zone, zone_id) is not None
+
+
 def zone_ids_of(campaign_id: int) -> set[int]:
     return set(db.session.execute(select(CampaignZone.zone_id).where(CampaignZone.campaign_id == campaign_id))
                .scalars())
@@ -453,6 +457,14 @@ def _check_open(c, action: str) -> None:
 def not_live(c, status: str, action: str) -> CampaignNotLive:
     """The 409 a claim or registration gets when the campaign is not live; says why (``campaign_status``)."""
     if status == CampaignStatus.PAUSED:
+        from campaigns.zonehold import active_stop_of
+
+        stopped = active_stop_of(c.id)
+        if stopped is not None:
+            return CampaignPaused(f"Every campaign of this zone is stopped for now: no {action}s. Red packets "
+                                  "and coupons already claimed can still be spent.", code="zone_campaigns_stopped",
+                                  campaign_status=status, zone_id=stopped.zone_id,
+                                  stopped_at=as_utc(stopped.stopped_at).isoformat())
         return CampaignPaused(f"The campaign is paused: no {action}s for now. Red packets and coupons already "
                               "claimed can still be spent.", campaign_status=status)
     if status == CampaignStatus.CANCELLED or (status == CampaignStatus.SETTLED and getattr(c, "cancelled_at", None)):
@@ -489,6 +501,7 @@ def claim(user_id: int, campaign_id: int, device_id: str | None, *, run=_direct,
         raise Conflict("Lottery red packets are drawn: register instead.", code="lottery_needs_registration")
     if c.status != due_status(c.status, c.opens_at, c.closes_at):
         advance(campaign_id)
+        c = _claim_row(campaign_id)  # as written back (a zone stop pauses a campaign as it opens)
     pending: list[Taken] = []
 
     def action():

@@ -493,3 +493,94 @@ def my_red_packets():
 def my_coupons():
     """My coupons: usable (claimed), used (on an order; a full refund makes it usable again), or expired."""
     return respond(service.my_coupons(current_user().id), 200)
+
+
+# ---------------------------------------------------------------- zone-wide stop (emergency response, #16)
+
+
+class ZoneStopSchema(StrictSchema):
+    zone_id = Id(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Why (at least 4 characters); kept in the audit log"})
+
+
+class ZoneResumeSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ZoneStopQuery(StrictSchema):
+    active = fields.Boolean(load_default=None)
+    zone_id = Id(strict=False)
+
+
+class ZoneStopOut(StrictSchema):
+    id = fields.Integer()
+    zone_id = fields.Integer()
+    active = fields.Boolean()
+    reason = fields.String()
+    stopped_by_user_id = fields.Integer()
+    stopped_at = fields.String()
+    resumed_by_user_id = fields.Integer(allow_none=True)
+    resumed_at = fields.String(allow_none=True)
+    resume_reason = fields.String(allow_none=True)
+    campaign_ids = fields.List(fields.Integer(), metadata={"description": "The campaigns this stop paused"})
+    changed_campaign_ids = fields.List(fields.Integer(), metadata={
+        "description": "The campaigns this request paused (stop) or resumed (resume)"})
+
+
+class ZoneStopListOut(StrictSchema):
+    items = fields.List(fields.Nested(ZoneStopOut))
+
+
+def zone_stop_json(row, changed: list[int] | None = None) -> dict:
+    from campaigns import zonestop
+
+    return {"id": row.id, "zone_id": row.zone_id, "active": row.resumed_at is None, "reason": row.reason,
+            "stopped_by_user_id": row.stopped_by_user_id, "stopped_at": _iso(row.stopped_at),
+            "resumed_by_user_id": row.resumed_by_user_id, "resumed_at": _iso(row.resumed_at),
+            "resume_reason": row.resume_reason, "campaign_ids": zonestop.campaigns_of(row.id),
+            "changed_campaign_ids": changed or []}
+
+
+@blp.route("/campaigns/zone-stops", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(ZoneStopSchema)
+@documented(201, "The stop: every live campaign of the zone is paused (claims answer 409 "
+                 "`zone_campaigns_stopped`), and so is any that opens while it lasts", ZoneStopOut,
+            _403="campaign_forbidden: not a manager of this zone", _404="zone_not_found",
+            _409="zone_already_stopped", _422="validation_failed, reason_required")
+def stop_zone(args):
+    """Stop every running campaign of a zone at once, with a reason (audited). No money moves; what was
+    claimed stays spendable."""
+    from campaigns import zonestop
+
+    row, paused = zonestop.stop(current_user(), args["zone_id"], args["reason"])
+    return respond(zone_stop_json(row, paused), 201)
+
+
+@blp.route("/campaigns/zone-stops", methods=["GET"])
+@requires(*STAFF)
+@blp.arguments(ZoneStopQuery, location="query")
+@documented(200, "`items`: zone stops of my zones (the pilot office: all), newest first", ZoneStopListOut,
+            _403="role_forbidden")
+def list_zone_stops(args):
+    """Zone-wide campaign stops, active or ended."""
+    from campaigns import zonestop
+
+    rows = zonestop.stops(current_user(), args["active"], args.get("zone_id"))
+    return respond({"items": [zone_stop_json(r) for r in rows]}, 200)
+
+
+@blp.route("/campaigns/zone-stops/<id(bits=32):stop_id>/resume", methods=["POST"])
+@requires(*STAFF)
+@blp.arguments(ZoneResumeSchema)
+@documented(200, "The ended stop: the campaigns it paused are live again (those still open and not in "
+                 "another stopped zone)", ZoneStopOut,
+            _403="campaign_forbidden", _404="zone_stop_not_found", _409="zone_stop_ended",
+            _422="validation_failed, reason_required")
+def resume_zone(args, stop_id):
+    """End a zone-wide stop, with a reason (audited)."""
+    from campaigns import zonestop
+
+    row, resumed = zonestop.resume(current_user(), stop_id, args["reason"])
+    return respond(zone_stop_json(row, resumed), 200)

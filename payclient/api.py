@@ -36,6 +36,7 @@ from payclient.models import (
     ClaimResult,
     DeviceRegistration,
     HardWallet,
+    HeldTransfer,
     Located,
     LoginResult,
     Merchant,
@@ -124,6 +125,9 @@ class ApiClient:
         headers = {"Accept": "application/json", "Accept-Language": "zh-CN" if self.language() == "zh" else "en"}
         if self.tokens.token:
             headers["Authorization"] = f"Bearer {self.tokens.token}"
+        if self.device_id:
+            # On every request: the server's "new device" risk rule judges transfers by it.
+            headers["X-Device-Id"] = self.device_id
         headers.update(extra or {})
         return headers
 
@@ -352,11 +356,22 @@ class ApiClient:
     def redeem(self, amount_fen: int) -> Posted:
         return Posted.from_json(self._money("/wallets/me/redeem", {"amount_fen": amount_fen}))
 
-    def transfer(self, to_phone: str, amount_fen: int, memo: str | None = None) -> Posted:
+    def transfer(self, to_phone: str, amount_fen: int, memo: str | None = None) -> Posted | HeldTransfer:
+        """Send money by phone number: the posted transfer, or, for a large first-time transfer where the
+        server holds those for a cooling period, the held transfer (no money moved yet; cancellable)."""
         body: dict[str, Any] = {"to_phone": to_phone, "amount_fen": amount_fen}
         if memo:
             body["memo"] = memo
-        return Posted.from_json(self._money("/transfers", body))
+        out = self._money("/transfers", body)
+        return HeldTransfer.from_json(out) if "held_transfer_id" in out else Posted.from_json(out)
+
+    def held_transfers(self) -> list[HeldTransfer]:
+        """My transfers held for (or done with) a cooling period, newest first."""
+        return [HeldTransfer.from_json(d) for d in self._call("GET", "/protection/held-transfers")["items"]]
+
+    def cancel_held_transfer(self, held_transfer_id: int) -> HeldTransfer:
+        """Cancel a held transfer during its cooling period: no money moves (safe to repeat)."""
+        return HeldTransfer.from_json(self._call("POST", f"/protection/held-transfers/{held_transfer_id}/cancel"))
 
     def transactions(self, *, before: int | None = None, limit: int = 20) -> TransactionsPage:
         params: dict[str, Any] = {"limit": limit}

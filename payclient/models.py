@@ -153,6 +153,26 @@ class Posted:
 
 
 @dataclass(frozen=True)
+class HeldTransfer:
+    """A large first-time transfer held for its cooling period (冷静期): no money moved yet; it completes at
+    ``completes_at`` unless cancelled (``ApiClient.cancel_held_transfer``)."""
+
+    held_transfer_id: int
+    status: str  # pending, completed, cancelled, failed
+    amount_fen: int
+    completes_at: datetime | None = None
+    memo: str | None = None
+    payee_phone_masked: str | None = None
+    transfer_id: int | None = None
+    failure_code: str | None = None
+    rule: dict = field(default_factory=dict)  # code, title_zh, text_zh, text_en: why it waits
+
+    @classmethod
+    def from_json(cls, d: dict) -> HeldTransfer:
+        return _known(cls, d, completes_at=parse_time(d.get("completes_at")))
+
+
+@dataclass(frozen=True)
 class Transaction:
     transfer_id: int
     code: str

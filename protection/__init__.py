@@ -12,8 +12,9 @@ def init_app(app, api) -> None:
     """Register the blueprint, the money-gate checks, the auditor, the read-only error handler and
     ``flask protection``."""
     from backend import guards
-    from backend.hooks import register_cli
+    from backend.hooks import register_cli, register_periodic
     from protection import (
+        cooling,
         gate,
         models,  # noqa: F401  (registers the tables)
         risk,
@@ -31,6 +32,9 @@ def init_app(app, api) -> None:
     # Warnings a consumer confirms with a token, after the ledger accepted the transfer; they apply only
     # where PROTECTION_RISK_CHECKS is on (see protection.risk).
     guards.register_confirmation(app, risk.check)
+    # Large first-time transfers wait a cooling period (where PROTECTION_COOLING is on); the job completes them.
+    guards.register_hold(app, cooling.HOLD)
+    register_periodic(app, cooling.complete_due_transfers, interval=60)
     guards.register_auditor(app, gate.audit_now)
     app.register_error_handler(gate.ReadOnlyMode, gate.render_read_only)
     register_cli(app, protection_cli)

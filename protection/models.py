@@ -224,3 +224,57 @@ class RiskConfirmation(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     rules: Mapped[str] = mapped_column(String(200))
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HeldStatus:
+    PENDING = "pending"  # waiting out its cooling period; the payer may cancel
+    COMPLETED = "completed"  # posted through the ledger (``transfer_id``)
+    CANCELLED = "cancelled"  # by the payer: no money moved
+    FAILED = "failed"  # refused at completion (frozen, funds, caps): no money moved
+
+    ALL = (PENDING, COMPLETED, CANCELLED, FAILED)
+
+
+class HeldTransfer(db.Model):
+    """A first-time transfer above the cooling level, accepted and held: no money moved until it completes.
+
+    The payer's balance is not touched while it waits (it is not reserved twice: the
+    money leaves the wallet only when the transfer is posted at completion, through the
+    same rule as any transfer, which checks funds, caps, freezes and the read-only switch
+    again). A cancelled or failed one never moved money.
+    """
+
+    __tablename__ = "protection_held_transfers"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'completed', 'cancelled', 'failed')", name="status_known"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("(status = 'completed') = (transfer_id IS NOT NULL)", name="completed_has_transfer"),
+        Index("ix_protection_held_transfers_due", "due_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    payee_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    payee_phone: Mapped[str | None] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    memo: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default=HeldStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class KnownDevice(db.Model):
+    """A device (the apps' ``X-Device-Id``, hashed) a consumer has moved money from: the "new device" rule."""
+
+    __tablename__ = "protection_known_devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_hash", name="uq_protection_known_devices_user_device"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

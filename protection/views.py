@@ -562,3 +562,60 @@ class PayeeQuery(StrictSchema):
 def payee_check(args):
     """Confirmation of Payee: whose wallet a phone number reaches, masked, before a transfer."""
     return respond(service.payee_check(current_user(), args["phone"]), 200)
+
+
+# ---------------------------------------------------------------- the cooling period (held transfers)
+
+
+class CoolingRuleOut(StrictSchema):
+    code = fields.String()
+    title_zh = fields.String()
+    text_zh = fields.String()
+    text_en = fields.String()
+
+
+class HeldTransferOut(StrictSchema):
+    held_transfer_id = fields.Integer()
+    status = fields.String(metadata={"description": "pending, completed, cancelled or failed"})
+    amount_fen = fields.Integer()
+    memo = fields.String(allow_none=True)
+    payee_phone_masked = fields.String(allow_none=True)
+    created_at = fields.String()
+    completes_at = fields.String(metadata={"description": "When the cooling period is over"})
+    finished_at = fields.String(allow_none=True)
+    transfer_id = fields.Integer(allow_none=True, metadata={"description": "The posted transfer, once completed"})
+    failure_code = fields.String(allow_none=True)
+    failure_detail = fields.String(allow_none=True)
+    cancel_path = fields.String(allow_none=True, metadata={"description": "Where to cancel it while pending"})
+    rule = fields.Nested(CoolingRuleOut)
+
+
+class HeldTransferListOut(StrictSchema):
+    items = fields.List(fields.Nested(HeldTransferOut))
+
+
+@blp.route("/held-transfers", methods=["GET"])
+@requires(Role.CONSUMER)
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, HeldTransferListOut,
+              description="`items`: my transfers held for a cooling period, newest first")
+@blp.alt_response(403, description="`role_forbidden`")
+def held_transfers(args):
+    """My large first-time transfers waiting out (or done with) their cooling period (冷静期)."""
+    from protection import cooling
+
+    rows = cooling.mine(current_user(), args["limit"], args.get("before"))
+    return respond({"items": [cooling.held_json(r) for r in rows]}, 200)
+
+
+@blp.route("/held-transfers/<id(bits=32):held_id>/cancel", methods=["POST"])
+@requires(Role.CONSUMER)
+@blp.response(200, HeldTransferOut,
+              description="The held transfer, `cancelled`: no money moved (cancelling again answers the same)")
+@blp.alt_response(404, description="`held_transfer_not_found` (also someone else's)")
+@blp.alt_response(409, description="`held_transfer_finished`: it already completed or failed")
+def cancel_held_transfer(held_id):
+    """Cancel a transfer during its cooling period: no money moves."""
+    from protection import cooling
+
+    return respond(cooling.held_json(cooling.cancel(current_user(), held_id)), 200)

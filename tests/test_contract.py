@@ -115,7 +115,15 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
     prepaid = _prepaid_world(api, factory, w, consumer, reviewer)
     payouts = _payouts_world(client, factory, w, consumer)
     transit = _transit_world(client, factory, consumer, tmp_path)
-    protection = _protection_world(client, factory, reviewer)
+    protection = _protection_world(client, factory, reviewer, consumer)
+    from campaigns.models import ZoneStop
+    from tests.campaigns.helpers import zone_id as zone_by_code
+
+    zone_stop = ZoneStop(zone_id=zone_by_code("tianhelu"), reason="契约测试：全区暂停", stopped_by_user_id=w.pilot.id,
+                         stopped_at=utcnow())
+    db.session.add(zone_stop)
+    db.session.commit()
+    protection |= {"stop_id": zone_stop.id, "gifc_zone_id": zone_by_code("gifc")}
     protection |= _disputes_world(client, consumer, order, w.shop.merchant_id)
     people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
               Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
@@ -247,8 +255,10 @@ def _transit_world(client, factory, consumer, tmp_path) -> dict:
             "unload_record": card.unload(1_000, at("2026-03-02", "20:00")).to_json()}
 
 
-def _protection_world(client, factory, reviewer) -> dict:
-    """Two wallets of the reviewer's bank (one frozen by the reviewer), an incident and a reported web address."""
+def _protection_world(client, factory, reviewer, consumer) -> dict:
+    """Two wallets of the reviewer's bank (one frozen by the reviewer), an incident, a reported web address and
+    a transfer of the consumer's held for its cooling period."""
+    from protection.models import HeldTransfer
     def post(path, person, body):
         resp = client.post(f"/api/v1/protection{path}", json=body, headers=person.auth)
         assert resp.status_code == 201, resp.get_json()
@@ -259,7 +269,14 @@ def _protection_world(client, factory, reviewer) -> dict:
     incident = post("/incidents", reviewer, {"title": "契约测试事件", "kind": "fraud_wave", "severity": "low",
                                              "note": "发现可疑二维码"})
     entry = post("/reports", factory.consumer(), {"kind": "url", "value": "http://e-cny-refund.example/pay"})
+    payee = factory.consumer()
+    held = HeldTransfer(payer_user_id=consumer.user.id, payee_user_id=payee.user.id, payee_phone=payee.phone,
+                        amount_fen=600_000, status="pending", created_at=utcnow(),
+                        due_at=utcnow() + timedelta(minutes=30))
+    db.session.add(held)
+    db.session.commit()
     return {"freeze_id": freeze["id"], "incident_id": incident["id"], "entry_id": entry["entry_id"],
+            "held_id": held.id,
             # not path parameters: for the valid requests
             "spare_wallet_id": spare}
 
@@ -654,6 +671,13 @@ def valid_requests(world: World) -> dict[str, dict]:
         "POST /api/v1/protection/reports/{entry_id}/review": {"body": {"decision": "confirm",
                                                                        "reason": "契约测试：属实"}},
         "GET /api/v1/protection/registry": {},
+        "GET /api/v1/protection/held-transfers": {},
+        "POST /api/v1/campaigns/zone-stops": {"as": Role.PILOT_ADMIN, "body": {
+            "zone_id": world.ids["gifc_zone_id"], "reason": "契约测试：全区暂停"}},
+        "GET /api/v1/campaigns/zone-stops": {"query": {"active": "true"}},
+        "POST /api/v1/campaigns/zone-stops/{stop_id}/resume": {"as": Role.PILOT_ADMIN,
+                                                               "body": {"reason": "契约测试：恢复"}},
+        "POST /api/v1/protection/held-transfers/{held_id}/cancel": {},
         "POST /api/v1/protection/scan-checks": {"body": {"text": world.ids["static_payload"]}},
         "GET /api/v1/protection/payee-check": {"query": {"phone": world.people["funder"].phone}},
         # complaints and disputes

@@ -16,7 +16,7 @@ from backend.clock import local_today, utcnow
 from backend.config import WALLET_TIERS, TierLimits
 from backend.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, ValidationFailed
 from backend.extensions import db
-from backend.guards import MoneyMove, MoveKind
+from backend.guards import MoneyMove, MoveKind, post_or_hold
 from backend.guards import check as money_gate
 from backend.guards import confirm as confirm_move
 from backend.jobs import with_app
@@ -232,10 +232,13 @@ def pay_out_redemption(transfer_id: int) -> str:
     return card_network().credit(bank.code, token, transfer.amount_fen, f"redeem-{transfer_id}").reference
 
 
-def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | None) -> tuple[ledger.Posted, Wallet]:
+def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | None
+                      ) -> tuple[ledger.Posted | None, Wallet, dict | None]:
     """Send money to another consumer's wallet (runs inside ``idempotency.run``).
 
-    Returns the posted transfer and the payee's wallet. Raises
+    Returns the posted transfer (``None`` when held), the payee's wallet and,
+    when a plug-in holds the transfer for a cooling period
+    (``backend.guards.post_or_hold``), the held transfer's body. Raises
     ``NotFound`` (``payee_not_found``), ``Unprocessable`` (``same_account``),
     ``InsufficientFunds`` or ``LimitExceeded`` (payer caps, payee balance cap).
     """
@@ -252,7 +255,33 @@ def transfer_to_phone(user: User, to_phone: str, amount_fen: int, memo: str | No
     move = MoneyMove(MoveKind.TRANSFER, amount_fen, actor_user_id=user.id, from_user_id=user.id,
                      to_user_id=payee.user_id, payee_phone=phone)
     money_gate(move)
-    posted = ledger.transfer(wallet.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER,
-                             memo=memo, actor_user_id=user.id)
-    confirm_move(move)  # risk warnings the payer must confirm, once funds and limits are known to allow it
-    return posted, payee
+
+    def post():
+        posted = ledger.transfer(wallet.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER,
+                                 memo=memo, actor_user_id=user.id)
+        confirm_move(move)  # risk warnings the payer must confirm, once funds and limits are known to allow it
+        return posted
+
+    posted, held = post_or_hold(move, post, memo)
+    return posted, payee, held
+
+
+def complete_held_transfer(payer_user_id: int, payee_user_id: int, amount_fen: int, memo: str | None) -> ledger.Posted:
+    """Post a transfer a plug-in held (a cooling period) and the payer did not cancel; don't commit.
+
+    The same rule as :func:`transfer_to_phone` at completion time: both
+    wallets active, the money gate asked again (read-only, freezes), funds and
+    caps checked by the ledger now. Not offered to holds again, and the
+    confirmation checks are not asked again (the payer answered them when the
+    transfer was accepted). Raises what :func:`transfer_to_phone` raises.
+    """
+    payer = db.session.execute(select(Wallet).where(Wallet.user_id == payer_user_id)).scalar_one_or_none()
+    payee = db.session.execute(select(Wallet).where(Wallet.user_id == payee_user_id)).scalar_one_or_none()
+    if payer is None or payer.status != WalletStatus.ACTIVE:
+        raise Forbidden("This wallet is frozen.", code="wallet_frozen")
+    if payee is None or payee.status != WalletStatus.ACTIVE:
+        raise NotFound("The payee's wallet is no longer active.", code="payee_not_found")
+    money_gate(MoneyMove(MoveKind.TRANSFER, amount_fen, actor_user_id=payer_user_id, from_user_id=payer_user_id,
+                         to_user_id=payee_user_id))
+    return ledger.transfer(payer.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER, memo=memo,
+                           actor_user_id=payer_user_id)

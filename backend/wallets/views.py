@@ -18,6 +18,13 @@ blp = Blueprint("wallets", __name__, url_prefix="/api/v1", description="Consumer
 
 IDEMPOTENCY_DOC = {"parameters": [{"in": "header", "name": "Idempotency-Key", "required": True,
                                    "schema": {"type": "string", "maxLength": 255}}]}
+#: Transfers also take the app's device id (the risk checks' "new device" rule; payclient sends it).
+TRANSFER_DOC = {"parameters": IDEMPOTENCY_DOC["parameters"] + [
+    {"in": "header", "name": "X-Device-Id", "required": False, "schema": {"type": "string", "maxLength": 64},
+     "description": "The app's own id of this phone: a transfer from a device the payer never used before "
+                    "is a risk warning (428) where risk checks are on"},
+    {"in": "header", "name": "X-Risk-Confirmation", "required": False, "schema": {"type": "string"},
+     "description": "The confirmation token of a 428 `risk_confirmation_required` the payer confirmed"}]}
 
 
 class OpenWalletSchema(StrictSchema):
@@ -96,6 +103,25 @@ class PostedSchema(StrictSchema):
 class TransferResultSchema(PostedSchema):
     to_wallet_number = fields.String(required=True)
     memo = fields.String(required=True, allow_none=True)
+
+
+class HeldTransferSchema(StrictSchema):
+    """A transfer accepted but held for a cooling period (a protection plug-in's answer): no money moved yet."""
+
+    held_transfer_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    memo = fields.String(required=True, allow_none=True)
+    payee_phone_masked = fields.String(allow_none=True)
+    created_at = fields.String(required=True)
+    completes_at = fields.String(required=True)
+    finished_at = fields.String(allow_none=True)
+    transfer_id = fields.Integer(allow_none=True)
+    failure_code = fields.String(allow_none=True)
+    failure_detail = fields.String(allow_none=True)
+    cancel_path = fields.String(allow_none=True)
+    rule = fields.Dict(metadata={"description": "`code`, `title_zh`, `text_zh`, `text_en`: why it waits"})
+    to_wallet_number = fields.String(required=True)
 
 
 class TransactionSchema(StrictSchema):
@@ -234,18 +260,25 @@ def redeem(args):
 @blp.route("/transfers", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(TransferSchema)
-@blp.doc(**IDEMPOTENCY_DOC)
+@blp.doc(**TRANSFER_DOC)
 @blp.response(201, TransferResultSchema)
+@blp.alt_response(202, schema=HeldTransferSchema, success=True,
+                  description="Held for a cooling period (a large first-time transfer): nothing moved yet; it "
+                              "completes at `completes_at` unless cancelled at `cancel_path`")
 def transfer(args):
     """Send money to another consumer's wallet by phone number (idempotent)."""
     # Bad input is refused before the Idempotency-Key is recorded.
     args = {**args, "to_phone": normalize_phone(args["to_phone"], field="to_phone")}
 
-    def action(user, key):
-        posted, payee = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
-        return posted, {"to_wallet_number": payee.wallet_number, "memo": args["memo"]}
+    user = current_user()
 
-    return respond(*_money_move(args, action, outgoing=True))
+    def run():
+        posted, payee, held = service.transfer_to_phone(user, args["to_phone"], args["amount_fen"], args["memo"])
+        if held is not None:
+            return {**held, "to_wallet_number": payee.wallet_number}, 202
+        return {**posted_json(posted, True), "to_wallet_number": payee.wallet_number, "memo": args["memo"]}, 201
+
+    return respond(*idempotency.run(user.id, args, run))
 
 
 @blp.route("/wallets/me/transactions", methods=["GET"])

@@ -11,6 +11,7 @@ import * as prepaid from './pages/prepaid.js';
 import * as payouts from './pages/payouts.js';
 import * as staff from './pages/staff.js';
 import * as disputes from './pages/disputes.js';
+import * as protection from './pages/protection.js';
 
 import { BANK, ORG, OFFICE, REGULATOR, ZONE } from './roles.js';
 
@@ -40,15 +41,23 @@ const ROUTES = [
   { path: /^\/staff$/, roles: [OFFICE], page: staff.list, nav: 'staff' },
   // protection/ complaints (issue #16 item 3)
   { path: /^\/complaints$/, roles: [BANK, OFFICE], page: disputes.queue, nav: 'complaints' },
+  // protection/ (issue #16)
+  { path: /^\/protection$/, roles: [BANK, OFFICE], page: protection.emergency, nav: 'protection' },
+  { path: /^\/protection\/incidents\/(\d+)$/, roles: [BANK, OFFICE], page: protection.incident, nav: 'protection',
+    params: ['incidentId'] },
+  { path: /^\/protection\/reports$/, roles: [BANK, OFFICE], page: protection.reports, nav: 'fraud_reports' },
+  { path: /^\/protection\/audit$/, roles: [OFFICE], page: protection.audit, nav: 'audit' },
+  { path: /^\/protection\/zone-stop$/, roles: [ZONE, OFFICE], page: protection.zoneStop, nav: 'zone_stop' },
 ];
 
 const NAV = {
   [BANK]: [['review', '#/review'], ['approved', '#/review/approved'], ['prepaid_review', '#/prepaid/review'],
-    ['complaints', '#/complaints']],
-  [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns']],
+    ['complaints', '#/complaints'], ['protection', '#/protection'], ['fraud_reports', '#/protection/reports']],
+  [ZONE]: [['zones', '#/zones'], ['campaigns', '#/campaigns'], ['zone_stop', '#/protection/zone-stop']],
   [OFFICE]: [['ranking', '#/ranking'], ['summary', '#/summary'], ['reports', '#/reports'], ['zones', '#/zones'],
     ['campaigns', '#/campaigns'], ['prepaid', '#/prepaid'], ['payouts', '#/payouts'], ['member_units', '#/payouts/units'],
-    ['staff', '#/staff'], ['complaints', '#/complaints']],
+    ['complaints', '#/complaints'], ['protection', '#/protection'], ['fraud_reports', '#/protection/reports'],
+    ['audit', '#/protection/audit'], ['zone_stop', '#/protection/zone-stop'], ['staff', '#/staff']],
   [REGULATOR]: [['prepaid', '#/prepaid']],
   [ORG]: [['payouts', '#/payouts']],
 };

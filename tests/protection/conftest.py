@@ -6,7 +6,12 @@ import pytest
 
 pytest.register_assert_rewrite("tests.payments.helpers", "tests.campaigns.helpers")
 
+from tests.payclient import live  # noqa: E402
 from tests.payments.helpers import Api, open_shop  # noqa: E402
+
+# A real server for the app client's tests (payclient against the API).
+_live_servers = live._live_servers
+live_url = live.live_url
 
 
 @pytest.fixture

@@ -22,8 +22,11 @@ def _risk_on(app, monkeypatch):
     assert ledger.verify() == []
 
 
-def send(api, payer, payee, amount_fen: int, token: str | None = None, key: str | None = None):
+def send(api, payer, payee, amount_fen: int, token: str | None = None, key: str | None = None,
+         device: str | None = None):
     headers = {risk.HEADER: token} if token else {}
+    if device:
+        headers[risk.DEVICE_HEADER] = device
     return api.post("/transfers", payer, json={"to_phone": payee.phone, "amount_fen": amount_fen}, money=True,
                     key=key, headers=headers)
 
@@ -77,6 +80,20 @@ def test_far_above_usual_fires_on_its_example_and_not_on_its_counter_example(api
     assert codes == {"far_above_usual"}
     ok(send(api, payer, friend, 19_999), 201)  # far above too, but under ¥200
     ok(send(api, payer, friend, 20_000), 201)  # ≤ 5 × the 19,999 just sent
+
+
+def test_new_device_fires_from_an_unseen_device_and_not_from_a_known_one(api, factory):
+    payer, friend = factory.consumer(balance_fen=100_000), factory.consumer()
+    ok(send(api, payer, friend, 100, device="phone-A"), 201)  # the first device anyone uses is theirs: quiet
+    ok(send(api, payer, friend, 100, device="phone-A"), 201)  # counter-example: a device seen before
+    ok(send(api, payer, friend, 100), 201)  # no device id sent: nothing to judge
+    with ledger_untouched():
+        codes, token = warned(send(api, payer, friend, 100, device="phone-B"))  # example: a new phone
+    assert codes == {"new_device"}
+    ok(send(api, payer, friend, 100, token, device="phone-B"), 201)  # confirmed: the device is now known
+    ok(send(api, payer, friend, 100, device="phone-B"), 201)
+    other = factory.consumer(balance_fen=1_000)
+    ok(send(api, other, friend, 100, device="phone-B"), 201)  # known per person: another user's first device
 
 
 def test_night_large_fires_at_night_and_not_by_day(app, factory):
