@@ -55,6 +55,7 @@ DETAILS_ZH = {
     "card_declined": "银行拒绝了这笔扣款。",
     "card_not_active": "这张卡当前不可用。",
     "card_not_found": "卡不存在。",
+    "claim_busy": "正在领取的人太多，请稍候；应用会用同一请求自动重试。",
     "closure_not_found": "记录不存在。",
     "concurrent_update": "数据刚被他人修改，请刷新后再试。",
     "conflict": "操作与当前状态冲突，请刷新后再试。",
