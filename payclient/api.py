@@ -93,7 +93,7 @@ class ApiClient:
                  outbox: Outbox | None = None, session: requests.Session | None = None,
                  timeout_s: float = 10.0, retries: int = 3, backoff_s: float = 0.3,
                  device_id: str | None = None, device_tokens: MemoryStore | None = None,
-                 busy_retries: int = 5, busy_max_s: float = 30.0,
+                 busy_retries: int = 5, busy_max_s: float = 8.0,
                  sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random):
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens or MemoryTokenStore()
