@@ -109,7 +109,11 @@ def main(argv=None) -> int:
     parser.add_argument("--claimants", type=int, default=3_000)
     parser.add_argument("--granian-path", default=os.environ.get("GRANIAN_PATH"))
     parser.add_argument("--out", default=str(ROOT / "docs"))
+    parser.add_argument("--render", action="store_true", help="only rewrite the section from docs/servers.json")
     args = parser.parse_args(argv)
+    if args.render:
+        write_section(json.loads((Path(args.out) / "servers.json").read_text()), Path(args.out) / "BENCHMARKS.md")
+        return 0
     kinds = ["gunicorn sync", "gunicorn gthread"]
     probe = subprocess.run([sys.executable, "-c", "import granian"], capture_output=True,
                            env=dict(os.environ, PYTHONPATH=args.granian_path or ""))
@@ -167,9 +171,10 @@ def write_section(r: dict, path: Path) -> None:
             f"{c.get('latency_ms_p99') or 0:,.1f} ms | {'yes' if c['exact'] else '**no**'} | {errors} |")
     gc_rows = []
     for setting, runs in r["commit_delay"].items():
-        for x in runs:
+        for i, x in enumerate(runs):
             delay, siblings = setting.split("/")
-            gc_rows.append(f"| `commit_delay = {delay}` µs, `commit_siblings = {siblings}` "
+            when = "" if len(runs) == 1 else " (run first)" if i == 0 else " (run last)"
+            gc_rows.append(f"| `commit_delay = {delay}` µs, `commit_siblings = {siblings}`{when} "
                            f"| {x['payments_per_s']:,.1f} | {x.get('latency_ms_p99') or 0:,.1f} ms |")
     text = "\n".join([
         BEGIN,
