@@ -234,7 +234,7 @@ def exactness(app, campaign_id: int, res: dict) -> dict:
 
 def restart(stack: Stack, max_in_flight: int) -> None:
     stack.stop_server()
-    os.environ["CLAIM_MAX_IN_FLIGHT"] = str(max_in_flight)
+    stack.extra_env["CLAIM_MAX_IN_FLIGHT"] = str(max_in_flight)
     stack.start_server()
 
 
@@ -254,8 +254,7 @@ def main(argv=None) -> int:
         write_section(json.loads((Path(args.out) / "shed.json").read_text()), Path(args.out) / "BENCHMARKS.md")
         return 0
     seconds = 2 if args.quick else args.seconds
-    default_limit = from_env({})["CLAIM_MAX_IN_FLIGHT"]
-    os.environ.pop("CLAIM_MAX_IN_FLIGHT", None)
+    default_limit = from_env({})["CLAIM_MAX_IN_FLIGHT"]  # the production default, whatever this shell sets
     r: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
                "load_average_before": os.getloadavg()}
     with Stack() as stack:
@@ -294,7 +293,6 @@ def main(argv=None) -> int:
             from backend.ledger.service import verify
 
             r["ledger_verify"] = verify() or "ok"
-    os.environ.pop("CLAIM_MAX_IN_FLIGHT", None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / ("shed-quick.json" if args.quick else "shed.json")).write_text(json.dumps(r, indent=2, ensure_ascii=False))
