@@ -85,7 +85,7 @@ class ApiClient:
     (with ``backoff_s`` doubling between tries); ``busy_retries`` how many times
     a money-moving request the server turned away as busy (429 ``claim_busy``)
     is sent again with the same Idempotency-Key, each after at least its
-    ``Retry-After`` plus jitter (:meth:`busy_delay`). ``sleep`` and ``random``
+    ``Retry-After`` plus jitter (:meth:`busy_delay`). ``sleep`` and ``rng``
     are the clock and the dice (tests pass fakes).
     """
 
