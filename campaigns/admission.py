@@ -28,6 +28,11 @@ proxy and the app, whatever the worker class: its claimant is better served by a
 a late answer. (A client can forge the header; it can only get itself refused sooner: the in-flight
 bound still holds.)
 
+Measured by ``python -m bench.shed`` (docs/BENCHMARKS.md, "The claim rush at 2 × capacity"). What it does not
+bound: winning claims of one campaign still queue for the campaign's escrow row (the ledger transfer holds its
+lock until COMMIT), up to ``CLAIM_MAX_IN_FLIGHT`` × workers of them; a bound per campaign shared by the
+workers would be the next step.
+
 Configuration: ``CLAIM_MAX_IN_FLIGHT`` (per worker process; default 2; 0 turns the bound off),
 ``CLAIM_MAX_QUEUE_MS`` (default 0: off), ``CLAIM_BUSY_RETRY_AFTER_S`` (default 1).
 """
