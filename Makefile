@@ -43,8 +43,10 @@ test: install-dev
 
 ## make bench: gunicorn + PostgreSQL + Redis + RQ on loopback, wrk load; writes docs/BENCHMARKS.md. Then the
 ## cluster run (bench/cluster_bench.py, when haproxy is installed): through HAProxy on two nodes ÷ one node.
+## bench.shed: the claim rush at 2 × capacity with and without admission control.
 bench: install-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.shed
 	$(BIN)/python -m bench.payouts
 	$(BIN)/python -m bench.cluster_bench
 	$(BIN)/python -m bench.transit

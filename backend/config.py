@@ -110,6 +110,12 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
         "CAMPAIGN_REVEAL_S": campaign_reveal_s(env.get("CAMPAIGN_REVEAL_S")),
+        # Admission control at the claim endpoint (campaigns/admission.py): claims one worker process works
+        # on at once (0: no bound), how long a claim may have queued behind a proxy's X-Request-Start (0: not
+        # checked), and the Retry-After of the 429 claim_busy that turns the rest away.
+        "CLAIM_MAX_IN_FLIGHT": int(env.get("CLAIM_MAX_IN_FLIGHT", 2)),
+        "CLAIM_MAX_QUEUE_MS": float(env.get("CLAIM_MAX_QUEUE_MS", 0)),
+        "CLAIM_BUSY_RETRY_AFTER_S": int(env.get("CLAIM_BUSY_RETRY_AFTER_S", 1)),
         "API_TITLE": "Suiyuan 穗元 e-CNY demonstration-zone API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -59,6 +59,7 @@ DETAILS_ZH = {
     "card_not_active": "这张卡当前不可用。",
     "card_not_found": "卡不存在。",
     "category_unknown": "投诉类别不在所列类别之中。",
+    "claim_busy": "正在领取的人太多，请稍候；应用会用同一请求自动重试。",
     "closure_not_found": "记录不存在。",
     "complaint_already_open": "您对此已有一件处理中的投诉，请等待处理结果。",
     "complaint_not_found": "投诉不存在。",

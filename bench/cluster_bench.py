@@ -67,7 +67,9 @@ def run(quick: bool = False) -> dict:
     from bench.run import payments_run
 
     seconds = 2 if quick else 15
-    cluster = Cluster.on_free_ports(ROOT / "instance" / f"cluster-bench-{uuid.uuid4().hex[:6]}", seed_demo=False)
+    # Admission control off, as in bench.run: wrk does not retry a 429 claim_busy.
+    cluster = Cluster.on_free_ports(ROOT / "instance" / f"cluster-bench-{uuid.uuid4().hex[:6]}", seed_demo=False,
+                                    extra_env={"CLAIM_MAX_IN_FLIGHT": "0"})
     out: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick,
                  "shape": {"nodes": 2, "gunicorn_workers_per_node": cluster.workers,
                            "gunicorn_threads": cluster.threads, "rq_workers_per_node": 1}}

@@ -156,6 +156,12 @@ class Load:
             if resp.status_code in RETRY_STATUSES:
                 self._count(self.errors, f"{kind} {resp.status_code} {_code(resp)}".rstrip())
                 continue
+            if resp.status_code == 429 and _code(resp) == "claim_busy":
+                # Admission control turned it away before it did anything: as the apps do, wait Retry-After and
+                # send it again with the same key.
+                self._count(self.errors, f"{kind} 429 claim_busy")
+                time.sleep(float(resp.headers.get("Retry-After") or 0))
+                continue
             return key, resp
         with self.lock:
             self.unanswered[kind] += 1

@@ -102,6 +102,7 @@ class Stack:
     gunicorn_threads: int = int(os.environ.get("BENCH_GUNICORN_THREADS", "8"))
     rq_workers: int = 1
     gunicorn_args: list = field(default_factory=list)  # after gunicorn.conf.py and the above: they win
+    extra_env: dict = field(default_factory=dict)  # the servers' environment on top of the machine's
     db_name: str = field(default_factory=lambda: f"suiyuan_bench_{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
     procs: list = field(default_factory=list)
@@ -119,6 +120,7 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, FLASK_APP="backend:create_app",
                    SECRET_KEY=SECRET_KEY, PYTHONPATH=str(ROOT))
+        env.update(self.extra_env)
         return env
 
     def __enter__(self) -> Stack:

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     from backend.extensions import db
     from bench import fixtures
 
-    with Stack() as stack:
+    # Admission control off: wrk does not retry a 429, and a refusal would count as a profiled claim.
+    with Stack(extra_env={"CLAIM_MAX_IN_FLIGHT": "0"}) as stack:
         app = stack.app()
         with app.app_context():
             if args.kind == "payments":

@@ -35,7 +35,10 @@ def write_markdown(r: dict, path: Path) -> None:
         "Shape under test: gunicorn "
         f"({r['stack']['gunicorn_workers']} workers × {r['stack']['gunicorn_threads']} threads) + PostgreSQL + "
         f"Redis + {r['stack']['rq_workers']} RQ worker, all on loopback; load from wrk in a separate process "
-        "(`bench/wrk/requests.lua` replays prepared requests, each with its own Idempotency-Key).",
+        "(`bench/wrk/requests.lua` replays prepared requests, each with its own Idempotency-Key). Admission "
+        "control at the claim endpoint is off here (`CLAIM_MAX_IN_FLIGHT=0`: wrk does not retry a 429), so these "
+        "are the server's raw figures; the rush at 2 × capacity with admission control on is `bench.shed`'s "
+        "section below.",
         "",
         "## Against the goals in DESIGN.md",
         "",

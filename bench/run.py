@@ -214,7 +214,11 @@ def main(argv=None) -> int:
     seconds = 1 if args.quick else 15
     results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                      "quick": args.quick, "goals": GOALS}
-    stack = Stack()
+    # Admission control off (CLAIM_MAX_IN_FLIGHT=0): wrk does not retry a 429, so a refused claimant would never
+    # claim and every cheap refusal would count as an answer. This run measures the server's raw capacity,
+    # comparable with earlier runs; bench.shed measures admission control, with claimants that retry.
+    stack = Stack(extra_env={"CLAIM_MAX_IN_FLIGHT": "0"})
+    results["stack_env"] = {"CLAIM_MAX_IN_FLIGHT": "0"}
     results["pgbench"] = pgbench_tps(stack.pg_admin_url, seconds, scale=1 if args.quick else 10)
     print("pgbench -N", results["pgbench"], flush=True)
     from backend.extensions import db

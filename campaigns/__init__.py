@@ -6,10 +6,11 @@ Import nothing heavy here: ``python -m campaigns.verify_draw`` must run without 
 
 def init_app(app, api) -> None:
     """Register the blueprint, the payments' funding provider, the demo seeder, the minute scan, the
-    campaigns' ledger invariants and ``flask campaigns``."""
+    campaigns' ledger invariants, ``flask campaigns`` and the claim endpoint's admission control."""
     from backend.hooks import register_cli, register_ledger_check, register_periodic, register_seeder
     from backend.payments import funding
     from campaigns import (
+        admission,
         checks,
         lifecycle,
         models,  # noqa: F401  (registers the tables)
@@ -21,6 +22,8 @@ def init_app(app, api) -> None:
     from campaigns.views import blp
 
     api.register_blueprint(blp)
+    # In a rush, claims beyond what this worker is already working on are turned away at once (429).
+    admission.install(app)
     funding.register(app, CampaignFunding())
     register_seeder(app, "demo", seed.seed_demo)
     register_cli(app, cli)

@@ -26,6 +26,12 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/v1",
                 description="Promotions: red packets (grab and lottery), coupons, the claim gate")
 
 STAFF = (Role.ZONE_MANAGER, Role.PILOT_ADMIN)
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying"}}
+CLAIM_BUSY_DOC = ("`claim_busy`: this worker is already handling as many claims as it admits at once "
+                  "(CLAIM_MAX_IN_FLIGHT), or the claim queued too long (CLAIM_MAX_QUEUE_MS). Refused before "
+                  "authentication, the gate or the database: no packet taken, nothing recorded under the "
+                  "Idempotency-Key. Wait Retry-After seconds plus jitter and send the same request with the "
+                  "same key.")
 DEVICE_DOC = {"parameters": [{"in": "header", "name": "X-Device-Id", "required": False,
                               "schema": {"type": "string", "pattern": service.DEVICE_RE.pattern},
                               "description": "The consumer's device (counts against the campaign's device cap)"}]}
@@ -252,10 +258,13 @@ def launch_campaign(campaign_id):
 @requires(Role.CONSUMER)
 @blp.arguments(ClaimSchema)
 @blp.doc(parameters=IDEMPOTENCY_DOC["parameters"] + DEVICE_DOC["parameters"])
+@blp.alt_response(429, description=CLAIM_BUSY_DOC, headers=RETRY_AFTER)
 @blp.response(201, out.ClaimResultSchema)
 def claim(args, campaign_id):
     """Grab a red packet or claim a coupon: one atomic step at the gate, durable in the ledger before 201.
-    Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out, gate_unavailable (503)."""
+    Refusals: campaign_not_live, not_eligible, already_claimed, device_cap, sold_out, gate_unavailable (503),
+    claim_busy (429: admission control turned the attempt away before it touched anything; retry the same
+    request with the same Idempotency-Key after Retry-After seconds, with jitter)."""
     user = current_user()
     device_id = _device_id(args)
     body, status = service.claim(

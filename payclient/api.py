@@ -18,6 +18,7 @@ the retry either do the work once or replay the first answer.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,6 +71,8 @@ __all__ = ["ApiClient", "EventStream", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000/api/v1"
 _RETRY_STATUSES = {502, 503, 504}
+#: 429 codes that say "busy, nothing done, send the same request again after Retry-After" (admission control).
+_BUSY_CODES = {"claim_busy"}
 #: 401 codes a new access token cures: the short-lived one expired, or its signing key is no longer published.
 _REFRESHABLE = {"token_expired", "invalid_token"}
 _NO_REFRESH = {"/auth/login", "/auth/register", "/auth/refresh"}
@@ -83,13 +86,19 @@ class ApiClient:
     ``tokens`` keeps the bearer token (a file store in the apps, memory in
     tests); ``outbox`` keeps money-moving requests until they are answered;
     ``retries`` is how many times a request without an answer is sent again
-    (with ``backoff_s`` doubling between tries).
+    (with ``backoff_s`` doubling between tries); ``busy_retries`` how many times
+    a money-moving request the server turned away as busy (429 ``claim_busy``)
+    is sent again with the same Idempotency-Key, each after at least its
+    ``Retry-After`` plus jitter (:meth:`busy_delay`). ``sleep`` and ``rng``
+    are the clock and the dice (tests pass fakes).
     """
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, tokens: TokenStore | None = None,
                  outbox: Outbox | None = None, session: requests.Session | None = None,
                  timeout_s: float = 10.0, retries: int = 3, backoff_s: float = 0.3,
-                 device_id: str | None = None, device_tokens: MemoryStore | None = None):
+                 device_id: str | None = None, device_tokens: MemoryStore | None = None,
+                 busy_retries: int = 5, busy_max_s: float = 8.0,
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random):
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens or MemoryTokenStore()
         # This installation's id and, per phone number, the proof that it logged in before: with it,
@@ -103,6 +112,10 @@ class ApiClient:
         self.language: Callable[[], str] = lambda: "en"
         self.retries = retries
         self.backoff_s = backoff_s
+        self.busy_retries = busy_retries
+        self.busy_max_s = busy_max_s
+        self.sleep = sleep
+        self.random = rng
         self._refresh_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
@@ -203,7 +216,7 @@ class ApiClient:
                     return self._body(resp)
             if method != "GET" or attempt == self.retries:
                 break
-            time.sleep(self.backoff_s * 2 ** attempt)
+            self.sleep(self.backoff_s * 2 ** attempt)
         if isinstance(last, ApiError):
             raise last
         raise NetworkError(f"Could not reach the Suiyuan server: {last}") from last
@@ -225,20 +238,34 @@ class ApiClient:
         went unanswered; the entry then stays pending for :meth:`resume_pending`.
         """
         last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        attempt, busy = 0, 0
+        while attempt <= self.retries:
             try:
                 resp = self._send(entry.method, entry.path, json=entry.body,
                                   headers={"Idempotency-Key": entry.key})
             except _NETWORK_ERRORS as exc:
                 last = exc
                 self.outbox.attempt_failed(entry.key, f"{type(exc).__name__}: {exc}")
+                attempt += 1
+                if attempt <= self.retries:
+                    self.sleep(self.backoff_s * 2 ** (attempt - 1))
+                continue
+            if resp.status_code == 429 and self._code(resp) in _BUSY_CODES:
+                # Turned away before anything was done (nothing recorded under the key): wait, then the same
+                # request with the same key. Out of tries, the entry stays pending and the caller is told.
+                busy += 1
+                self.outbox.attempt_failed(entry.key, f"HTTP 429 {self._code(resp)}")
+                if busy > self.busy_retries:
+                    raise errors.from_response(resp)
+                self.sleep(self.busy_delay(busy, resp.headers.get("Retry-After")))
                 continue
             if resp.status_code in _RETRY_STATUSES:
                 # The gateway answered, the app did not: nothing was recorded under the key.
                 last = errors.from_response(resp)
                 self.outbox.attempt_failed(entry.key, f"HTTP {resp.status_code}")
+                attempt += 1
+                if attempt <= self.retries:
+                    self.sleep(self.backoff_s * 2 ** (attempt - 1))
                 continue
             try:
                 data = resp.json()
@@ -248,6 +275,29 @@ class ApiClient:
             return self._body(resp)
         raise NetworkError(f"No answer from the server; the request is kept and will be retried ({last})",
                            pending_key=entry.key) from last
+
+    def busy_delay(self, busy: int, retry_after: str | None) -> float:
+        """Seconds to wait before the ``busy``-th retry of a request the server turned away as busy.
+
+        Never sooner than the server's ``Retry-After`` (seconds; ``backoff_s`` if absent or unreadable), doubling
+        with each refusal of the same request, capped at ``busy_max_s``; then a random extra of up to as
+        much again, so that a crowd refused together does not come back together.
+        """
+        try:
+            floor = max(0.0, float(retry_after)) if retry_after is not None else self.backoff_s
+        except ValueError:
+            floor = self.backoff_s  # an HTTP date: not worth a clock comparison here
+        base = min(max(floor, self.backoff_s) * 2 ** (busy - 1), self.busy_max_s)
+        base = max(base, floor)
+        return base + base * self.random()
+
+    @staticmethod
+    def _code(resp: requests.Response) -> str | None:
+        try:
+            body = resp.json()
+        except ValueError:
+            return None
+        return body.get("code") if isinstance(body, dict) else None
 
     def resume_pending(self) -> list[tuple[OutboxEntry, dict | ApiError]]:
         """Send again every unanswered money-moving request of the signed-in user.
@@ -732,7 +782,7 @@ class ApiClient:
                 if resp.status_code == 304:
                     return None
                 return self._body(resp), resp.headers.get("ETag")
-            time.sleep(self.backoff_s * 2 ** attempt)
+            self.sleep(self.backoff_s * 2 ** attempt)
         raise NetworkError(f"Could not reach the Suiyuan server: {last}") from last
 
     def report_fraud(self, kind: str, value: str, note: str = "") -> dict:

@@ -31,6 +31,7 @@ COMMON: dict[str, dict[str, str]] = {
         "err.login_slowed": "密码错误次数较多，请 {seconds} 秒后再试",
         "err.login_refused": "此设备登录失败次数过多，请稍后再试",
         "err.registration_limited": "注册过于频繁，请稍后再试",
+        "err.claim_busy": "正在领取的人太多，请稍后再试（不会重复领取）",
         "err.amount_max": "金额不能超过 {max}",
         "login_alert.title": "有人尝试登录您的账户",
         "login_alert.text": "过去 24 小时内，其他设备输错您的密码 {failed} 次，"
@@ -122,6 +123,7 @@ COMMON: dict[str, dict[str, str]] = {
         "err.login_slowed": "Several wrong passwords; try again in {seconds} s",
         "err.login_refused": "Too many failed log-ins from this device; try again later",
         "err.registration_limited": "Too many registrations; try again later",
+        "err.claim_busy": "Too many people are claiming right now; try again in a moment (you cannot get it twice)",
         "err.amount_max": "The amount may be at most {max}",
         "login_alert.title": "Someone tried to log in to your account",
         "login_alert.text": "In the last 24 hours other devices entered a wrong password {failed} times and {blocked} "

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from backend.auth.models import Role
+from backend.extensions import db
 from payclient import fmt
 from payclient.api import ApiClient, watch_order
 from payclient.device import DeviceStore
@@ -335,3 +336,36 @@ def test_a_session_ended_elsewhere_is_not_refreshed(app, connect, factory, monke
     with pytest.raises(AuthError) as err:
         c.me()
     assert err.value.code == "token_expired"  # and the refresh token was refused: token_revoked
+
+
+def test_a_claim_turned_away_as_busy_is_sent_again_with_its_key_and_claims_once(app, connect, factory, monkeypatch):
+    """Admission control (#17 item 5) through the client: the worker is busy, the claim gets 429 claim_busy;
+    the client waits Retry-After plus jitter (a fake clock: no sleeping) and sends the same request with the
+    same Idempotency-Key, which claims exactly one packet."""
+    from campaigns.models import Claim
+    from tests.campaigns.helpers import live, make_world
+    from tests.payments.helpers import Api
+
+    world = make_world(factory)
+    campaign = live(Api(app), world, packet_count=2, budget_fen=600, split="fixed")
+    consumer = factory.consumer()
+    settle()
+    admission = app.extensions["claim_admission"]
+    monkeypatch.setattr(admission, "limit", 1)
+    assert admission.try_enter()  # another claim is in flight in this worker
+    waits: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            admission.leave()  # the other claim is done
+
+    c = connect(consumer, sleep=fake_sleep, rng=lambda: 0.5)
+    result = c.claim(campaign["id"])
+    assert result.amount_fen == 300
+    assert waits == [1.5, 3.0]  # Retry-After 1 s, doubled, plus half again (the dice said 0.5)
+    [entry] = c.outbox.all()
+    assert not entry.pending and entry.attempts == 3  # two refusals, then the claim
+    assert db.session.query(Claim).filter_by(campaign_id=campaign["id"], user_id=consumer.id).count() == 1
+    db.session.rollback()
+    assert admission.in_flight == 0

@@ -155,3 +155,93 @@ def test_an_amount_over_the_maximum_is_explained_with_the_maximum():
     assert tr.error(err.value) == "金额不能超过 ¥50,000.00"
     tr.set_lang("en")
     assert tr.error(err.value) == "The amount may be at most ¥50,000.00"
+
+
+# ---------------------------------------------------------------- busy (429 claim_busy): back off, same key
+
+
+class _Busy:
+    """A session that answers 429 claim_busy ``refusals`` times (with ``retry_after``), then 201."""
+
+    def __init__(self, refusals: int, retry_after: str | None = "2", code: str = "claim_busy"):
+        self.refusals, self.retry_after, self.code = refusals, retry_after, code
+        self.keys: list[str] = []
+
+    def request(self, method, url, **kwargs):
+        import json
+
+        import requests
+
+        self.keys.append(kwargs["headers"]["Idempotency-Key"])
+        resp = requests.Response()
+        resp.url = url
+        if len(self.keys) <= self.refusals:
+            resp.status_code = 429
+            resp.headers["Content-Type"] = "application/problem+json"
+            if self.retry_after is not None:
+                resp.headers["Retry-After"] = self.retry_after
+            resp._content = json.dumps({"status": 429, "code": self.code, "title": "busy"}).encode()
+        else:
+            resp.status_code = 201
+            resp.headers["Content-Type"] = "application/json"
+            resp._content = b'{"claim_id": 1}'
+        return resp
+
+
+def _client(session, dice=0.0, **kwargs):
+    from payclient.api import ApiClient
+
+    waits: list[float] = []
+    client = ApiClient("http://server.invalid/api/v1", session=session, sleep=waits.append,
+                       rng=lambda: dice, backoff_s=0.3, **kwargs)
+    return client, waits
+
+
+@pytest.mark.parametrize("dice", [0.0, 0.5, 0.999])
+def test_busy_backoff_honours_retry_after_doubles_and_jitters_within_bounds(dice):
+    client, _ = _client(_Busy(0), dice=dice, busy_max_s=10)
+    for busy, floor in [(1, 2), (2, 4), (3, 8), (4, 10), (5, 10)]:
+        wait = client.busy_delay(busy, "2")
+        assert floor <= wait < 2 * floor and wait == pytest.approx(floor * (1 + dice))
+    # The cap never undercuts the server: Retry-After 60 with a 10 s cap still waits at least 60 s.
+    assert 60 <= client.busy_delay(3, "60") < 120
+    # No (or an unreadable) Retry-After: the client's own backoff, doubling.
+    assert client.busy_delay(1, None) == pytest.approx(0.3 * (1 + dice))
+    assert client.busy_delay(2, "Wed, 21 Oct 2026 07:28:00 GMT") == pytest.approx(0.6 * (1 + dice))
+
+
+def test_a_busy_claim_is_sent_again_with_the_same_key_until_it_is_answered():
+    session = _Busy(2, retry_after="2")
+    client, waits = _client(session, dice=0.25)
+    client.tokens.save("tok", {"id": 7})
+    assert client._money("/campaigns/3/claims", {}) == {"claim_id": 1}
+    assert len(session.keys) == 3 and len(set(session.keys)) == 1
+    assert waits == [2.5, 5.0]
+    [entry] = client.outbox.all()
+    assert not entry.pending and entry.status == 201
+
+
+def test_busy_retries_are_bounded_and_the_request_stays_pending_with_its_key():
+    from payclient.errors import RateLimited
+
+    session = _Busy(100, retry_after="1")
+    client, waits = _client(session, busy_retries=3)
+    client.tokens.save("tok", {"id": 7})
+    with pytest.raises(RateLimited) as refused:
+        client._money("/campaigns/3/claims", {})
+    assert refused.value.code == "claim_busy"
+    assert len(session.keys) == 4 and len(set(session.keys)) == 1 and len(waits) == 3
+    [entry] = client.outbox.pending("7")
+    assert entry.key == session.keys[0]  # resume_pending sends it again with the same key
+
+
+def test_another_429_is_a_refusal_not_retried():
+    from payclient.errors import RateLimited
+
+    session = _Busy(100, code="password_locked")
+    client, waits = _client(session)
+    client.tokens.save("tok", {"id": 7})
+    with pytest.raises(RateLimited):
+        client._money("/payments", {})
+    assert len(session.keys) == 1 and waits == []
+    assert client.outbox.pending("7") == []
