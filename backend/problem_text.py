@@ -150,6 +150,10 @@ DETAILS_ZH = {
     "payee_reported_fraud": "收款方已被确认为诈骗，付款已拦截。",
     "payee_wallet_frozen": "收款方钱包已冻结，暂时不能收款。",
     "payer_cannot_pay": "付款人无法支付。",
+    "payment_password_locked": "支付密码错误次数过多，已暂时锁定，请稍后再试。",
+    "payment_password_not_set": "请先设置支付密码。",
+    "payment_password_required": "请输入支付密码。",
+    "payment_password_wrong": "支付密码不正确。",
     "payslip_not_found": "工资单不存在。",
     "phone_taken": "这个手机号已注册。",
     "plan_not_found": "套餐不存在。",
@@ -213,6 +217,10 @@ DETAILS_ZH = {
 #: Whole English sentences the services write, where the code alone would say too little (gettext's
 #: model: the English text is the key; a sentence built with numbers falls back to its code's sentence).
 SENTENCES_ZH = {
+    "The payment password is six digits.": "支付密码为 6 位数字。",
+    "Choose a payment password that is not one repeated digit or a run like 123456.":
+        "支付密码不能是同一个数字重复或 123456 这样的连续数字。",
+    "Choose one of the offered password-free limits.": "请从提供的免密额度中选择。",
     "min_spend_fen must be at least the discount (满 X 减 Y with X ≥ Y).":
         "满额门槛不能低于优惠金额（满 X 减 Y 要求 X ≥ Y）。",
     "A coupon campaign's budget is count × discount; change those instead.":
