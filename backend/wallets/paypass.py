@@ -127,7 +127,12 @@ def require(user: User, amount_fen: int | None, password: str | None, *, always:
 
     ``always``: top-ups, redemptions and transfers; otherwise (payments) only above the
     wallet's password-free limit. A wallet without a payment password is not asked.
+    A request sent again under an Idempotency-Key already used needs no password: it is
+    only replayed (or refused as a different request), so the apps' outbox, which keeps
+    money requests on disk to resend them, never has to store the password.
     """
+    from backend import idempotency
+
     from backend.wallets.service import wallet_of
 
     wallet = wallet_of(user)
@@ -135,6 +140,8 @@ def require(user: User, amount_fen: int | None, password: str | None, *, always:
         return
     if not always and (amount_fen is None or amount_fen <= wallet.password_free_limit_fen):
         return  # a code that does not verify (amount None) is refused by the payment path itself
+    if not password and idempotency.seen(user.id, idempotency.request_key()):
+        return
     verify(user.id, wallet, password)
 
 

@@ -70,9 +70,13 @@ def test_top_ups_redemptions_and_transfers_always_need_the_password(client, fact
     # The same Idempotency-Key, now with the right password: the refusals recorded nothing under it.
     resp = client.post(url(path), json=body | {"payment_password": PW}, headers=money_headers(payer, key))
     assert resp.status_code == 201, resp.get_json()
-    # A replay with the password is the same answer, not a second move.
-    again = client.post(url(path), json=body | {"payment_password": PW}, headers=money_headers(payer, key))
+    # Sent again under the same key (an outbox resending after a restart, which never stores the password):
+    # the first answer is replayed without the password, and no money moves twice.
+    with ledger_unchanged():
+        again = client.post(url(path), json=body, headers=money_headers(payer, key))
     assert again.status_code == 201 and again.get_json()["transfer_id"] == resp.get_json()["transfer_id"]
+    # A fresh key without the password is still refused.
+    assert_problem(client.post(url(path), json=body, headers=money_headers(payer)), 403, "payment_password_required")
 
 
 def test_payments_need_the_password_only_above_the_password_free_limit(client, factory):
