@@ -362,3 +362,9 @@ from consumer_app.receipt_strings import RECEIPT  # noqa: E402
 
 for _lang, _entries in RECEIPT.items():
     STRINGS[_lang].update(_entries)
+
+# The payment password, transfer and redeem screens (issue #20 item 6).
+from consumer_app.security_strings import SECURITY  # noqa: E402
+
+for _lang, _entries in SECURITY.items():
+    STRINGS[_lang].update(_entries)

@@ -132,7 +132,6 @@ def require(user: User, amount_fen: int | None, password: str | None, *, always:
     money requests on disk to resend them, never has to store the password.
     """
     from backend import idempotency
-
     from backend.wallets.service import wallet_of
 
     wallet = wallet_of(user)

@@ -331,8 +331,14 @@ def test_other_screens_render_at_both_phone_sizes(ui, world, factory, live_url, 
     h.tap(reg.ids.submit)
     h.idle(fresh)
     assert fresh.sm.current == "open_wallet"
+    opening = fresh.screen("open_wallet")
+    opening.ids.pw.text, opening.ids.pw2.text = "135790", "135709"
     shots("consumer-open-wallet", fresh)
-    h.tap(fresh.screen("open_wallet").ids.submit)
+    h.tap(opening.ids.submit)
+    h.idle(fresh)
+    assert fresh.sm.current == "open_wallet"  # the two payment passwords differ
+    opening.ids.pw2.text = "135790"
+    h.tap(opening.ids.submit)
     h.idle(fresh)
     assert fresh.sm.current == "home" and fresh.screen("home").balance == "¥0.00"
 

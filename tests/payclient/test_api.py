@@ -96,7 +96,7 @@ def test_problems_become_typed_exceptions(connect, factory):
     settle()
     c = connect(consumer)
     with pytest.raises(ConflictError) as err:
-        c.open_wallet("ICBC")
+        c.open_wallet("ICBC", payment_password="135790")
     assert err.value.code == "wallet_exists"
     with pytest.raises(PermissionDenied) as err:
         c.create_order(1, 100)
@@ -117,7 +117,7 @@ def test_wallet_calls(connect, factory):
     assert err.value.code == "wallet_not_open"
     banks = c.banks()
     assert {"ICBC", "WEBANK"} <= {b.code for b in banks} or len(banks) == 10
-    w = c.open_wallet("ICBC", "4111111111111111")
+    w = c.open_wallet("ICBC", "4111111111111111", payment_password="135790")
     assert isinstance(w, Wallet) and w.wallet_class == 4 and w.balance_fen == 0
     assert w.limits.single_payment_cap_fen == 2_000_00 and w.bank.code == "ICBC"
     posted = c.topup(50_000)
