@@ -413,6 +413,17 @@ class ApiClient:
     def statement(self, merchant_id: int, day: date | str) -> dict:
         return self._call("GET", f"/merchants/{merchant_id}/statements/{day}")
 
+    def statement_csv(self, merchant_id: int, day: date | str, *, tries: int = 20, wait_s: float = 0.5) -> bytes:
+        """The day's statement as CSV bytes (owner). A past day's is built by a job on demand (202): asked again
+        until it is ready; raises ``NetworkError`` if it is still being built after ``tries``."""
+        for attempt in range(tries):
+            body = self._call("GET", f"/merchants/{merchant_id}/statements/{day}", params={"format": "csv"})
+            if isinstance(body, bytes | str):
+                return body.encode() if isinstance(body, str) else body
+            if attempt + 1 < tries:
+                time.sleep(wait_s)
+        raise NetworkError("The statement is still being prepared; try again in a moment.")
+
     # ------------------------------------------------------------------ orders (merchant side)
 
     def create_order(self, merchant_id: int, amount_fen: int, *, description: str | None = None,
