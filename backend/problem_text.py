@@ -55,6 +55,7 @@ DETAILS_ZH = {
     "card_declined": "银行拒绝了这笔扣款。",
     "card_not_active": "这张卡当前不可用。",
     "card_not_found": "卡不存在。",
+    "cashier_not_found": "这家店没有这位收银员。",
     "closure_not_found": "记录不存在。",
     "concurrent_update": "数据刚被他人修改，请刷新后再试。",
     "conflict": "操作与当前状态冲突，请刷新后再试。",
@@ -217,6 +218,7 @@ DETAILS_ZH = {
 #: Whole English sentences the services write, where the code alone would say too little (gettext's
 #: model: the English text is the key; a sentence built with numbers falls back to its code's sentence).
 SENTENCES_ZH = {
+    "No such cashier at this shop.": "这家店没有这位收银员。",
     "The payment password is six digits.": "支付密码为 6 位数字。",
     "Choose a payment password that is not one repeated digit or a run like 123456.":
         "支付密码不能是同一个数字重复或 123456 这样的连续数字。",

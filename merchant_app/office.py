@@ -70,6 +70,8 @@ def bank_name(services, code: str, on_name) -> None:
 class CashierVM:
     name: str
     line: str
+    user_id: int = 0
+    limit_yuan: str = ""  # the limit as typed in the change dialog
 
 
 class CashiersPresenter(_Base):
@@ -88,8 +90,25 @@ class CashiersPresenter(_Base):
         self.view.show_busy(False)
         self.view.show_cashiers([
             CashierVM(c.display_name or fmt.mask_phone(c.phone),
-                      self.tr("m.cash.row", phone=fmt.mask_phone(c.phone), limit=self.limit_text(c.refund_limit_fen)))
+                      self.tr("m.cash.row", phone=fmt.mask_phone(c.phone), limit=self.limit_text(c.refund_limit_fen)),
+                      c.user_id, f"{c.refund_limit_fen / 100:.2f}")
             for c in cashiers])
+
+    def change_limit(self, user_id: int, limit_text: str) -> None:
+        """Change a cashier's refund limit (the server holds their refunds to it)."""
+        try:
+            limit = parse_yuan(limit_text) if limit_text.strip() else 0
+        except MoneyError as exc:
+            self.view.show_error(self.tr.error(exc))
+            return
+        self.view.show_busy(True)
+        self.s.runner.submit(self.s.api.set_cashier_limit, self.merchant.id, user_id, limit,
+                             on_done=self._changed, on_error=self._fail)
+
+    def _changed(self, cashier) -> None:
+        self.view.show_added(self.tr("m.cash.changed", name=cashier.display_name or fmt.mask_phone(cashier.phone),
+                                     limit=self.limit_text(cashier.refund_limit_fen)))
+        self.load()
 
     def add(self, name: str, phone: str, password: str, limit_text: str) -> None:
         phone = "".join(ch for ch in phone if ch.isdigit())

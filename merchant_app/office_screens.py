@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
 from merchant_app.screens import MScreen, MTodayScreen
 from payclient.ui.theme import COLORS, ListRow
@@ -13,6 +13,7 @@ __all__ = ["MCashiersScreen", "MDayScreen"]
 class MCashiersScreen(MScreen):
     empty = BooleanProperty(False)
     added_text = StringProperty("")
+    dialog = ObjectProperty(None, allownone=True)  # the open refund-limit dialog
 
     def on_pre_enter(self, *_):
         self.added_text = ""
@@ -21,9 +22,34 @@ class MCashiersScreen(MScreen):
     def show_cashiers(self, items) -> None:
         box = self.ids.rows
         box.clear_widgets()
+        from payclient.ui.i18n import tr
+
         for vm in items:
-            box.add_widget(ListRow(title=vm.name, subtitle=vm.line, value="", value_color=COLORS.muted))
+            row = ListRow(title=vm.name, subtitle=vm.line, value=tr("m.cash.edit"), value_color=COLORS.red, item=vm)
+            row.bind(on_release=lambda r: self.edit(r.item))
+            box.add_widget(row)
         self.empty = not items
+
+    def edit(self, vm):
+        """The owner changes one cashier's refund limit."""
+        from kivy.factory import Factory
+
+        from payclient.ui.i18n import tr
+
+        dialog = self.dialog = Factory.MLimitDialog()
+        dialog.title = tr("m.cash.edit_title", name=vm.name)
+        dialog.ids.amount.text = vm.limit_yuan
+        dialog.ids.cancel_button.bind(on_release=lambda *_: self.close_dialog())
+        dialog.ids.save_button.bind(on_release=lambda *_: (self.presenter.change_limit(vm.user_id,
+                                                                                        dialog.ids.amount.text),
+                                                           self.close_dialog()))
+        dialog.open(animation=False)
+        return dialog
+
+    def close_dialog(self) -> None:
+        dialog, self.dialog = self.dialog, None
+        if dialog is not None:
+            dialog.dismiss(animation=False)
 
     def submit(self) -> None:
         ids = self.ids

@@ -410,6 +410,11 @@ class ApiClient:
             "phone": phone, "password": password, "display_name": display_name,
             "refund_limit_fen": refund_limit_fen}))
 
+    def set_cashier_limit(self, merchant_id: int, user_id: int, refund_limit_fen: int) -> Cashier:
+        """Change a cashier's refund limit (the owner)."""
+        return Cashier.from_json(self._call("PATCH", f"/merchants/{merchant_id}/cashiers/{user_id}",
+                                            json={"refund_limit_fen": refund_limit_fen}))
+
     def statement(self, merchant_id: int, day: date | str) -> dict:
         return self._call("GET", f"/merchants/{merchant_id}/statements/{day}")
 

@@ -442,6 +442,8 @@ def valid_requests(world: World) -> dict[str, dict]:
         "POST /api/v1/merchants/{merchant_id}/review": None,  # set up in tests/merchants (needs a pending one)
         "POST /api/v1/merchants/{merchant_id}/cashiers": {"body": {"phone": "13799990002", "password": "Passw0rd!"}},
         "GET /api/v1/merchants/{merchant_id}/cashiers": {},
+        "PATCH /api/v1/merchants/{merchant_id}/cashiers/{user_id}": {
+            "path": {"user_id": world.people[Role.CASHIER].id}, "body": {"refund_limit_fen": 10_000}},
         "GET /api/v1/merchants/{merchant_id}/static-qr": {},
         "GET /api/v1/merchants/{merchant_id}/statements/{day}": {},
         "POST /api/v1/orders": {"body": {"merchant_id": world.ids["merchant_id"], "amount_fen": 1_000}},

@@ -65,6 +65,15 @@ def test_cashiers_past_days_statement_poster_files_and_bank_name(ui, world, live
     with pytest.raises(ApiError) as refused:
         clerk.refund(order.id, 2_100)
     assert refused.value.code == "refund_over_cashier_limit"
+    # The owner raises it to ¥25 in the app; now the clerk may.
+    h.tap(row)
+    h.pump(3)
+    cashiers.dialog.ids.amount.text = "25"
+    shots("merchant-cashier-limit", shop)
+    h.tap(cashiers.dialog.ids.save_button)
+    h.idle(shop)
+    assert cashiers.added_text == "小王 的退款额度已改为 ¥25.00"
+    clerk.refund(order.id, 2_100)
     shop.back()
     h.idle(shop)
 
