@@ -77,7 +77,7 @@ SECURITY = {
         "c.home.icon.redpackets": "Gift",
         "c.home.icon.perks": "Perk",
         "c.home.icon.prepaid": "Card",
-        "c.home.icon.payslips": "Pay",
+        "c.home.icon.payslips": "Wage",
         "c.home.icon.transfer": "Send",
         "c.home.icon.redeem": "Bank",
         "c.home.icon.security": "PIN",

@@ -43,7 +43,6 @@ def test_cashiers_past_days_statement_poster_files_and_bank_name(ui, world, live
     h.idle(shop)
     more = shop.screen("more")
     h.wait_until(lambda: more.bank == "中国工商银行", what="the bank by name")
-    shots("merchant-more", shop)
 
     # A cashier with a ¥20 refund limit.
     h.tap(more.ids.cashiers_row)
@@ -113,7 +112,6 @@ def test_cashiers_past_days_statement_poster_files_and_bank_name(ui, world, live
     assert shop.screen("day").presenter.s.settings.load()["exports_dir"] == str(tmp_path / "posters")
     from kivy.uix.scrollview import ScrollView
 
-    shots("merchant-poster", shop)
     scroll = next(w for w in poster.walk(restrict=True) if isinstance(w, ScrollView))
     scroll.scroll_y = 0
     h.pump(3)

@@ -162,7 +162,7 @@ def test_the_payment_password_transfer_redeem_and_bill_list(ui, world, factory, 
     h.tap(home.ids.lang_button)
     h.idle(phone)
     assert home.ids.tile_scan.icon == "Scan" and home.ids.tile_transfer.caption == "Transfer"
-    shots("consumer-home-en", phone)
+    shots("consumer-home-en-tiles", phone)
     h.tap(home.ids.tile_security)
     h.idle(phone)
     shots("consumer-security-en", phone)
@@ -175,4 +175,4 @@ def test_the_payment_password_transfer_redeem_and_bill_list(ui, world, factory, 
     h.idle(phone)
     h.tap(home.ids.lang_button)
     h.idle(phone)
-    shots("consumer-home", phone)
+    assert home.ids.tile_scan.icon == "扫"

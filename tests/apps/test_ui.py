@@ -227,6 +227,7 @@ def test_payment_code_on_the_consumer_screen_is_scanned_and_charged(ui, world, f
     h.idle(merchant)
     h.tap(_tab(merchant.screen("today"), "tab_more"))
     assert merchant.sm.current == "more"
+    h.wait_until(lambda: merchant.screen("more").bank == "中国工商银行", what="the bank by name (#20 item 7)")
     shots("merchant-more", merchant)
     h.tap(merchant.screen("more").ids.poster_row)
     h.idle(merchant)
