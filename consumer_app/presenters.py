@@ -30,9 +30,19 @@ __all__ = [
 ]
 
 
+#: Fields whose refusal the server words for people (in the language asked): shown as it comes.
+_WORDED_FIELDS = ("payment_password", "new_password", "current_password")
+
+
 class _Base(Presenter):
     def explain(self, exc: Exception) -> str | None:
-        return self.tr("c.err.not_consumer") if isinstance(exc, WrongApp) else None
+        if isinstance(exc, WrongApp):
+            return self.tr("c.err.not_consumer")
+        if isinstance(exc, ApiError) and exc.code == "validation_failed":
+            for name in _WORDED_FIELDS:
+                if exc.field_errors.get(name):
+                    return exc.field_errors[name]
+        return None
 
 
 # ---------------------------------------------------------------- signing in
