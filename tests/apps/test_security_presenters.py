@@ -103,3 +103,35 @@ def test_the_bill_list_names_shops_and_steps_through_months(sv, payer, world, li
     assert view.last("show_month") == (month_text, False)
     history.step_month(-1)
     assert view.last("show_items")[0] == [] and view.last("show_month")[1] is True
+
+
+def test_a_payment_above_the_password_free_limit_asks_the_password_first(sv, world, factory, live_url, tmp_path):
+    from payclient.api import ApiClient
+    from tests.apps.test_consumer_presenters import qr_png
+
+    payer = factory.consumer(balance_fen=300_000)
+    paypass.set_initial(factory.wallet(payer), PW)
+    db.session.commit()
+    settle()
+
+    owner = ApiClient(live_url)
+    owner.login(world.owner.phone, world.password)
+    sv.api.login(payer.phone, PASSWORD)
+    small = owner.create_order(world.merchant_id, 20_000)  # ¥200 ≤ ¥1,000: no password
+    view = FakeView()
+    pay = p.PayPresenter(sv, view)
+    pay.submit_image(qr_png(tmp_path, small.payload, "small.png"))
+    assert view.last("show_preview")[0].password_needed is False
+    pay.pay()
+    assert view.last("show_paid")[0].amount == "¥200.00" and not view.named("ask_password")
+    big = owner.create_order(world.merchant_id, 150_000)  # ¥1,500: the password first, before any request
+    pay.submit_image(qr_png(tmp_path, big.payload, "big.png"))
+    assert view.last("show_preview")[0].password_needed is True
+    pay.pay()
+    text, retry = view.last("ask_password")
+    assert text == "请输入 6 位支付密码" and view.last("show_paid")[0].amount == "¥200.00"
+    retry("000111")
+    text, retry = view.last("ask_password")
+    assert text == "支付密码不正确，还可以试 4 次"
+    retry(PW)
+    assert view.last("show_paid")[0].amount == "¥1,500.00"
