@@ -109,6 +109,9 @@ def from_env(env: os._Environ | dict | None = None) -> dict:
         "JSON_MAX_DEPTH": int(env.get("JSON_MAX_DEPTH", 32)),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", 10)),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("LOGIN_LOCKOUT_SECONDS", 900)),
+        # The payment password (backend/wallets/paypass.py): this many wrong tries lock it for this long.
+        "PAYMENT_PASSWORD_MAX_FAILURES": int(env.get("PAYMENT_PASSWORD_MAX_FAILURES", 5)),
+        "PAYMENT_PASSWORD_LOCK_SECONDS": int(env.get("PAYMENT_PASSWORD_LOCK_SECONDS", 3 * 3600)),
         "CAMPAIGN_REVEAL_S": campaign_reveal_s(env.get("CAMPAIGN_REVEAL_S")),
         # Admission control at the claim endpoint (campaigns/admission.py): claims one worker process works
         # on at once (0: no bound), how long a claim may have queued behind a proxy's X-Request-Start (0: not

@@ -101,6 +101,12 @@ def request_key() -> str:
     return key
 
 
+def seen(user_id: int, key: str) -> bool:
+    """Return whether ``key`` was used by ``user_id`` before (its request is then replayed or refused by ``run``)."""
+    found = db.session.execute(select(T.c.id).where(T.c.user_id == user_id, T.c.key == key)).first()
+    return found is not None
+
+
 def fingerprint(body: object) -> str:
     """Return the hash identifying a request: method, path and canonical JSON body."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)

@@ -60,6 +60,7 @@ DETAILS_ZH = {
     "card_not_found": "卡不存在。",
     "category_unknown": "投诉类别不在所列类别之中。",
     "claim_busy": "正在领取的人太多，请稍候；应用会用同一请求自动重试。",
+    "cashier_not_found": "这家店没有这位收银员。",
     "closure_not_found": "记录不存在。",
     "complaint_already_open": "您对此已有一件处理中的投诉，请等待处理结果。",
     "complaint_not_found": "投诉不存在。",
@@ -160,6 +161,10 @@ DETAILS_ZH = {
     "payee_reported_fraud": "收款方已被确认为诈骗，付款已拦截。",
     "payee_wallet_frozen": "收款方钱包已冻结，暂时不能收款。",
     "payer_cannot_pay": "付款人无法支付。",
+    "payment_password_locked": "支付密码错误次数过多，已暂时锁定，请稍后再试。",
+    "payment_password_not_set": "请先设置支付密码。",
+    "payment_password_required": "请输入支付密码。",
+    "payment_password_wrong": "支付密码不正确。",
     "payslip_not_found": "工资单不存在。",
     "phone_taken": "这个手机号已注册。",
     "photo_not_found": "照片不存在。",
@@ -234,6 +239,11 @@ DETAILS_ZH = {
 #: Whole English sentences the services write, where the code alone would say too little (gettext's
 #: model: the English text is the key; a sentence built with numbers falls back to its code's sentence).
 SENTENCES_ZH = {
+    "No such cashier at this shop.": "这家店没有这位收银员。",
+    "The payment password is six digits.": "支付密码为 6 位数字。",
+    "Choose a payment password that is not one repeated digit or a run like 123456.":
+        "支付密码不能是同一个数字重复或 123456 这样的连续数字。",
+    "Choose one of the offered password-free limits.": "请从提供的免密额度中选择。",
     "min_spend_fen must be at least the discount (满 X 减 Y with X ≥ Y).":
         "满额门槛不能低于优惠金额（满 X 减 Y 要求 X ≥ Y）。",
     "A coupon campaign's budget is count × discount; change those instead.":

@@ -49,13 +49,19 @@ class ConsumerShell(Shell):
         from consumer_app import receipts
 
         add(s.CReceiptScreen(name="receipt"), receipts.ReceiptPresenter)
+        from consumer_app import security, security_screens, transfer, transfer_screens
+
+        add(security_screens.CSecurityScreen(name="security"), security.SecurityPresenter)
+        add(transfer_screens.CTransferScreen(name="transfer"), transfer.TransferPresenter)
+        add(transfer_screens.CRedeemScreen(name="redeem"), transfer.RedeemPresenter)
 
 
 class ConsumerApp(SuiyuanApp):
     app_id = "suiyuan-consumer"
     kv_path = Path(__file__).with_name("consumer.kv")
     extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("payouts.kv"),
-                      Path(__file__).with_name("receipt.kv"), Path(__file__).with_name("transit.kv"))
+                      Path(__file__).with_name("receipt.kv"), Path(__file__).with_name("transit.kv"),
+                      Path(__file__).with_name("security.kv"), Path(__file__).with_name("transfer.kv"))
     strings = STRINGS
     shell_class = ConsumerShell
     title_text = "穗元钱包 Suiyuan Wallet"

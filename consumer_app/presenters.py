@@ -30,9 +30,19 @@ __all__ = [
 ]
 
 
+#: Fields whose refusal the server words for people (in the language asked): shown as it comes.
+_WORDED_FIELDS = ("payment_password", "new_password", "current_password")
+
+
 class _Base(Presenter):
     def explain(self, exc: Exception) -> str | None:
-        return self.tr("c.err.not_consumer") if isinstance(exc, WrongApp) else None
+        if isinstance(exc, WrongApp):
+            return self.tr("c.err.not_consumer")
+        if isinstance(exc, ApiError) and exc.code == "validation_failed":
+            for name in _WORDED_FIELDS:
+                if exc.field_errors.get(name):
+                    return exc.field_errors[name]
+        return None
 
 
 # ---------------------------------------------------------------- signing in
@@ -92,13 +102,19 @@ class OpenWalletPresenter(_Base):
     def _banks(self, banks) -> None:
         self.view.show_banks([(b.code, self.tr.pick(b.name_zh, b.name_en)) for b in banks])
 
-    def open(self, bank_code: str | None, card_number: str = "") -> None:
+    def open(self, bank_code: str | None, card_number: str = "", password: str = "", again: str = "") -> None:
+        from consumer_app.security import check_new_password
+
         if not bank_code:
             self.view.show_error(self.tr("c.err.choose_bank"))
             return
+        problem = check_new_password(self.tr, password, again)
+        if problem:
+            self.view.show_error(problem)
+            return
         self.view.show_busy(True)
         card = "".join(card_number.split())
-        self.s.runner.submit(self.s.api.open_wallet, bank_code, card or None,
+        self.s.runner.submit(lambda: self.s.api.open_wallet(bank_code, card or None, payment_password=password),
                              on_done=lambda _w: (self.view.show_busy(False), self.view.go("home")),
                              on_error=self._fail)
 
@@ -141,6 +157,8 @@ class HomePresenter(_Base):
         wallet, resumed = result
         self.view.show_busy(False)
         self.view.show_wallet(self.wallet_vm(wallet))
+        if not getattr(wallet, "payment_password_set", True):
+            self.view.show_notice(self.tr("c.home.set_password"))
         for entry, outcome in resumed:
             if isinstance(outcome, ApiError):
                 self.view.show_notice(self.tr("c.home.resumed_refused", reason=self.tr.error(outcome)))
@@ -206,6 +224,7 @@ class PreviewVM:
     balance_note: str = ""  # too little balance, said before the tap
     needs_topup: bool = False
     priced_fen: int | None = None  # the price the split was worked out for (a static code: the amount typed)
+    password_needed: bool = False  # above my password-free limit: the payment password is asked before paying
 
     @property
     def needs_amount(self) -> bool:
@@ -379,6 +398,7 @@ class PayPresenter(_Base):
         vm.can_pay = not vm.problem and preview is not None
         if vm.can_pay and preview.breakdown is not None:
             self._price(vm, preview.breakdown)
+        vm.password_needed = bool(preview is not None and getattr(preview, "payment_password_needed", False))
         return vm
 
     def _order_state(self, vm: PreviewVM, code: str, problem: Exception | None = None) -> None:
@@ -432,10 +452,11 @@ class PayPresenter(_Base):
         if vm is None or preview.breakdown is None:
             return
         vm.can_pay = True
+        vm.password_needed = preview.payment_password_needed
         self._price(vm, preview.breakdown)
         self.view.show_preview(vm)
 
-    def pay(self, amount_text: str = "") -> None:
+    def pay(self, amount_text: str = "", password: str | None = None) -> None:
         vm = self.current
         if vm is None or not vm.can_pay:
             return  # a warned code never reaches the payment call
@@ -447,8 +468,12 @@ class PayPresenter(_Base):
             if vm.priced_fen != amount:
                 self.price(amount_text)  # first show what it costs; the next tap pays
                 return
+        if vm.password_needed and password is None:
+            self.view.ask_password(self.tr("c.pw.enter"), lambda pw: self.pay(amount_text, pw))
+            return
         self.view.show_busy(True)
-        self.s.runner.submit(self.s.api.pay, vm.payload, amount, on_done=self._paid, on_error=self._pay_failed)
+        self.s.runner.submit(self.s.api.pay, vm.payload, amount, password, on_done=self._paid,
+                             on_error=lambda exc: self._pay_failed(exc, amount_text))
 
     def _paid(self, payment) -> None:
         self.view.show_busy(False)
@@ -459,7 +484,11 @@ class PayPresenter(_Base):
         """Too little balance: go top up (the confirm screen stays behind, to come back to)."""
         self.view.go("topup")
 
-    def _pay_failed(self, exc: Exception) -> None:
+    def _pay_failed(self, exc: Exception, amount_text: str = "") -> None:
+        from consumer_app.security import ask_again
+
+        if ask_again(self, exc, lambda pw: self.pay(amount_text, pw)):
+            return
         if isinstance(exc, ApiError) and exc.code in _ORDER_STATES and self.current is not None:
             self._order_state(self.current, exc.code, exc)
             self.view.show_busy(False)
@@ -602,24 +631,56 @@ class TxnVM:
     incoming: bool
     transfer_id: int
     reference: str = ""  # a payment's or refund's order: the row opens its e-receipt
+    detail: str = ""  # the bill detail of a row without an e-receipt (top-up, transfer, redemption…)
+
+
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
 
 
 class HistoryPresenter(_Base):
-    """View: ``show_items(list[TxnVM], more: bool, append: bool)``, ``show_error``, ``show_busy``."""
+    """The bill list (账单): one month at a time, each row naming the shop (also of a refund), the bank or the
+    person; a row opens its bill detail (a payment's or refund's e-receipt).
+
+    View: ``show_items(list[TxnVM], more: bool, append: bool)``, ``show_month(text, can_go_next: bool)``,
+    ``show_error``, ``show_busy``."""
 
     def __init__(self, services: Services, view):
         super().__init__(services, view)
         self.next_before: int | None = None
         self.references: dict[int, str] = {}  # payment transfer id → its order's reference (loaded pages)
+        today = fmt.local(datetime.now().astimezone())
+        self.month = (today.year, today.month)
+        self._this_month = self.month
+
+    @property
+    def month_key(self) -> str:
+        return f"{self.month[0]:04d}-{self.month[1]:02d}"
+
+    def month_label(self) -> str:
+        y, m = self.month
+        return self.tr("c.history.month", year=y, month=m, month_en=_MONTHS_EN[m - 1])
+
+    def step_month(self, delta: int) -> None:
+        y, m = self.month
+        index = y * 12 + (m - 1) + delta
+        wanted = (index // 12, index % 12 + 1)
+        if wanted > self._this_month:
+            return
+        self.month = wanted
+        self.load()
 
     def load(self) -> None:
         self.view.show_busy(True)
-        self.s.runner.submit(self.s.api.transactions, on_done=lambda p: self._page(p, False), on_error=self._fail)
+        self.view.show_month(self.month_label(), self.month < self._this_month)
+        month = self.month_key
+        self.s.runner.submit(lambda: self.s.api.transactions(month=month), on_done=lambda p: self._page(p, False),
+                             on_error=self._fail)
 
     def more(self) -> None:
         if self.next_before:
-            before = self.next_before
-            self.s.runner.submit(lambda: self.s.api.transactions(before=before),
+            before, month = self.next_before, self.month_key
+            self.s.runner.submit(lambda: self.s.api.transactions(before=before, month=month),
                                  on_done=lambda p: self._page(p, True), on_error=self._fail)
 
     def _page(self, page, append: bool) -> None:
@@ -633,13 +694,24 @@ class HistoryPresenter(_Base):
 
     def txn_vm(self, t) -> TxnVM:
         key = "txn.payment.in" if t.code == "payment" and t.direction == "in" else f"txn.{t.code}"
+        what = self.tr(key)
+        who = t.counterparty_name(self.tr.lang) if hasattr(t, "counterparty_name") else ""
         memo = t.memo or ""
-        sub = fmt.day_time(t.created_at) + (f" · {memo}" if memo else "")
+        shop = (t.counterparty or {}).get("kind") == "merchant"
+        # A payment or refund is titled by its shop; the kind of move goes under it.
+        title = who if shop and who else what
+        # Under a shop's name the kind of move; under a kind of move the bank or person, then the note.
+        sub = fmt.day_time(t.created_at) + (f" · {what}" if shop and who else (f" · {who}" if who else "")) \
+            + (f" · {memo}" if memo and not shop else "")
         sign = "+" if t.signed_amount_fen > 0 else "-"
+        amount = f"{sign}{format_fen(abs(t.signed_amount_fen))}"
         from consumer_app.receipts import receipt_reference
 
-        return TxnVM(self.tr(key), sub, f"{sign}{format_fen(abs(t.signed_amount_fen))}", t.signed_amount_fen > 0,
-                     t.transfer_id, receipt_reference(t, self.references))
+        detail = self.tr("c.history.detail_body", what=what + (f" · {memo}" if memo and not shop else ""),
+                         amount=amount, when=fmt.day_time(t.created_at),
+                         who=who or self.tr("c.history.unknown"), id=t.transfer_id)
+        return TxnVM(title, sub, amount, t.signed_amount_fen > 0, t.transfer_id,
+                     receipt_reference(t, self.references), detail)
 
 
 QUICK_TOPUPS_FEN = (100_00, 200_00, 500_00, 1000_00)
@@ -648,7 +720,7 @@ QUICK_TOPUPS_FEN = (100_00, 200_00, 500_00, 1000_00)
 class TopupPresenter(_Base):
     """View: ``show_done(text)``, ``show_error``, ``show_busy``, ``go``."""
 
-    def topup(self, amount_text: str) -> None:
+    def topup(self, amount_text: str, password: str | None = None) -> None:
         try:
             fen = parse_yuan(amount_text)
         except MoneyError as exc:
@@ -658,7 +730,14 @@ class TopupPresenter(_Base):
             self.view.show_error(self.tr("err.amount_zero"))
             return
         self.view.show_busy(True)
-        self.s.runner.submit(self.s.api.topup, fen, on_done=self._done, on_error=self._fail)
+        self.s.runner.submit(self.s.api.topup, fen, password, on_done=self._done,
+                             on_error=lambda exc: self._failed(exc, amount_text))
+
+    def _failed(self, exc: Exception, amount_text: str) -> None:
+        from consumer_app.security import ask_again
+
+        if not ask_again(self, exc, lambda pw: self.topup(amount_text, pw)):
+            self._fail(exc)
 
     def _done(self, posted) -> None:
         self.view.show_busy(False)

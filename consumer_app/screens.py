@@ -36,6 +36,12 @@ def _fill_rows(box, rows) -> None:
 class CScreen(AppScreen):
     """The consumer app's screens (``consumer.kv`` lays them out)."""
 
+    def ask_password(self, text: str, on_password) -> None:
+        """Ask the payment password over this screen (``security_screens.PayPasswordPad``)."""
+        from consumer_app.security_screens import ask_password
+
+        ask_password(text, on_password)
+
 
 class CLoginScreen(CScreen):
     def login(self) -> None:
@@ -72,7 +78,7 @@ class COpenWalletScreen(CScreen):
             b.kind = "primary" if getattr(b, "code", None) == code else "secondary"
 
     def submit(self) -> None:
-        self.presenter.open(self.selected, self.ids.card.text)
+        self.presenter.open(self.selected, self.ids.card.text, self.ids.pw.text, self.ids.pw2.text)
 
 
 class CHomeScreen(CScreen):
@@ -301,6 +307,11 @@ class CPaycodeScreen(CScreen):
 class CHistoryScreen(CScreen):
     has_more = BooleanProperty(False)
     empty = BooleanProperty(False)
+    month_text = StringProperty("")
+    can_go_next = BooleanProperty(False)
+
+    def show_month(self, text: str, can_go_next: bool) -> None:
+        self.month_text, self.can_go_next = text, can_go_next
 
     def on_pre_enter(self, *_):
         self.presenter.load()
@@ -314,6 +325,8 @@ class CHistoryScreen(CScreen):
                           value_color=COLORS.green if vm.incoming else COLORS.text, item=vm)
             if vm.reference:  # a payment or its refund: opens its e-receipt
                 row.bind(on_release=lambda r: self.open_receipt(r.item.reference))
+            else:  # any other bill: its detail
+                row.bind(on_release=lambda r: self.shell.alert(tr("c.history.detail"), r.item.detail, kind="info"))
             rows.add_widget(row)
         self.has_more = more
         self.empty = not rows.children

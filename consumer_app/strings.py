@@ -368,3 +368,9 @@ from consumer_app.transit_strings import TRANSIT  # noqa: E402
 
 for _lang, _entries in TRANSIT.items():
     STRINGS[_lang].update(_entries)
+
+# The payment password, transfer and redeem screens (issue #20 item 6).
+from consumer_app.security_strings import SECURITY  # noqa: E402
+
+for _lang, _entries in SECURITY.items():
+    STRINGS[_lang].update(_entries)

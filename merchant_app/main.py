@@ -42,6 +42,11 @@ class MerchantShell(Shell):
         from merchant_app import counter
 
         add(s.MCounterScreen(name="counter"), counter.CounterSettingsPresenter)
+        from merchant_app import office, office_screens
+
+        add(office_screens.MCashiersScreen(name="cashiers"), office.CashiersPresenter)
+        add(office_screens.MDayScreen(name="day"), office.DayPresenter)
+        self.screen("poster").files = office.PosterFilesPresenter(self.services, self.screen("poster"))
         for name in ("collect_qr", "charged", "order"):
             screen = self.screen(name)
             screen.printing = counter.PrintPresenter(self.services, screen)
@@ -75,7 +80,8 @@ class MerchantShell(Shell):
 class MerchantApp(SuiyuanApp):
     app_id = "suiyuan-merchant"
     kv_path = Path(__file__).with_name("merchant.kv")
-    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("counter.kv"))
+    extra_kv_paths = (Path(__file__).with_name("prepaid.kv"), Path(__file__).with_name("counter.kv"),
+                      Path(__file__).with_name("office.kv"))
     strings = STRINGS
     shell_class = MerchantShell
     title_text = "穗元商户 Suiyuan Merchant"

@@ -324,6 +324,9 @@ class MMoreScreen(MScreen):
             return
         self.shop_zh, self.shop_en, self.number = m.name_zh, m.name_en, m.merchant_number
         self.bank, self.address = m.bank_code, m.address
+        from merchant_app.office import bank_name
+
+        bank_name(self.shell.services, m.bank_code, lambda name: setattr(self, "bank", name))
         self.role = tr(f"m.role.{self.state.get('role')}")
         self.role_key = self.state.get("role") or ""
         if self.policy is not None:
@@ -365,6 +368,9 @@ class MMoreScreen(MScreen):
 
 
 class MPosterScreen(MScreen):
+    files = ObjectProperty(None)  # the PosterFilesPresenter: the poster saved as PNG or PDF
+    saved_text = StringProperty("")
+    folder = StringProperty("")
     payload = StringProperty("")
     name_zh = StringProperty("")
     name_en = StringProperty("")
@@ -372,7 +378,17 @@ class MPosterScreen(MScreen):
     cap = StringProperty("")
 
     def on_pre_enter(self, *_):
+        from merchant_app.office import exports_dir, shown
+
+        self.saved_text = ""
+        self.folder = shown(exports_dir(self.shell.services))
         self.presenter.load()
+
+    def save(self, kind: str) -> None:
+        self.files.save(kind, self.ids.folder.text)
+
+    def show_saved(self, text: str) -> None:
+        self.saved_text = text
 
     def show_poster(self, payload, name_zh, name_en, number, cap) -> None:
         self.payload, self.name_zh, self.name_en, self.number, self.cap = payload, name_zh, name_en, number, cap

@@ -86,7 +86,7 @@ STRINGS = {
         "m.split.red_packet": "红包支付",
         "m.split.coupon": "消费券补贴",
         "m.split.received": "本店实收",
-        "m.refund.reason_hint": "退款原因（选填）",
+        "m.refund.reason_hint": "如：少上一份点心",
         "m.refund.submit": "确认退款",
         "m.refund.cashier_note": "收银员退款受店主设置的额度限制",
         "m.refund.none": "该订单没有可退金额",
@@ -119,7 +119,7 @@ STRINGS = {
         "m.poster.header": "数字人民币 e-CNY",
         "m.poster.scan": "扫码付款 · Scan to pay",
         "m.poster.cap": "静态码每位顾客每日累计不超过 {cap}；大额请出示动态收款码",
-        "m.poster.print": "可在电脑端下载高清海报打印张贴",
+        "m.poster.print": "保存海报图片或打印版 PDF，打印后张贴",
     },
     "en": {
         "m.brand": "Suiyuan Merchant",
@@ -207,7 +207,7 @@ STRINGS = {
         "m.split.red_packet": "Red packet",
         "m.split.coupon": "Coupon subsidy",
         "m.split.received": "Shop received",
-        "m.refund.reason_hint": "Reason (optional)",
+        "m.refund.reason_hint": "e.g. one dish never came",
         "m.refund.submit": "Refund",
         "m.refund.cashier_note": "Cashier refunds are limited by the owner",
         "m.refund.none": "Nothing left to refund on this order",
@@ -241,7 +241,7 @@ STRINGS = {
         "m.poster.header": "数字人民币 e-CNY",
         "m.poster.scan": "扫码付款 · Scan to pay",
         "m.poster.cap": "A static code takes at most {cap} per customer per day; show a dynamic QR for more",
-        "m.poster.print": "Download the print-quality poster on a computer",
+        "m.poster.print": "Save the poster as an image or a PDF to print",
     },
 }
 
@@ -253,4 +253,10 @@ for _lang, _entries in PREPAID.items():
 from merchant_app.counter_strings import COUNTER  # noqa: E402
 
 for _lang, _entries in COUNTER.items():
+    STRINGS[_lang].update(_entries)
+
+# The owner's back office: cashiers, past days and statements, saving the poster (issue #20 item 7).
+from merchant_app.office_strings import OFFICE  # noqa: E402
+
+for _lang, _entries in OFFICE.items():
     STRINGS[_lang].update(_entries)

@@ -225,12 +225,15 @@ class ApiClient:
         user = self.tokens.user
         return str(user["id"]) if user else None
 
-    def _money(self, path: str, body: dict) -> dict:
-        """Send a money-moving POST through the outbox; return the response body."""
-        entry = self.outbox.add("POST", path, body, owner=self._owner())
-        return self.deliver(entry)
+    def _money(self, path: str, body: dict, payment_password: str | None = None) -> dict:
+        """Send a money-moving POST through the outbox; return the response body.
 
-    def deliver(self, entry: OutboxEntry) -> dict:
+        ``payment_password`` goes with this delivery only, never into the outbox on disk: the
+        server replays a request sent again under its key without asking for it again."""
+        entry = self.outbox.add("POST", path, body, owner=self._owner())
+        return self.deliver(entry, payment_password=payment_password)
+
+    def deliver(self, entry: OutboxEntry, *, payment_password: str | None = None) -> dict:
         """Send ``entry`` (again) with its own Idempotency-Key until the server answers.
 
         Returns the success body; raises ``ApiError`` for a refusal (recorded,
@@ -241,8 +244,8 @@ class ApiClient:
         attempt, busy = 0, 0
         while attempt <= self.retries:
             try:
-                resp = self._send(entry.method, entry.path, json=entry.body,
-                                  headers={"Idempotency-Key": entry.key})
+                body = entry.body if not payment_password else {**entry.body, "payment_password": payment_password}
+                resp = self._send(entry.method, entry.path, json=body, headers={"Idempotency-Key": entry.key})
             except _NETWORK_ERRORS as exc:
                 last = exc
                 self.outbox.attempt_failed(entry.key, f"{type(exc).__name__}: {exc}")
@@ -384,8 +387,9 @@ class ApiClient:
         """My wallet. Raises ``NotFoundError`` (wallet_not_open) before one is opened."""
         return Wallet.from_json(self._call("GET", "/wallets/me"))
 
-    def open_wallet(self, bank_code: str, card_number: str | None = None) -> Wallet:
-        body = {"bank_code": bank_code}
+    def open_wallet(self, bank_code: str, card_number: str | None = None, *, payment_password: str) -> Wallet:
+        """Open my wallet with its payment password (six digits)."""
+        body = {"bank_code": bank_code, "payment_password": payment_password}
         if card_number:
             body["card_number"] = card_number
         return Wallet.from_json(self._call("POST", "/wallets/me", json=body))
@@ -399,20 +403,35 @@ class ApiClient:
                 body[k] = v
         return Wallet.from_json(self._call("POST", "/wallets/me/upgrade", json=body))
 
-    def topup(self, amount_fen: int) -> Posted:
-        """Top up from the linked card (outbox, idempotent)."""
-        return Posted.from_json(self._money("/wallets/me/topup", {"amount_fen": amount_fen}))
+    def set_payment_password(self, new_password: str, current_password: str | None = None) -> Wallet:
+        """Set my payment password (支付密码), or change it with the current one."""
+        body: dict[str, Any] = {"new_password": new_password}
+        if current_password:
+            body["current_password"] = current_password
+        return Wallet.from_json(self._call("PUT", "/wallets/me/payment-password", json=body))
 
-    def redeem(self, amount_fen: int) -> Posted:
-        return Posted.from_json(self._money("/wallets/me/redeem", {"amount_fen": amount_fen}))
+    def set_password_free_limit(self, limit_fen: int, payment_password: str) -> Wallet:
+        """Choose how much a payment may be without the payment password (免密)."""
+        return Wallet.from_json(self._call("PUT", "/wallets/me/password-free-limit",
+                                           json={"limit_fen": limit_fen, "payment_password": payment_password}))
 
-    def transfer(self, to_phone: str, amount_fen: int, memo: str | None = None) -> Posted | HeldTransfer:
-        """Send money by phone number: the posted transfer, or, for a large first-time transfer where the
-        server holds those for a cooling period, the held transfer (no money moved yet; cancellable)."""
+    def topup(self, amount_fen: int, payment_password: str | None = None) -> Posted:
+        """Top up from the linked card (outbox, idempotent; the payment password)."""
+        return Posted.from_json(self._money("/wallets/me/topup", {"amount_fen": amount_fen}, payment_password))
+
+    def redeem(self, amount_fen: int, payment_password: str | None = None) -> Posted:
+        """Redeem e-CNY back to the linked card (兑回; outbox, idempotent; the payment password)."""
+        return Posted.from_json(self._money("/wallets/me/redeem", {"amount_fen": amount_fen}, payment_password))
+
+    def transfer(self, to_phone: str, amount_fen: int, memo: str | None = None,
+                 payment_password: str | None = None) -> Posted | HeldTransfer:
+        """Send money by phone number (the payment password): the posted transfer, or, for a large first-time
+        transfer where the server holds those for a cooling period, the held transfer (no money moved yet;
+        cancellable)."""
         body: dict[str, Any] = {"to_phone": to_phone, "amount_fen": amount_fen}
         if memo:
             body["memo"] = memo
-        out = self._money("/transfers", body)
+        out = self._money("/transfers", body, payment_password)
         return HeldTransfer.from_json(out) if "held_transfer_id" in out else Posted.from_json(out)
 
     def held_transfers(self) -> list[HeldTransfer]:
@@ -423,8 +442,12 @@ class ApiClient:
         """Cancel a held transfer during its cooling period: no money moves (safe to repeat)."""
         return HeldTransfer.from_json(self._call("POST", f"/protection/held-transfers/{held_transfer_id}/cancel"))
 
-    def transactions(self, *, before: int | None = None, limit: int = 20) -> TransactionsPage:
+    def transactions(self, *, before: int | None = None, limit: int = 20, month: str | None = None
+                     ) -> TransactionsPage:
+        """My bill list, newest first; ``month`` ("YYYY-MM") keeps one month."""
         params: dict[str, Any] = {"limit": limit}
+        if month:
+            params["month"] = month
         if before:
             params["before"] = before
         return TransactionsPage.from_json(self._call("GET", "/wallets/me/transactions", params=params))
@@ -456,8 +479,24 @@ class ApiClient:
             "phone": phone, "password": password, "display_name": display_name,
             "refund_limit_fen": refund_limit_fen}))
 
+    def set_cashier_limit(self, merchant_id: int, user_id: int, refund_limit_fen: int) -> Cashier:
+        """Change a cashier's refund limit (the owner)."""
+        return Cashier.from_json(self._call("PATCH", f"/merchants/{merchant_id}/cashiers/{user_id}",
+                                            json={"refund_limit_fen": refund_limit_fen}))
+
     def statement(self, merchant_id: int, day: date | str) -> dict:
         return self._call("GET", f"/merchants/{merchant_id}/statements/{day}")
+
+    def statement_csv(self, merchant_id: int, day: date | str, *, tries: int = 20, wait_s: float = 0.5) -> bytes:
+        """The day's statement as CSV bytes (owner). A past day's is built by a job on demand (202): asked again
+        until it is ready; raises ``NetworkError`` if it is still being built after ``tries``."""
+        for attempt in range(tries):
+            body = self._call("GET", f"/merchants/{merchant_id}/statements/{day}", params={"format": "csv"})
+            if isinstance(body, bytes | str):
+                return body.encode() if isinstance(body, str) else body
+            if attempt + 1 < tries:
+                time.sleep(wait_s)
+        raise NetworkError("The statement is still being prepared; try again in a moment.")
 
     # ------------------------------------------------------------------ orders (merchant side)
 
@@ -552,12 +591,13 @@ class ApiClient:
         """My payment with this reference (a transfer's memo), with its split."""
         return Payment.from_json(self._call("GET", f"/payments/receipts/{reference}"))
 
-    def pay(self, payload: str, amount_fen: int | None = None) -> Payment:
-        """Pay a scanned merchant code (outbox, idempotent); ``amount_fen`` only for static codes."""
+    def pay(self, payload: str, amount_fen: int | None = None, payment_password: str | None = None) -> Payment:
+        """Pay a scanned merchant code (outbox, idempotent); ``amount_fen`` only for static codes; the payment
+        password above my password-free limit."""
         body: dict[str, Any] = {"payload": payload}
         if amount_fen is not None:
             body["amount_fen"] = amount_fen
-        return Payment.from_json(self._money("/payments", body))
+        return Payment.from_json(self._money("/payments", body, payment_password))
 
     def charge(self, merchant_id: int, code: str, amount_fen: int, description: str | None = None) -> Payment:
         """Charge a consumer's payment code (outbox, idempotent)."""

@@ -126,9 +126,14 @@ class Wallet:
     bank_account_masked: str | None = None
     card_masked: str | None = None
     opened_at: datetime | None = None
+    payment_password_set: bool = False  # 支付密码; False for wallets opened before it existed
+    password_free_limit_fen: int = 100_000  # payments up to this need no payment password (免密)
+    password_free_limit_choices_fen: tuple = (0, 20_000, 50_000, 100_000, 200_000)
 
     @classmethod
     def from_json(cls, d: dict) -> Wallet:
+        if "password_free_limit_choices_fen" in d:
+            d = {**d, "password_free_limit_choices_fen": tuple(d["password_free_limit_choices_fen"])}
         return _known(cls, d, bank=Bank.from_json(d["bank"]), limits=WalletLimits.from_json(d["limits"]),
                       opened_at=parse_time(d.get("opened_at")))
 
@@ -183,10 +188,17 @@ class Transaction:
     counterparty_account_id: int | None = None
     memo: str | None = None
     reverses_transfer_id: int | None = None
+    # The other side: {"kind", "name_zh", "name_en", "merchant_id"} (the shop of a payment or refund, the bank…)
+    counterparty: dict | None = None
 
     @classmethod
     def from_json(cls, d: dict) -> Transaction:
         return _known(cls, d, created_at=parse_time(d["created_at"]))
+
+    def counterparty_name(self, lang: str) -> str:
+        """The other side's name in ``lang`` ("" when the server does not know it)."""
+        other = self.counterparty or {}
+        return (other.get("name_en") if lang == "en" else other.get("name_zh")) or ""
 
 
 @dataclass(frozen=True)
@@ -424,6 +436,7 @@ class Preview:
     order_status: str | None = None
     expires_at: datetime | None = None
     breakdown: Breakdown | None = None  # when the amount is known and the order payable
+    payment_password_needed: bool = False  # above my password-free limit: ask the payment password
 
     @classmethod
     def from_json(cls, d: dict) -> Preview:

@@ -50,6 +50,7 @@ from backend.auth.service import issue_token, open_session
 from backend.clock import local_today, utcnow
 from backend.extensions import db
 from backend.ledger import service as ledger
+from backend.wallets import paypass
 from campaigns.models import Campaign
 from tests.backend.helpers import ledger_snapshot
 from tests.campaigns.helpers import close_window, create, grab, launch, make_world, set_times
@@ -60,6 +61,9 @@ from zones.models import ZoneManager, ZoneReport
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "6"))
 ANY_SIGNED_IN, PUBLIC = "any signed-in user", "public"
+
+#: The world's consumer's payment password (支付密码).
+PAY_PASSWORD = "135790"
 
 
 @dataclass
@@ -125,6 +129,9 @@ def world(app, client, factory, monkeypatch, tmp_path) -> World:
     db.session.commit()
     protection |= {"stop_id": zone_stop.id, "gifc_zone_id": zone_by_code("gifc")}
     protection |= _disputes_world(client, consumer, order, w.shop.merchant_id)
+    # The consumer's payment password (set last: the world's own money moves above need none).
+    paypass.set_initial(factory.wallet(consumer), PAY_PASSWORD)
+    db.session.commit()
     people = {Role.CONSUMER: consumer, Role.MERCHANT_OWNER: w.shop.owner, Role.CASHIER: cashier,
               Role.BANK_REVIEWER: reviewer, Role.ZONE_MANAGER: w.manager, Role.PILOT_ADMIN: w.pilot,
               ANY_SIGNED_IN: w.pilot, "funder": w.funder, Role.INDUSTRY_REGULATOR: prepaid.pop("regulator"),
@@ -459,10 +466,16 @@ def valid_requests(world: World) -> dict[str, dict]:
         "GET /api/v1/wallets/me": {},
         "POST /api/v1/wallets/me/upgrade": None,  # the world's consumer is class 2 already: no valid upgrade
         "POST /api/v1/wallets/me": None,  # the world's consumer has a wallet; opening one is in tests/backend
-        "POST /api/v1/wallets/me/topup": {"body": {"amount_fen": 100}},
-        "POST /api/v1/wallets/me/redeem": {"body": {"amount_fen": 100}},
-        "POST /api/v1/transfers": {"body": {"to_phone": world.people["funder"].phone, "amount_fen": 100}},
-        "GET /api/v1/wallets/me/transactions": {"query": {"limit": 2}},
+        "POST /api/v1/wallets/me/topup": {"body": {"amount_fen": 100, "payment_password": PAY_PASSWORD}},
+        "POST /api/v1/wallets/me/redeem": {"body": {"amount_fen": 100, "payment_password": PAY_PASSWORD}},
+        "POST /api/v1/transfers": {"body": {"to_phone": world.people["funder"].phone, "amount_fen": 100,
+                                            "payment_password": PAY_PASSWORD}},
+        # Changed to itself: the other requests of the world keep using it, in any order.
+        "PUT /api/v1/wallets/me/payment-password": {"body": {"new_password": PAY_PASSWORD,
+                                                             "current_password": PAY_PASSWORD}},
+        "PUT /api/v1/wallets/me/password-free-limit": {"body": {"limit_fen": 50_000,
+                                                                "payment_password": PAY_PASSWORD}},
+        "GET /api/v1/wallets/me/transactions": {"query": {"limit": 2, "month": local_today().strftime("%Y-%m")}},
         "GET /api/v1/banks": {},
         "GET /api/v1/banks/{code}/settlements/{day}": {},
         "POST /api/v1/merchants": {"body": {
@@ -474,6 +487,8 @@ def valid_requests(world: World) -> dict[str, dict]:
         "POST /api/v1/merchants/{merchant_id}/review": None,  # set up in tests/merchants (needs a pending one)
         "POST /api/v1/merchants/{merchant_id}/cashiers": {"body": {"phone": "13799990002", "password": "Passw0rd!"}},
         "GET /api/v1/merchants/{merchant_id}/cashiers": {},
+        "PATCH /api/v1/merchants/{merchant_id}/cashiers/{user_id}": {
+            "path": {"user_id": world.people[Role.CASHIER].id}, "body": {"refund_limit_fen": 10_000}},
         "GET /api/v1/merchants/{merchant_id}/static-qr": {},
         "GET /api/v1/merchants/{merchant_id}/statements/{day}": {},
         "POST /api/v1/orders": {"body": {"merchant_id": world.ids["merchant_id"], "amount_fen": 1_000}},

@@ -368,12 +368,18 @@ def balance(account_id: int) -> int:
     return _get(account_id).balance_fen
 
 
-def history(account_id: int, *, before_id: int | None = None, limit: int = 20) -> list:
-    """Return transfers touching ``account_id``, newest first, keyset-paged by id."""
+def history(account_id: int, *, before_id: int | None = None, limit: int = 20,
+            created_from=None, created_before=None) -> list:
+    """Return transfers touching ``account_id``, newest first, keyset-paged by id; optionally only those
+    created in [``created_from``, ``created_before``)."""
     cond = or_(T.c.debit_account_id == account_id, T.c.credit_account_id == account_id)
     stmt = select(T).where(cond)
     if before_id is not None:
         stmt = stmt.where(T.c.id < before_id)
+    if created_from is not None:
+        stmt = stmt.where(T.c.created_at >= created_from)
+    if created_before is not None:
+        stmt = stmt.where(T.c.created_at < created_before)
     return list(db.session.execute(stmt.order_by(T.c.id.desc()).limit(limit)))
 
 

@@ -177,6 +177,27 @@ def cashiers(owner: User, merchant_id: int) -> list[tuple[User, MerchantStaff]]:
     return [(u, s) for u, s in rows]
 
 
+def set_cashier_refund_limit(owner: User, merchant_id: int, user_id: int, refund_limit_fen: int
+                             ) -> tuple[User, MerchantStaff]:
+    """Change one of the owner's cashiers' refund limit; commit; return the cashier and staff record.
+
+    Raises ``NotFound`` (``cashier_not_found``: not a cashier of this shop), ``Forbidden`` (not_your_merchant).
+    """
+    merchant = get_visible(owner, merchant_id)
+    if not can_manage(owner, merchant):
+        raise Forbidden("Only the merchant's owner can set cashiers' refund limits.", code="not_your_merchant")
+    row = db.session.execute(
+        select(User, MerchantStaff).join(MerchantStaff, MerchantStaff.user_id == User.id)
+        .where(MerchantStaff.merchant_id == merchant.id, MerchantStaff.user_id == user_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such cashier at this shop.", code="cashier_not_found")
+    user, staff = row
+    staff.refund_limit_fen = refund_limit_fen
+    db.session.commit()
+    return user, staff
+
+
 def set_refund_approval_limit(owner: User, merchant_id: int, above_fen: int | None, password: str) -> Merchant:
     """Set the amount above which refunds need the owner's password (``None``: never); commit; return the
     merchant. The owner types their password to change it (a phone left unlocked must not lift it).

@@ -293,6 +293,23 @@ def list_cashiers(merchant_id):
     return respond({"items": [cashier_json(u, s) for u, s in service.cashiers(current_user(), merchant_id)]}, 200)
 
 
+class CashierLimitSchema(StrictSchema):
+    refund_limit_fen = Fen(positive=False, required=True, metadata={
+        "description": "Largest refund this cashier may make (0: none)"})
+
+
+@blp.route("/merchants/<id(bits=32):merchant_id>/cashiers/<id(bits=32):user_id>", methods=["PATCH"])
+@requires(Role.MERCHANT_OWNER)
+@blp.arguments(CashierLimitSchema)
+@blp.response(200, CashierOutSchema)
+@blp.alt_response(403, description="`not_your_merchant`")
+@blp.alt_response(404, description="`cashier_not_found`, `merchant_not_found`")
+def set_cashier_limit(args, merchant_id, user_id):
+    """Change a cashier's refund limit (the owner)."""
+    user, staff = service.set_cashier_refund_limit(current_user(), merchant_id, user_id, args["refund_limit_fen"])
+    return respond(cashier_json(user, staff), 200)
+
+
 @blp.route("/merchants/<id(bits=32):merchant_id>/static-qr", methods=["GET"])
 @requires(Role.MERCHANT_OWNER, Role.CASHIER)
 @blp.doc(parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["json", "png"]}}])

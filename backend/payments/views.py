@@ -21,7 +21,8 @@ from backend.merchants.models import Merchant
 from backend.payments import breakdown, events, express, keys, refund_approval, service
 from backend.payments.models import Order, OrderKind, OrderStatus, PaycodeDevice
 from backend.schemas import BINARY, Fen, Id, StrictSchema
-from backend.wallets.views import IDEMPOTENCY_DOC
+from backend.wallets import paypass
+from backend.wallets.views import IDEMPOTENCY_DOC, PAYMENT_PASSWORD_FIELD, take_password
 from suiyuan_protocol import paycode
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Collecting e-CNY: QR orders, payments")
@@ -46,6 +47,7 @@ class PaySchema(StrictSchema):
     payload = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     amount_fen = Fen(load_default=None, allow_none=True,
                      metadata={"description": "Only for static codes, which carry no amount"})
+    payment_password = PAYMENT_PASSWORD_FIELD
 
 
 class PreviewSchema(StrictSchema):
@@ -185,6 +187,8 @@ class PreviewResultSchema(StrictSchema):
     expires_at = fields.DateTime(allow_none=True)
     breakdown = fields.Nested(QuoteSchema, allow_none=True, metadata={
         "description": "When the amount is known and the order payable: the split a payment now would get"})
+    payment_password_needed = fields.Boolean(required=True, metadata={
+        "description": "Paying this amount needs the payment password (above my password-free limit)"})
 
 
 class RefundApprovalOutSchema(StrictSchema):
@@ -450,6 +454,7 @@ def preview(args):
         body["expires_at"] = as_utc(order.expires_at).isoformat() if order and order.expires_at else None
         payable = order is not None and order.status == OrderStatus.CREATED
     body["breakdown"] = breakdown.quote(current_user(), merchant, price) if payable and price else None
+    body["payment_password_needed"] = bool(price) and paypass.needed(current_user(), price)
     return respond(body, 200)
 
 
@@ -470,14 +475,31 @@ def payment_receipt(reference):
     return respond(body, 200)
 
 
+def _price_of(args) -> int | None:
+    """The price of a payment request: the typed amount for a static code, the signed one for a dynamic
+    code; None when the code does not verify (the payment path then refuses it with its precise code)."""
+    if args["amount_fen"] is not None:
+        return args["amount_fen"]
+    try:
+        return service.verify_scanned(args["payload"]).amount_fen
+    except service.QrRefused:
+        return None
+
+
 @blp.route("/payments", methods=["POST"])
 @requires(Role.CONSUMER)
 @blp.arguments(PaySchema)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(201, PaymentResultSchema)
+@blp.alt_response(403, description="`payment_password_required` (above `password_free_limit_fen`), "
+                                   "`payment_password_wrong` (with `attempts_left`)")
+@blp.alt_response(429, description="`payment_password_locked`: too many wrong payment passwords (Retry-After)")
 def pay(args):
-    """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once."""
+    """Pay a scanned merchant code: verified (signature, CRC, expiry, merchant, limits), settled at once.
+    Above the wallet's password-free limit the payment password must come with it."""
+    args, password = take_password(args)
     user = current_user()
+    paypass.require(user, _price_of(args), password, always=False)
     user_id = user.id
     fast = express.pay(user, args["payload"], args["amount_fen"], idempotency.request_key(),
                        idempotency.fingerprint(args))

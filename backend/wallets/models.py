@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -23,6 +33,7 @@ class Wallet(db.Model):
         CheckConstraint("wallet_class > 2 OR bank_account_masked IS NOT NULL", name="class2_has_account"),
         CheckConstraint("status IN ('active', 'frozen')", name="status_known"),
         UniqueConstraint("bank_id", "id_number_hash", name="uq_wallets_bank_identity"),
+        CheckConstraint("password_free_limit_fen >= 0", name="password_free_limit_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,3 +52,7 @@ class Wallet(db.Model):
     card_masked: Mapped[str | None] = mapped_column(String(24))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     upgraded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The payment password (支付密码, six digits): a KDF hash like log-in passwords (backend/wallets/paypass.py).
+    pay_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Payments up to this amount need no payment password (免密); the consumer chooses it.
+    password_free_limit_fen: Mapped[int] = mapped_column(BigInteger, default=100_000, server_default=text("100000"))

@@ -68,8 +68,12 @@ def new_wallet_number() -> str:
     return "0021" + "".join(secrets.choice("0123456789") for _ in range(12))
 
 
-def open_wallet(user: User, bank_code: str, card_number: str | None = None) -> Wallet:
+def open_wallet(user: User, bank_code: str, card_number: str | None = None, *,
+                payment_password: str | None = None) -> Wallet:
     """Open a class-4 wallet (phone number only) at ``bank_code``; commit; return it.
+
+    The API always passes ``payment_password`` (six digits, checked before anything is written);
+    seed and test data may open wallets without one (see ``backend.wallets.paypass``).
 
     Raises ``Forbidden`` for non-consumers, ``Conflict`` (``wallet_exists``)
     when the user already has one, ``ValidationFailed`` for bad input.
@@ -78,12 +82,20 @@ def open_wallet(user: User, bank_code: str, card_number: str | None = None) -> W
         raise Forbidden("Only consumers open personal wallets.", code="role_forbidden")
     bank = get_bank(bank_code)
     number = _check_card(card_number) if card_number else None
+    if payment_password is not None:
+        from backend.wallets.paypass import check_format
+
+        check_format(payment_password)
     account_id = ledger.open_account(AccountKind.WALLET, limits=WALLET_TIERS[4])
     wallet = Wallet(
         user_id=user.id, bank_id=bank.id, account_id=account_id, wallet_number=new_wallet_number(),
         wallet_class=4, status=WalletStatus.ACTIVE, opened_at=utcnow(),
         card_token=card_token(number) if number else None, card_masked=mask_card(number) if number else None,
     )
+    if payment_password is not None:
+        from backend.wallets.paypass import set_initial
+
+        set_initial(wallet, payment_password)
     db.session.add(wallet)
     try:
         db.session.commit()
@@ -285,3 +297,42 @@ def complete_held_transfer(payer_user_id: int, payee_user_id: int, amount_fen: i
                          to_user_id=payee_user_id))
     return ledger.transfer(payer.account_id, payee.account_id, amount_fen, TransferCode.TRANSFER, memo=memo,
                            actor_user_id=payer_user_id)
+
+
+def month_span(month: str):
+    """Return the UTC instants [start, end) of the local month ``YYYY-MM``."""
+    from datetime import datetime
+
+    from backend.clock import local_zone
+
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=local_zone())
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=local_zone())
+    return start, end
+
+
+def counterparties(account_ids) -> dict[int, dict]:
+    """Name the other side of a wallet's transfers: shops, banks, other consumers (by account id)."""
+    from backend.merchants.models import Merchant
+
+    ids = set(account_ids)
+    out: dict[int, dict] = {}
+    if not ids:
+        return out
+    for m in db.session.execute(select(Merchant).where(Merchant.account_id.in_(ids))).scalars():
+        out[m.account_id] = {"kind": AccountKind.MERCHANT, "name_zh": m.name_zh, "name_en": m.name_en,
+                             "merchant_id": m.id}
+    for b in db.session.execute(select(OperatorBank).where(OperatorBank.issuance_account_id.in_(ids))).scalars():
+        out[b.issuance_account_id] = {"kind": AccountKind.ISSUANCE, "name_zh": b.name_zh, "name_en": b.name_en,
+                                      "merchant_id": None}
+    people = db.session.execute(select(Wallet.account_id, User.display_name, User.phone)
+                                .join(User, User.id == Wallet.user_id).where(Wallet.account_id.in_(ids)))
+    for account_id, display_name, phone in people:
+        masked = f"{phone[:3]}****{phone[-4:]}"
+        name = display_name.strip() or masked
+        out[account_id] = {"kind": AccountKind.WALLET, "name_zh": name, "name_en": name, "merchant_id": None}
+    missing = ids - out.keys()
+    if missing:
+        for acct in db.session.execute(select(Account).where(Account.id.in_(missing))).scalars():
+            out[acct.id] = {"kind": acct.kind, "name_zh": None, "name_en": None, "merchant_id": None}
+    return out

@@ -12,7 +12,7 @@ from backend.clock import as_utc
 from backend.http import respond
 from backend.ledger import service as ledger
 from backend.schemas import Fen, Id, PageQuery, Phone, StrictSchema
-from backend.wallets import service
+from backend.wallets import paypass, service
 
 blp = Blueprint("wallets", __name__, url_prefix="/api/v1", description="Consumer wallets and transfers")
 
@@ -30,6 +30,33 @@ TRANSFER_DOC = {"parameters": IDEMPOTENCY_DOC["parameters"] + [
 class OpenWalletSchema(StrictSchema):
     bank_code = fields.String(required=True, metadata={"example": "ICBC"})
     card_number = fields.String(metadata={"description": "Bank card to link for top-up (Luhn-checked)"})
+    payment_password = fields.String(required=True, load_only=True, metadata={
+        "description": "The payment password (支付密码): six digits, not one repeated digit or a run"})
+
+
+PAYMENT_PASSWORD_FIELD = fields.String(load_default=None, load_only=True, validate=validate.Length(max=32), metadata={
+    "description": "The payment password (six digits). Needed for every top-up, redemption and transfer and "
+                   "for payments above the wallet's `password_free_limit_fen`, once the wallet has one; it is "
+                   "not part of the Idempotency-Key's request"})
+
+
+def take_password(args: dict) -> tuple[dict, str | None]:
+    """Split ``payment_password`` off the arguments (it never enters the idempotency fingerprint)."""
+    rest = dict(args)
+    return rest, rest.pop("payment_password", None)
+
+
+class PaymentPasswordSchema(StrictSchema):
+    new_password = fields.String(required=True, load_only=True, metadata={"description": "Six digits"})
+    current_password = fields.String(load_default=None, load_only=True, metadata={
+        "description": "The current payment password; needed when one is set"})
+
+
+class FreeLimitSchema(StrictSchema):
+    limit_fen = fields.Integer(required=True, strict=True, metadata={
+        "description": "Payments up to this need no payment password; one of "
+                       + ", ".join(str(c) for c in paypass.FREE_LIMIT_CHOICES_FEN)})
+    payment_password = fields.String(required=True, load_only=True)
 
 
 class UpgradeSchema(StrictSchema):
@@ -41,16 +68,20 @@ class UpgradeSchema(StrictSchema):
 
 class TransactionsQuery(PageQuery):
     before = Id(bits=64, strict=False, metadata={"description": "Return transfers with id below this"})
+    month = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"), metadata={
+        "description": "Only this local month, YYYY-MM (the bill list's month filter)", "example": "2026-12"})
 
 
 class AmountSchema(StrictSchema):
     amount_fen = Fen(required=True)
+    payment_password = PAYMENT_PASSWORD_FIELD
 
 
 class TransferSchema(StrictSchema):
     to_phone = Phone(required=True)
     amount_fen = Fen(required=True)
     memo = fields.String(validate=validate.Length(max=140), load_default=None)
+    payment_password = PAYMENT_PASSWORD_FIELD
 
 
 # ---------------------------------------------------------------- responses
@@ -87,6 +118,11 @@ class WalletSchema(StrictSchema):
     bank_account_masked = fields.String(required=True, allow_none=True)
     card_masked = fields.String(required=True, allow_none=True)
     opened_at = fields.DateTime(required=True)
+    payment_password_set = fields.Boolean(required=True, metadata={
+        "description": "False for wallets opened before payment passwords: the app asks the consumer to set one"})
+    password_free_limit_fen = fields.Integer(required=True, metadata={
+        "description": "Payments up to this need no payment password (免密)"})
+    password_free_limit_choices_fen = fields.List(fields.Integer(), required=True)
 
 
 class PostedSchema(StrictSchema):
@@ -122,10 +158,18 @@ class HeldTransferSchema(StrictSchema):
     cancel_path = fields.String(allow_none=True)
     rule = fields.Dict(metadata={"description": "`code`, `title_zh`, `text_zh`, `text_en`: why it waits"})
     to_wallet_number = fields.String(required=True)
+class CounterpartySchema(StrictSchema):
+    kind = fields.String(required=True, metadata={
+        "description": "The other account's kind: merchant, wallet, issuance (the bank), campaign, restricted, …"})
+    name_zh = fields.String(required=True, allow_none=True, metadata={
+        "description": "The shop (also for a refund), the bank, or the other person's name; null when unknown"})
+    name_en = fields.String(required=True, allow_none=True)
+    merchant_id = fields.Integer(required=True, allow_none=True)
 
 
 class TransactionSchema(StrictSchema):
     transfer_id = fields.Integer(required=True)
+    counterparty = fields.Nested(CounterpartySchema, required=True)
     code = fields.String(required=True)
     direction = fields.String(required=True, validate=validate.OneOf(("in", "out")))
     amount_fen = fields.Integer(required=True)
@@ -169,6 +213,9 @@ def wallet_json(v: service.WalletView) -> dict:
         "bank_account_masked": w.bank_account_masked,
         "card_masked": w.card_masked,
         "opened_at": as_utc(w.opened_at).isoformat(),
+        "payment_password_set": w.pay_password_hash is not None,
+        "password_free_limit_fen": w.password_free_limit_fen,
+        "password_free_limit_choices_fen": list(paypass.FREE_LIMIT_CHOICES_FEN),
     }
 
 
@@ -196,9 +243,12 @@ def get_wallet():
 @requires(Role.CONSUMER)
 @blp.arguments(OpenWalletSchema)
 @blp.response(201, WalletSchema)
+@blp.alt_response(422, description="`validation_failed` (field `payment_password`: six digits, not trivial)")
+@blp.alt_response(409, description="`wallet_exists`")
 def open_wallet(args):
-    """Open a class-4 wallet (phone number only) at an operator bank."""
-    service.open_wallet(current_user(), args["bank_code"], args.get("card_number"))
+    """Open a class-4 wallet (phone number only) at an operator bank, with its payment password."""
+    service.open_wallet(current_user(), args["bank_code"], args.get("card_number"),
+                        payment_password=args["payment_password"])
     return respond(wallet_json(service.view(current_user())), 201)
 
 
@@ -210,6 +260,36 @@ def upgrade(args):
     """Upgrade to class 3 (ID document) or class 2 (own bank account)."""
     service.upgrade(current_user(), args["target_class"], real_name=args.get("real_name"),
                     id_number=args.get("id_number"), bank_account_number=args.get("bank_account_number"))
+    return respond(wallet_json(service.view(current_user())), 200)
+
+
+@blp.route("/wallets/me/payment-password", methods=["PUT"])
+@requires(Role.CONSUMER)
+@blp.arguments(PaymentPasswordSchema)
+@blp.response(200, WalletSchema)
+@blp.alt_response(403, description="`payment_password_required` or `payment_password_wrong` (field "
+                                   "`current_password`, with `attempts_left`)")
+@blp.alt_response(404, description="`wallet_not_open`")
+@blp.alt_response(422, description="`validation_failed` (field `new_password`: six digits, not trivial)")
+@blp.alt_response(429, description="`payment_password_locked` (Retry-After)")
+def set_payment_password(args):
+    """Set my payment password (支付密码), or change it with the current one."""
+    paypass.change(current_user(), args["new_password"], args["current_password"])
+    return respond(wallet_json(service.view(current_user())), 200)
+
+
+@blp.route("/wallets/me/password-free-limit", methods=["PUT"])
+@requires(Role.CONSUMER)
+@blp.arguments(FreeLimitSchema)
+@blp.response(200, WalletSchema)
+@blp.alt_response(403, description="`payment_password_wrong` (with `attempts_left`)")
+@blp.alt_response(404, description="`wallet_not_open`")
+@blp.alt_response(422, description="`validation_failed` (field `limit_fen`, with `choices_fen`), "
+                                   "`payment_password_not_set`")
+@blp.alt_response(429, description="`payment_password_locked` (Retry-After)")
+def set_password_free_limit(args):
+    """Choose how much a payment may be without the payment password (免密); 0 asks for every payment."""
+    paypass.set_free_limit(current_user(), args["limit_fen"], args["payment_password"])
     return respond(wallet_json(service.view(current_user())), 200)
 
 
@@ -232,8 +312,13 @@ def _money_move(args, action, *, outgoing: bool, external_effects: bool = False)
 @blp.arguments(AmountSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(201, PostedSchema)
+@blp.alt_response(403, description="`payment_password_required` (with `password_free_limit_fen`), "
+                                   "`payment_password_wrong` (with `attempts_left`)")
+@blp.alt_response(429, description="`payment_password_locked`: too many wrong payment passwords (Retry-After)")
 def topup(args):
-    """Top up from the linked bank card through the wallet's operator bank (idempotent)."""
+    """Top up from the linked bank card through the wallet's operator bank (idempotent; payment password)."""
+    args, password = take_password(args)
+    paypass.require(current_user(), args["amount_fen"], password, always=True)
     body, status = _money_move(args, lambda user, key: (service.topup(user, args["amount_fen"], key), {}),
                                outgoing=False, external_effects=True)
     return respond(body, status)
@@ -244,9 +329,16 @@ def topup(args):
 @blp.arguments(AmountSchema)
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.response(201, PostedSchema)
+@blp.alt_response(403, description="`payment_password_required` (with `password_free_limit_fen`), "
+                                   "`payment_password_wrong` (with `attempts_left`)")
+@blp.alt_response(429, description="`payment_password_locked`: too many wrong payment passwords (Retry-After)")
 def redeem(args):
-    """Redeem e-CNY back to the linked bank card (idempotent; the card is credited after commit)."""
+    """Redeem e-CNY back to the linked bank card (idempotent; payment password; the card is credited after
+    commit)."""
     from backend.jobs import enqueue
+
+    args, password = take_password(args)
+    paypass.require(current_user(), args["amount_fen"], password, always=True)
 
     body, status = _money_move(args, lambda user, key: (service.redeem(user, args["amount_fen"], key), {}),
                                outgoing=True)
@@ -265,10 +357,15 @@ def redeem(args):
 @blp.alt_response(202, schema=HeldTransferSchema, success=True,
                   description="Held for a cooling period (a large first-time transfer): nothing moved yet; it "
                               "completes at `completes_at` unless cancelled at `cancel_path`")
+@blp.alt_response(403, description="`payment_password_required` (with `password_free_limit_fen`), "
+                                   "`payment_password_wrong` (with `attempts_left`)")
+@blp.alt_response(429, description="`payment_password_locked`: too many wrong payment passwords (Retry-After)")
 def transfer(args):
-    """Send money to another consumer's wallet by phone number (idempotent)."""
-    # Bad input is refused before the Idempotency-Key is recorded.
+    """Send money to another consumer's wallet by phone number (idempotent; payment password)."""
+    # Bad input and a refused password are refused before the Idempotency-Key is recorded.
+    args, password = take_password(args)
     args = {**args, "to_phone": normalize_phone(args["to_phone"], field="to_phone")}
+    paypass.require(current_user(), args["amount_fen"], password, always=True)
 
     user = current_user()
 
@@ -286,16 +383,25 @@ def transfer(args):
 @blp.arguments(TransactionsQuery, location="query")
 @blp.response(200, TransactionPageSchema)
 def transactions(args):
-    """My transactions, newest first. Page with ``before=<next_before>``."""
+    """My transactions (the bill list), newest first, each naming the other side (the shop of a payment
+    or a refund, the bank of a top-up, the person of a transfer). Page with ``before=<next_before>``;
+    ``month=YYYY-MM`` keeps one local month."""
     wallet = service.wallet_of(current_user())
-    rows = ledger.history(wallet.account_id, before_id=args.get("before"), limit=args["limit"] + 1)
+    span = service.month_span(args["month"]) if args.get("month") else (None, None)
+    rows = ledger.history(wallet.account_id, before_id=args.get("before"), limit=args["limit"] + 1,
+                          created_from=span[0], created_before=span[1])
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
+    others = {r.credit_account_id if r.debit_account_id == wallet.account_id else r.debit_account_id
+              for r in rows}
+    names = service.counterparties(others)
     items = []
     for r in rows:
         outgoing = r.debit_account_id == wallet.account_id
+        other = r.credit_account_id if outgoing else r.debit_account_id
         items.append({
             "transfer_id": r.id,
+            "counterparty": names[other],
             "code": r.code,
             "direction": "out" if outgoing else "in",
             "amount_fen": r.amount_fen,

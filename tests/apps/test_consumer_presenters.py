@@ -88,9 +88,16 @@ def test_register_and_open_a_wallet(sv, view):
     assert len(banks) == 10 and ("ICBC", "中国工商银行") in banks
     opener.open(None)
     assert view.last("show_error") == ("请选择一家运营机构",)
-    opener.open("CCB", "4111 1111 1111 1111")
+    opener.open("CCB", "4111 1111 1111 1111", "13579", "13579")
+    assert view.last("show_error") == ("支付密码为 6 位数字",)
+    opener.open("CCB", "4111 1111 1111 1111", "135790", "135709")
+    assert view.last("show_error") == ("两次输入的支付密码不一致",)
+    opener.open("CCB", "4111 1111 1111 1111", "123456", "123456")  # the server refuses a run
+    assert "连续数字" in view.last("show_error")[0] and not view.named("go")[1:]
+    opener.open("CCB", "4111 1111 1111 1111", "135790", "135790")
     assert view.last("go") == ("home",)
-    assert sv.api.wallet().bank.code == "CCB"
+    wallet = sv.api.wallet()
+    assert wallet.bank.code == "CCB" and wallet.payment_password_set
 
 
 # ---------------------------------------------------------------- home
@@ -248,8 +255,10 @@ def test_history_lists_signed_amounts_and_pages(sv, view, world, owner_api):
     hist = p.HistoryPresenter(sv, view)
     hist.load()
     items, more, append = view.last("show_items")
+    # A payment is named by its shop (the kind of move under it); a top-up by what it is, its bank under it.
     assert [(i.title, i.amount, i.incoming) for i in items] == [
-        ("付款", "-¥2.00", False), ("付款", "-¥1.00", False), ("充值", "+¥1,000.00", True)]
+        ("永庆坊茶居", "-¥2.00", False), ("永庆坊茶居", "-¥1.00", False), ("充值", "+¥1,000.00", True)]
+    assert "付款" in items[0].subtitle and "中国工商银行" in items[2].subtitle
     assert not more and not append
 
 

@@ -53,7 +53,9 @@ def test_history_opens_the_e_receipt_with_badge_zone_split_and_refund_status(pai
     view = FakeView()
     p.HistoryPresenter(sv, view).load()
     refund_row = view.last("show_items")[0][0]
-    assert (refund_row.title, refund_row.reference) == ("退款", order.reference)
+    # The refund is named by its shop (#20 item 6), what it is under the name.
+    assert (refund_row.title, refund_row.reference) == ("永庆坊茶居", order.reference)
+    assert "退款" in refund_row.subtitle
     receipts = ReceiptPresenter(sv, view)
     receipts.open(refund_row.reference)
     vm = view.last("show_receipt")[0]

@@ -227,6 +227,7 @@ def test_payment_code_on_the_consumer_screen_is_scanned_and_charged(ui, world, f
     h.idle(merchant)
     h.tap(_tab(merchant.screen("today"), "tab_more"))
     assert merchant.sm.current == "more"
+    h.wait_until(lambda: merchant.screen("more").bank == "中国工商银行", what="the bank by name (#20 item 7)")
     shots("merchant-more", merchant)
     h.tap(merchant.screen("more").ids.poster_row)
     h.idle(merchant)
@@ -331,8 +332,14 @@ def test_other_screens_render_at_both_phone_sizes(ui, world, factory, live_url, 
     h.tap(reg.ids.submit)
     h.idle(fresh)
     assert fresh.sm.current == "open_wallet"
+    opening = fresh.screen("open_wallet")
+    opening.ids.pw.text, opening.ids.pw2.text = "135790", "135709"
     shots("consumer-open-wallet", fresh)
-    h.tap(fresh.screen("open_wallet").ids.submit)
+    h.tap(opening.ids.submit)
+    h.idle(fresh)
+    assert fresh.sm.current == "open_wallet"  # the two payment passwords differ
+    opening.ids.pw2.text = "135790"
+    h.tap(opening.ids.submit)
     h.idle(fresh)
     assert fresh.sm.current == "home" and fresh.screen("home").balance == "¥0.00"
 

@@ -46,7 +46,8 @@ def get_wallet(client, person) -> dict:
 
 
 def open_wallet(client, person, **body):
-    return client.post(url("/wallets/me"), json={"bank_code": "ICBC", **body}, headers=person.auth)
+    body = {"bank_code": "ICBC", "payment_password": "135790", **body}
+    return client.post(url("/wallets/me"), json=body, headers=person.auth)
 
 
 def upgrade(client, person, target_class: int, **body):

@@ -200,3 +200,29 @@ def test_the_reviewer_finds_decided_applications_and_sees_who_applied(api, facto
     assert seen["uscc_check_ok"] is True and seen["review_reason"] == "地址与执照不符"
     assert "applicant" not in ok(api.get(f"/merchants/{tea['id']}", people[0]))  # the owner knows who they are
     refused(api.get("/merchants", reviewer, query_string={"q": ""}), 422, "validation_failed", field="q")
+
+
+def test_the_owner_changes_a_cashiers_refund_limit_and_the_server_holds_them_to_it(api, factory, owner):
+    shop = onboard(api, factory, owner=owner)
+    other = onboard(api, factory)
+    consumer = factory.consumer(balance_fen=10_000)
+    cashier = add_cashier(api, owner, shop["id"], refund_limit_fen=1_000)
+    order = new_order(api, cashier, shop["id"], 3_000)
+    ok(pay(api, consumer, order["payload"]), 201)
+    refused(api.post(f"/orders/{order['id']}/refunds", cashier, json={"amount_fen": 2_000}, money=True),
+            403, "refund_over_cashier_limit")
+    path = f"/merchants/{shop['id']}/cashiers/{cashier.id}"
+    changed = ok(api.call("PATCH", path, owner, json={"refund_limit_fen": 2_500}))
+    assert (changed["user_id"], changed["refund_limit_fen"]) == (cashier.id, 2_500)
+    ok(api.post(f"/orders/{order['id']}/refunds", cashier, json={"amount_fen": 2_000}, money=True), 201)
+    # Only the owner, only their own cashiers.
+    refused(api.call("PATCH", path, cashier, json={"refund_limit_fen": 9_999}), 403, "role_forbidden")
+    refused(api.call("PATCH", f"/merchants/{other['id']}/cashiers/{cashier.id}", owner,
+                     json={"refund_limit_fen": 9_999}), 404, "merchant_not_found")
+    refused(api.call("PATCH", f"/merchants/{shop['id']}/cashiers/{owner.id}", owner,
+                     json={"refund_limit_fen": 9_999}), 404, "cashier_not_found")
+    refused(api.call("PATCH", path, owner, json={"refund_limit_fen": -1}), 422, "validation_failed",
+            field="refund_limit_fen")
+    zh = api.call("PATCH", f"/merchants/{shop['id']}/cashiers/{owner.id}", owner, json={"refund_limit_fen": 1},
+                  headers={"Accept-Language": "zh-CN"}).get_json()
+    assert zh["detail"] == "这家店没有这位收银员。"

@@ -97,7 +97,7 @@ def test_problems_become_typed_exceptions(connect, factory):
     settle()
     c = connect(consumer)
     with pytest.raises(ConflictError) as err:
-        c.open_wallet("ICBC")
+        c.open_wallet("ICBC", payment_password="135790")
     assert err.value.code == "wallet_exists"
     with pytest.raises(PermissionDenied) as err:
         c.create_order(1, 100)
@@ -118,15 +118,20 @@ def test_wallet_calls(connect, factory):
     assert err.value.code == "wallet_not_open"
     banks = c.banks()
     assert {"ICBC", "WEBANK"} <= {b.code for b in banks} or len(banks) == 10
-    w = c.open_wallet("ICBC", "4111111111111111")
+    w = c.open_wallet("ICBC", "4111111111111111", payment_password="135790")
     assert isinstance(w, Wallet) and w.wallet_class == 4 and w.balance_fen == 0
     assert w.limits.single_payment_cap_fen == 2_000_00 and w.bank.code == "ICBC"
-    posted = c.topup(50_000)
+    assert w.payment_password_set and w.password_free_limit_fen == 100_000
+    with pytest.raises(PermissionDenied) as err:
+        c.topup(50_000)  # the payment password is asked by the server
+    assert err.value.code == "payment_password_required"
+    posted = c.topup(50_000, payment_password="135790")
     assert posted.code == "topup" and posted.balance_after_fen == 50_000
-    assert c.redeem(1_000).balance_after_fen == 49_000
+    assert c.redeem(1_000, payment_password="135790").balance_after_fen == 49_000
     friend = factory.consumer()
     settle()
-    sent = c.transfer(friend.phone, 2_000, memo="茶钱")
+    sent = c.transfer(friend.phone, 2_000, memo="茶钱", payment_password="135790")
+    assert not any("135790" in str(e.body) for e in c.outbox.all())  # never on disk
     assert sent.direction == "out" and sent.extra["memo"] == "茶钱"
     up = c.upgrade(3, real_name="李小明", id_number="11010519491231002X")
     assert up.wallet_class == 3 and up.limits.single_payment_cap_fen == 5_000_00
@@ -151,6 +156,10 @@ def test_merchant_calls(connect, shop):
     today = datetime.now(fmt.LOCAL_ZONE).date().isoformat()  # the server's day, not this machine's
     statement = c.statement(mid, today)
     assert (statement["merchant"]["id"], statement["day"], statement["provisional"]) == (mid, today, True)
+    assert c.set_cashier_limit(mid, cashier.user_id, 8_000).refund_limit_fen == 8_000
+    assert [x.refund_limit_fen for x in c.cashiers(mid)] == [8_000]
+    csv_bytes = c.statement_csv(mid, today)
+    assert isinstance(csv_bytes, bytes) and len(csv_bytes.decode("utf-8-sig").splitlines()) >= 1
 
 
 def test_order_pay_refund_and_events(connect, factory, shop):
