@@ -119,8 +119,9 @@ def test_a_worked_week_of_taps_in_a_zone_kpis_and_report(world, client, factory)
     table = [r for r in csv.DictReader(io.StringIO(reports.to_csv(figures).lstrip("\ufeff")))
              if r["section"] == "transit"]
     total = {r["key"]: r["value"] for r in table if r["merchant"].startswith("合计")}
-    assert total == {"payment_count": "4", "payment_fen": "800", "online_fen": "1000", "offline_share_percent": "44.4",
-                     "delay_median_s": "1200", "delay_p95_s": "86400"}
+    # Money for people in the CSV: yuan, the key saying so (zones.reports.for_people).
+    assert total == {"payment_count": "4", "payment_yuan": "8.00", "online_yuan": "10.00",
+                     "offline_share_percent": "44.4", "delay_median_s": "1200", "delay_p95_s": "86400"}
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render(figures))).pages)
     flat = text.replace("\n", "")
     assert "交通出行" in text and "离线占比 44.4%" in flat and "¥8.00" in text and "86,400" in text
