@@ -1,13 +1,13 @@
 """protection: complaints and disputes (h-disputes): complaints with deadlines and decisions, their photos
 
 Revision ID: p16_0004_disputes
-Revises: p16_0003
+Revises: p16_0004
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'p16_0004_disputes'
-down_revision = 'p16_0003'
+down_revision = 'p16_0004'
 branch_labels = None
 depends_on = None
 
