@@ -4,7 +4,10 @@ Idempotency-Key claims exactly once (real PostgreSQL and Redis)."""
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
@@ -146,3 +149,80 @@ def test_a_claim_that_queued_too_long_behind_the_proxy_is_refused(stamp):
     assert _call(fresh, x_request_start=stamp)[0] == 201
     assert _call(mw)[0] == 201  # no stamp (no proxy): only the in-flight bound applies
     assert queued_ms({"HTTP_X_REQUEST_START": "garbage"}, now) is None
+
+
+def test_a_crowd_through_admission_control_is_paid_exactly(pg_app, real_redis, factory, monkeypatch):
+    """120 claimants on 8 threads through the real middleware with one claim admitted at a time: after the first
+    pass, claim rows = 201s (no refused attempt took a packet); the refused come back with their own keys until
+    answered; then exactly the 40 packets are paid, to the fen, nobody twice."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from flask.testing import FlaskClient
+
+    from backend.clock import utcnow
+    from backend.ledger import service as ledger
+    from bench.fixtures import bulk_consumers_with_ids_and_tokens
+    from campaigns import service
+    from tests.campaigns.helpers import make_world
+
+    packets, budget = 40, 40 * 250
+    admission: Admission = pg_app.extensions["claim_admission"]
+    monkeypatch.setattr(admission, "limit", 1)
+    world = make_world(factory)
+    now = utcnow()
+    c = service.create(world.pilot.user, {
+        "name": "限流抢红包", "kind": "grab", "split": "random", "funder_id": world.funder_id,
+        "zone_ids": [world.zone_id], "merchant_ids": [world.shop.merchant_id], "packet_count": packets,
+        "budget_fen": budget, "claim_starts_at": now - timedelta(minutes=1),
+        "claim_ends_at": now + timedelta(hours=1), "spend_ends_at": now + timedelta(hours=2)})
+    service.launch(world.pilot.user, c.id, lambda _: {})
+    cid = c.id
+    people = bulk_consumers_with_ids_and_tokens(120, prefix="177")
+    db.session.commit()
+    keys = {user_id: uuid.uuid4().hex for user_id, _ in people}
+
+    def attempt(person) -> tuple[int, int, dict]:
+        user_id, token = person
+        if passes > 1:
+            time.sleep(random.uniform(0, 0.05))  # a retry comes back after its jitter, not all at once
+        client = FlaskClient(pg_app, pg_app.response_class, use_cookies=False)  # its own app context per request
+        resp = client.post(f"/api/v1/campaigns/{cid}/claims", json={}, headers={
+            "Authorization": f"Bearer {token}", "Idempotency-Key": keys[user_id]})
+        return user_id, resp.status_code, resp.get_json()
+
+    def rows() -> int:
+        db.session.expire_all()
+        n = db.session.execute(select(func.count()).where(Claim.campaign_id == cid)).scalar_one()
+        db.session.rollback()
+        return n
+
+    answers: dict[int, tuple[int, dict]] = {}
+    todo, passes = list(people), 0
+    while todo:
+        passes += 1
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(attempt, todo))
+        assert admission.in_flight == 0
+        for user_id, status, body in results:
+            if status == 429:
+                assert body["code"] == "claim_busy"
+            else:
+                answers[user_id] = (status, body)
+        if passes == 1:
+            assert any(status == 429 for _, status, _ in results)  # the bound did turn some away
+        # Whatever was refused took nothing: the rows are exactly the 201s so far.
+        assert rows() == sum(1 for status, _ in answers.values() if status == 201)
+        left = [p for p in people if p[0] not in answers]
+        # Each pass starts with nothing in flight, so its first claim is admitted: the crowd always gets on.
+        assert len(left) < len(todo)
+        todo = left
+
+    statuses = Counter(status for status, _ in answers.values())
+    assert statuses == {201: packets, 409: 120 - packets}, statuses
+    won = {user_id: body["amount_fen"] for user_id, (status, body) in answers.items() if status == 201}
+    db.session.expire_all()
+    paid = dict(db.session.execute(select(Claim.user_id, Claim.amount_fen).where(Claim.campaign_id == cid)).all())
+    assert paid == won and sum(paid.values()) == budget
+    assert balance_of(campaign_account(cid)) == 0
+    assert ledger.verify() == []
