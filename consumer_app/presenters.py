@@ -158,7 +158,7 @@ class HomePresenter(_Base):
         self.view.show_busy(False)
         self.view.show_wallet(self.wallet_vm(wallet))
         if not getattr(wallet, "payment_password_set", True):
-            self.view.show_notice(self.tr("c.home.set_password"))
+            self.view.show_notice(self.tr("c.home.set_password"), "warning")
         for entry, outcome in resumed:
             if isinstance(outcome, ApiError):
                 self.view.show_notice(self.tr("c.home.resumed_refused", reason=self.tr.error(outcome)))

@@ -105,8 +105,8 @@ class CHomeScreen(CScreen):
             box.add_widget(_make(Factory.LimitRow, label=label, value=value))
         self.ids.notices.clear_widgets()
 
-    def show_notice(self, text: str) -> None:
-        self.ids.notices.add_widget(Banner(kind="success", text=text))
+    def show_notice(self, text: str, kind: str = "success") -> None:
+        self.ids.notices.add_widget(Banner(kind=kind, text=text))
 
     def toggle_lang(self) -> None:
         super().toggle_lang()

@@ -135,3 +135,15 @@ def test_a_payment_above_the_password_free_limit_asks_the_password_first(sv, wor
     assert text == "支付密码不正确，还可以试 4 次"
     retry(PW)
     assert view.last("show_paid")[0].amount == "¥1,500.00"
+
+
+def test_a_wallet_without_a_payment_password_is_asked_to_set_one(sv, world, payer):
+    sv.api.login(world.consumer.phone, world.password)  # opened before payment passwords: none set
+    view = FakeView()
+    p.HomePresenter(sv, view).load()
+    assert view.named("show_notice") == [(STRINGS["zh"]["c.home.set_password"], "warning")]
+    sv.api.logout()
+    sv.api.login(payer.phone, PASSWORD)
+    view = FakeView()
+    p.HomePresenter(sv, view).load()
+    assert not view.named("show_notice")
