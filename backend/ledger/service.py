@@ -5,11 +5,13 @@ and never commit: the use case that calls them commits once, so a payment and
 everything that goes with it (idempotency record, order state) land together
 or not at all.
 
-Each balance change is a single conditional ``UPDATE … RETURNING``: the
-database checks funds and limits against the row as it is at that instant, so
-concurrent requests cannot overdraw or overspend (no read-modify-write). When
-a use case touches several accounts it updates them in ascending id order so
-two transfers in opposite directions cannot deadlock.
+Each balance change is checked by the database against the row as it is at
+that instant, so concurrent requests cannot overdraw or overspend (no
+read-modify-write in Python): on SQLite a conditional ``UPDATE … RETURNING``,
+on PostgreSQL one call of the function ``ledger_transfer``, which judges both
+rows under their row locks before writing. When a use case touches several
+accounts they are locked in ascending id order so two transfers in opposite
+directions cannot deadlock.
 """
 
 from __future__ import annotations

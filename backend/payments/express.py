@@ -43,21 +43,22 @@ _CALL = ("SELECT pay_dynamic_order(CAST(:p_user_id AS integer), :p_key, :p_hash,
 
 
 class _Lane:
-    """The statement of one app (its checks and provider are fixed once ``create_app`` is done)."""
+    """The one-call statement for the app's checks and funding provider as they are (see ``_lane``)."""
 
     def __init__(self):
         self.gates = sql_forms()  # None: some check has no SQL form, so it is called in Python first
         provider = funding.provider()
-        self.ask_provider = None  # "python": call may_fund; "never": no provider
+        self.ask_provider = None  # a provider without an SQL form, whose ``may_fund`` is called in Python first
         parts: list[str] = [f"NOT EXISTS ({sql})" for sql, _ in self.gates or ()]
         self.fixed: dict = {}
+        self.asks_provider_sql = False
         if provider is None:
             self.usable = True
         elif hasattr(provider, "may_fund_sql"):
             sql, fixed = provider.may_fund_sql()
             parts.append(f"NOT EXISTS ({sql})")
             self.fixed.update(fixed)
-            self.usable = True
+            self.asks_provider_sql = self.usable = True
         elif hasattr(provider, "may_fund"):
             self.ask_provider = provider
             self.usable = True
@@ -72,7 +73,8 @@ class _Lane:
             if set(extra) & set(params):
                 raise RuntimeError(f"SQL forms share parameter names: {sorted(set(extra) & set(params))}")
             params.update(extra)
-        params.update(payer=move.from_user_id, at=now)
+        if self.asks_provider_sql:
+            params.update(payer=move.from_user_id, at=now)
         return params
 
 

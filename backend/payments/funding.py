@@ -50,6 +50,11 @@ class FundingProvider(Protocol):
 
         A provider without this method is asked ``legs`` on every payment."""
 
+    def may_fund_sql(self) -> tuple[str, dict]:
+        """Optional: ``may_fund``'s own statement as SQL text with ``:payer`` and ``:at`` (the payer's user id,
+        now) and its fixed parameters, returning a row whenever ``may_fund`` would say True. PostgreSQL's
+        one-call payment (``backend.payments.express``) asks it inside its statement."""
+
     def leg_refunded(self, *, order_id: int, ref: str, amount_fen: int) -> None:
         """Inside the refund transaction: ``amount_fen`` of the leg ``ref`` went back to its source."""
 
