@@ -141,12 +141,14 @@ def line_key(line_id: int) -> str:
 
 _RETURNED = (L.c.id, L.c.wallet_id, L.c.amount_fen, L.c.category, L.c.memo)
 #: Claim the batch's next pending lines. On PostgreSQL the rows another run holds are skipped (SKIP LOCKED),
-#: so two runs of one batch split it instead of queueing behind each other.
-_NEXT = (update(L).where(L.c.id.in_(
-    select(L.c.id).where(L.c.batch_id == bindparam("for_batch"), L.c.status == LineStatus.PENDING)
-    .order_by(L.c.id).limit(bindparam("n")).with_for_update(skip_locked=True).scalar_subquery()),
-    L.c.status == LineStatus.PENDING)
-    .values(attempts=L.c.attempts + 1).returning(*_RETURNED))
+#: so two runs of one batch split it instead of queueing behind each other. The rows are picked first, in a
+#: materialized CTE, then updated: as ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` the
+#: planner may run the subquery again per row and claim far more than ``n`` lines (the whole batch).
+_PICKED = (select(L.c.id).where(L.c.batch_id == bindparam("for_batch"), L.c.status == LineStatus.PENDING)
+           .order_by(L.c.id).limit(bindparam("n")).with_for_update(skip_locked=True)
+           .cte("picked").prefix_with("MATERIALIZED", dialect="postgresql"))
+_NEXT = (update(L).where(L.c.id == _PICKED.c.id, L.c.status == LineStatus.PENDING)
+         .values(attempts=L.c.attempts + 1).returning(*_RETURNED))
 #: Claim given lines again (line by line, after a chunk was rolled back).
 _CLAIM = (update(L).where(L.c.id.in_(bindparam("ids", expanding=True)), L.c.status == LineStatus.PENDING)
           .values(attempts=L.c.attempts + 1).returning(*_RETURNED))

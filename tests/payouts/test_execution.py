@@ -287,3 +287,23 @@ def test_the_ledger_refuses_a_second_payout_leg_for_a_line(world):
         db.session.flush()
     db.session.rollback()
     assert world.factory.balance(a) == 100 and sound()
+
+
+def test_a_chunk_claims_at_most_chunk_lines(world, monkeypatch):
+    """A chunk is one transaction of at most ``CHUNK`` lines, on PostgreSQL too: there, an UPDATE whose
+    ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` the planner may run again per row claimed every pending
+    line at once; the claim now picks its rows first (a materialized CTE) and updates just those."""
+    people = [world.payee(f"王{i}芳") for i in range(4)]
+    world.topup(1_000_000)
+    rows = [[p.phone, f"王{i}芳", f"{10 + k}", "salary", f"第{k}笔"] for k in range(5) for i, p in enumerate(people)]
+    batch = world.upload(csv_bytes(rows)).get_json()
+    assert batch["valid_count"] == 20
+    service.approve(world.approver.user, batch["id"], batch["total_fen"], 20, lambda b: {})
+    monkeypatch.setattr(tasks, "CHUNK", 6)
+    claimed = []
+    for _ in range(5):
+        paid, failed, n = tasks.pay_chunk(db.session.get(Batch, batch["id"]))
+        claimed.append(n)
+    assert claimed == [6, 6, 6, 2, 0]
+    assert set(payout_transfers_per_line().values()) == {1} and len(payout_transfers_per_line()) == 20
+    assert sound()
