@@ -22,7 +22,7 @@ from backend.auth.service import current_user, public, requires
 from backend.errors import ValidationFailed
 from backend.hooks import announce, refund_settled
 from backend.http import respond
-from backend.schemas import BINARY, Id, PageQuery, StrictSchema
+from backend.schemas import BINARY, Fen, Id, PageQuery, StrictSchema
 from backend.wallets.views import IDEMPOTENCY_DOC
 from protection import disputes
 from protection.disputes_models import ComplaintStatus, SubjectKind
@@ -78,7 +78,7 @@ class DecisionSchema(StrictSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(ComplaintStatus.DECIDED))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
                            metadata={"description": "Why (at least 4 characters); kept in the audit log"})
-    refund_fen = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**12), metadata={
+    refund_fen = Fen(positive=False, load_default=0, metadata={
         "description": "Upheld complaints about a payment: refund this much of it to the payer (0: none); at "
                        "most what was paid minus what was already refunded"})
 

@@ -499,13 +499,15 @@ def pay(args):
     Above the wallet's password-free limit the payment password must come with it."""
     args, password = take_password(args)
     user = current_user()
-    paypass.require(user, _price_of(args), password, always=False)
     user_id = user.id
-    fast = express.pay(user, args["payload"], args["amount_fen"], idempotency.request_key(),
-                       idempotency.fingerprint(args))
+    # Without a password the one-call lane pays only within the password-free limit (its statement asks the same
+    # columns); a payment with a password, or one the lane leaves, meets the rule here, in Python.
+    fast = None if password else express.pay(user, args["payload"], args["amount_fen"], idempotency.request_key(),
+                                             idempotency.fingerprint(args))
     if fast is not None:
         _after_payment(fast, user_id)
         return respond(fast, 201)
+    paypass.require(user, _price_of(args), password, always=False)
     settled_box = []
 
     def action():

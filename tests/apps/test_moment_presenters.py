@@ -64,7 +64,7 @@ def test_the_split_is_shown_before_paying_and_on_the_result(services, world, cam
     sv.tr.add(CONSUMER)
     sv.api.login(world.consumer.phone, world.password)
     [coupon] = [x for x in sv.api.campaigns(zone_id=campaigns.zone.id) if x.kind == "coupon"]
-    sv.api.claim(coupon.id, "phone-1")
+    sv.api.claim(coupon.id, sv.api.device_id)  # the installation's id, as the app sends (X-Device-Id)
     view = FakeView()
     pay = c.PayPresenter(sv, view)
     order = owner_api.create_order(world.merchant_id, 6_800)
@@ -219,7 +219,7 @@ def test_a_static_code_shows_the_split_of_the_amount_typed_before_paying(service
     sv = services()
     sv.tr.add(CONSUMER)
     sv.api.login(world.consumer.phone, world.password)
-    sv.api.claim(coupon.id, "phone-1")
+    sv.api.claim(coupon.id, sv.api.device_id)  # the installation's id, as the app sends (X-Device-Id)
     view = FakeView()
     pay = c.PayPresenter(sv, view)
     pay.submit_text(owner_api.static_qr(world.merchant_id).payload)

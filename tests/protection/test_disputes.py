@@ -434,7 +434,7 @@ def test_counts_by_category_and_outcome_feed_the_zone_report(api, factory, revie
              if r["section"] == "complaints"]
     assert {(r["merchant"], r["key"], r["value"]) for r in table} >= {
         ("多收费或重复扣款 Overcharged or charged twice", "upheld", "1"),
-        ("多收费或重复扣款 Overcharged or charged twice", "refund_fen", "1000")}
+        ("多收费或重复扣款 Overcharged or charged twice", "refund_yuan", "10.00")}  # money for people: yuan
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render(figures))).pages)
     assert "消费者投诉分类汇总" in text and "Consumer complaints by category" in text
     # Another zone's report does not count them.

@@ -23,7 +23,7 @@ from alembic import op
 revision = 'h_sqlpay_0001'
 down_revision = 'l001'
 branch_labels = None
-depends_on = None
+depends_on = 'h_apps_0001'  # the payment password's columns on wallets
 
 LEDGER_TRANSFER = r"""
 CREATE OR REPLACE FUNCTION ledger_transfer(
@@ -116,7 +116,9 @@ BEGIN
     JOIN wallets w ON w.user_id = p_user_id
     WHERE od.reference = p_reference AND od.merchant_id = p_merchant_id AND od.amount_fen = p_amount
       AND od.kind = 'dynamic' AND od.status = 'created' AND od.expires_at > p_now
-      AND m.status = 'approved' AND w.status = 'active';
+      AND m.status = 'approved' AND w.status = 'active'
+      -- The payment password (backend/wallets/paypass.py): above the password-free limit the general path asks.
+      AND (w.pay_password_hash IS NULL OR od.amount_fen <= w.password_free_limit_fen);
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
