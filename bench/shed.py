@@ -43,6 +43,21 @@ import sqlalchemy as sa
 
 from bench.harness import ROOT, Stack, put_section
 
+
+def run_async(coro):
+    """Run ``coro`` to the end on a fresh event loop; in a thread of its own when this thread already runs one
+    (a test session where an earlier test's library, Playwright's sync API for one, left its loop running),
+    since ``asyncio.run`` refuses to nest."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 BEGIN, END = "<!-- shed-bench:begin -->", "<!-- shed-bench:end -->"
 AMOUNT_FEN = 888
 
@@ -270,12 +285,12 @@ def main(argv=None) -> int:
         print("no-op (wrk)", r["noop_wrk"], flush=True)
         cap_n = 200 if args.quick else 8_000
         cid, items = campaign(app, merchant, cap_n, "171")
-        r["capacity"] = asyncio.run(closed_loop(stack.port, max(2, seconds * 2 / 3), items))
+        r["capacity"] = run_async(closed_loop(stack.port, max(2, seconds * 2 / 3), items))
         capacity = r["capacity"]["claims_per_s"]
         print("capacity (admission off, closed loop)", r["capacity"], flush=True)
         rate2 = 2 * capacity
         n2 = max(20, int(rate2 * seconds))
-        r["noop_open_loop"] = asyncio.run(open_loop(stack.port, rate2, [("/api/v1/health", "", "")] * n2))
+        r["noop_open_loop"] = run_async(open_loop(stack.port, rate2, [("/api/v1/health", "", "")] * n2))
         print("no-op at the rush's rate (this client)", r["noop_open_loop"]["answered"], flush=True)
         for name, limit, factor, prefix in (("x2_admission_off", 0, 2.0, "172"),
                                             ("x08_admission_on", default_limit, 0.8, "173"),
@@ -284,7 +299,7 @@ def main(argv=None) -> int:
                 restart(stack, limit)  # the production default from here on
             n = max(20, int(factor * capacity * seconds))
             cid, items = campaign(app, merchant, n, prefix)
-            res = asyncio.run(open_loop(stack.port, factor * capacity, items))
+            res = run_async(open_loop(stack.port, factor * capacity, items))
             res.update(exactness(app, cid, res), max_in_flight_per_worker=limit, factor=factor)
             r[name] = res
             print(name, res, flush=True)

@@ -10,7 +10,7 @@ from collections import Counter
 
 from werkzeug.serving import make_server
 
-from bench.shed import open_loop, summary
+from bench.shed import open_loop, run_async, summary
 
 
 def test_refused_claimants_come_back_with_their_key_and_the_answers_are_told_apart():
@@ -36,7 +36,7 @@ def test_refused_claimants_come_back_with_their_key_and_the_answers_are_told_apa
     thread.start()
     try:
         items = [("/api/v1/campaigns/1/claims", "tok", f"{'busy' if i % 2 else 'ok'}-{i}") for i in range(10)]
-        res = asyncio.run(open_loop(server.server_port, 200, items))
+        res = run_async(open_loop(server.server_port, 200, items))
     finally:
         server.shutdown()
     assert res["statuses"] == {"201": 10, "429": 5} and res["outcome"] == {"201": 10}
@@ -49,3 +49,13 @@ def test_summary_percentiles():
     s = summary([float(i) for i in range(1, 101)])
     assert (s["n"], s["p50_ms"], s["p99_ms"], s["max_ms"]) == (100, 51.0, 100.0, 100.0)
     assert summary([])["p99_ms"] is None
+
+
+def test_the_client_runs_where_an_event_loop_is_already_running():
+    """In a test session an earlier test's library may leave an event loop running in this thread (CI saw
+    "asyncio.run() cannot be called from a running event loop"): the step's client then runs on its own thread."""
+
+    async def inside():
+        return run_async(asyncio.sleep(0, result=5))
+
+    assert asyncio.run(inside()) == 5 and run_async(asyncio.sleep(0, result=6)) == 6
