@@ -58,4 +58,5 @@ def test_the_client_runs_where_an_event_loop_is_already_running():
     async def inside():
         return run_async(asyncio.sleep(0, result=5))
 
-    assert asyncio.run(inside()) == 5 and run_async(asyncio.sleep(0, result=6)) == 6
+    # run_async both outside (whatever this session's thread runs) and inside a running loop of its own.
+    assert run_async(inside()) == 5 and run_async(asyncio.sleep(0, result=6)) == 6
